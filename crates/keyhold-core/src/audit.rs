@@ -1,0 +1,302 @@
+//! The audit trail: a hash chain of events stored with the data they describe.
+//!
+//! ```text
+//!  event n:  hash_n = SHA-256( hash_{n-1} || canonical(event n without hash) )
+//! ```
+//!
+//! Events never contain plaintext, key material or tokens. [`verify_chain`] recomputes every
+//! hash from the first event (whose predecessor is [`GENESIS_HASH`]) and reports the first
+//! event that was changed, removed or reordered.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::error::ErrorCode;
+use crate::ids::{PrincipalName, RequestId, TenantId};
+
+/// The predecessor hash of the first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// How the principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum AuthMethod {
+    /// Bearer API token.
+    Token,
+    /// Client certificate.
+    Certificate,
+    /// Unseal share or bootstrap (no principal).
+    None,
+    /// Internal (sweeper, date-driven transitions).
+    System,
+}
+
+/// Which interface the request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Protocol {
+    /// REST/JSON over HTTPS.
+    Rest,
+    /// KMIP.
+    Kmip,
+    /// The AWS-KMS-compatible API.
+    Aws,
+    /// The server itself.
+    Internal,
+}
+
+/// The result of the audited request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Outcome {
+    /// Performed.
+    Ok,
+    /// Refused by authentication or authorization.
+    Denied,
+    /// Failed.
+    Error,
+}
+
+/// One audit event. Field order is the canonical order of the hash input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEvent {
+    /// 1, 2, … without gaps.
+    pub seq: u64,
+    /// When it happened.
+    pub time: Timestamp,
+    /// The principal's tenant, if known.
+    pub tenant: Option<TenantId>,
+    /// Who.
+    pub principal: PrincipalName,
+    /// How they authenticated.
+    pub auth_method: AuthMethod,
+    /// Through which interface.
+    pub protocol: Protocol,
+    /// What (operation name, e.g. `encrypt`, `key.create`).
+    pub action: String,
+    /// The key acted on (id, or the reference the client gave when it did not resolve).
+    pub key: Option<String>,
+    /// The key version used.
+    pub key_version: Option<u32>,
+    /// Performed, denied or failed.
+    pub outcome: Outcome,
+    /// The error code when not performed.
+    pub error_code: Option<ErrorCode>,
+    /// Set when a compromised key was used to process data.
+    pub compromised_key_used: bool,
+    /// Extra non-secret detail (e.g. a state transition `active -> suspended`).
+    pub detail: Option<String>,
+    /// Request id.
+    pub request_id: String,
+    /// The client's address.
+    pub peer: Option<String>,
+    /// Hash of the previous event.
+    pub prev_hash: String,
+    /// Hash of this event (see the module docs).
+    pub hash: String,
+}
+
+/// The parts of an event that the caller provides; `seq`, `prev_hash` and `hash` are filled in
+/// when it joins the chain.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    /// See [`AuditEvent::time`].
+    pub time: Timestamp,
+    /// See [`AuditEvent::tenant`].
+    pub tenant: Option<TenantId>,
+    /// See [`AuditEvent::principal`].
+    pub principal: PrincipalName,
+    /// See [`AuditEvent::auth_method`].
+    pub auth_method: AuthMethod,
+    /// See [`AuditEvent::protocol`].
+    pub protocol: Protocol,
+    /// See [`AuditEvent::action`].
+    pub action: String,
+    /// See [`AuditEvent::key`].
+    pub key: Option<String>,
+    /// See [`AuditEvent::key_version`].
+    pub key_version: Option<u32>,
+    /// See [`AuditEvent::outcome`].
+    pub outcome: Outcome,
+    /// See [`AuditEvent::error_code`].
+    pub error_code: Option<ErrorCode>,
+    /// See [`AuditEvent::compromised_key_used`].
+    pub compromised_key_used: bool,
+    /// See [`AuditEvent::detail`].
+    pub detail: Option<String>,
+    /// See [`AuditEvent::request_id`].
+    pub request_id: RequestId,
+    /// See [`AuditEvent::peer`].
+    pub peer: Option<String>,
+}
+
+impl EventDraft {
+    /// Links the draft into the chain after `(prev_seq, prev_hash)`.
+    pub fn seal(self, prev_seq: u64, prev_hash: &str) -> AuditEvent {
+        let mut e = AuditEvent {
+            seq: prev_seq + 1,
+            time: self.time,
+            tenant: self.tenant,
+            principal: self.principal,
+            auth_method: self.auth_method,
+            protocol: self.protocol,
+            action: self.action,
+            key: self.key,
+            key_version: self.key_version,
+            outcome: self.outcome,
+            error_code: self.error_code,
+            compromised_key_used: self.compromised_key_used,
+            detail: self.detail,
+            request_id: self.request_id.0,
+            peer: self.peer,
+            prev_hash: prev_hash.to_owned(),
+            hash: String::new(),
+        };
+        e.hash = event_hash(&e);
+        e
+    }
+}
+
+/// The hash of `e` as the chain defines it (its own `hash` field excluded).
+pub fn event_hash(e: &AuditEvent) -> String {
+    let mut body = e.clone();
+    body.hash = String::new();
+    // Serializing this plain struct to JSON cannot fail.
+    let canonical = serde_json::to_vec(&body).unwrap_or_default();
+    let mut input = Vec::with_capacity(64 + canonical.len());
+    input.extend_from_slice(e.prev_hash.as_bytes());
+    input.extend_from_slice(&canonical);
+    hex::encode(keyhold_crypto::Provider::aws_lc().sha256(&input))
+}
+
+/// Why a chain does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum ChainBreak {
+    /// An event's content does not match its hash: it was changed.
+    #[error("event {seq} was modified (its hash does not match its content)")]
+    Modified {
+        /// The event.
+        seq: u64,
+    },
+    /// An event does not link to its predecessor: events were removed, inserted or reordered.
+    #[error("event {seq} does not follow event {expected_prev}: events were removed or reordered")]
+    Unlinked {
+        /// The event.
+        seq: u64,
+        /// The sequence number it should follow.
+        expected_prev: u64,
+    },
+}
+
+/// Incremental verifier, fed events in order (so the whole trail never has to be in memory).
+#[derive(Debug)]
+pub struct ChainVerifier {
+    last_seq: u64,
+    last_hash: String,
+    /// Events checked so far.
+    pub count: u64,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self {
+            last_seq: 0,
+            last_hash: GENESIS_HASH.to_owned(),
+            count: 0,
+        }
+    }
+}
+
+impl ChainVerifier {
+    /// Checks the next event.
+    pub fn feed(&mut self, e: &AuditEvent) -> Result<(), ChainBreak> {
+        if e.seq != self.last_seq + 1 || e.prev_hash != self.last_hash {
+            return Err(ChainBreak::Unlinked {
+                seq: e.seq,
+                expected_prev: self.last_seq,
+            });
+        }
+        if event_hash(e) != e.hash {
+            return Err(ChainBreak::Modified { seq: e.seq });
+        }
+        self.last_seq = e.seq;
+        self.last_hash = e.hash.clone();
+        self.count += 1;
+        Ok(())
+    }
+
+    /// The last verified event's sequence number and hash.
+    pub fn head(&self) -> (u64, &str) {
+        (self.last_seq, &self.last_hash)
+    }
+}
+
+/// Verifies a whole chain held in memory.
+pub fn verify_chain<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Result<u64, ChainBreak> {
+    let mut v = ChainVerifier::default();
+    for e in events {
+        v.feed(e)?;
+    }
+    Ok(v.count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(action: &str) -> EventDraft {
+        EventDraft {
+            time: Timestamp::from_millis(1),
+            tenant: None,
+            principal: PrincipalName::system(),
+            auth_method: AuthMethod::System,
+            protocol: Protocol::Internal,
+            action: action.into(),
+            key: None,
+            key_version: None,
+            outcome: Outcome::Ok,
+            error_code: None,
+            compromised_key_used: false,
+            detail: None,
+            request_id: RequestId("r".into()),
+            peer: None,
+        }
+    }
+
+    fn chain(n: usize) -> Vec<AuditEvent> {
+        let mut out: Vec<AuditEvent> = Vec::new();
+        for i in 0..n {
+            let (seq, hash) = out.last().map_or((0, GENESIS_HASH.to_owned()), |e| (e.seq, e.hash.clone()));
+            out.push(draft(&format!("a{i}")).seal(seq, &hash));
+        }
+        out
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        assert_eq!(verify_chain(&chain(5)), Ok(5));
+    }
+
+    #[test]
+    fn modified_event_is_detected() {
+        let mut c = chain(5);
+        c[2].action = "other".into();
+        assert_eq!(verify_chain(&c), Err(ChainBreak::Modified { seq: 3 }));
+    }
+
+    #[test]
+    fn removed_or_reordered_events_are_detected() {
+        let mut c = chain(5);
+        c.remove(1);
+        assert!(matches!(verify_chain(&c), Err(ChainBreak::Unlinked { seq: 3, .. })));
+        let mut c = chain(5);
+        c.swap(1, 2);
+        assert!(matches!(verify_chain(&c), Err(ChainBreak::Unlinked { .. })));
+    }
+}

@@ -1,0 +1,515 @@
+//! [`Kms`]: the one entry point of the core.
+//!
+//! ```text
+//!  run(meta, credential, op)
+//!    ├─ sealed?                       → Sealed
+//!    ├─ authenticate(credential)      → Caller (tenant, principal, role)
+//!    ├─ ops::execute(cx, op)          → Done { response, writes }   (authorize, life cycle, crypto)
+//!    ├─ commit(writes + audit event)  → one transaction: fail closed
+//!    └─ response
+//! ```
+//!
+//! A failed or refused request is audited too, with its error code. Conflicting concurrent
+//! updates are retried a few times from the start (authorization included).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use keyhold_crypto::{Provider, SecretBytes};
+
+use crate::audit::{AuditEvent, AuthMethod, EventDraft, Outcome, Protocol, GENESIS_HASH};
+use crate::clock::{Clock, Timestamp};
+use crate::error::KmsError;
+use crate::ids::{PrincipalName, RequestId, TenantId, TokenId};
+use crate::model::{Role, TenantRecord, TokenRecord, RECORD_VERSION};
+use crate::ops::{self, Caller, Cx, Operation, Response};
+use crate::root::{RootOfTrust, SealedBlob};
+use crate::store::{KeyStore, StoreError, Write, WriteBatch};
+
+const ROOT_BLOB: &str = "root-key";
+const ROOT_AAD: &[u8] = b"keyhold/root-key/v1";
+const MAX_ATTEMPTS: usize = 4;
+
+/// Tunables of the core, validated by the server's configuration.
+#[derive(Debug, Clone)]
+pub struct KmsConfig {
+    /// Waiting period of a scheduled destruction when the request names none.
+    pub default_destroy_wait_secs: u64,
+    /// The shortest waiting period a request may ask for.
+    pub min_destroy_wait_secs: u64,
+    /// Largest page of a list.
+    pub max_page: u32,
+    /// Largest plaintext accepted by encrypt.
+    pub max_plaintext: usize,
+    /// How long an import wrapping key stays valid.
+    pub import_ttl_secs: u64,
+}
+
+impl Default for KmsConfig {
+    fn default() -> Self {
+        Self {
+            default_destroy_wait_secs: 30 * 86_400,
+            min_destroy_wait_secs: 86_400,
+            max_page: 1000,
+            max_plaintext: 64 * 1024,
+            import_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
+/// Who the adapter says is calling, before authentication.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A bearer token's secret.
+    Bearer(SecretBytes),
+    /// No credential.
+    None,
+}
+
+/// Facts about the request that the adapter knows.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    /// Request id.
+    pub request_id: RequestId,
+    /// Interface.
+    pub protocol: Protocol,
+    /// Peer address.
+    pub peer: Option<String>,
+}
+
+impl RequestMeta {
+    /// Metadata for an internal action.
+    pub fn internal() -> Self {
+        Self {
+            request_id: RequestId::generate(),
+            protocol: Protocol::Internal,
+            peer: None,
+        }
+    }
+}
+
+/// Whether the server is initialized and unsealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SealStatus {
+    /// A root key exists.
+    pub initialized: bool,
+    /// The root key is not in memory.
+    pub sealed: bool,
+}
+
+/// The root key and the tenant key-encryption keys, in memory while unsealed.
+struct Unsealed {
+    root_key: SecretBytes,
+    keks: HashMap<TenantId, SecretBytes>,
+}
+
+/// A short-lived RSA wrapping key issued for an import.
+pub(crate) struct ImportSlot {
+    pub tenant: TenantId,
+    pub private_pkcs8: SecretBytes,
+    pub expires: Timestamp,
+}
+
+/// The key management system's core.
+pub struct Kms {
+    pub(crate) store: Arc<dyn KeyStore>,
+    pub(crate) crypto: Provider,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: KmsConfig,
+    unsealed: RwLock<Option<Unsealed>>,
+    chain: tokio::sync::Mutex<(u64, String)>,
+    pub(crate) imports: Mutex<HashMap<String, ImportSlot>>,
+}
+
+impl std::fmt::Debug for Kms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kms").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Kms {
+    /// Opens the core over a store. The server starts sealed.
+    pub async fn open(
+        store: Arc<dyn KeyStore>,
+        crypto: Provider,
+        clock: Arc<dyn Clock>,
+        config: KmsConfig,
+    ) -> Result<Self, KmsError> {
+        let head = store
+            .audit_head()
+            .await?
+            .unwrap_or_else(|| (0, GENESIS_HASH.to_owned()));
+        Ok(Self {
+            store,
+            crypto,
+            clock,
+            config,
+            unsealed: RwLock::new(None),
+            chain: tokio::sync::Mutex::new(head),
+            imports: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The store (for backups and diagnostics).
+    pub fn store(&self) -> &Arc<dyn KeyStore> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Whether the server is initialized and unsealed.
+    pub async fn seal_status(&self) -> Result<SealStatus, KmsError> {
+        let initialized = self.store.system_value(ROOT_BLOB).await?.is_some();
+        Ok(SealStatus {
+            initialized,
+            sealed: self.read_unsealed().is_none(),
+        })
+    }
+
+    /// First start: creates the root key sealed by `root`, the default tenant with its
+    /// key-encryption key, and an admin token, whose secret is returned once. Leaves the server
+    /// unsealed.
+    pub async fn initialize(
+        &self,
+        root: &dyn RootOfTrust,
+        admin: PrincipalName,
+    ) -> Result<SecretBytes, KmsError> {
+        if self.store.system_value(ROOT_BLOB).await?.is_some() {
+            return Err(KmsError::AlreadyExists("root key (the server is already initialized)"));
+        }
+        let now = self.clock.now();
+        let root_key = self.crypto.random(32)?;
+        let blob = root.seal(root_key.as_bytes(), ROOT_AAD)?;
+        let tenant = TenantId::default_tenant();
+        let kek = self.crypto.random(32)?;
+        let (nonce, wrapped_kek) =
+            self.crypto
+                .aes_gcm_seal(root_key.as_bytes(), &tenant_aad(&tenant), kek.as_bytes())?;
+        let (secret, token) = self.new_token(&tenant, admin.clone(), Role::Admin, None, "initial admin", &admin, now)?;
+        let mut batch = WriteBatch::default();
+        batch.push(Write::InsertSystem {
+            name: ROOT_BLOB.into(),
+            value: serde_json::to_vec(&blob).map_err(|_| KmsError::Integrity("root blob encoding"))?,
+        });
+        batch.push(Write::InsertTenant(TenantRecord {
+            v: RECORD_VERSION,
+            id: tenant.clone(),
+            created_at: now,
+            wrapped_kek,
+            kek_nonce: nonce.to_vec(),
+            disabled: false,
+            revision: 1,
+        }));
+        batch.push(Write::InsertToken(token));
+        let draft = self.system_event("system.initialize", Outcome::Ok, None, Some(format!("root of trust: {}", root.mechanism())));
+        self.commit(batch, draft).await?;
+        let mut keks = HashMap::new();
+        keks.insert(tenant, kek);
+        *self.write_unsealed() = Some(Unsealed { root_key, keks });
+        Ok(secret)
+    }
+
+    /// Unseals: opens the root-key blob with `root` and unwraps every tenant KEK. Fails, and
+    /// stays sealed, if `root` is not the one that sealed it.
+    pub async fn unseal(&self, root: &dyn RootOfTrust) -> Result<(), KmsError> {
+        let raw = self
+            .store
+            .system_value(ROOT_BLOB)
+            .await?
+            .ok_or(KmsError::invalid("the server is not initialized; run `keyhold init`"))?;
+        let blob: SealedBlob =
+            serde_json::from_slice(&raw).map_err(|_| KmsError::Integrity("root-key blob does not decode"))?;
+        let root_key = root.unseal(&blob, ROOT_AAD)?;
+        let mut keks = HashMap::new();
+        for t in self.store.tenants().await? {
+            let nonce: [u8; 12] = t
+                .kek_nonce
+                .as_slice()
+                .try_into()
+                .map_err(|_| KmsError::Integrity("tenant KEK nonce"))?;
+            let kek = self
+                .crypto
+                .aes_gcm_open(root_key.as_bytes(), &nonce, &tenant_aad(&t.id), &t.wrapped_kek)
+                .map_err(|_| KmsError::Integrity("a tenant key-encryption key does not unwrap under the root key"))?;
+            keks.insert(t.id, kek);
+        }
+        *self.write_unsealed() = Some(Unsealed { root_key, keks });
+        let draft = self.system_event("system.unseal", Outcome::Ok, None, None);
+        self.commit(WriteBatch::default(), draft).await?;
+        Ok(())
+    }
+
+    /// Drops the root key and every tenant KEK from memory.
+    pub async fn seal(&self) -> Result<(), KmsError> {
+        *self.write_unsealed() = None;
+        self.imports.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let draft = self.system_event("system.seal", Outcome::Ok, None, None);
+        self.commit(WriteBatch::default(), draft).await
+    }
+
+    /// Runs one operation for a caller: the only way in for protocol adapters.
+    pub async fn run(&self, meta: &RequestMeta, credential: &Credential, op: Operation) -> Result<Response, KmsError> {
+        let action = op.action();
+        let key_hint = op.key_hint();
+        let caller = match self.authenticate(credential).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.audit_failure(meta, None, action, key_hint, &e).await?;
+                return Err(e);
+            }
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let cx = Cx {
+                kms: self,
+                caller: &caller,
+                now: self.clock.now(),
+            };
+            let result = ops::execute(&cx, op.clone()).await;
+            let done = match result {
+                Ok(done) => done,
+                Err(KmsError::Conflict) if attempt < MAX_ATTEMPTS => continue,
+                Err(e) => {
+                    self.audit_failure(meta, Some(&caller), action, key_hint, &e).await?;
+                    return Err(e);
+                }
+            };
+            let draft = EventDraft {
+                time: cx.now,
+                tenant: Some(caller.tenant.clone()),
+                principal: caller.principal.clone(),
+                auth_method: caller.auth,
+                protocol: meta.protocol,
+                action: action.to_owned(),
+                key: done.key.map(|k| k.to_string()).or_else(|| key_hint.clone()),
+                key_version: done.version,
+                outcome: Outcome::Ok,
+                error_code: None,
+                compromised_key_used: done.compromised,
+                detail: done.detail,
+                request_id: meta.request_id.clone(),
+                peer: meta.peer.clone(),
+            };
+            match self.commit(done.writes, draft).await {
+                Ok(()) => return Ok(done.response),
+                Err(KmsError::Conflict | KmsError::AlreadyExists(_)) if attempt < MAX_ATTEMPTS => continue,
+                Err(e) => {
+                    self.audit_failure(meta, Some(&caller), action, key_hint, &e).await?;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Applies due date-driven transitions and rotations; returns how many keys changed. The
+    /// server calls this periodically; reads apply the same rules on access.
+    pub async fn sweep(&self) -> Result<usize, KmsError> {
+        if self.read_unsealed().is_none() {
+            return Ok(0);
+        }
+        let now = self.clock.now();
+        let mut changed = 0;
+        for record in self.store.keys_due(now, 256).await? {
+            let (writes, detail) = ops::sweep_key(self, &record, now)?;
+            if writes.0.is_empty() {
+                continue;
+            }
+            let mut draft = self.system_event("key.sweep", Outcome::Ok, Some(record.id.to_string()), Some(detail));
+            draft.tenant = Some(record.tenant.clone());
+            match self.commit(writes, draft).await {
+                Ok(()) => changed += 1,
+                // A concurrent request changed the key; the next sweep looks again.
+                Err(KmsError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Commits `batch` and the audit event for it in one transaction, extending the chain.
+    pub(crate) async fn commit(&self, mut batch: WriteBatch, draft: EventDraft) -> Result<(), KmsError> {
+        let mut head = self.chain.lock().await;
+        let event: AuditEvent = draft.seal(head.0, &head.1);
+        let (seq, hash) = (event.seq, event.hash.clone());
+        batch.push(Write::AppendAudit(event));
+        match self.store.commit(batch).await {
+            Ok(()) => {
+                *head = (seq, hash);
+                Ok(())
+            }
+            Err(StoreError::Conflict) => {
+                // Either a CAS precondition failed or another writer extended the chain; reload
+                // the head so the retry links correctly.
+                if let Some(h) = self.store.audit_head().await? {
+                    *head = h;
+                }
+                Err(KmsError::Conflict)
+            }
+            Err(StoreError::AlreadyExists(what)) => Err(KmsError::AlreadyExists(what)),
+            Err(StoreError::NotFound(what)) => Err(KmsError::NotFound(what)),
+            Err(e) => Err(KmsError::AuditUnavailable(e)),
+        }
+    }
+
+    /// Records a refused or failed request. If even that cannot be recorded, the error says so.
+    async fn audit_failure(
+        &self,
+        meta: &RequestMeta,
+        caller: Option<&Caller>,
+        action: &str,
+        key_hint: Option<String>,
+        err: &KmsError,
+    ) -> Result<(), KmsError> {
+        let outcome = match err {
+            KmsError::Unauthenticated | KmsError::PermissionDenied(_) => Outcome::Denied,
+            _ => Outcome::Error,
+        };
+        let draft = EventDraft {
+            time: self.clock.now(),
+            tenant: caller.map(|c| c.tenant.clone()),
+            principal: caller.map_or_else(PrincipalName::anonymous, |c| c.principal.clone()),
+            auth_method: caller.map_or(AuthMethod::None, |c| c.auth),
+            protocol: meta.protocol,
+            action: action.to_owned(),
+            key: key_hint,
+            key_version: None,
+            outcome,
+            error_code: Some(err.code()),
+            compromised_key_used: false,
+            detail: None,
+            request_id: meta.request_id.clone(),
+            peer: meta.peer.clone(),
+        };
+        let mut last = None;
+        for _ in 0..MAX_ATTEMPTS {
+            match self.commit(WriteBatch::default(), draft.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(KmsError::Conflict) => last = Some(KmsError::Conflict),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(KmsError::Conflict))
+    }
+
+    fn system_event(&self, action: &str, outcome: Outcome, key: Option<String>, detail: Option<String>) -> EventDraft {
+        EventDraft {
+            time: self.clock.now(),
+            tenant: None,
+            principal: PrincipalName::system(),
+            auth_method: AuthMethod::System,
+            protocol: Protocol::Internal,
+            action: action.to_owned(),
+            key,
+            key_version: None,
+            outcome,
+            error_code: None,
+            compromised_key_used: false,
+            detail,
+            request_id: RequestId::generate(),
+            peer: None,
+        }
+    }
+
+    async fn authenticate(&self, credential: &Credential) -> Result<Caller, KmsError> {
+        if self.read_unsealed().is_none() {
+            return Err(KmsError::Sealed);
+        }
+        let Credential::Bearer(secret) = credential else {
+            return Err(KmsError::Unauthenticated);
+        };
+        let hash = hex::encode(self.crypto.sha256(secret.as_bytes()));
+        let token = self.store.token_by_hash(&hash).await?.ok_or(KmsError::Unauthenticated)?;
+        // The lookup was by hash; compare again in constant time so a store that matched
+        // loosely cannot let a different secret in.
+        if !keyhold_crypto::constant_time_eq(token.secret_hash.as_bytes(), hash.as_bytes()) {
+            return Err(KmsError::Unauthenticated);
+        }
+        let now = self.clock.now();
+        if token.revoked_at.is_some() || token.expires_at.is_some_and(|e| e <= now) {
+            return Err(KmsError::Unauthenticated);
+        }
+        let tenant = self.store.tenant(&token.tenant).await?.ok_or(KmsError::Unauthenticated)?;
+        if tenant.disabled {
+            return Err(KmsError::Unauthenticated);
+        }
+        Ok(Caller {
+            tenant: token.tenant,
+            principal: token.principal,
+            role: token.role,
+            auth: AuthMethod::Token,
+            token: Some(token.id),
+        })
+    }
+
+    /// Makes a token: returns the secret (shown once) and the record to store.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new_token(
+        &self,
+        tenant: &TenantId,
+        principal: PrincipalName,
+        role: Role,
+        expires_at: Option<Timestamp>,
+        description: &str,
+        created_by: &PrincipalName,
+        now: Timestamp,
+    ) -> Result<(SecretBytes, TokenRecord), KmsError> {
+        let raw = self.crypto.random(32)?;
+        let secret = format!("kh_{}", hex::encode(raw.as_bytes()));
+        let hash = hex::encode(self.crypto.sha256(secret.as_bytes()));
+        let record = TokenRecord {
+            v: RECORD_VERSION,
+            id: TokenId::generate(),
+            tenant: tenant.clone(),
+            principal,
+            role,
+            secret_hash: hash,
+            description: description.to_owned(),
+            created_at: now,
+            created_by: created_by.clone(),
+            expires_at,
+            revoked_at: None,
+            revision: 1,
+        };
+        Ok((SecretBytes::new(secret.into_bytes()), record))
+    }
+
+    /// The key-encryption key of `tenant`.
+    pub(crate) fn kek(&self, tenant: &TenantId) -> Result<SecretBytes, KmsError> {
+        let guard = self.read_unsealed();
+        let unsealed = guard.as_ref().ok_or(KmsError::Sealed)?;
+        unsealed
+            .keks
+            .get(tenant)
+            .cloned()
+            .ok_or(KmsError::Integrity("tenant has no key-encryption key"))
+    }
+
+    /// Whether the root key is in memory (used by health and by tests).
+    pub fn is_unsealed(&self) -> bool {
+        self.read_unsealed().is_some()
+    }
+
+    /// A fingerprint of the root key (SHA-256 of a derived value), for diagnostics only.
+    pub fn root_fingerprint(&self) -> Option<String> {
+        let guard = self.read_unsealed();
+        let u = guard.as_ref()?;
+        let d = self.crypto.hmac_sha256(u.root_key.as_bytes(), b"keyhold/root-fingerprint");
+        Some(hex::encode(&d[..8]))
+    }
+
+    fn read_unsealed(&self) -> std::sync::RwLockReadGuard<'_, Option<Unsealed>> {
+        self.unsealed.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_unsealed(&self) -> std::sync::RwLockWriteGuard<'_, Option<Unsealed>> {
+        self.unsealed.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn tenant_aad(tenant: &TenantId) -> Vec<u8> {
+    format!("keyhold/tenant-kek/v1/{tenant}").into_bytes()
+}

@@ -1,0 +1,451 @@
+//! The key life cycle of NIST SP 800-57 Part 1 §7 with KMIP's state names.
+//!
+//! ```text
+//!             activate / activation date
+//!  PreActive ───────────────────────────► Active ◄──── resume ──── Suspended
+//!      │                                  │  │  └───── suspend ────────►│
+//!      │                                  │  └─ deactivate / end of ─┐   │
+//!      │ revoke(compromise)               │     crypto-period        ▼   │
+//!      │                 revoke(compromise)                     Deactivated
+//!      ▼                                  ▼                          │
+//!  Compromised ◄──────────────────────────────── revoke(compromise) ─┘
+//!      │ destroy                                    destroy │
+//!      ▼                                                    ▼
+//!  DestroyedCompromised                                 Destroyed
+//! ```
+//!
+//! Any non-destroyed key can be scheduled for destruction; while the schedule is pending the key
+//! does nothing but answer metadata and public-key requests, and at its date it is destroyed.
+//!
+//! [`apply`] is the only function that produces a new [`Lifecycle`]; no other code assigns a state.
+//! [`check_use`] is the only place that decides whether a state permits a use.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::error::KmsError;
+
+/// A key's life-cycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum KeyState {
+    /// Generated, not yet usable.
+    PreActive,
+    /// Usable for everything its usage allows.
+    Active,
+    /// Temporarily unusable; can be resumed.
+    Suspended,
+    /// Past its protection period: processes (decrypt, verify) only.
+    Deactivated,
+    /// Known or suspected compromised: processes only, flagged.
+    Compromised,
+    /// Material destroyed; metadata kept.
+    Destroyed,
+    /// Material of a compromised key destroyed; metadata kept.
+    DestroyedCompromised,
+}
+
+impl KeyState {
+    /// Every state, for exhaustive tests.
+    pub const ALL: [KeyState; 7] = [
+        Self::PreActive,
+        Self::Active,
+        Self::Suspended,
+        Self::Deactivated,
+        Self::Compromised,
+        Self::Destroyed,
+        Self::DestroyedCompromised,
+    ];
+
+    /// The wire name, e.g. `pre-active`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PreActive => "pre-active",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Deactivated => "deactivated",
+            Self::Compromised => "compromised",
+            Self::Destroyed => "destroyed",
+            Self::DestroyedCompromised => "destroyed-compromised",
+        }
+    }
+
+    /// Whether the key material is gone.
+    pub fn is_destroyed(self) -> bool {
+        matches!(self, Self::Destroyed | Self::DestroyedCompromised)
+    }
+}
+
+impl fmt::Display for KeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for KeyState {
+    type Err = KmsError;
+    fn from_str(s: &str) -> Result<Self, KmsError> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| KmsError::invalid(format!("unknown key state '{s}'")))
+    }
+}
+
+/// Why a key was revoked (KMIP Revocation Reason Code, abridged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RevocationReason {
+    /// The key is known or suspected to be compromised: the key becomes Compromised.
+    KeyCompromise,
+    /// The CA key is compromised: the key becomes Compromised.
+    CaCompromise,
+    /// The key's affiliation changed.
+    AffiliationChanged,
+    /// The key was replaced by another.
+    Superseded,
+    /// The key is no longer needed.
+    CessationOfOperation,
+    /// The key's privileges were withdrawn.
+    PrivilegeWithdrawn,
+    /// Any other reason.
+    Unspecified,
+}
+
+impl RevocationReason {
+    /// Whether this reason means compromise.
+    pub fn is_compromise(self) -> bool {
+        matches!(self, Self::KeyCompromise | Self::CaCompromise)
+    }
+}
+
+/// Everything about a key that its life cycle depends on. Owned by [`apply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Lifecycle {
+    /// The stored state (see [`Lifecycle::effective`] for the state at an instant).
+    pub state: KeyState,
+    /// When the key becomes (or became) active.
+    pub activation_date: Option<Timestamp>,
+    /// When the key's protection period ends (or ended).
+    pub deactivation_date: Option<Timestamp>,
+    /// When a scheduled destruction takes effect; `None` when none is pending.
+    pub destroy_at: Option<Timestamp>,
+    /// When the key was found compromised.
+    pub compromise_date: Option<Timestamp>,
+    /// Why the key was revoked, if it was.
+    pub revocation_reason: Option<RevocationReason>,
+    /// When the material was destroyed.
+    pub destroyed_at: Option<Timestamp>,
+    /// When the state last changed.
+    pub state_changed_at: Timestamp,
+    /// Length of the protection period: activation sets the deactivation date this far ahead.
+    pub crypto_period_secs: Option<u64>,
+}
+
+/// A requested or date-driven change of life-cycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "transition", rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Transition {
+    /// PreActive → Active, now.
+    Activate,
+    /// Active → Suspended.
+    Suspend,
+    /// Suspended → Active.
+    Resume,
+    /// Active, PreActive or Suspended → Deactivated.
+    Deactivate,
+    /// → Compromised (compromise reasons) or → Deactivated (any other reason).
+    Revoke {
+        /// Why.
+        reason: RevocationReason,
+    },
+    /// Marks the key for destruction at `at`; the key is unusable until then.
+    ScheduleDestroy {
+        /// When the destruction takes effect.
+        at: Timestamp,
+    },
+    /// Cancels a pending destruction. A key that was active comes back suspended, so nothing
+    /// is silently re-enabled.
+    CancelDestroy,
+    /// Destroys the material now. Refused while the key is active.
+    Destroy,
+    /// Applies whatever the dates say is due at `now` (activation date, end of crypto-period,
+    /// scheduled destruction). Never fails.
+    Tick,
+}
+
+impl Transition {
+    /// A short name for messages and audit events.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Activate => "activate",
+            Self::Suspend => "suspend",
+            Self::Resume => "resume",
+            Self::Deactivate => "deactivate",
+            Self::Revoke { .. } => "revoke",
+            Self::ScheduleDestroy { .. } => "schedule-destroy",
+            Self::CancelDestroy => "cancel-destroy",
+            Self::Destroy => "destroy",
+            Self::Tick => "tick",
+        }
+    }
+}
+
+/// What a request wants to do with a key, for the state table of DESIGN.md §5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// Encrypt, sign, MAC, wrap, generate a data key.
+    Protect,
+    /// Decrypt, verify, MAC verify, unwrap.
+    Process,
+    /// Read the public key.
+    PublicKey,
+    /// Read or change metadata (always allowed; life-cycle changes go through [`apply`]).
+    Metadata,
+}
+
+/// The answer of [`check_use`] when the use is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permit {
+    /// Allowed.
+    Allowed,
+    /// Allowed, but the key is compromised: flag it in the response and the audit event.
+    AllowedCompromised,
+}
+
+impl Lifecycle {
+    /// A new key's life cycle: pre-active until `activation_date` (active at once when that
+    /// date is not in the future), deactivated at `deactivation_date` or at the end of the
+    /// crypto-period after activation, whichever comes first.
+    pub fn new(
+        now: Timestamp,
+        activation_date: Option<Timestamp>,
+        deactivation_date: Option<Timestamp>,
+        crypto_period_secs: Option<u64>,
+    ) -> Self {
+        let lc = Self {
+            state: KeyState::PreActive,
+            activation_date,
+            deactivation_date,
+            destroy_at: None,
+            compromise_date: None,
+            revocation_reason: None,
+            destroyed_at: None,
+            state_changed_at: now,
+            crypto_period_secs,
+        };
+        lc.effective(now)
+    }
+
+    /// The life cycle as it is at `now`, with every due date-driven transition applied.
+    pub fn effective(&self, now: Timestamp) -> Lifecycle {
+        // `Tick` never fails (see `apply`); fall back to the stored value regardless.
+        apply(self, Transition::Tick, now).unwrap_or_else(|_| self.clone())
+    }
+
+    /// The next instant at which a date-driven transition is due, if any: the sweeper's index.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        match self.state {
+            _ if self.destroy_at.is_some() => self.destroy_at,
+            KeyState::PreActive => match (self.activation_date, self.deactivation_date) {
+                (Some(a), Some(d)) => Some(a.min(d)),
+                (a, d) => a.or(d),
+            },
+            KeyState::Active | KeyState::Suspended => self.deactivation_date,
+            _ => None,
+        }
+    }
+}
+
+/// The life-cycle function: the only code that changes a key's state.
+///
+/// Date-driven transitions due at `now` are applied first, then `t`. Errors name the effective
+/// state so the caller can explain the refusal.
+pub fn apply(lc: &Lifecycle, t: Transition, now: Timestamp) -> Result<Lifecycle, KmsError> {
+    use KeyState::*;
+    let mut next = lc.clone();
+    tick(&mut next, now);
+    let refuse = |state: KeyState| KmsError::InvalidState {
+        state,
+        action: t.name(),
+    };
+    if next.destroy_at.is_some() && !matches!(t, Transition::CancelDestroy | Transition::Tick) {
+        return Err(KmsError::PendingDestruction);
+    }
+    let before = next.state;
+    match (before, t) {
+        (_, Transition::Tick) => {}
+        (PreActive, Transition::Activate) => activate(&mut next, now),
+        (Active, Transition::Suspend) => next.state = Suspended,
+        (Suspended, Transition::Resume) => next.state = Active,
+        (PreActive | Active | Suspended, Transition::Deactivate) => {
+            next.state = Deactivated;
+            next.deactivation_date = Some(now);
+        }
+        (PreActive | Active | Suspended | Deactivated | Compromised, Transition::Revoke { reason }) => {
+            next.revocation_reason = Some(reason);
+            if reason.is_compromise() {
+                next.state = Compromised;
+                next.compromise_date = Some(now);
+            } else if before == Compromised {
+                // A compromised key never becomes merely deactivated.
+                return Err(refuse(before));
+            } else {
+                next.state = Deactivated;
+                if next.deactivation_date.is_none_or(|d| d > now) {
+                    next.deactivation_date = Some(now);
+                }
+            }
+        }
+        (s, Transition::ScheduleDestroy { at }) if !s.is_destroyed() => {
+            if at <= now {
+                return Err(KmsError::invalid("the destruction date must be in the future"));
+            }
+            next.destroy_at = Some(at);
+        }
+        (s, Transition::CancelDestroy) if !s.is_destroyed() => {
+            if next.destroy_at.take().is_none() {
+                return Err(KmsError::invalid("no destruction is scheduled for this key"));
+            }
+            if s == Active {
+                next.state = Suspended;
+            }
+        }
+        (PreActive | Suspended | Deactivated, Transition::Destroy) => {
+            next.state = Destroyed;
+            next.destroyed_at = Some(now);
+        }
+        (Compromised, Transition::Destroy) => {
+            next.state = DestroyedCompromised;
+            next.destroyed_at = Some(now);
+        }
+        (s, _) => return Err(refuse(s)),
+    }
+    if next.state != lc.state {
+        next.state_changed_at = now;
+    }
+    Ok(next)
+}
+
+/// PreActive → Active at `at`; the crypto-period, if any, starts then.
+fn activate(lc: &mut Lifecycle, at: Timestamp) {
+    lc.state = KeyState::Active;
+    lc.activation_date = Some(at);
+    lc.state_changed_at = at;
+    if let Some(period) = lc.crypto_period_secs {
+        let end = at.plus_secs(period);
+        lc.deactivation_date = Some(lc.deactivation_date.map_or(end, |d| d.min(end)));
+    }
+}
+
+/// Applies every date-driven transition due at `now`, in date order.
+fn tick(lc: &mut Lifecycle, now: Timestamp) {
+    use KeyState::*;
+    if let Some(at) = lc.destroy_at {
+        if at <= now {
+            lc.destroy_at = None;
+            lc.state = if matches!(lc.state, Compromised | DestroyedCompromised) {
+                DestroyedCompromised
+            } else {
+                Destroyed
+            };
+            lc.destroyed_at = Some(at);
+            lc.state_changed_at = at;
+            return;
+        }
+    }
+    if lc.state == PreActive {
+        if let Some(a) = lc.activation_date.filter(|a| *a <= now) {
+            activate(lc, a);
+        }
+    }
+    if matches!(lc.state, PreActive | Active | Suspended) {
+        if let Some(d) = lc.deactivation_date.filter(|d| *d <= now) {
+            lc.state = Deactivated;
+            lc.state_changed_at = d;
+        }
+    }
+}
+
+/// The state table of DESIGN.md §5: whether `lc` (already effective) permits `use_`.
+pub fn check_use(lc: &Lifecycle, use_: Use, action: &'static str) -> Result<Permit, KmsError> {
+    use KeyState::*;
+    if lc.destroy_at.is_some() && matches!(use_, Use::Protect | Use::Process) {
+        return Err(KmsError::PendingDestruction);
+    }
+    let allowed = match (use_, lc.state) {
+        (Use::Metadata, _) => true,
+        (Use::PublicKey, s) => !s.is_destroyed(),
+        (Use::Protect, s) => s == Active,
+        (Use::Process, s) => matches!(s, Active | Deactivated | Compromised),
+    };
+    match (allowed, lc.state) {
+        (false, state) => Err(KmsError::InvalidState { state, action }),
+        (true, Compromised) if use_ == Use::Process => Ok(Permit::AllowedCompromised),
+        (true, _) => Ok(Permit::Allowed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_millis(s * 1000)
+    }
+
+    #[test]
+    fn new_key_without_dates_is_pre_active() {
+        assert_eq!(Lifecycle::new(t(0), None, None, None).state, KeyState::PreActive);
+    }
+
+    #[test]
+    fn activation_date_in_the_past_makes_the_key_active() {
+        assert_eq!(Lifecycle::new(t(10), Some(t(10)), None, None).state, KeyState::Active);
+    }
+
+    #[test]
+    fn dates_take_effect_at_the_instant() {
+        let lc = Lifecycle::new(t(0), Some(t(100)), Some(t(200)), None);
+        assert_eq!(lc.effective(t(99)).state, KeyState::PreActive);
+        assert_eq!(lc.effective(t(100)).state, KeyState::Active);
+        assert_eq!(lc.effective(t(199)).state, KeyState::Active);
+        assert_eq!(lc.effective(t(200)).state, KeyState::Deactivated);
+        assert_eq!(lc.next_due(), Some(t(100)));
+    }
+
+    #[test]
+    fn crypto_period_starts_at_activation() {
+        let lc = Lifecycle::new(t(0), None, None, Some(50));
+        let lc = apply(&lc, Transition::Activate, t(10)).unwrap();
+        assert_eq!(lc.deactivation_date, Some(t(60)));
+        assert_eq!(lc.effective(t(60)).state, KeyState::Deactivated);
+    }
+
+    #[test]
+    fn cancelled_destruction_of_an_active_key_leaves_it_suspended() {
+        let lc = apply(&Lifecycle::new(t(0), None, None, None), Transition::Activate, t(1)).unwrap();
+        let lc = apply(&lc, Transition::ScheduleDestroy { at: t(100) }, t(2)).unwrap();
+        assert!(matches!(
+            check_use(&lc, Use::Protect, "encrypt"),
+            Err(KmsError::PendingDestruction)
+        ));
+        let lc = apply(&lc, Transition::CancelDestroy, t(3)).unwrap();
+        assert_eq!(lc.state, KeyState::Suspended);
+        assert_eq!(lc.destroy_at, None);
+    }
+
+    #[test]
+    fn scheduled_destruction_fires_at_its_date() {
+        let lc = Lifecycle::new(t(0), None, None, None);
+        let lc = apply(&lc, Transition::ScheduleDestroy { at: t(100) }, t(1)).unwrap();
+        assert_eq!(lc.effective(t(100)).state, KeyState::Destroyed);
+        assert_eq!(lc.next_due(), Some(t(100)));
+    }
+}

@@ -1,0 +1,385 @@
+//! The persisted records. Every record carries a format version (`v`) so that a later release
+//! can decode it through a chain of migrations (see [`crate::store::decode_record`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use keyhold_crypto::Algorithm;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::error::KmsError;
+use crate::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
+use crate::lifecycle::Lifecycle;
+
+/// The current format version of every record written by this release.
+pub const RECORD_VERSION: u32 = 1;
+
+/// What a key may be used for; fixed at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum KeyUsage {
+    /// Encrypt, decrypt, data keys, re-encrypt.
+    EncryptDecrypt,
+    /// Sign and verify.
+    SignVerify,
+    /// Generate and verify MACs.
+    Mac,
+}
+
+impl KeyUsage {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EncryptDecrypt => "encrypt-decrypt",
+            Self::SignVerify => "sign-verify",
+            Self::Mac => "mac",
+        }
+    }
+
+    /// The usage a key of `alg` gets when the request names none.
+    pub fn default_for(alg: Algorithm) -> Self {
+        use keyhold_crypto::KeyFamily::*;
+        match alg.family() {
+            Aes => Self::EncryptDecrypt,
+            Hmac => Self::Mac,
+            Rsa | Ec | Ed25519 => Self::SignVerify,
+        }
+    }
+
+    /// Whether a key of `alg` can have this usage.
+    pub fn fits(self, alg: Algorithm) -> bool {
+        use keyhold_crypto::KeyFamily::*;
+        matches!(
+            (alg.family(), self),
+            (Aes, Self::EncryptDecrypt)
+                | (Hmac, Self::Mac)
+                | (Rsa, Self::EncryptDecrypt | Self::SignVerify)
+                | (Ec | Ed25519, Self::SignVerify)
+        )
+    }
+}
+
+impl fmt::Display for KeyUsage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a key's material came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Origin {
+    /// Generated inside Keyhold's cryptographic module.
+    Generated,
+    /// Imported by a client (bring your own key).
+    Imported,
+}
+
+/// A key: its metadata and life cycle. The material lives in its [`KeyVersion`]s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Record format version.
+    pub v: u32,
+    /// Immutable.
+    pub id: KeyId,
+    /// Immutable.
+    pub tenant: TenantId,
+    /// Unique within the tenant; mutable.
+    pub name: Option<KeyName>,
+    /// Mutable.
+    pub description: String,
+    /// Mutable.
+    pub tags: BTreeMap<String, String>,
+    /// Immutable.
+    pub algorithm: Algorithm,
+    /// Immutable.
+    pub usage: KeyUsage,
+    /// Immutable.
+    pub origin: Origin,
+    /// Immutable.
+    pub created_at: Timestamp,
+    /// Immutable.
+    pub created_by: PrincipalName,
+    /// Owned by [`crate::lifecycle::apply`].
+    pub lifecycle: Lifecycle,
+    /// Automatic rotation period in seconds; mutable.
+    pub rotation_period_secs: Option<u64>,
+    /// The version used to protect new data.
+    pub current_version: u32,
+    /// Ciphertexts of older versions are refused.
+    pub min_decrypt_version: u32,
+    /// When the current version was made.
+    pub rotated_at: Timestamp,
+    /// Client token that makes creation idempotent, with the digest of the creation request.
+    pub idempotency: Option<Idempotency>,
+    /// Compare-and-swap revision, incremented by every update.
+    pub revision: u64,
+}
+
+/// An idempotency token and what it was used for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Idempotency {
+    /// The client's token.
+    pub token: String,
+    /// Hex SHA-256 of the canonical creation parameters.
+    pub request_digest: String,
+}
+
+impl KeyRecord {
+    /// The instant at which the sweeper must look at this key again.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        let rotation = match (self.rotation_period_secs, self.lifecycle.state) {
+            (Some(p), crate::lifecycle::KeyState::Active)
+                if self.origin == Origin::Generated && self.lifecycle.destroy_at.is_none() =>
+            {
+                Some(self.rotated_at.plus_secs(p))
+            }
+            _ => None,
+        };
+        match (self.lifecycle.next_due(), rotation) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Canonical bytes of the attributes that never change, bound into every version's AAD so
+    /// that metadata cannot be swapped between keys without detection.
+    pub fn immutable_digest_input(&self) -> Vec<u8> {
+        format!(
+            "keyhold-immutable-v1\n{}\n{}\n{}\n{}\n{:?}\n{}",
+            self.id,
+            self.tenant,
+            self.algorithm.as_str(),
+            self.usage.as_str(),
+            self.origin,
+            self.created_at.millis()
+        )
+        .into_bytes()
+    }
+}
+
+/// One version of a key's material, wrapped under its tenant's key-encryption key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyVersion {
+    /// Record format version.
+    pub v: u32,
+    /// The key.
+    pub key_id: KeyId,
+    /// 1, 2, … in creation order.
+    pub version: u32,
+    /// When this version was made.
+    pub created_at: Timestamp,
+    /// AES-256-GCM of the material under the tenant KEK; empty once destroyed.
+    #[serde(with = "crate::b64")]
+    pub wrapped: Vec<u8>,
+    /// The GCM nonce of `wrapped`.
+    #[serde(with = "crate::b64")]
+    pub nonce: Vec<u8>,
+    /// SubjectPublicKeyInfo DER of an asymmetric key's public half (not secret).
+    #[serde(with = "crate::b64::option")]
+    pub public_key: Option<Vec<u8>>,
+    /// Set when the material was destroyed.
+    pub destroyed: bool,
+}
+
+/// Roles of DESIGN.md §6, separated by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Role {
+    /// Tenants, identities, policies; never key material or cryptographic use.
+    Admin,
+    /// Creates keys and manages their life cycle, metadata and grants; no cryptographic use.
+    KeyManager,
+    /// Cryptographic operations on keys it has been granted.
+    KeyUser,
+    /// Reads and verifies the audit trail.
+    Auditor,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 4] = [Self::Admin, Self::KeyManager, Self::KeyUser, Self::Auditor];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::KeyManager => "key-manager",
+            Self::KeyUser => "key-user",
+            Self::Auditor => "auditor",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = KmsError;
+    fn from_str(s: &str) -> Result<Self, KmsError> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| KmsError::invalid(format!("unknown role '{s}': use admin, key-manager, key-user or auditor")))
+    }
+}
+
+/// A tenant and its key-encryption key, wrapped under the root key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    /// Record format version.
+    pub v: u32,
+    /// The tenant.
+    pub id: TenantId,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// AES-256-GCM of the tenant KEK under the root key.
+    #[serde(with = "crate::b64")]
+    pub wrapped_kek: Vec<u8>,
+    /// Its nonce.
+    #[serde(with = "crate::b64")]
+    pub kek_nonce: Vec<u8>,
+    /// Disabled tenants cannot authenticate.
+    pub disabled: bool,
+    /// Compare-and-swap revision.
+    pub revision: u64,
+}
+
+/// An API token. Only the SHA-256 of the secret is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Record format version.
+    pub v: u32,
+    /// Public identifier, for listing and revoking.
+    pub id: TokenId,
+    /// The tenant the principal belongs to.
+    pub tenant: TenantId,
+    /// Who the token authenticates.
+    pub principal: PrincipalName,
+    /// What the principal may do.
+    pub role: Role,
+    /// Hex SHA-256 of the secret.
+    pub secret_hash: String,
+    /// Free text.
+    pub description: String,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// Who issued it.
+    pub created_by: PrincipalName,
+    /// After this instant the token no longer authenticates.
+    pub expires_at: Option<Timestamp>,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Compare-and-swap revision.
+    pub revision: u64,
+}
+
+/// Operations a grant can allow a key-user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum KeyOp {
+    /// Encrypt.
+    Encrypt,
+    /// Decrypt.
+    Decrypt,
+    /// Generate data keys.
+    GenerateDataKey,
+    /// Re-encrypt ciphertext under this key (as source needs decrypt, as destination encrypt).
+    ReEncrypt,
+    /// Sign.
+    Sign,
+    /// Verify.
+    Verify,
+    /// Generate a MAC.
+    Mac,
+    /// Verify a MAC.
+    MacVerify,
+    /// Read the public key and describe the key.
+    GetPublicKey,
+}
+
+impl KeyOp {
+    /// Every operation.
+    pub const ALL: [KeyOp; 9] = [
+        Self::Encrypt,
+        Self::Decrypt,
+        Self::GenerateDataKey,
+        Self::ReEncrypt,
+        Self::Sign,
+        Self::Verify,
+        Self::Mac,
+        Self::MacVerify,
+        Self::GetPublicKey,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Encrypt => "encrypt",
+            Self::Decrypt => "decrypt",
+            Self::GenerateDataKey => "generate-data-key",
+            Self::ReEncrypt => "re-encrypt",
+            Self::Sign => "sign",
+            Self::Verify => "verify",
+            Self::Mac => "mac",
+            Self::MacVerify => "mac-verify",
+            Self::GetPublicKey => "get-public-key",
+        }
+    }
+}
+
+impl std::str::FromStr for KeyOp {
+    type Err = KmsError;
+    fn from_str(s: &str) -> Result<Self, KmsError> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s.trim())
+            .ok_or_else(|| KmsError::invalid(format!("unknown key operation '{s}'")))
+    }
+}
+
+/// Allows a principal to perform some operations with a key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Grant {
+    /// Record format version.
+    pub v: u32,
+    /// The grant.
+    pub id: GrantId,
+    /// The tenant of key and grantee.
+    pub tenant: TenantId,
+    /// The key.
+    pub key_id: KeyId,
+    /// Who may use it.
+    pub grantee: PrincipalName,
+    /// What they may do.
+    pub operations: BTreeSet<KeyOp>,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// By whom.
+    pub created_by: PrincipalName,
+}
+
+/// `alias/name` → key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Alias {
+    /// Record format version.
+    pub v: u32,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The alias.
+    pub name: AliasName,
+    /// Its target.
+    pub key_id: KeyId,
+    /// When it was made or last retargeted.
+    pub updated_at: Timestamp,
+}

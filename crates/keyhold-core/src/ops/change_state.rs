@@ -1,0 +1,107 @@
+//! Life-cycle requests: activate, suspend, resume, deactivate, revoke, schedule and cancel
+//! destruction, destroy. Every one goes through [`crate::lifecycle::apply`].
+
+use serde::{Deserialize, Serialize};
+
+use super::describe::key_info;
+use super::{update_writes, Cx, Done, Response};
+use crate::error::KmsError;
+use crate::ids::KeyRef;
+use crate::lifecycle::{apply, RevocationReason, Transition};
+use crate::model::Role;
+
+/// A life-cycle change a client can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum StateChange {
+    /// PreActive → Active.
+    Activate,
+    /// Active → Suspended.
+    Suspend,
+    /// Suspended → Active.
+    Resume,
+    /// → Deactivated.
+    Deactivate,
+    /// → Compromised or Deactivated, by reason.
+    Revoke {
+        /// Why.
+        reason: RevocationReason,
+    },
+    /// Destroy after a waiting period (default from the configuration, at least its minimum).
+    ScheduleDestroy {
+        /// Seconds to wait.
+        #[serde(default)]
+        waiting_period_secs: Option<u64>,
+    },
+    /// Cancel a scheduled destruction.
+    CancelDestroy,
+    /// Destroy the material now (refused while active).
+    Destroy,
+}
+
+/// Request: change a key's life-cycle state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChangeState {
+    /// Id, name or alias.
+    pub key: KeyRef,
+    /// The change.
+    pub change: StateChange,
+}
+
+impl ChangeState {
+    /// The audit action name.
+    pub fn action(&self) -> &'static str {
+        match self.change {
+            StateChange::Activate => "key.activate",
+            StateChange::Suspend => "key.suspend",
+            StateChange::Resume => "key.resume",
+            StateChange::Deactivate => "key.deactivate",
+            StateChange::Revoke { .. } => "key.revoke",
+            StateChange::ScheduleDestroy { .. } => "key.schedule-destroy",
+            StateChange::CancelDestroy => "key.cancel-destroy",
+            StateChange::Destroy => "key.destroy",
+        }
+    }
+
+    pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
+        cx.require(&[Role::KeyManager], "only key managers change a key's life cycle")?;
+        let old = cx.resolve(&self.key).await?;
+        let config = &cx.kms.config;
+        let transition = match self.change {
+            StateChange::Activate => Transition::Activate,
+            StateChange::Suspend => Transition::Suspend,
+            StateChange::Resume => Transition::Resume,
+            StateChange::Deactivate => Transition::Deactivate,
+            StateChange::Revoke { reason } => Transition::Revoke { reason },
+            StateChange::ScheduleDestroy { waiting_period_secs } => {
+                let wait = waiting_period_secs.unwrap_or(config.default_destroy_wait_secs);
+                if wait < config.min_destroy_wait_secs {
+                    return Err(KmsError::invalid(format!(
+                        "the waiting period must be at least {} seconds",
+                        config.min_destroy_wait_secs
+                    )));
+                }
+                Transition::ScheduleDestroy {
+                    at: cx.now.plus_secs(wait),
+                }
+            }
+            StateChange::CancelDestroy => Transition::CancelDestroy,
+            StateChange::Destroy => Transition::Destroy,
+        };
+        let before = old.lifecycle.effective(cx.now);
+        let lifecycle = apply(&old.lifecycle, transition, cx.now)?;
+        let detail = match lifecycle.destroy_at {
+            Some(at) if before.destroy_at.is_none() => format!("{}; destruction at {at}", lifecycle.state),
+            _ => format!("{} -> {}", before.state, lifecycle.state),
+        };
+        let mut new = old.clone();
+        new.lifecycle = lifecycle;
+        let info = key_info(cx, &new).await?;
+        Ok(Done::new(Response::Key(Box::new(info)))
+            .key(new.id, None)
+            .writes(update_writes(&old, new))
+            .detail(detail))
+    }
+}

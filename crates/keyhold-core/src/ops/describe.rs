@@ -1,0 +1,209 @@
+//! Describe one key, list keys with filters and pagination.
+
+use std::collections::BTreeMap;
+
+use keyhold_crypto::Algorithm;
+use serde::{Deserialize, Serialize};
+
+use super::{Cx, Done, Response};
+use crate::clock::Timestamp;
+use crate::error::KmsError;
+use crate::ids::{AliasName, KeyId, KeyName, KeyRef, PrincipalName};
+use crate::lifecycle::{KeyState, Lifecycle};
+use crate::model::{KeyRecord, KeyUsage, Origin, Role};
+use crate::store::KeyFilter;
+
+/// A key as clients see it: metadata and the effective life-cycle state, never material.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyInfo {
+    /// Id.
+    pub id: KeyId,
+    /// Name.
+    pub name: Option<KeyName>,
+    /// Description.
+    pub description: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Algorithm.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub algorithm: Algorithm,
+    /// Usage.
+    pub usage: KeyUsage,
+    /// Generated or imported.
+    pub origin: Origin,
+    /// Effective state now.
+    pub state: KeyState,
+    /// Life-cycle dates.
+    pub lifecycle: Lifecycle,
+    /// Automatic rotation period.
+    pub rotation_period_secs: Option<u64>,
+    /// When the next automatic rotation is due.
+    pub next_rotation_at: Option<Timestamp>,
+    /// Version used for new data.
+    pub current_version: u32,
+    /// Oldest version still accepted for decryption.
+    pub min_decrypt_version: u32,
+    /// When the current version was made.
+    pub rotated_at: Timestamp,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Creator.
+    pub created_by: PrincipalName,
+    /// Aliases pointing at the key (only in single-key answers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<AliasName>,
+    /// Versions (only in single-key answers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<VersionInfo>,
+}
+
+/// One version of a key, as clients see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionInfo {
+    /// Number.
+    pub version: u32,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Material destroyed.
+    pub destroyed: bool,
+}
+
+/// The short form used in lists.
+pub(crate) fn summary(now: Timestamp, k: &KeyRecord) -> KeyInfo {
+    let lifecycle = k.lifecycle.effective(now);
+    let next_rotation_at = match (k.rotation_period_secs, lifecycle.state) {
+        (Some(p), KeyState::Active) if lifecycle.destroy_at.is_none() => Some(k.rotated_at.plus_secs(p)),
+        _ => None,
+    };
+    KeyInfo {
+        id: k.id,
+        name: k.name.clone(),
+        description: k.description.clone(),
+        tags: k.tags.clone(),
+        algorithm: k.algorithm,
+        usage: k.usage,
+        origin: k.origin,
+        state: lifecycle.state,
+        lifecycle,
+        rotation_period_secs: k.rotation_period_secs,
+        next_rotation_at,
+        current_version: k.current_version,
+        min_decrypt_version: k.min_decrypt_version,
+        rotated_at: k.rotated_at,
+        created_at: k.created_at,
+        created_by: k.created_by.clone(),
+        aliases: Vec::new(),
+        versions: Vec::new(),
+    }
+}
+
+/// The full form: with aliases and versions.
+pub(crate) async fn key_info(cx: &Cx<'_>, k: &KeyRecord) -> Result<KeyInfo, KmsError> {
+    let mut info = summary(cx.now, k);
+    let store = &cx.kms.store;
+    info.aliases = store
+        .aliases(&k.tenant, Some(&k.id))
+        .await?
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    info.versions = store
+        .versions(&k.id)
+        .await?
+        .into_iter()
+        .map(|v| VersionInfo {
+            version: v.version,
+            created_at: v.created_at,
+            destroyed: v.destroyed,
+        })
+        .collect();
+    Ok(info)
+}
+
+/// Request: describe one key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DescribeKey {
+    /// Id, name or alias.
+    #[serde(default)]
+    pub key: KeyRef,
+}
+
+impl DescribeKey {
+    pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
+        let key = cx.resolve(&self.key).await?;
+        cx.authorize_read(&key).await?;
+        let info = key_info(cx, &key).await?;
+        Ok(Done::new(Response::Key(Box::new(info))).key(key.id, None))
+    }
+}
+
+/// Request: list keys.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+pub struct ListKeys {
+    /// Only keys whose stored state is this.
+    #[serde(default)]
+    pub state: Option<KeyState>,
+    /// Only keys of this algorithm.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>), param(value_type = Option<String>))]
+    pub algorithm: Option<Algorithm>,
+    /// Only keys with this tag, written `key=value`.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Only keys whose name starts with this.
+    #[serde(default)]
+    pub name_prefix: Option<String>,
+    /// Page size (default 100, at most the server's maximum).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// The `next_page` of the previous answer.
+    #[serde(default)]
+    pub page_token: Option<String>,
+}
+
+/// A page of keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyList {
+    /// The keys.
+    pub keys: Vec<KeyInfo>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    pub next_page: Option<String>,
+}
+
+impl ListKeys {
+    pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
+        cx.require(&[Role::KeyManager, Role::KeyUser], "only key managers and key users list keys")?;
+        let limit = self.limit.unwrap_or(100).clamp(1, cx.kms.config.max_page);
+        let tag = match self.tag {
+            Some(t) => {
+                let (k, v) = t.split_once('=').ok_or(KmsError::invalid("tag filters are written key=value"))?;
+                Some((k.to_owned(), v.to_owned()))
+            }
+            None => None,
+        };
+        let after: Option<KeyId> = self.page_token.as_deref().map(str::parse).transpose()?;
+        let filter = KeyFilter {
+            state: self.state,
+            algorithm: self.algorithm,
+            tag,
+            name_prefix: self.name_prefix,
+        };
+        let mut keys = cx
+            .kms
+            .store
+            .list_keys(&cx.caller.tenant, &filter, after.as_ref(), limit + 1)
+            .await?;
+        let more = keys.len() > limit as usize;
+        keys.truncate(limit as usize);
+        let next_page = if more { keys.last().map(|k| k.id.to_string()) } else { None };
+        let keys = keys.iter().map(|k| summary(cx.now, k)).collect();
+        Ok(Done::new(Response::Keys(KeyList { keys, next_page })))
+    }
+}

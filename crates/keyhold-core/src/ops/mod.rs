@@ -1,0 +1,523 @@
+//! Operations: one typed request per verb, executed by [`execute`].
+//!
+//! Each operation authorizes itself (its required role and, for key use, a grant), checks the
+//! key's life cycle through [`crate::lifecycle::check_use`], does its work, and returns the
+//! writes to commit with its audit event. Nothing here talks to a protocol.
+
+mod aliases;
+mod audit_ops;
+mod change_state;
+mod create_key;
+mod crypt;
+mod describe;
+mod grants;
+mod import_key;
+mod mac;
+mod misc;
+mod rotate;
+mod sign;
+mod tokens;
+mod update_key;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use keyhold_crypto::SecretBytes;
+
+pub use aliases::{AliasList, CreateAlias, DeleteAlias, ListAliases};
+pub use audit_ops::{AuditExport, AuditExportResponse, AuditVerify, AuditVerifyResponse};
+pub use change_state::ChangeState;
+pub use create_key::CreateKey;
+pub use crypt::{
+    Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey, GenerateDataKeyResponse, ReEncrypt,
+    ReEncryptResponse,
+};
+pub use describe::{DescribeKey, KeyInfo, KeyList, ListKeys, VersionInfo};
+pub use grants::{CreateGrant, GrantList, ListGrants, RevokeGrant};
+pub use import_key::{GetImportParameters, ImportKey, ImportParameters};
+pub use mac::{GenerateMac, MacResponse, VerifyMac, VerifyResponse};
+pub use misc::{GetPublicKey, PublicKeyResponse, Random, RandomResponse, WhoAmI, WhoAmIResponse};
+pub use rotate::RotateKey;
+pub use sign::{Sign, SignResponse, Verify};
+pub use tokens::{CreateToken, CreatedToken, ListTokens, RevokeToken, TokenInfo, TokenList};
+pub use update_key::UpdateKey;
+
+pub(crate) use rotate::sweep_key;
+
+use crate::audit::AuthMethod;
+use crate::clock::Timestamp;
+use crate::error::KmsError;
+use crate::ids::{KeyId, KeyLocator, KeyRef, PrincipalName, TenantId, TokenId};
+use crate::kms::Kms;
+use crate::lifecycle::{check_use, Permit, Use};
+use crate::model::{KeyOp, KeyRecord, KeyVersion, Role};
+use crate::store::{Write, WriteBatch};
+
+/// Secret bytes in a request or response body: base64 in JSON, `[redacted]` in Debug.
+#[derive(Clone, Debug)]
+pub struct SecretData(pub SecretBytes);
+
+impl Serialize for SecretData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::b64::serialize(self.0.as_bytes(), s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::b64::deserialize(d).map(|v| SecretData(SecretBytes::new(v)))
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for SecretData {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        String::schema()
+    }
+}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for SecretData {}
+
+/// Encryption context: non-secret key/value pairs bound to a ciphertext as AAD.
+pub type Context = BTreeMap<String, String>;
+
+/// Every operation the core performs for a caller.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Operation {
+    /// See [`CreateKey`].
+    CreateKey(CreateKey),
+    /// See [`GetImportParameters`].
+    GetImportParameters(GetImportParameters),
+    /// See [`ImportKey`].
+    ImportKey(ImportKey),
+    /// See [`DescribeKey`].
+    DescribeKey(DescribeKey),
+    /// See [`ListKeys`].
+    ListKeys(ListKeys),
+    /// See [`UpdateKey`].
+    UpdateKey(UpdateKey),
+    /// See [`RotateKey`].
+    RotateKey(RotateKey),
+    /// See [`ChangeState`].
+    ChangeState(ChangeState),
+    /// See [`CreateAlias`].
+    CreateAlias(CreateAlias),
+    /// See [`DeleteAlias`].
+    DeleteAlias(DeleteAlias),
+    /// See [`ListAliases`].
+    ListAliases(ListAliases),
+    /// See [`Encrypt`].
+    Encrypt(Encrypt),
+    /// See [`Decrypt`].
+    Decrypt(Decrypt),
+    /// See [`ReEncrypt`].
+    ReEncrypt(ReEncrypt),
+    /// See [`GenerateDataKey`].
+    GenerateDataKey(GenerateDataKey),
+    /// See [`Sign`].
+    Sign(Sign),
+    /// See [`Verify`].
+    Verify(Verify),
+    /// See [`GenerateMac`].
+    GenerateMac(GenerateMac),
+    /// See [`VerifyMac`].
+    VerifyMac(VerifyMac),
+    /// See [`GetPublicKey`].
+    GetPublicKey(GetPublicKey),
+    /// See [`Random`].
+    Random(Random),
+    /// See [`CreateToken`].
+    CreateToken(CreateToken),
+    /// See [`ListTokens`].
+    ListTokens(ListTokens),
+    /// See [`RevokeToken`].
+    RevokeToken(RevokeToken),
+    /// See [`CreateGrant`].
+    CreateGrant(CreateGrant),
+    /// See [`ListGrants`].
+    ListGrants(ListGrants),
+    /// See [`RevokeGrant`].
+    RevokeGrant(RevokeGrant),
+    /// See [`AuditVerify`].
+    AuditVerify(AuditVerify),
+    /// See [`AuditExport`].
+    AuditExport(AuditExport),
+    /// See [`WhoAmI`].
+    WhoAmI(WhoAmI),
+}
+
+/// The result of an [`Operation`], one variant per response shape.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Response {
+    /// A key's description.
+    Key(Box<KeyInfo>),
+    /// A page of keys.
+    Keys(KeyList),
+    /// Import parameters.
+    ImportParameters(ImportParameters),
+    /// Aliases.
+    Aliases(AliasList),
+    /// Encrypt.
+    Encrypt(EncryptResponse),
+    /// Decrypt.
+    Decrypt(DecryptResponse),
+    /// Re-encrypt.
+    ReEncrypt(ReEncryptResponse),
+    /// Data key.
+    DataKey(GenerateDataKeyResponse),
+    /// Signature.
+    Sign(SignResponse),
+    /// Verification result (signatures and MACs).
+    Verify(VerifyResponse),
+    /// MAC.
+    Mac(MacResponse),
+    /// Public key.
+    PublicKey(PublicKeyResponse),
+    /// Random bytes.
+    Random(RandomResponse),
+    /// A new token (with its secret, once).
+    CreatedToken(CreatedToken),
+    /// One token.
+    Token(TokenInfo),
+    /// Tokens.
+    Tokens(TokenList),
+    /// One grant.
+    Grant(crate::model::Grant),
+    /// Grants.
+    Grants(GrantList),
+    /// Audit verification.
+    AuditVerify(AuditVerifyResponse),
+    /// Audit events.
+    AuditExport(AuditExportResponse),
+    /// The caller.
+    WhoAmI(WhoAmIResponse),
+    /// Nothing to say beyond success.
+    Empty {},
+}
+
+impl Operation {
+    /// The audit action name.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::CreateKey(_) => "key.create",
+            Self::GetImportParameters(_) => "key.import-parameters",
+            Self::ImportKey(_) => "key.import",
+            Self::DescribeKey(_) => "key.describe",
+            Self::ListKeys(_) => "key.list",
+            Self::UpdateKey(_) => "key.update",
+            Self::RotateKey(_) => "key.rotate",
+            Self::ChangeState(c) => c.action(),
+            Self::CreateAlias(_) => "alias.create",
+            Self::DeleteAlias(_) => "alias.delete",
+            Self::ListAliases(_) => "alias.list",
+            Self::Encrypt(_) => "encrypt",
+            Self::Decrypt(_) => "decrypt",
+            Self::ReEncrypt(_) => "re-encrypt",
+            Self::GenerateDataKey(_) => "generate-data-key",
+            Self::Sign(_) => "sign",
+            Self::Verify(_) => "verify",
+            Self::GenerateMac(_) => "mac",
+            Self::VerifyMac(_) => "mac-verify",
+            Self::GetPublicKey(_) => "get-public-key",
+            Self::Random(_) => "random",
+            Self::CreateToken(_) => "token.create",
+            Self::ListTokens(_) => "token.list",
+            Self::RevokeToken(_) => "token.revoke",
+            Self::CreateGrant(_) => "grant.create",
+            Self::ListGrants(_) => "grant.list",
+            Self::RevokeGrant(_) => "grant.revoke",
+            Self::AuditVerify(_) => "audit.verify",
+            Self::AuditExport(_) => "audit.export",
+            Self::WhoAmI(_) => "whoami",
+        }
+    }
+
+    /// The key the request names, as the client wrote it (for audit events of refusals).
+    pub fn key_hint(&self) -> Option<String> {
+        let r = match self {
+            Self::DescribeKey(o) => &o.key,
+            Self::UpdateKey(o) => &o.key,
+            Self::RotateKey(o) => &o.key,
+            Self::ChangeState(o) => &o.key,
+            Self::CreateAlias(o) => &o.key,
+            Self::Encrypt(o) => &o.key,
+            Self::GenerateDataKey(o) => &o.key,
+            Self::Sign(o) => &o.key,
+            Self::Verify(o) => &o.key,
+            Self::GenerateMac(o) => &o.key,
+            Self::VerifyMac(o) => &o.key,
+            Self::GetPublicKey(o) => &o.key,
+            Self::CreateGrant(o) => &o.key,
+            _ => return None,
+        };
+        Some(r.0.clone())
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Its tenant: every lookup is confined to it.
+    pub tenant: TenantId,
+    /// Who.
+    pub principal: PrincipalName,
+    /// Its role.
+    pub role: Role,
+    /// How it authenticated.
+    pub auth: AuthMethod,
+    /// The token it used, if any.
+    pub token: Option<TokenId>,
+}
+
+/// What an operation hands back to [`Kms::run`] to commit with its audit event.
+#[derive(Debug)]
+pub(crate) struct Done {
+    pub response: Response,
+    pub writes: WriteBatch,
+    pub key: Option<KeyId>,
+    pub version: Option<u32>,
+    pub compromised: bool,
+    pub detail: Option<String>,
+}
+
+impl Done {
+    pub(crate) fn new(response: Response) -> Self {
+        Self {
+            response,
+            writes: WriteBatch::default(),
+            key: None,
+            version: None,
+            compromised: false,
+            detail: None,
+        }
+    }
+    pub(crate) fn key(mut self, id: KeyId, version: Option<u32>) -> Self {
+        self.key = Some(id);
+        self.version = version;
+        self
+    }
+    pub(crate) fn writes(mut self, w: WriteBatch) -> Self {
+        self.writes = w;
+        self
+    }
+    pub(crate) fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+}
+
+/// The context of one execution: the core, the caller and the instant.
+pub(crate) struct Cx<'a> {
+    pub kms: &'a Kms,
+    pub caller: &'a Caller,
+    pub now: Timestamp,
+}
+
+/// Runs an operation.
+pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError> {
+    match op {
+        Operation::CreateKey(o) => o.execute(cx).await,
+        Operation::GetImportParameters(o) => o.execute(cx).await,
+        Operation::ImportKey(o) => o.execute(cx).await,
+        Operation::DescribeKey(o) => o.execute(cx).await,
+        Operation::ListKeys(o) => o.execute(cx).await,
+        Operation::UpdateKey(o) => o.execute(cx).await,
+        Operation::RotateKey(o) => o.execute(cx).await,
+        Operation::ChangeState(o) => o.execute(cx).await,
+        Operation::CreateAlias(o) => o.execute(cx).await,
+        Operation::DeleteAlias(o) => o.execute(cx).await,
+        Operation::ListAliases(o) => o.execute(cx).await,
+        Operation::Encrypt(o) => o.execute(cx).await,
+        Operation::Decrypt(o) => o.execute(cx).await,
+        Operation::ReEncrypt(o) => o.execute(cx).await,
+        Operation::GenerateDataKey(o) => o.execute(cx).await,
+        Operation::Sign(o) => o.execute(cx).await,
+        Operation::Verify(o) => o.execute(cx).await,
+        Operation::GenerateMac(o) => o.execute(cx).await,
+        Operation::VerifyMac(o) => o.execute(cx).await,
+        Operation::GetPublicKey(o) => o.execute(cx).await,
+        Operation::Random(o) => o.execute(cx).await,
+        Operation::CreateToken(o) => o.execute(cx).await,
+        Operation::ListTokens(o) => o.execute(cx).await,
+        Operation::RevokeToken(o) => o.execute(cx).await,
+        Operation::CreateGrant(o) => o.execute(cx).await,
+        Operation::ListGrants(o) => o.execute(cx).await,
+        Operation::RevokeGrant(o) => o.execute(cx).await,
+        Operation::AuditVerify(o) => o.execute(cx).await,
+        Operation::AuditExport(o) => o.execute(cx).await,
+        Operation::WhoAmI(o) => o.execute(cx).await,
+    }
+}
+
+impl Cx<'_> {
+    /// Refuses unless the caller has one of `roles`.
+    pub(crate) fn require(&self, roles: &[Role], what: &'static str) -> Result<(), KmsError> {
+        if roles.contains(&self.caller.role) {
+            Ok(())
+        } else {
+            Err(KmsError::PermissionDenied(what))
+        }
+    }
+
+    /// Resolves a key reference inside the caller's tenant. A key of another tenant is
+    /// indistinguishable from a missing one.
+    pub(crate) async fn resolve(&self, r: &KeyRef) -> Result<KeyRecord, KmsError> {
+        let tenant = &self.caller.tenant;
+        let store = &self.kms.store;
+        let found = match r.locate()? {
+            KeyLocator::Id(id) => store.key(tenant, &id).await?,
+            KeyLocator::Name(n) => store.key_by_name(tenant, &n).await?,
+            KeyLocator::Alias(a) => match store.alias(tenant, &a).await? {
+                Some(alias) => store.key(tenant, &alias.key_id).await?,
+                None => None,
+            },
+        };
+        found.ok_or(KmsError::NotFound("key"))
+    }
+
+    /// A key by id inside the caller's tenant (for ciphertext headers).
+    pub(crate) async fn key_by_id(&self, id: &KeyId) -> Result<KeyRecord, KmsError> {
+        self.kms
+            .store
+            .key(&self.caller.tenant, id)
+            .await?
+            .ok_or(KmsError::NotFound("key"))
+    }
+
+    /// Separation of duties for key use: only a key-user with a grant for `op` on this key.
+    pub(crate) async fn authorize_use(&self, key: &KeyRecord, op: KeyOp) -> Result<(), KmsError> {
+        match self.caller.role {
+            Role::KeyUser => {}
+            Role::KeyManager => return Err(KmsError::PermissionDenied("key managers cannot use keys; separation of duties")),
+            Role::Admin => return Err(KmsError::PermissionDenied("administrators cannot use keys")),
+            Role::Auditor => return Err(KmsError::PermissionDenied("auditors cannot use keys")),
+        }
+        let grants = self
+            .kms
+            .store
+            .grants(&self.caller.tenant, Some(&key.id), Some(&self.caller.principal))
+            .await?;
+        if grants.iter().any(|g| g.operations.contains(&op)) {
+            Ok(())
+        } else {
+            Err(KmsError::PermissionDenied("no grant allows this operation on this key"))
+        }
+    }
+
+    /// Metadata reads: key managers always; key users with any grant on the key.
+    pub(crate) async fn authorize_read(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        match self.caller.role {
+            Role::KeyManager => Ok(()),
+            Role::KeyUser => {
+                let grants = self
+                    .kms
+                    .store
+                    .grants(&self.caller.tenant, Some(&key.id), Some(&self.caller.principal))
+                    .await?;
+                if grants.is_empty() {
+                    Err(KmsError::PermissionDenied("no grant on this key"))
+                } else {
+                    Ok(())
+                }
+            }
+            Role::Admin | Role::Auditor => Err(KmsError::PermissionDenied("only key managers and key users read keys")),
+        }
+    }
+
+    /// The effective life cycle of `key` now, checked against `use_`.
+    pub(crate) fn check(&self, key: &KeyRecord, use_: Use, action: &'static str) -> Result<Permit, KmsError> {
+        check_use(&key.lifecycle.effective(self.now), use_, action)
+    }
+
+    /// The plaintext material of one version. Fails for destroyed material, and if the wrapped
+    /// material does not authenticate under the key's identity (swapped or altered rows).
+    pub(crate) async fn material(&self, key: &KeyRecord, version: u32) -> Result<(SecretBytes, KeyVersion), KmsError> {
+        let v = self
+            .kms
+            .store
+            .version(&key.id, version)
+            .await?
+            .ok_or(KmsError::NotFound("key version"))?;
+        if v.destroyed {
+            return Err(KmsError::KeyVersionDisabled(version));
+        }
+        let material = unwrap_material(self.kms, key, &v)?;
+        Ok((material, v))
+    }
+}
+
+/// The AAD binding a wrapped version to its key's identity and immutable attributes.
+pub(crate) fn version_aad(kms: &Kms, key: &KeyRecord, version: u32) -> Vec<u8> {
+    let mut aad = b"keyhold/key-version/v1".to_vec();
+    aad.extend_from_slice(key.id.as_bytes());
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad.extend_from_slice(key.algorithm.as_str().as_bytes());
+    aad.extend_from_slice(&kms.crypto.sha256(&key.immutable_digest_input()));
+    aad
+}
+
+/// Wraps fresh material as version `version` of `key`.
+pub(crate) fn wrap_material(
+    kms: &Kms,
+    key: &KeyRecord,
+    version: u32,
+    material: &keyhold_crypto::KeyMaterial,
+    now: Timestamp,
+) -> Result<KeyVersion, KmsError> {
+    let kek = kms.kek(&key.tenant)?;
+    let (nonce, wrapped) =
+        kms.crypto
+            .aes_gcm_seal(kek.as_bytes(), &version_aad(kms, key, version), material.private.as_bytes())?;
+    Ok(KeyVersion {
+        v: crate::model::RECORD_VERSION,
+        key_id: key.id,
+        version,
+        created_at: now,
+        wrapped,
+        nonce: nonce.to_vec(),
+        public_key: material.public.clone(),
+        destroyed: false,
+    })
+}
+
+fn unwrap_material(kms: &Kms, key: &KeyRecord, v: &KeyVersion) -> Result<SecretBytes, KmsError> {
+    let kek = kms.kek(&key.tenant)?;
+    let nonce: [u8; 12] = v
+        .nonce
+        .as_slice()
+        .try_into()
+        .map_err(|_| KmsError::Integrity("wrapped key nonce"))?;
+    kms.crypto
+        .aes_gcm_open(kek.as_bytes(), &nonce, &version_aad(kms, key, v.version), &v.wrapped)
+        .map_err(|_| KmsError::Integrity("wrapped key material does not authenticate"))
+}
+
+/// The writes that replace `old` by `new`: the CAS update, plus the destruction of every
+/// version's material when `new` is destroyed and `old` was not. The one place that turns a
+/// life-cycle change into storage changes.
+pub(crate) fn update_writes(old: &KeyRecord, mut new: KeyRecord) -> WriteBatch {
+    let mut batch = WriteBatch::default();
+    let destroy = new.lifecycle.state.is_destroyed() && !old.lifecycle.state.is_destroyed();
+    new.revision = old.revision + 1;
+    let versions = new.current_version;
+    let id = new.id;
+    batch.push(Write::UpdateKey {
+        record: new,
+        expected_revision: old.revision,
+    });
+    if destroy {
+        for version in 1..=versions {
+            batch.push(Write::DestroyVersionMaterial { key_id: id, version });
+        }
+    }
+    batch
+}
+
+/// Checks that `lc`'s state permits `use_`; returns whether the key is compromised.
+pub(crate) fn compromised(p: Permit) -> bool {
+    p == Permit::AllowedCompromised
+}

@@ -1,0 +1,211 @@
+//! The [`KeyStore`] seam: untrusted persistence.
+//!
+//! # Security contract
+//!
+//! - The store sees only wrapped key material and metadata, never a plaintext key or token.
+//! - [`KeyStore::commit`] applies a [`WriteBatch`] atomically and durably: when it returns `Ok`,
+//!   every write in it survives a crash; when it returns `Err`, none of them is visible.
+//! - Updates are compare-and-swap on a revision number: an `Update*` whose `expected_revision`
+//!   is not the stored one fails the whole batch with [`StoreError::Conflict`], so two writers
+//!   (or two nodes) cannot both win.
+//! - A unique-constraint violation is reported as [`StoreError::AlreadyExists`], detected from
+//!   the database error kind, never from message text.
+//! - Audit events are appended in sequence order and never updated or deleted.
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+
+use crate::audit::AuditEvent;
+use crate::clock::Timestamp;
+use crate::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
+use crate::lifecycle::KeyState;
+use crate::model::{Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord, RECORD_VERSION};
+use keyhold_crypto::Algorithm;
+
+/// Failures of a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A compare-and-swap precondition did not hold; nothing was written.
+    #[error("concurrent modification")]
+    Conflict,
+    /// A unique constraint was violated; nothing was written.
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// A write referred to a row that does not exist; nothing was written.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A stored record could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database error")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// One change inside a [`WriteBatch`].
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Sets a system value (root-key blob, seal configuration, …) if it is not set yet.
+    InsertSystem {
+        /// Its name.
+        name: String,
+        /// Its value.
+        value: Vec<u8>,
+    },
+    /// Creates a tenant.
+    InsertTenant(TenantRecord),
+    /// Creates a key; fails with `AlreadyExists` if its id, name or idempotency token is taken.
+    InsertKey(KeyRecord),
+    /// Replaces a key whose stored revision is `expected_revision` (the record carries +1).
+    UpdateKey {
+        /// The new record.
+        record: KeyRecord,
+        /// The revision the writer read.
+        expected_revision: u64,
+    },
+    /// Adds a version to a key.
+    InsertVersion(KeyVersion),
+    /// Deletes the wrapped material (and public key) of one version, keeping the row.
+    DestroyVersionMaterial {
+        /// The key.
+        key_id: KeyId,
+        /// The version.
+        version: u32,
+    },
+    /// Creates an alias; fails with `AlreadyExists` if taken.
+    InsertAlias(Alias),
+    /// Deletes an alias.
+    DeleteAlias {
+        /// Its tenant.
+        tenant: TenantId,
+        /// The alias.
+        name: AliasName,
+    },
+    /// Creates a token.
+    InsertToken(TokenRecord),
+    /// Replaces a token whose stored revision is `expected_revision`.
+    UpdateToken {
+        /// The new record.
+        record: TokenRecord,
+        /// The revision the writer read.
+        expected_revision: u64,
+    },
+    /// Creates a grant.
+    InsertGrant(Grant),
+    /// Deletes a grant.
+    DeleteGrant {
+        /// Its tenant.
+        tenant: TenantId,
+        /// The grant.
+        id: GrantId,
+    },
+    /// Appends one audit event (its `seq` must be the next in order).
+    AppendAudit(AuditEvent),
+}
+
+/// Writes applied atomically by [`KeyStore::commit`].
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch(pub Vec<Write>);
+
+impl WriteBatch {
+    /// Adds a write.
+    pub fn push(&mut self, w: Write) {
+        self.0.push(w);
+    }
+}
+
+/// Filters for [`KeyStore::list_keys`]; all given conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFilter {
+    /// Stored state.
+    pub state: Option<KeyState>,
+    /// Algorithm.
+    pub algorithm: Option<Algorithm>,
+    /// Tag key and value.
+    pub tag: Option<(String, String)>,
+    /// Name prefix.
+    pub name_prefix: Option<String>,
+}
+
+/// Untrusted, durable persistence for every record of the core. See the module docs for the
+/// contract every implementation must keep; `keyhold-testkit` holds the conformance suite.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// A system value, if set.
+    async fn system_value(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A tenant.
+    async fn tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError>;
+    /// All tenants.
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError>;
+    /// A key of `tenant` by id.
+    async fn key(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
+    /// A key by id, whatever its tenant (for the sweeper and ciphertext headers; callers check
+    /// the tenant).
+    async fn key_any_tenant(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
+    /// A key of `tenant` by name.
+    async fn key_by_name(&self, tenant: &TenantId, name: &KeyName) -> Result<Option<KeyRecord>, StoreError>;
+    /// A key of `tenant` created with this idempotency token.
+    async fn key_by_idempotency(&self, tenant: &TenantId, token: &str) -> Result<Option<KeyRecord>, StoreError>;
+    /// Keys of `tenant` matching `filter`, ordered by id (= creation order), after `after`.
+    async fn list_keys(
+        &self,
+        tenant: &TenantId,
+        filter: &KeyFilter,
+        after: Option<&KeyId>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Keys of any tenant whose next date-driven event is due at `now`.
+    async fn keys_due(&self, now: Timestamp, limit: u32) -> Result<Vec<KeyRecord>, StoreError>;
+    /// One version of a key.
+    async fn version(&self, key: &KeyId, version: u32) -> Result<Option<KeyVersion>, StoreError>;
+    /// All versions of a key, oldest first.
+    async fn versions(&self, key: &KeyId) -> Result<Vec<KeyVersion>, StoreError>;
+    /// An alias.
+    async fn alias(&self, tenant: &TenantId, name: &AliasName) -> Result<Option<Alias>, StoreError>;
+    /// Aliases of a tenant, optionally only those of one key, ordered by name.
+    async fn aliases(&self, tenant: &TenantId, key: Option<&KeyId>) -> Result<Vec<Alias>, StoreError>;
+    /// A token by the hex SHA-256 of its secret.
+    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// A token by id.
+    async fn token(&self, tenant: &TenantId, id: &TokenId) -> Result<Option<TokenRecord>, StoreError>;
+    /// Tokens of a tenant, ordered by creation.
+    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Grants of a tenant, optionally of one key and/or one grantee, ordered by id.
+    async fn grants(
+        &self,
+        tenant: &TenantId,
+        key: Option<&KeyId>,
+        grantee: Option<&PrincipalName>,
+    ) -> Result<Vec<Grant>, StoreError>;
+    /// The last audit event's sequence number and hash, if any.
+    async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError>;
+    /// Up to `limit` audit events with `seq >= from`, in order.
+    async fn audit_events(&self, from: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Applies `batch` atomically and durably (see the module docs).
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError>;
+}
+
+/// Decodes a stored JSON record, checking its format version. Records of older versions are
+/// migrated here when a later release changes a format.
+pub fn decode_record<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        v: u32,
+    }
+    let ver: Version =
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("record without format version: {e}")))?;
+    if ver.v != RECORD_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "record format version {} is not supported by this release (expects {RECORD_VERSION})",
+            ver.v
+        )));
+    }
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Encodes a record for storage.
+pub fn encode_record<T: serde::Serialize>(record: &T) -> Vec<u8> {
+    // Serializing these plain data types to JSON cannot fail (no maps with non-string keys).
+    serde_json::to_vec(record).unwrap_or_default()
+}

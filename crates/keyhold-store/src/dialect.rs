@@ -1,0 +1,82 @@
+//! What differs between the SQL databases Keyhold runs on. Everything else is shared SQL in
+//! [`crate::read`] and [`crate::write`] (written with `$n` placeholders, which both SQLite and
+//! PostgreSQL accept).
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::AnyPool;
+use sqlx::SqlSafeStr;
+
+/// The database behind a [`crate::SqlStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// An embedded SQLite file (WAL journal, one writer connection).
+    Sqlite,
+}
+
+/// Migrations of one dialect, in order: `(version, description, sql)`. Applied versions are
+/// recorded with a checksum by sqlx's migrator, so an edited migration is detected.
+type MigrationList = &'static [(i64, &'static str, &'static str)];
+
+const SQLITE_MIGRATIONS: MigrationList = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+
+impl Dialect {
+    /// The name used in diagnostics.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+        }
+    }
+
+    /// The statement that opens a write transaction. SQLite takes the write lock up front
+    /// (`IMMEDIATE`), so a transaction never fails half-way because another writer holds it.
+    pub(crate) fn begin_write(self) -> &'static str {
+        match self {
+            Self::Sqlite => "BEGIN IMMEDIATE",
+        }
+    }
+
+    /// The embedded migrations of this dialect.
+    pub(crate) fn migrator(self) -> Migrator {
+        let list = match self {
+            Self::Sqlite => SQLITE_MIGRATIONS,
+        };
+        Migrator::with_migrations(
+            list.iter()
+                .map(|&(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        sql.into_sql_str(),
+                        false,
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// Makes the space freed by destroyed key material unrecoverable from the database files.
+    ///
+    /// SQLite runs with `secure_delete`, so a rewritten row's old bytes are zeroed in its page;
+    /// the old page images can still sit in the write-ahead log, so the log is checkpointed into
+    /// the database and truncated. A checkpoint that cannot complete (a long-running reader) is
+    /// logged: the next full checkpoint finishes the job.
+    pub(crate) async fn scrub_after_destroy(self, writer: &AnyPool) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite => {
+                use sqlx::Row;
+                let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(writer).await?;
+                let busy: i64 = row.try_get(0)?;
+                if busy != 0 {
+                    tracing::warn!(
+                        "write-ahead log not fully checkpointed after destroying key material; \
+                         old pages remain in the log until the next checkpoint"
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+}

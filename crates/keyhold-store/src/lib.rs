@@ -1,0 +1,25 @@
+//! `keyhold-store`: the [`KeyStore`](keyhold_core::store::KeyStore) of Keyhold over SQL.
+//!
+//! ```text
+//!  SqlStore ── reads ──► read pool (several connections, query_only)
+//!     │
+//!     └─ commit(batch) ─► write pool (one connection) ─► BEGIN IMMEDIATE
+//!                            each Write: probe constraints ─► INSERT / UPDATE … WHERE revision
+//!                            any failure ─► ROLLBACK, typed StoreError; else COMMIT (fsync)
+//! ```
+//!
+//! Every record is stored whole as a JSON document (see
+//! [`encode_record`](keyhold_core::store::encode_record)); the other columns are derived from the
+//! record on write, for constraints and queries only. The SQL lives in one query module written
+//! against sqlx's `Any` driver; what differs between databases (transaction start, pragmas,
+//! migrations) is confined to [`Dialect`](crate::dialect) branches, so PostgreSQL is one more
+//! dialect, not another copy of the queries. SQLite is the implemented dialect.
+
+mod dialect;
+mod error;
+mod open;
+mod read;
+mod sql;
+mod write;
+
+pub use sql::SqlStore;

@@ -1,0 +1,167 @@
+//! [`SqlStore`]: the [`KeyStore`] over a SQL database.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use keyhold_core::audit::AuditEvent;
+use keyhold_core::clock::Timestamp;
+use keyhold_core::ids::{AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId};
+use keyhold_core::model::{Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord};
+use keyhold_core::store::{KeyFilter, KeyStore, StoreError, WriteBatch};
+use sqlx::AnyPool;
+
+use crate::dialect::Dialect;
+use crate::error::backend;
+use crate::{open, read, write};
+
+/// A [`KeyStore`] over SQL. See the crate docs for its layout.
+///
+/// Reads run on a pool of connections; every [`commit`](KeyStore::commit) runs on a single
+/// writer connection, in one transaction, so writers queue instead of deadlocking and a batch
+/// is either wholly durable or wholly absent.
+pub struct SqlStore {
+    dialect: Dialect,
+    read: AnyPool,
+    write: AnyPool,
+    path: PathBuf,
+}
+
+impl SqlStore {
+    /// Opens the SQLite database at `path`, creating the file (readable by its owner only) if it
+    /// is missing, and brings its schema up to date.
+    ///
+    /// The database runs with a write-ahead log, `synchronous=FULL` (a commit is on disk when it
+    /// returns), foreign keys, and `secure_delete` (deleted bytes are zeroed). The parent
+    /// directory must exist.
+    pub async fn open_sqlite(path: &Path) -> Result<SqlStore, StoreError> {
+        let pools = open::open_sqlite_pools(path).await?;
+        let store = SqlStore {
+            dialect: Dialect::Sqlite,
+            read: pools.read,
+            write: pools.write,
+            path: path.to_owned(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The database file, for diagnostics.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection, waiting for those in use to be returned. Later calls fail.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    /// Applies the pending migrations of the dialect, on the writer.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.dialect.migrator().run(&self.write).await.map_err(backend)
+    }
+}
+
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("dialect", &self.dialect.name())
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn system_value(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        read::system_value(&self.read, name).await
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError> {
+        read::tenant(&self.read, id).await
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        read::tenants(&self.read).await
+    }
+
+    async fn key(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        read::key(&self.read, tenant, id).await
+    }
+
+    async fn key_any_tenant(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        read::key_any_tenant(&self.read, id).await
+    }
+
+    async fn key_by_name(&self, tenant: &TenantId, name: &KeyName) -> Result<Option<KeyRecord>, StoreError> {
+        read::key_by_name(&self.read, tenant, name).await
+    }
+
+    async fn key_by_idempotency(&self, tenant: &TenantId, token: &str) -> Result<Option<KeyRecord>, StoreError> {
+        read::key_by_idempotency(&self.read, tenant, token).await
+    }
+
+    async fn list_keys(
+        &self,
+        tenant: &TenantId,
+        filter: &KeyFilter,
+        after: Option<&KeyId>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        read::list_keys(&self.read, tenant, filter, after, limit).await
+    }
+
+    async fn keys_due(&self, now: Timestamp, limit: u32) -> Result<Vec<KeyRecord>, StoreError> {
+        read::keys_due(&self.read, now, limit).await
+    }
+
+    async fn version(&self, key: &KeyId, version: u32) -> Result<Option<KeyVersion>, StoreError> {
+        read::version(&self.read, key, version).await
+    }
+
+    async fn versions(&self, key: &KeyId) -> Result<Vec<KeyVersion>, StoreError> {
+        read::versions(&self.read, key).await
+    }
+
+    async fn alias(&self, tenant: &TenantId, name: &AliasName) -> Result<Option<Alias>, StoreError> {
+        read::alias(&self.read, tenant, name).await
+    }
+
+    async fn aliases(&self, tenant: &TenantId, key: Option<&KeyId>) -> Result<Vec<Alias>, StoreError> {
+        read::aliases(&self.read, tenant, key).await
+    }
+
+    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        read::token_by_hash(&self.read, secret_hash).await
+    }
+
+    async fn token(&self, tenant: &TenantId, id: &TokenId) -> Result<Option<TokenRecord>, StoreError> {
+        read::token(&self.read, tenant, id).await
+    }
+
+    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
+        read::tokens(&self.read, tenant).await
+    }
+
+    async fn grants(
+        &self,
+        tenant: &TenantId,
+        key: Option<&KeyId>,
+        grantee: Option<&PrincipalName>,
+    ) -> Result<Vec<Grant>, StoreError> {
+        read::grants(&self.read, tenant, key, grantee).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        read::audit_head(&self.read).await
+    }
+
+    async fn audit_events(&self, from: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        read::audit_events(&self.read, from, limit).await
+    }
+
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        write::commit(self.dialect, &self.write, batch).await
+    }
+}

@@ -1,0 +1,375 @@
+//! [`commit`]: a [`WriteBatch`] applied in one transaction on the writer connection.
+//!
+//! Each write first probes the constraints it could violate (inside the transaction, so the
+//! answer holds until commit) to report precisely which one failed; the database constraints
+//! stay the authority, and a violation they report is classified by its error kind.
+
+use keyhold_core::audit::AuditEvent;
+use keyhold_core::ids::{KeyId, TenantId};
+use keyhold_core::model::{KeyRecord, KeyVersion, TokenRecord};
+use keyhold_core::store::{encode_record, StoreError, Write, WriteBatch};
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::dialect::Dialect;
+use crate::error::{backend, to_i64, write_error};
+use crate::read::{decode_doc, AnyQuery};
+
+/// Applies `batch` atomically and durably: all of it or, on the first failure, none of it.
+pub(crate) async fn commit(dialect: Dialect, writer: &AnyPool, batch: WriteBatch) -> Result<(), StoreError> {
+    if batch.0.is_empty() {
+        return Ok(());
+    }
+    let destroys_material = batch
+        .0
+        .iter()
+        .any(|w| matches!(w, Write::DestroyVersionMaterial { .. }));
+
+    let mut tx = writer.begin_with(dialect.begin_write()).await.map_err(backend)?;
+    for write in batch.0 {
+        if let Err(e) = apply(&mut tx, write).await {
+            // Dropping the transaction would roll it back as well; doing it here frees the
+            // writer before the error travels up.
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rollback of a failed batch failed");
+            }
+            return Err(e);
+        }
+    }
+    tx.commit().await.map_err(backend)?;
+
+    if destroys_material {
+        // The batch is durable: a failure to scrub must not be reported as a failed commit.
+        if let Err(e) = dialect.scrub_after_destroy(writer).await {
+            tracing::warn!(error = %e, "could not scrub the database after destroying key material");
+        }
+    }
+    Ok(())
+}
+
+/// Applies one write inside the open transaction.
+async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError> {
+    match write {
+        Write::InsertSystem { name, value } => {
+            sqlx::query("INSERT INTO system (name, value) VALUES ($1, $2)")
+                .bind(name)
+                .bind(value)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| write_error(e, "system value"))?;
+        }
+        Write::InsertTenant(tenant) => {
+            sqlx::query("INSERT INTO tenants (id, doc) VALUES ($1, $2)")
+                .bind(tenant.id.as_str())
+                .bind(encode_record(&tenant))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| write_error(e, "tenant"))?;
+        }
+        Write::InsertKey(record) => insert_key(conn, &record).await?,
+        Write::UpdateKey {
+            record,
+            expected_revision,
+        } => update_key(conn, &record, expected_revision).await?,
+        Write::InsertVersion(version) => {
+            require_key(conn, &version.key_id, None).await?;
+            sqlx::query("INSERT INTO key_versions (key_id, version, doc) VALUES ($1, $2, $3)")
+                .bind(version.key_id.to_string())
+                .bind(i64::from(version.version))
+                .bind(encode_record(&version))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| write_error(e, "key version"))?;
+        }
+        Write::DestroyVersionMaterial { key_id, version } => destroy_material(conn, &key_id, version).await?,
+        Write::InsertAlias(alias) => {
+            require_key(conn, &alias.key_id, Some(&alias.tenant)).await?;
+            sqlx::query("INSERT INTO aliases (tenant, name, key_id, doc) VALUES ($1, $2, $3, $4)")
+                .bind(alias.tenant.as_str())
+                .bind(alias.name.as_str())
+                .bind(alias.key_id.to_string())
+                .bind(encode_record(&alias))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| write_error(e, "alias"))?;
+        }
+        Write::DeleteAlias { tenant, name } => {
+            let done = sqlx::query("DELETE FROM aliases WHERE tenant = $1 AND name = $2")
+                .bind(tenant.as_str())
+                .bind(name.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("alias"));
+            }
+        }
+        Write::InsertToken(token) => {
+            sqlx::query("INSERT INTO tokens (id, tenant, secret_hash, revision, doc) VALUES ($1, $2, $3, $4, $5)")
+                .bind(token.id.to_string())
+                .bind(token.tenant.as_str())
+                .bind(token.secret_hash.as_str())
+                .bind(to_i64(token.revision, "token revision")?)
+                .bind(encode_record(&token))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| write_error(e, "token"))?;
+        }
+        Write::UpdateToken {
+            record,
+            expected_revision,
+        } => update_token(conn, &record, expected_revision).await?,
+        Write::InsertGrant(grant) => {
+            require_key(conn, &grant.key_id, Some(&grant.tenant)).await?;
+            sqlx::query("INSERT INTO grants (id, tenant, key_id, grantee, doc) VALUES ($1, $2, $3, $4, $5)")
+                .bind(grant.id.to_string())
+                .bind(grant.tenant.as_str())
+                .bind(grant.key_id.to_string())
+                .bind(grant.grantee.as_str())
+                .bind(encode_record(&grant))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| write_error(e, "grant"))?;
+        }
+        Write::DeleteGrant { tenant, id } => {
+            let done = sqlx::query("DELETE FROM grants WHERE tenant = $1 AND id = $2")
+                .bind(tenant.as_str())
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("grant"));
+            }
+        }
+        Write::AppendAudit(event) => append_audit(conn, &event).await?,
+    }
+    Ok(())
+}
+
+/// Inserts a key and its tag rows.
+async fn insert_key(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(), StoreError> {
+    let id = record.id.to_string();
+    let tenant = record.tenant.as_str();
+    if exists(conn, sqlx::query("SELECT 1 FROM keys WHERE id = $1").bind(id.as_str())).await? {
+        return Err(StoreError::AlreadyExists("key"));
+    }
+    check_key_uniques(conn, record, None).await?;
+    sqlx::query(
+        "INSERT INTO keys (id, tenant, name, idempotency_token, state, algorithm, next_due, revision, doc) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id.as_str())
+    .bind(tenant)
+    .bind(record.name.as_ref().map(|n| n.as_str().to_owned()))
+    .bind(record.idempotency.as_ref().map(|i| i.token.clone()))
+    .bind(record.lifecycle.state.as_str())
+    .bind(record.algorithm.as_str())
+    .bind(record.next_due().map(|t| t.millis()))
+    .bind(to_i64(record.revision, "key revision")?)
+    .bind(encode_record(record))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| write_error(e, "key"))?;
+    insert_tags(conn, record).await
+}
+
+/// Replaces a key whose stored revision is `expected_revision`, and its tag rows.
+async fn update_key(conn: &mut AnyConnection, record: &KeyRecord, expected_revision: u64) -> Result<(), StoreError> {
+    let id = record.id.to_string();
+    let tenant = record.tenant.as_str();
+    let expected = to_i64(expected_revision, "key revision")?;
+    let current = sqlx::query("SELECT revision FROM keys WHERE id = $1 AND tenant = $2")
+        .bind(id.as_str())
+        .bind(tenant)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    match current {
+        None => return Err(StoreError::NotFound("key")),
+        Some(row) if row.try_get::<i64, _>(0).map_err(backend)? != expected => return Err(StoreError::Conflict),
+        Some(_) => {}
+    }
+    check_key_uniques(conn, record, Some(&id)).await?;
+    let done = sqlx::query(
+        "UPDATE keys SET name = $1, idempotency_token = $2, state = $3, algorithm = $4, next_due = $5, \
+         revision = $6, doc = $7 WHERE id = $8 AND tenant = $9 AND revision = $10",
+    )
+    .bind(record.name.as_ref().map(|n| n.as_str().to_owned()))
+    .bind(record.idempotency.as_ref().map(|i| i.token.clone()))
+    .bind(record.lifecycle.state.as_str())
+    .bind(record.algorithm.as_str())
+    .bind(record.next_due().map(|t| t.millis()))
+    .bind(to_i64(record.revision, "key revision")?)
+    .bind(encode_record(record))
+    .bind(id.as_str())
+    .bind(tenant)
+    .bind(expected)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| write_error(e, "key name"))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict);
+    }
+    sqlx::query("DELETE FROM key_tags WHERE key_id = $1")
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    insert_tags(conn, record).await
+}
+
+/// Fails if another key of the tenant (not `own_id`) has the record's name or idempotency token.
+async fn check_key_uniques(
+    conn: &mut AnyConnection,
+    record: &KeyRecord,
+    own_id: Option<&str>,
+) -> Result<(), StoreError> {
+    let tenant = record.tenant.as_str();
+    let own_id = own_id.unwrap_or("");
+    if let Some(name) = &record.name {
+        let q = sqlx::query("SELECT 1 FROM keys WHERE tenant = $1 AND name = $2 AND id <> $3")
+            .bind(tenant)
+            .bind(name.as_str())
+            .bind(own_id);
+        if exists(conn, q).await? {
+            return Err(StoreError::AlreadyExists("key name"));
+        }
+    }
+    if let Some(idempotency) = &record.idempotency {
+        let q = sqlx::query("SELECT 1 FROM keys WHERE tenant = $1 AND idempotency_token = $2 AND id <> $3")
+            .bind(tenant)
+            .bind(idempotency.token.as_str())
+            .bind(own_id);
+        if exists(conn, q).await? {
+            return Err(StoreError::AlreadyExists("idempotency token"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes one `key_tags` row per tag of the key.
+async fn insert_tags(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(), StoreError> {
+    let id = record.id.to_string();
+    for (tag, value) in &record.tags {
+        sqlx::query("INSERT INTO key_tags (key_id, tag, value) VALUES ($1, $2, $3)")
+            .bind(id.as_str())
+            .bind(tag.as_str())
+            .bind(value.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Rewrites a version without its material. The row's old bytes are zeroed by the dialect's
+/// secure-delete setting and scrubbed from the log after commit (see
+/// [`Dialect::scrub_after_destroy`]).
+async fn destroy_material(conn: &mut AnyConnection, key_id: &KeyId, version: u32) -> Result<(), StoreError> {
+    let key_id = key_id.to_string();
+    let row = sqlx::query("SELECT doc FROM key_versions WHERE key_id = $1 AND version = $2")
+        .bind(key_id.as_str())
+        .bind(i64::from(version))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound("key version"))?;
+    let mut record: KeyVersion = decode_doc(&row)?;
+    record.wrapped = Vec::new();
+    record.nonce = Vec::new();
+    record.public_key = None;
+    record.destroyed = true;
+    sqlx::query("UPDATE key_versions SET doc = $1 WHERE key_id = $2 AND version = $3")
+        .bind(encode_record(&record))
+        .bind(key_id.as_str())
+        .bind(i64::from(version))
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Replaces a token whose stored revision is `expected_revision`.
+async fn update_token(conn: &mut AnyConnection, record: &TokenRecord, expected_revision: u64) -> Result<(), StoreError> {
+    let id = record.id.to_string();
+    let tenant = record.tenant.as_str();
+    let expected = to_i64(expected_revision, "token revision")?;
+    let current = sqlx::query("SELECT revision FROM tokens WHERE id = $1 AND tenant = $2")
+        .bind(id.as_str())
+        .bind(tenant)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    match current {
+        None => return Err(StoreError::NotFound("token")),
+        Some(row) if row.try_get::<i64, _>(0).map_err(backend)? != expected => return Err(StoreError::Conflict),
+        Some(_) => {}
+    }
+    let done = sqlx::query(
+        "UPDATE tokens SET secret_hash = $1, revision = $2, doc = $3 WHERE id = $4 AND tenant = $5 AND revision = $6",
+    )
+    .bind(record.secret_hash.as_str())
+    .bind(to_i64(record.revision, "token revision")?)
+    .bind(encode_record(record))
+    .bind(id.as_str())
+    .bind(tenant)
+    .bind(expected)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| write_error(e, "token"))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
+/// Appends an audit event whose sequence number follows the last one.
+async fn append_audit(conn: &mut AnyConnection, event: &AuditEvent) -> Result<(), StoreError> {
+    let head = sqlx::query("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .map(|row| row.try_get::<i64, _>(0))
+        .transpose()
+        .map_err(backend)?
+        .unwrap_or(0);
+    let seq = to_i64(event.seq, "audit sequence number")?;
+    if head.checked_add(1) != Some(seq) {
+        return Err(StoreError::Conflict);
+    }
+    sqlx::query("INSERT INTO audit (seq, doc) VALUES ($1, $2)")
+        .bind(seq)
+        .bind(encode_record(event))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| match write_error(e, "audit event") {
+            // Another writer took this sequence number first.
+            StoreError::AlreadyExists(_) => StoreError::Conflict,
+            other => other,
+        })?;
+    Ok(())
+}
+
+/// Fails with `NotFound("key")` unless the key exists (in `tenant`, when given).
+async fn require_key(conn: &mut AnyConnection, key_id: &KeyId, tenant: Option<&TenantId>) -> Result<(), StoreError> {
+    let found = match tenant {
+        Some(tenant) => {
+            let q = sqlx::query("SELECT 1 FROM keys WHERE id = $1 AND tenant = $2")
+                .bind(key_id.to_string())
+                .bind(tenant.as_str());
+            exists(conn, q).await?
+        }
+        None => exists(conn, sqlx::query("SELECT 1 FROM keys WHERE id = $1").bind(key_id.to_string())).await?,
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound("key"))
+    }
+}
+
+/// Whether `q` returns a row.
+async fn exists(conn: &mut AnyConnection, q: AnyQuery<'_>) -> Result<bool, StoreError> {
+    let row = q.fetch_optional(&mut *conn).await.map_err(backend)?;
+    Ok(row.is_some())
+}
