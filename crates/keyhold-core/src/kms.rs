@@ -155,6 +155,11 @@ impl Kms {
         &self.store
     }
 
+    /// A system value written at initialization (non-secret configuration).
+    pub async fn system_value(&self, name: &str) -> Result<Option<Vec<u8>>, KmsError> {
+        Ok(self.store.system_value(name).await?)
+    }
+
     /// The clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
@@ -172,10 +177,13 @@ impl Kms {
     /// First start: creates the root key sealed by `root`, the default tenant with its
     /// key-encryption key, and an admin token, whose secret is returned once. Leaves the server
     /// unsealed.
+    ///
+    /// `system` values (e.g. the seal configuration) are written in the same transaction.
     pub async fn initialize(
         &self,
         root: &dyn RootOfTrust,
         admin: PrincipalName,
+        system: Vec<(String, Vec<u8>)>,
     ) -> Result<SecretBytes, KmsError> {
         if self.store.system_value(ROOT_BLOB).await?.is_some() {
             return Err(KmsError::AlreadyExists("root key (the server is already initialized)"));
@@ -204,6 +212,9 @@ impl Kms {
             revision: 1,
         }));
         batch.push(Write::InsertToken(token));
+        for (name, value) in system {
+            batch.push(Write::InsertSystem { name, value });
+        }
         let draft = self.system_event("system.initialize", Outcome::Ok, None, Some(format!("root of trust: {}", root.mechanism())));
         self.commit(batch, draft).await?;
         let mut keks = HashMap::new();

@@ -27,8 +27,8 @@ use keyhold_crypto::SecretBytes;
 
 pub use aliases::{AliasList, CreateAlias, DeleteAlias, ListAliases};
 pub use audit_ops::{AuditExport, AuditExportResponse, AuditVerify, AuditVerifyResponse};
-pub use change_state::ChangeState;
-pub use create_key::CreateKey;
+pub use change_state::{ChangeState, StateChange};
+pub use create_key::{CreateKey, KeySpec};
 pub use crypt::{
     Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey, GenerateDataKeyResponse, ReEncrypt,
     ReEncryptResponse,

@@ -1,0 +1,283 @@
+//! One handler per endpoint: decode, run, encode. Annotated for the OpenAPI document.
+
+
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use keyhold_core::ids::{AliasName, GrantId, KeyRef, TokenId};
+use keyhold_core::ops::*;
+use keyhold_core::{Operation, Response};
+use serde::Deserialize;
+
+use super::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
+use super::{AppState, Ctx};
+use crate::app::{Health, UnsealState};
+
+type ApiResult = Result<Json<Response>, ApiError>;
+
+async fn run(state: &AppState, ctx: Ctx, op: Operation) -> ApiResult {
+    state
+        .run(&ctx.meta, &ctx.credential, op)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))
+}
+
+fn key_ref(path: String) -> KeyRef {
+    KeyRef(path)
+}
+
+fn parse<T: std::str::FromStr<Err = keyhold_core::KmsError>>(s: &str, ctx: &Ctx) -> Result<T, ApiError> {
+    s.parse().map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))
+}
+
+/// Liveness, version and seal status. Never needs a token.
+#[utoipa::path(get, path = "/v1/health", tag = "system", responses((status = 200, body = Health)))]
+pub async fn health(state: AppState) -> Result<Json<Health>, ApiError> {
+    state
+        .health()
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::from_kms(e, &keyhold_core::ids::RequestId::generate()))
+}
+
+/// Body of an unseal request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnsealRequest {
+    /// One share, `khs1-…`.
+    pub share: String,
+}
+
+/// Submits one unseal share.
+#[utoipa::path(post, path = "/v1/sys/unseal", tag = "system", request_body = UnsealRequest,
+    responses((status = 200, body = UnsealState), (status = 400, body = ErrorBody)))]
+pub async fn unseal(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<UnsealRequest>) -> Result<Json<UnsealState>, ApiError> {
+    state
+        .submit_share(&req.share)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, body = String, content_type = "text/plain")))]
+pub async fn metrics(State(app): AppState) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
+}
+
+/// Creates a key.
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKey,
+    responses((status = 200, body = KeyInfo), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_key(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<CreateKey>) -> ApiResult {
+    run(&state, ctx, Operation::CreateKey(req)).await
+}
+
+/// Lists keys with filters and pagination.
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", params(ListKeys), responses((status = 200, body = KeyList)))]
+pub async fn list_keys(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<ListKeys>) -> ApiResult {
+    run(&state, ctx, Operation::ListKeys(req)).await
+}
+
+/// Describes a key.
+#[utoipa::path(get, path = "/v1/keys/{key}", tag = "keys", params(("key" = String, Path, description = "id, name or alias/…")),
+    responses((status = 200, body = KeyInfo), (status = 404, body = ErrorBody)))]
+pub async fn describe_key(state: AppState, ctx: Ctx, Path(key): Path<String>) -> ApiResult {
+    run(&state, ctx, Operation::DescribeKey(DescribeKey { key: key_ref(key) })).await
+}
+
+/// Changes mutable metadata.
+#[utoipa::path(patch, path = "/v1/keys/{key}", tag = "keys", request_body = UpdateKey, params(("key" = String, Path)),
+    responses((status = 200, body = KeyInfo)))]
+pub async fn update_key(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<UpdateKey>) -> ApiResult {
+    req.key = key_ref(key);
+    run(&state, ctx, Operation::UpdateKey(req)).await
+}
+
+/// Rotates a key: a new version becomes current.
+#[utoipa::path(post, path = "/v1/keys/{key}/rotate", tag = "keys", params(("key" = String, Path)), responses((status = 200, body = KeyInfo)))]
+pub async fn rotate_key(state: AppState, ctx: Ctx, Path(key): Path<String>) -> ApiResult {
+    run(&state, ctx, Operation::RotateKey(RotateKey { key: key_ref(key) })).await
+}
+
+/// Changes the life-cycle state.
+#[utoipa::path(post, path = "/v1/keys/{key}/lifecycle", tag = "keys", request_body = StateChange, params(("key" = String, Path)),
+    responses((status = 200, body = KeyInfo), (status = 409, body = ErrorBody)))]
+pub async fn change_state(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(change): ApiJson<StateChange>) -> ApiResult {
+    run(&state, ctx, Operation::ChangeState(ChangeState { key: key_ref(key), change })).await
+}
+
+/// Issues a short-lived wrapping key for an import.
+#[utoipa::path(post, path = "/v1/keys/import-parameters", tag = "keys", responses((status = 200, body = ImportParameters)))]
+pub async fn import_parameters(state: AppState, ctx: Ctx) -> ApiResult {
+    run(&state, ctx, Operation::GetImportParameters(GetImportParameters {})).await
+}
+
+/// Imports wrapped key material.
+#[utoipa::path(post, path = "/v1/keys/import", tag = "keys", request_body = ImportKey, responses((status = 200, body = KeyInfo)))]
+pub async fn import_key(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<ImportKey>) -> ApiResult {
+    run(&state, ctx, Operation::ImportKey(req)).await
+}
+
+/// Query of the public-key endpoint.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VersionQuery {
+    /// Key version; default current.
+    pub key_version: Option<u32>,
+}
+
+/// The public key of an asymmetric key, as PEM.
+#[utoipa::path(get, path = "/v1/keys/{key}/public-key", tag = "crypto", params(("key" = String, Path), VersionQuery),
+    responses((status = 200, body = PublicKeyResponse)))]
+pub async fn public_key(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiQuery(q): ApiQuery<VersionQuery>) -> ApiResult {
+    let op = GetPublicKey {
+        key: key_ref(key),
+        key_version: q.key_version,
+    };
+    run(&state, ctx, Operation::GetPublicKey(op)).await
+}
+
+/// Encrypts with the key's current version.
+#[utoipa::path(post, path = "/v1/keys/{key}/encrypt", tag = "crypto", request_body = Encrypt, params(("key" = String, Path)),
+    responses((status = 200, body = EncryptResponse)))]
+pub async fn encrypt(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<Encrypt>) -> ApiResult {
+    req.key = key_ref(key);
+    run(&state, ctx, Operation::Encrypt(req)).await
+}
+
+/// Decrypts a self-describing ciphertext.
+#[utoipa::path(post, path = "/v1/decrypt", tag = "crypto", request_body = Decrypt, responses((status = 200, body = DecryptResponse)))]
+pub async fn decrypt(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<Decrypt>) -> ApiResult {
+    run(&state, ctx, Operation::Decrypt(req)).await
+}
+
+/// Re-encrypts under the latest (or another) key without exposing the plaintext.
+#[utoipa::path(post, path = "/v1/reencrypt", tag = "crypto", request_body = ReEncrypt, responses((status = 200, body = ReEncryptResponse)))]
+pub async fn reencrypt(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<ReEncrypt>) -> ApiResult {
+    run(&state, ctx, Operation::ReEncrypt(req)).await
+}
+
+/// A data key for envelope encryption.
+#[utoipa::path(post, path = "/v1/keys/{key}/datakey", tag = "crypto", request_body = GenerateDataKey, params(("key" = String, Path)),
+    responses((status = 200, body = GenerateDataKeyResponse)))]
+pub async fn datakey(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<GenerateDataKey>) -> ApiResult {
+    req.key = key_ref(key);
+    run(&state, ctx, Operation::GenerateDataKey(req)).await
+}
+
+/// Signs a message or digest.
+#[utoipa::path(post, path = "/v1/keys/{key}/sign", tag = "crypto", request_body = Sign, params(("key" = String, Path)),
+    responses((status = 200, body = SignResponse)))]
+pub async fn sign(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<Sign>) -> ApiResult {
+    req.key = key_ref(key);
+    run(&state, ctx, Operation::Sign(req)).await
+}
+
+/// Verifies a signature.
+#[utoipa::path(post, path = "/v1/keys/{key}/verify", tag = "crypto", request_body = Verify, params(("key" = String, Path)),
+    responses((status = 200, body = VerifyResponse)))]
+pub async fn verify(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<Verify>) -> ApiResult {
+    req.key = key_ref(key);
+    run(&state, ctx, Operation::Verify(req)).await
+}
+
+/// Computes a MAC.
+#[utoipa::path(post, path = "/v1/keys/{key}/mac", tag = "crypto", request_body = GenerateMac, params(("key" = String, Path)),
+    responses((status = 200, body = MacResponse)))]
+pub async fn mac(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<GenerateMac>) -> ApiResult {
+    req.key = key_ref(key);
+    run(&state, ctx, Operation::GenerateMac(req)).await
+}
+
+/// Verifies a MAC in constant time.
+#[utoipa::path(post, path = "/v1/keys/{key}/mac-verify", tag = "crypto", request_body = VerifyMac, params(("key" = String, Path)),
+    responses((status = 200, body = VerifyResponse)))]
+pub async fn mac_verify(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<VerifyMac>) -> ApiResult {
+    req.key = key_ref(key);
+    run(&state, ctx, Operation::VerifyMac(req)).await
+}
+
+/// Random bytes.
+#[utoipa::path(post, path = "/v1/random", tag = "crypto", request_body = Random, responses((status = 200, body = RandomResponse)))]
+pub async fn random(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<Random>) -> ApiResult {
+    run(&state, ctx, Operation::Random(req)).await
+}
+
+/// Lists aliases.
+#[utoipa::path(get, path = "/v1/aliases", tag = "aliases", params(ListAliases), responses((status = 200, body = AliasList)))]
+pub async fn list_aliases(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<ListAliases>) -> ApiResult {
+    run(&state, ctx, Operation::ListAliases(req)).await
+}
+
+/// Creates an alias.
+#[utoipa::path(post, path = "/v1/aliases", tag = "aliases", request_body = CreateAlias, responses((status = 200, body = AliasList)))]
+pub async fn create_alias(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<CreateAlias>) -> ApiResult {
+    run(&state, ctx, Operation::CreateAlias(req)).await
+}
+
+/// Deletes an alias (percent-encode the `/`).
+#[utoipa::path(delete, path = "/v1/aliases/{alias}", tag = "aliases", params(("alias" = String, Path)), responses((status = 200)))]
+pub async fn delete_alias(state: AppState, ctx: Ctx, Path(alias): Path<String>) -> ApiResult {
+    let alias: AliasName = parse(&alias, &ctx)?;
+    run(&state, ctx, Operation::DeleteAlias(DeleteAlias { alias })).await
+}
+
+/// Lists the tenant's tokens (admins).
+#[utoipa::path(get, path = "/v1/tokens", tag = "access", responses((status = 200, body = TokenList)))]
+pub async fn list_tokens(state: AppState, ctx: Ctx) -> ApiResult {
+    run(&state, ctx, Operation::ListTokens(ListTokens {})).await
+}
+
+/// Issues a token (admins); the secret is in this answer only.
+#[utoipa::path(post, path = "/v1/tokens", tag = "access", request_body = CreateToken, responses((status = 200, body = CreatedToken)))]
+pub async fn create_token(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<CreateToken>) -> ApiResult {
+    run(&state, ctx, Operation::CreateToken(req)).await
+}
+
+/// Revokes a token (admins).
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "access", params(("id" = String, Path)), responses((status = 200, body = TokenInfo)))]
+pub async fn revoke_token(state: AppState, ctx: Ctx, Path(id): Path<String>) -> ApiResult {
+    let id: TokenId = parse(&id, &ctx)?;
+    run(&state, ctx, Operation::RevokeToken(RevokeToken { id })).await
+}
+
+/// Lists grants (key managers).
+#[utoipa::path(get, path = "/v1/grants", tag = "access", params(ListGrants), responses((status = 200, body = GrantList)))]
+pub async fn list_grants(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<ListGrants>) -> ApiResult {
+    run(&state, ctx, Operation::ListGrants(req)).await
+}
+
+/// Grants a principal operations on a key (key managers).
+#[utoipa::path(post, path = "/v1/grants", tag = "access", request_body = CreateGrant, responses((status = 200, body = keyhold_core::model::Grant)))]
+pub async fn create_grant(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<CreateGrant>) -> ApiResult {
+    run(&state, ctx, Operation::CreateGrant(req)).await
+}
+
+/// Revokes a grant (key managers).
+#[utoipa::path(delete, path = "/v1/grants/{id}", tag = "access", params(("id" = String, Path)), responses((status = 200)))]
+pub async fn revoke_grant(state: AppState, ctx: Ctx, Path(id): Path<String>) -> ApiResult {
+    let id: GrantId = parse(&id, &ctx)?;
+    run(&state, ctx, Operation::RevokeGrant(RevokeGrant { id })).await
+}
+
+/// Verifies the audit hash chain (auditors).
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", responses((status = 200, body = AuditVerifyResponse)))]
+pub async fn audit_verify(state: AppState, ctx: Ctx) -> ApiResult {
+    run(&state, ctx, Operation::AuditVerify(AuditVerify {})).await
+}
+
+/// Reads audit events (auditors).
+#[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(AuditExport), responses((status = 200, body = AuditExportResponse)))]
+pub async fn audit_events(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<AuditExport>) -> ApiResult {
+    run(&state, ctx, Operation::AuditExport(req)).await
+}
+
+/// The caller's identity.
+#[utoipa::path(get, path = "/v1/whoami", tag = "access", responses((status = 200, body = WhoAmIResponse)))]
+pub async fn whoami(state: AppState, ctx: Ctx) -> ApiResult {
+    run(&state, ctx, Operation::WhoAmI(WhoAmI {})).await
+}
+

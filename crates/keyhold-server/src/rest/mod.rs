@@ -1,0 +1,140 @@
+//! The REST/JSON adapter: decode → [`Operation`] → [`App::run`] → encode. No business rule
+//! lives here; see `keyhold-core`.
+
+pub mod error;
+mod handlers;
+pub mod openapi;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use keyhold_core::audit::Protocol;
+use keyhold_core::ids::RequestId;
+use keyhold_core::{Credential, ErrorCode, RequestMeta, SecretBytes};
+
+use crate::app::App;
+use error::ApiError;
+
+/// The peer address of a connection, put into each request by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+/// What every handler needs: request metadata and the credential.
+#[derive(Debug)]
+pub struct Ctx {
+    /// For the core.
+    pub meta: RequestMeta,
+    /// The bearer token, if any.
+    pub credential: Credential,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(RequestId::generate);
+        let peer = parts.extensions.get::<Peer>().map(|p| p.0.to_string());
+        let credential = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(|t| Credential::Bearer(SecretBytes::new(t.trim().as_bytes().to_vec())))
+            .unwrap_or(Credential::None);
+        Ok(Ctx {
+            meta: RequestMeta {
+                request_id,
+                protocol: Protocol::Rest,
+                peer,
+            },
+            credential,
+        })
+    }
+}
+
+/// Builds the router with its middleware.
+pub fn router(app: Arc<App>) -> Router {
+    let max_body = app.config.max_body_bytes;
+    Router::new()
+        .route("/v1/health", get(handlers::health))
+        .route("/v1/sys/unseal", post(handlers::unseal))
+        .route("/metrics", get(handlers::metrics))
+        .route("/v1/openapi.json", get(openapi::serve))
+        .route("/v1/keys", post(handlers::create_key).get(handlers::list_keys))
+        .route("/v1/keys/import-parameters", post(handlers::import_parameters))
+        .route("/v1/keys/import", post(handlers::import_key))
+        .route("/v1/keys/{key}", get(handlers::describe_key).patch(handlers::update_key))
+        .route("/v1/keys/{key}/rotate", post(handlers::rotate_key))
+        .route("/v1/keys/{key}/lifecycle", post(handlers::change_state))
+        .route("/v1/keys/{key}/public-key", get(handlers::public_key))
+        .route("/v1/keys/{key}/encrypt", post(handlers::encrypt))
+        .route("/v1/keys/{key}/datakey", post(handlers::datakey))
+        .route("/v1/keys/{key}/sign", post(handlers::sign))
+        .route("/v1/keys/{key}/verify", post(handlers::verify))
+        .route("/v1/keys/{key}/mac", post(handlers::mac))
+        .route("/v1/keys/{key}/mac-verify", post(handlers::mac_verify))
+        .route("/v1/decrypt", post(handlers::decrypt))
+        .route("/v1/reencrypt", post(handlers::reencrypt))
+        .route("/v1/random", post(handlers::random))
+        .route("/v1/aliases", get(handlers::list_aliases).post(handlers::create_alias))
+        .route("/v1/aliases/{alias}", delete(handlers::delete_alias))
+        .route("/v1/tokens", get(handlers::list_tokens).post(handlers::create_token))
+        .route("/v1/tokens/{id}", delete(handlers::revoke_token))
+        .route("/v1/grants", get(handlers::list_grants).post(handlers::create_grant))
+        .route("/v1/grants/{id}", delete(handlers::revoke_grant))
+        .route("/v1/audit/verify", get(handlers::audit_verify))
+        .route("/v1/audit/events", get(handlers::audit_events))
+        .route("/v1/whoami", get(handlers::whoami))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such endpoint; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> Response {
+    let mut r = ApiError::new(ErrorCode::MalformedRequest, "method not allowed on this endpoint").into_response();
+    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    r
+}
+
+/// Gives every request an id (in the core's audit event, the log and the `x-request-id`
+/// header), fills it into error bodies, and logs the request line without its body.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = RequestId::generate();
+    req.extensions_mut().insert(id.clone());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let start = std::time::Instant::now();
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id.0) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    tracing::info!(
+        request_id = %id,
+        %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        micros = start.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
+}
+
+/// Shared state type of the handlers.
+pub type AppState = State<Arc<App>>;

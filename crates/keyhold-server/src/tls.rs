@@ -1,0 +1,158 @@
+//! TLS: Keyhold's own CA and server certificate (generated at init unless configured), and the
+//! rustls server configuration (TLS 1.2 and 1.3 only).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::ServerConfig;
+
+use crate::app::write_private_file;
+
+/// TLS set-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate or key does not parse.
+    #[error("{path}: not a valid PEM {what}")]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// Certificate or key.
+        what: &'static str,
+    },
+    /// Certificate generation failed.
+    #[error("certificate generation failed: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// rustls refused the certificate and key.
+    #[error("TLS configuration refused: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Where the generated files live in a data directory.
+#[derive(Debug, Clone)]
+pub struct TlsPaths {
+    /// The CA certificate clients trust.
+    pub ca_cert: PathBuf,
+    /// The CA's private key (mode 0600).
+    pub ca_key: PathBuf,
+    /// The server certificate.
+    pub server_cert: PathBuf,
+    /// The server key (mode 0600).
+    pub server_key: PathBuf,
+}
+
+impl TlsPaths {
+    /// The standard layout inside `data_dir`.
+    pub fn in_dir(data_dir: &Path) -> Self {
+        Self {
+            ca_cert: data_dir.join("ca.pem"),
+            ca_key: data_dir.join("ca.key"),
+            server_cert: data_dir.join("server.pem"),
+            server_key: data_dir.join("server.key"),
+        }
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
+    move |source| TlsError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Generates a CA and a server certificate for `hosts` unless they already exist.
+pub fn ensure_generated(paths: &TlsPaths, hosts: &[String]) -> Result<(), TlsError> {
+    if paths.server_cert.exists() && paths.server_key.exists() && paths.ca_cert.exists() {
+        return Ok(());
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.distinguished_name = DistinguishedName::new();
+    ca.distinguished_name.push(DnType::CommonName, "Keyhold CA");
+    ca.distinguished_name.push(DnType::OrganizationName, "Keyhold");
+    ca.not_before = now - time::Duration::days(1);
+    ca.not_after = now + time::Duration::days(3650);
+    let ca_cert = ca.self_signed(&ca_key)?;
+
+    let server_key = KeyPair::generate()?;
+    let mut server = CertificateParams::new(hosts.to_vec())?;
+    server.distinguished_name = DistinguishedName::new();
+    server.distinguished_name.push(DnType::CommonName, "keyhold server");
+    server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    server.not_before = now - time::Duration::days(1);
+    server.not_after = now + time::Duration::days(825);
+    let issuer = Issuer::new(ca, &ca_key);
+    let server_cert = server.signed_by(&server_key, &issuer)?;
+
+    write_private_file(&paths.ca_key, ca_key.serialize_pem().as_bytes()).map_err(io_err(&paths.ca_key))?;
+    write_private_file(&paths.server_key, server_key.serialize_pem().as_bytes()).map_err(io_err(&paths.server_key))?;
+    std::fs::write(&paths.server_cert, server_cert.pem()).map_err(io_err(&paths.server_cert))?;
+    std::fs::write(&paths.ca_cert, ca_cert.pem()).map_err(io_err(&paths.ca_cert))?;
+    Ok(())
+}
+
+/// The host names and addresses a generated server certificate names.
+pub fn default_hosts(listen: &std::net::SocketAddr) -> Vec<String> {
+    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let ip: IpAddr = listen.ip();
+    if !ip.is_unspecified() && !hosts.contains(&ip.to_string()) {
+        hosts.push(ip.to_string());
+    }
+    if let Ok(name) = std::fs::read_to_string("/etc/hostname") {
+        let name = name.trim();
+        if !name.is_empty() && !hosts.iter().any(|h| h == name) {
+            hosts.push(name.to_owned());
+        }
+    }
+    hosts
+}
+
+/// The rustls configuration for a certificate chain and key in PEM files.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|_| TlsError::Pem {
+            path: cert.to_owned(),
+            what: "certificate",
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(|_| TlsError::Pem {
+            path: cert.to_owned(),
+            what: "certificate",
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::Pem {
+            path: cert.to_owned(),
+            what: "certificate",
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|_| TlsError::Pem {
+        path: key.to_owned(),
+        what: "private key",
+    })?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
