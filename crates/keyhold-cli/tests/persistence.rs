@@ -1,0 +1,157 @@
+//! Production start-up, sealing across restarts, crash safety and tamper detection.
+
+mod support;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use support::{Server, TempDir, BIN};
+
+fn init(dir: &std::path::Path, shares: u8, threshold: u8) -> Value {
+    let out = Command::new(BIN)
+        .args(["init", "--data-dir", dir.to_str().unwrap(), "--shares", &shares.to_string(), "--threshold", &threshold.to_string(), "--json"])
+        .env("KEYHOLD_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn unseal(s: &Server, share: &str) -> std::process::Output {
+    s.cli("", &["unseal", "--share", share])
+}
+
+#[test]
+fn sealed_after_restart_until_unsealed() {
+    let dir = TempDir::new("seal");
+    let init = init(&dir.0, 3, 2);
+    let shares: Vec<String> = init["shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
+    let admin = init["admin_token"].as_str().unwrap().to_owned();
+    assert_eq!(shares.len(), 3);
+
+    let mut s = Server::sealed(&dir.0);
+    let http = s.http();
+    let health: Value = http.get(s.url("/v1/health")).send().unwrap().json().unwrap();
+    assert_eq!(health["sealed"], true);
+    assert_eq!(health["unseal"]["threshold"], 2);
+    // Everything but health and unseal answers "sealed".
+    let r = http.get(s.url("/v1/whoami")).bearer_auth(&admin).send().unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["code"], "sealed");
+    assert!(body["request_id"].is_string());
+
+    // A bad share is refused; one good share is not enough; two are.
+    assert!(!unseal(&s, "khs1-01-00-0000").status.success());
+    assert!(unseal(&s, &shares[2]).status.success());
+    assert_eq!(s.json(&admin, &["status"])["sealed"], true);
+    assert!(unseal(&s, &shares[0]).status.success());
+    assert_eq!(s.json(&admin, &["status"])["sealed"], false);
+
+    let manager = s.token(&admin, "m", "key-manager");
+    let user = s.token(&admin, "u", "key-user");
+    s.ok(&manager, &["key", "create", "--alg", "aes-128", "--name", "k"]);
+    s.ok(&manager, &["grant", "create", "k", "--to", "u", "--ops", "encrypt,decrypt"]);
+    let ct = s.ok(&user, &["encrypt", "k", "--plaintext", "persisted"]);
+
+    s.restart();
+    assert_eq!(s.json(&admin, &["status"])["sealed"], true);
+    assert!(!s.cli(&user, &["decrypt", ct.trim()]).status.success());
+    assert!(unseal(&s, &shares[1]).status.success());
+    assert!(unseal(&s, &shares[2]).status.success());
+    assert_eq!(s.ok(&user, &["decrypt", ct.trim()]), "persisted");
+}
+
+#[test]
+fn kill_9_during_a_burst_loses_nothing_acknowledged() {
+    let dir = TempDir::new("kill");
+    let mut s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let manager = s.token(&admin, "m", "key-manager");
+    let http = s.http();
+    let acked: Arc<Mutex<Vec<(String, u64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let (http, url, token, acked, stop) = (http.clone(), s.url(""), manager.clone(), acked.clone(), stop.clone());
+        workers.push(std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let Ok(r) = http
+                    .post(format!("{url}/v1/keys"))
+                    .bearer_auth(&token)
+                    .json(&json!({"algorithm": "aes-256", "name": format!("w{w}-{i}")}))
+                    .send()
+                else {
+                    break;
+                };
+                if !r.status().is_success() {
+                    break;
+                }
+                let Ok(k) = r.json::<Value>() else { break };
+                let id = k["id"].as_str().unwrap().to_owned();
+                acked.lock().unwrap().push((id.clone(), 1));
+                if i % 2 == 0 {
+                    let Ok(r) = http.post(format!("{url}/v1/keys/{id}/rotate")).bearer_auth(&token).send() else { break };
+                    if r.status().is_success() {
+                        acked.lock().unwrap().push((id, 2));
+                    }
+                }
+            }
+        }));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    s.kill9();
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 5, "the burst made too few keys to mean anything: {}", acked.len());
+
+    s.restart();
+    for (id, version) in &acked {
+        let k = s.json(&manager, &["key", "show", id]);
+        assert!(k["current_version"].as_u64().unwrap() >= *version, "{id} lost version {version}");
+        assert_eq!(k["state"], "active");
+    }
+    let auditor = s.token(&admin, "a", "auditor");
+    let v = s.json(&auditor, &["audit", "verify"]);
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+#[test]
+fn tampering_with_an_audit_row_is_detected() {
+    let dir = TempDir::new("tamper");
+    let mut s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let auditor = s.token(&admin, "a", "auditor");
+    let manager = s.token(&admin, "m", "key-manager");
+    s.ok(&manager, &["key", "create", "--alg", "aes-256", "--name", "x"]);
+    assert_eq!(s.json(&auditor, &["audit", "verify"])["ok"], true);
+    s.stop();
+
+    // Rewrite one event in place, as someone with access to the database file would.
+    let db = dir.0.join("keyhold.db");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        let n = sqlx::query("UPDATE audit SET doc = CAST(replace(CAST(doc AS TEXT), 'key.create', 'key.cre8te') AS BLOB) WHERE doc LIKE '%key.create%'")
+            .execute(&mut c)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(n, 1);
+        c.close().await.unwrap();
+    });
+
+    s.restart();
+    let out = s.cli(&auditor, &["audit", "verify"]);
+    assert!(!out.status.success(), "a modified event must fail verification");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("modified"), "{text}");
+}

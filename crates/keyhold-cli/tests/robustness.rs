@@ -1,0 +1,82 @@
+//! Bad input over raw HTTPS gets a clear JSON error and the server stays up.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{Server, TempDir};
+
+#[test]
+fn bad_input_gets_clear_errors_and_the_server_stays_up() {
+    let dir = TempDir::new("bad");
+    let mut s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let manager = s.token(&admin, "m", "key-manager");
+    let user = s.token(&admin, "u", "key-user");
+    let http = s.http();
+    let post = |path: &str, token: &str, body: reqwest::blocking::Body| {
+        http.post(s.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap()
+    };
+    let check = |r: reqwest::blocking::Response, status: u16, code: &str| {
+        assert_eq!(r.status().as_u16(), status);
+        assert!(r.headers().contains_key("x-request-id"));
+        let body: Value = r.json().unwrap();
+        assert_eq!(body["code"], code, "{body}");
+        assert!(!body["message"].as_str().unwrap().is_empty());
+        assert!(body["request_id"].is_string());
+    };
+
+    check(post("/v1/keys", &manager, "{not json".into()), 400, "malformed_request");
+    check(post("/v1/keys", &manager, r#"{"algorithm":"aes-257"}"#.into()), 400, "malformed_request");
+    check(post("/v1/keys", &manager, r#"{"algorithm":"aes-256","surprise":1}"#.into()), 400, "malformed_request");
+    check(post("/v1/keys", &manager, vec![b'x'; 2 * 1024 * 1024].into()), 413, "payload_too_large");
+    check(post("/v1/keys", "kh_wrong", r#"{"algorithm":"aes-256"}"#.into()), 401, "unauthenticated");
+    check(http.get(s.url("/v1/nowhere")).send().unwrap(), 404, "not_found");
+
+    let ec: Value = post("/v1/keys", &manager, r#"{"algorithm":"ec-p256","name":"ec"}"#.into()).json().unwrap();
+    let aes: Value = post("/v1/keys", &manager, r#"{"algorithm":"aes-256","name":"aes"}"#.into()).json().unwrap();
+    for k in [&ec, &aes] {
+        let body = json!({"key": k["id"], "grantee": "u", "operations": ["encrypt", "decrypt", "sign"]});
+        assert!(post("/v1/grants", &manager, body.to_string().into()).status().is_success());
+    }
+    // Wrong key usage.
+    check(post("/v1/keys/ec/encrypt", &user, r#"{"plaintext":"aGk="}"#.into()), 400, "wrong_key_usage");
+    // Tampered ciphertext.
+    let enc: Value = post("/v1/keys/aes/encrypt", &user, r#"{"plaintext":"aGk="}"#.into()).json().unwrap();
+    let mut ct = base64_decode(enc["ciphertext"].as_str().unwrap());
+    let last = ct.len() - 1;
+    ct[last] ^= 1;
+    let body = json!({"ciphertext": base64_encode(&ct)});
+    check(post("/v1/decrypt", &user, body.to_string().into()), 400, "invalid_ciphertext");
+    check(post("/v1/decrypt", &user, r#"{"ciphertext":"!!!"}"#.into()), 400, "malformed_request");
+    check(post("/v1/decrypt", &user, r#"{"ciphertext":"AAAA"}"#.into()), 400, "invalid_ciphertext");
+    // Unknown key, and a key-user touching management.
+    check(post("/v1/keys/nope/encrypt", &user, r#"{"plaintext":"aGk="}"#.into()), 404, "not_found");
+    check(post("/v1/keys/aes/rotate", &user, "{}".into()), 403, "permission_denied");
+    // Invalid state.
+    assert!(post("/v1/keys/aes/lifecycle", &manager, r#"{"action":"suspend"}"#.into()).status().is_success());
+    check(post("/v1/keys/aes/encrypt", &user, r#"{"plaintext":"aGk="}"#.into()), 409, "invalid_key_state");
+
+    // Still up, and the OpenAPI document and metrics are served.
+    assert!(s.is_running());
+    let health: Value = http.get(s.url("/v1/health")).send().unwrap().json().unwrap();
+    assert_eq!(health["status"], "ok");
+    let api: Value = http.get(s.url("/v1/openapi.json")).send().unwrap().json().unwrap();
+    assert!(api["paths"]["/v1/keys/{key}/encrypt"].is_object());
+    let metrics = http.get(s.url("/metrics")).send().unwrap().text().unwrap();
+    assert!(metrics.contains("keyhold_requests_total"), "{metrics}");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
