@@ -9,6 +9,14 @@ use sqlx::AnyPool;
 use sqlx::SqlSafeStr;
 
 /// The database behind a [`crate::SqlStore`].
+///
+/// Adding PostgreSQL takes: a `Postgres` variant; `migrations/postgres/` (`BYTEA` for the
+/// documents, `BIGINT` for integers, `COLLATE "C"` on `keys.name` so the name-prefix range of
+/// [`crate::read`] compares bytes as SQLite does); `BEGIN` (read committed is enough: every
+/// compare-and-swap is re-checked by the `UPDATE … WHERE revision` and a racing audit append
+/// hits the primary key); a `scrub_after_destroy` branch (PostgreSQL keeps dead row versions
+/// until `VACUUM`); and an `open_postgres(url)` building the same two pools. The queries stay as
+/// they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
     /// An embedded SQLite file (WAL journal, one writer connection).
@@ -19,7 +27,11 @@ pub(crate) enum Dialect {
 /// recorded with a checksum by sqlx's migrator, so an edited migration is detected.
 type MigrationList = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE_MIGRATIONS: MigrationList = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+const SQLITE_MIGRATIONS: MigrationList = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
 
 impl Dialect {
     /// The name used in diagnostics.
@@ -67,7 +79,9 @@ impl Dialect {
         match self {
             Self::Sqlite => {
                 use sqlx::Row;
-                let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(writer).await?;
+                let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(writer)
+                    .await?;
                 let busy: i64 = row.try_get(0)?;
                 if busy != 0 {
                     tracing::warn!(

@@ -8,7 +8,7 @@ use sqlx::error::ErrorKind;
 
 /// Failures of the store itself (not of the database), reported as [`StoreError::Backend`].
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum StoreSetupError {
+pub(crate) enum Fault {
     /// The database file could not be created or located.
     #[error("cannot create the database file {path}")]
     CreateFile {
@@ -54,5 +54,5 @@ pub(crate) fn write_error(e: sqlx::Error, what: &'static str) -> StoreError {
 
 /// Converts an unsigned number to the database's integer type.
 pub(crate) fn to_i64(n: u64, what: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(n).map_err(|_| backend(StoreSetupError::OutOfRange(what)))
+    i64::try_from(n).map_err(|_| backend(Fault::OutOfRange(what)))
 }

@@ -10,10 +10,11 @@
 //!
 //! Every record is stored whole as a JSON document (see
 //! [`encode_record`](keyhold_core::store::encode_record)); the other columns are derived from the
-//! record on write, for constraints and queries only. The SQL lives in one query module written
-//! against sqlx's `Any` driver; what differs between databases (transaction start, pragmas,
-//! migrations) is confined to [`Dialect`](crate::dialect) branches, so PostgreSQL is one more
-//! dialect, not another copy of the queries. SQLite is the implemented dialect.
+//! record on write, for constraints and queries only. The SQL is written once (reads in `read`,
+//! the batch in `write`) against sqlx's `Any` driver; what differs between databases
+//! (transaction start, pragmas, migrations, scrubbing) is confined to branches on the internal
+//! `Dialect`, so PostgreSQL is one more dialect, not another copy of the queries. SQLite is the
+//! implemented dialect.
 
 mod dialect;
 mod error;

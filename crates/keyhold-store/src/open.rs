@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
 
-use crate::error::{backend, StoreSetupError};
+use crate::error::{backend, Fault};
 use keyhold_core::store::StoreError;
 
 /// Connections of the read pool.
@@ -63,9 +63,14 @@ pub(crate) async fn open_sqlite_pools(path: &Path) -> Result<SqlitePools, StoreE
 }
 
 /// Applies the busy timeout and `pragmas` to a new connection.
-async fn configure(conn: &mut AnyConnection, pragmas: &'static [&'static str]) -> Result<(), sqlx::Error> {
-    conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")))
-        .await?;
+async fn configure(
+    conn: &mut AnyConnection,
+    pragmas: &'static [&'static str],
+) -> Result<(), sqlx::Error> {
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"
+    )))
+    .await?;
     for pragma in pragmas {
         conn.execute(*pragma).await?;
     }
@@ -84,26 +89,49 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
     }
     match options.open(path) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(backend(StoreSetupError::CreateFile {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            warn_if_shared(path);
+            Ok(())
+        }
+        Err(e) => Err(backend(Fault::CreateFile {
             path: path.to_owned(),
             source: e,
         })),
     }
 }
 
+/// Warns when an existing database file can be read or written by other users.
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format_args!("{:o}", mode & 0o777),
+                    "the database file is accessible to other users; consider chmod 600"
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 /// The sqlx URL of the database file at `path` (which must exist): the path made absolute and
 /// percent-encoded, so that `?`, `#` or `%` in a directory name cannot change its meaning.
 fn sqlite_url(path: &Path) -> Result<String, StoreError> {
     let absolute = std::path::absolute(path).map_err(|source| {
-        backend(StoreSetupError::CreateFile {
+        backend(Fault::CreateFile {
             path: path.to_owned(),
             source,
         })
     })?;
     let text = absolute
         .to_str()
-        .ok_or_else(|| backend(StoreSetupError::NonUtf8Path(absolute.clone())))?;
+        .ok_or_else(|| backend(Fault::NonUtf8Path(absolute.clone())))?;
     let mut url = String::with_capacity(text.len() + 24);
     url.push_str("sqlite://");
     for &b in text.as_bytes() {

@@ -16,18 +16,29 @@ use crate::error::{backend, to_i64};
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 /// A system value.
-pub(crate) async fn system_value(pool: &AnyPool, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+pub(crate) async fn system_value(
+    pool: &AnyPool,
+    name: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
     let row = sqlx::query("SELECT value FROM system WHERE name = $1")
         .bind(name)
         .fetch_optional(pool)
         .await
         .map_err(backend)?;
-    row.map(|r| r.try_get::<Vec<u8>, _>(0).map_err(backend)).transpose()
+    row.map(|r| r.try_get::<Vec<u8>, _>(0).map_err(backend))
+        .transpose()
 }
 
 /// A tenant.
-pub(crate) async fn tenant(pool: &AnyPool, id: &TenantId) -> Result<Option<TenantRecord>, StoreError> {
-    fetch_record(pool, sqlx::query("SELECT doc FROM tenants WHERE id = $1").bind(id.as_str())).await
+pub(crate) async fn tenant(
+    pool: &AnyPool,
+    id: &TenantId,
+) -> Result<Option<TenantRecord>, StoreError> {
+    fetch_record(
+        pool,
+        sqlx::query("SELECT doc FROM tenants WHERE id = $1").bind(id.as_str()),
+    )
+    .await
 }
 
 /// All tenants, by id.
@@ -36,7 +47,11 @@ pub(crate) async fn tenants(pool: &AnyPool) -> Result<Vec<TenantRecord>, StoreEr
 }
 
 /// A key of `tenant` by id.
-pub(crate) async fn key(pool: &AnyPool, tenant: &TenantId, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+pub(crate) async fn key(
+    pool: &AnyPool,
+    tenant: &TenantId,
+    id: &KeyId,
+) -> Result<Option<KeyRecord>, StoreError> {
     let q = sqlx::query("SELECT doc FROM keys WHERE id = $1 AND tenant = $2")
         .bind(id.to_string())
         .bind(tenant.as_str());
@@ -44,8 +59,15 @@ pub(crate) async fn key(pool: &AnyPool, tenant: &TenantId, id: &KeyId) -> Result
 }
 
 /// A key by id, whatever its tenant.
-pub(crate) async fn key_any_tenant(pool: &AnyPool, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-    fetch_record(pool, sqlx::query("SELECT doc FROM keys WHERE id = $1").bind(id.to_string())).await
+pub(crate) async fn key_any_tenant(
+    pool: &AnyPool,
+    id: &KeyId,
+) -> Result<Option<KeyRecord>, StoreError> {
+    fetch_record(
+        pool,
+        sqlx::query("SELECT doc FROM keys WHERE id = $1").bind(id.to_string()),
+    )
+    .await
 }
 
 /// A key of `tenant` by name.
@@ -80,7 +102,10 @@ pub(crate) async fn list_keys(
     after: Option<&KeyId>,
     limit: u32,
 ) -> Result<Vec<KeyRecord>, StoreError> {
-    let mut s = Select::new("SELECT doc FROM keys WHERE tenant = $1", Param::Text(tenant.to_string()));
+    let mut s = Select::new(
+        "SELECT doc FROM keys WHERE tenant = $1",
+        Param::Text(tenant.to_string()),
+    );
     if let Some(state) = filter.state {
         s.and_eq("state", Param::Text(state.as_str().to_owned()));
     }
@@ -114,7 +139,11 @@ pub(crate) async fn list_keys(
 }
 
 /// Keys of any tenant whose next date-driven event is due at `now`, soonest first.
-pub(crate) async fn keys_due(pool: &AnyPool, now: Timestamp, limit: u32) -> Result<Vec<KeyRecord>, StoreError> {
+pub(crate) async fn keys_due(
+    pool: &AnyPool,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Vec<KeyRecord>, StoreError> {
     let q = sqlx::query(
         "SELECT doc FROM keys WHERE next_due IS NOT NULL AND next_due <= $1 ORDER BY next_due, id LIMIT $2",
     )
@@ -124,7 +153,11 @@ pub(crate) async fn keys_due(pool: &AnyPool, now: Timestamp, limit: u32) -> Resu
 }
 
 /// One version of a key.
-pub(crate) async fn version(pool: &AnyPool, key: &KeyId, version: u32) -> Result<Option<KeyVersion>, StoreError> {
+pub(crate) async fn version(
+    pool: &AnyPool,
+    key: &KeyId,
+    version: u32,
+) -> Result<Option<KeyVersion>, StoreError> {
     let q = sqlx::query("SELECT doc FROM key_versions WHERE key_id = $1 AND version = $2")
         .bind(key.to_string())
         .bind(i64::from(version));
@@ -133,12 +166,17 @@ pub(crate) async fn version(pool: &AnyPool, key: &KeyId, version: u32) -> Result
 
 /// All versions of a key, oldest first.
 pub(crate) async fn versions(pool: &AnyPool, key: &KeyId) -> Result<Vec<KeyVersion>, StoreError> {
-    let q = sqlx::query("SELECT doc FROM key_versions WHERE key_id = $1 ORDER BY version").bind(key.to_string());
+    let q = sqlx::query("SELECT doc FROM key_versions WHERE key_id = $1 ORDER BY version")
+        .bind(key.to_string());
     fetch_records(pool, q).await
 }
 
 /// An alias.
-pub(crate) async fn alias(pool: &AnyPool, tenant: &TenantId, name: &AliasName) -> Result<Option<Alias>, StoreError> {
+pub(crate) async fn alias(
+    pool: &AnyPool,
+    tenant: &TenantId,
+    name: &AliasName,
+) -> Result<Option<Alias>, StoreError> {
     let q = sqlx::query("SELECT doc FROM aliases WHERE tenant = $1 AND name = $2")
         .bind(tenant.as_str())
         .bind(name.as_str());
@@ -146,8 +184,15 @@ pub(crate) async fn alias(pool: &AnyPool, tenant: &TenantId, name: &AliasName) -
 }
 
 /// Aliases of a tenant, optionally of one key, by name.
-pub(crate) async fn aliases(pool: &AnyPool, tenant: &TenantId, key: Option<&KeyId>) -> Result<Vec<Alias>, StoreError> {
-    let mut s = Select::new("SELECT doc FROM aliases WHERE tenant = $1", Param::Text(tenant.to_string()));
+pub(crate) async fn aliases(
+    pool: &AnyPool,
+    tenant: &TenantId,
+    key: Option<&KeyId>,
+) -> Result<Vec<Alias>, StoreError> {
+    let mut s = Select::new(
+        "SELECT doc FROM aliases WHERE tenant = $1",
+        Param::Text(tenant.to_string()),
+    );
     if let Some(key) = key {
         s.and_eq("key_id", Param::Text(key.to_string()));
     }
@@ -156,12 +201,23 @@ pub(crate) async fn aliases(pool: &AnyPool, tenant: &TenantId, key: Option<&KeyI
 }
 
 /// A token by the hash of its secret.
-pub(crate) async fn token_by_hash(pool: &AnyPool, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-    fetch_record(pool, sqlx::query("SELECT doc FROM tokens WHERE secret_hash = $1").bind(secret_hash)).await
+pub(crate) async fn token_by_hash(
+    pool: &AnyPool,
+    secret_hash: &str,
+) -> Result<Option<TokenRecord>, StoreError> {
+    fetch_record(
+        pool,
+        sqlx::query("SELECT doc FROM tokens WHERE secret_hash = $1").bind(secret_hash),
+    )
+    .await
 }
 
 /// A token of `tenant` by id.
-pub(crate) async fn token(pool: &AnyPool, tenant: &TenantId, id: &TokenId) -> Result<Option<TokenRecord>, StoreError> {
+pub(crate) async fn token(
+    pool: &AnyPool,
+    tenant: &TenantId,
+    id: &TokenId,
+) -> Result<Option<TokenRecord>, StoreError> {
     let q = sqlx::query("SELECT doc FROM tokens WHERE id = $1 AND tenant = $2")
         .bind(id.to_string())
         .bind(tenant.as_str());
@@ -169,8 +225,15 @@ pub(crate) async fn token(pool: &AnyPool, tenant: &TenantId, id: &TokenId) -> Re
 }
 
 /// Tokens of a tenant, by id (ids are time-ordered, so this is creation order).
-pub(crate) async fn tokens(pool: &AnyPool, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
-    fetch_records(pool, sqlx::query("SELECT doc FROM tokens WHERE tenant = $1 ORDER BY id").bind(tenant.as_str())).await
+pub(crate) async fn tokens(
+    pool: &AnyPool,
+    tenant: &TenantId,
+) -> Result<Vec<TokenRecord>, StoreError> {
+    fetch_records(
+        pool,
+        sqlx::query("SELECT doc FROM tokens WHERE tenant = $1 ORDER BY id").bind(tenant.as_str()),
+    )
+    .await
 }
 
 /// Grants of a tenant, optionally of one key and/or grantee, by id.
@@ -180,7 +243,10 @@ pub(crate) async fn grants(
     key: Option<&KeyId>,
     grantee: Option<&PrincipalName>,
 ) -> Result<Vec<Grant>, StoreError> {
-    let mut s = Select::new("SELECT doc FROM grants WHERE tenant = $1", Param::Text(tenant.to_string()));
+    let mut s = Select::new(
+        "SELECT doc FROM grants WHERE tenant = $1",
+        Param::Text(tenant.to_string()),
+    );
     if let Some(key) = key {
         s.and_eq("key_id", Param::Text(key.to_string()));
     }
@@ -202,7 +268,11 @@ pub(crate) async fn audit_head(pool: &AnyPool) -> Result<Option<(u64, String)>, 
 }
 
 /// Up to `limit` audit events from `from` on, in order.
-pub(crate) async fn audit_events(pool: &AnyPool, from: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+pub(crate) async fn audit_events(
+    pool: &AnyPool,
+    from: u64,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, StoreError> {
     // Sequence numbers beyond the database's range cannot exist: start past the last one.
     let from = to_i64(from, "audit sequence number").unwrap_or(i64::MAX);
     let rows = sqlx::query("SELECT doc FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2")
@@ -228,13 +298,19 @@ pub(crate) fn decode_doc<T: DeserializeOwned>(row: &AnyRow) -> Result<T, StoreEr
 }
 
 /// Runs `q` and decodes the record of the row it returns, if any.
-async fn fetch_record<T: DeserializeOwned>(pool: &AnyPool, q: AnyQuery<'_>) -> Result<Option<T>, StoreError> {
+async fn fetch_record<T: DeserializeOwned>(
+    pool: &AnyPool,
+    q: AnyQuery<'_>,
+) -> Result<Option<T>, StoreError> {
     let row = q.fetch_optional(pool).await.map_err(backend)?;
     row.as_ref().map(decode_doc).transpose()
 }
 
 /// Runs `q` and decodes the record of every row it returns.
-async fn fetch_records<T: DeserializeOwned>(pool: &AnyPool, q: AnyQuery<'_>) -> Result<Vec<T>, StoreError> {
+async fn fetch_records<T: DeserializeOwned>(
+    pool: &AnyPool,
+    q: AnyQuery<'_>,
+) -> Result<Vec<T>, StoreError> {
     let rows = q.fetch_all(pool).await.map_err(backend)?;
     rows.iter().map(decode_doc).collect()
 }
@@ -295,7 +371,10 @@ impl Select {
     }
 
     /// Runs the query and decodes the record of every row.
-    async fn fetch_records<T: DeserializeOwned>(self, pool: &AnyPool) -> Result<Vec<T>, StoreError> {
+    async fn fetch_records<T: DeserializeOwned>(
+        self,
+        pool: &AnyPool,
+    ) -> Result<Vec<T>, StoreError> {
         // The text holds only fixed SQL, column names and placeholders (see the type docs).
         let mut q = sqlx::query(sqlx::AssertSqlSafe(self.sql));
         for p in self.params {

@@ -59,7 +59,11 @@ impl SqlStore {
 
     /// Applies the pending migrations of the dialect, on the writer.
     async fn migrate(&self) -> Result<(), StoreError> {
-        self.dialect.migrator().run(&self.write).await.map_err(backend)
+        self.dialect
+            .migrator()
+            .run(&self.write)
+            .await
+            .map_err(backend)
     }
 }
 
@@ -94,11 +98,19 @@ impl KeyStore for SqlStore {
         read::key_any_tenant(&self.read, id).await
     }
 
-    async fn key_by_name(&self, tenant: &TenantId, name: &KeyName) -> Result<Option<KeyRecord>, StoreError> {
+    async fn key_by_name(
+        &self,
+        tenant: &TenantId,
+        name: &KeyName,
+    ) -> Result<Option<KeyRecord>, StoreError> {
         read::key_by_name(&self.read, tenant, name).await
     }
 
-    async fn key_by_idempotency(&self, tenant: &TenantId, token: &str) -> Result<Option<KeyRecord>, StoreError> {
+    async fn key_by_idempotency(
+        &self,
+        tenant: &TenantId,
+        token: &str,
+    ) -> Result<Option<KeyRecord>, StoreError> {
         read::key_by_idempotency(&self.read, tenant, token).await
     }
 
@@ -124,11 +136,19 @@ impl KeyStore for SqlStore {
         read::versions(&self.read, key).await
     }
 
-    async fn alias(&self, tenant: &TenantId, name: &AliasName) -> Result<Option<Alias>, StoreError> {
+    async fn alias(
+        &self,
+        tenant: &TenantId,
+        name: &AliasName,
+    ) -> Result<Option<Alias>, StoreError> {
         read::alias(&self.read, tenant, name).await
     }
 
-    async fn aliases(&self, tenant: &TenantId, key: Option<&KeyId>) -> Result<Vec<Alias>, StoreError> {
+    async fn aliases(
+        &self,
+        tenant: &TenantId,
+        key: Option<&KeyId>,
+    ) -> Result<Vec<Alias>, StoreError> {
         read::aliases(&self.read, tenant, key).await
     }
 
@@ -136,7 +156,11 @@ impl KeyStore for SqlStore {
         read::token_by_hash(&self.read, secret_hash).await
     }
 
-    async fn token(&self, tenant: &TenantId, id: &TokenId) -> Result<Option<TokenRecord>, StoreError> {
+    async fn token(
+        &self,
+        tenant: &TenantId,
+        id: &TokenId,
+    ) -> Result<Option<TokenRecord>, StoreError> {
         read::token(&self.read, tenant, id).await
     }
 
@@ -163,5 +187,45 @@ impl KeyStore for SqlStore {
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         write::commit(self.dialect, &self.write, batch).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    /// The value of `pragma` on a connection of `pool`.
+    async fn pragma(pool: &AnyPool, pragma: &'static str) -> String {
+        let row = sqlx::query(pragma).fetch_one(pool).await.expect("pragma");
+        match row.try_get::<String, _>(0) {
+            Ok(text) => text,
+            Err(_) => row
+                .try_get::<i64, _>(0)
+                .expect("integer pragma")
+                .to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_run_with_the_promised_settings() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = SqlStore::open_sqlite(&dir.path().join("k.db"))
+            .await
+            .expect("open");
+        let w = &store.write;
+        assert_eq!(pragma(w, "PRAGMA journal_mode").await, "wal");
+        assert_eq!(pragma(w, "PRAGMA synchronous").await, "2", "FULL");
+        assert_eq!(pragma(w, "PRAGMA foreign_keys").await, "1");
+        assert_eq!(pragma(w, "PRAGMA secure_delete").await, "1");
+        assert_eq!(pragma(w, "PRAGMA busy_timeout").await, "5000");
+        let r = &store.read;
+        assert_eq!(pragma(r, "PRAGMA query_only").await, "1");
+        assert_eq!(pragma(r, "PRAGMA journal_mode").await, "wal");
+        assert!(
+            sqlx::query("DELETE FROM system").execute(r).await.is_err(),
+            "readers cannot write"
+        );
+        store.close().await;
     }
 }

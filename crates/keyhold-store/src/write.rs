@@ -15,7 +15,11 @@ use crate::error::{backend, to_i64, write_error};
 use crate::read::{decode_doc, AnyQuery};
 
 /// Applies `batch` atomically and durably: all of it or, on the first failure, none of it.
-pub(crate) async fn commit(dialect: Dialect, writer: &AnyPool, batch: WriteBatch) -> Result<(), StoreError> {
+pub(crate) async fn commit(
+    dialect: Dialect,
+    writer: &AnyPool,
+    batch: WriteBatch,
+) -> Result<(), StoreError> {
     if batch.0.is_empty() {
         return Ok(());
     }
@@ -24,7 +28,10 @@ pub(crate) async fn commit(dialect: Dialect, writer: &AnyPool, batch: WriteBatch
         .iter()
         .any(|w| matches!(w, Write::DestroyVersionMaterial { .. }));
 
-    let mut tx = writer.begin_with(dialect.begin_write()).await.map_err(backend)?;
+    let mut tx = writer
+        .begin_with(dialect.begin_write())
+        .await
+        .map_err(backend)?;
     for write in batch.0 {
         if let Err(e) = apply(&mut tx, write).await {
             // Dropping the transaction would roll it back as well; doing it here frees the
@@ -80,7 +87,9 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
                 .await
                 .map_err(|e| write_error(e, "key version"))?;
         }
-        Write::DestroyVersionMaterial { key_id, version } => destroy_material(conn, &key_id, version).await?,
+        Write::DestroyVersionMaterial { key_id, version } => {
+            destroy_material(conn, &key_id, version).await?
+        }
         Write::InsertAlias(alias) => {
             require_key(conn, &alias.key_id, Some(&alias.tenant)).await?;
             sqlx::query("INSERT INTO aliases (tenant, name, key_id, doc) VALUES ($1, $2, $3, $4)")
@@ -120,15 +129,17 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
         } => update_token(conn, &record, expected_revision).await?,
         Write::InsertGrant(grant) => {
             require_key(conn, &grant.key_id, Some(&grant.tenant)).await?;
-            sqlx::query("INSERT INTO grants (id, tenant, key_id, grantee, doc) VALUES ($1, $2, $3, $4, $5)")
-                .bind(grant.id.to_string())
-                .bind(grant.tenant.as_str())
-                .bind(grant.key_id.to_string())
-                .bind(grant.grantee.as_str())
-                .bind(encode_record(&grant))
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| write_error(e, "grant"))?;
+            sqlx::query(
+                "INSERT INTO grants (id, tenant, key_id, grantee, doc) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(grant.id.to_string())
+            .bind(grant.tenant.as_str())
+            .bind(grant.key_id.to_string())
+            .bind(grant.grantee.as_str())
+            .bind(encode_record(&grant))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, "grant"))?;
         }
         Write::DeleteGrant { tenant, id } => {
             let done = sqlx::query("DELETE FROM grants WHERE tenant = $1 AND id = $2")
@@ -150,7 +161,12 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
 async fn insert_key(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(), StoreError> {
     let id = record.id.to_string();
     let tenant = record.tenant.as_str();
-    if exists(conn, sqlx::query("SELECT 1 FROM keys WHERE id = $1").bind(id.as_str())).await? {
+    if exists(
+        conn,
+        sqlx::query("SELECT 1 FROM keys WHERE id = $1").bind(id.as_str()),
+    )
+    .await?
+    {
         return Err(StoreError::AlreadyExists("key"));
     }
     check_key_uniques(conn, record, None).await?;
@@ -174,7 +190,11 @@ async fn insert_key(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(), 
 }
 
 /// Replaces a key whose stored revision is `expected_revision`, and its tag rows.
-async fn update_key(conn: &mut AnyConnection, record: &KeyRecord, expected_revision: u64) -> Result<(), StoreError> {
+async fn update_key(
+    conn: &mut AnyConnection,
+    record: &KeyRecord,
+    expected_revision: u64,
+) -> Result<(), StoreError> {
     let id = record.id.to_string();
     let tenant = record.tenant.as_str();
     let expected = to_i64(expected_revision, "key revision")?;
@@ -186,7 +206,9 @@ async fn update_key(conn: &mut AnyConnection, record: &KeyRecord, expected_revis
         .map_err(backend)?;
     match current {
         None => return Err(StoreError::NotFound("key")),
-        Some(row) if row.try_get::<i64, _>(0).map_err(backend)? != expected => return Err(StoreError::Conflict),
+        Some(row) if row.try_get::<i64, _>(0).map_err(backend)? != expected => {
+            return Err(StoreError::Conflict)
+        }
         Some(_) => {}
     }
     check_key_uniques(conn, record, Some(&id)).await?;
@@ -236,10 +258,12 @@ async fn check_key_uniques(
         }
     }
     if let Some(idempotency) = &record.idempotency {
-        let q = sqlx::query("SELECT 1 FROM keys WHERE tenant = $1 AND idempotency_token = $2 AND id <> $3")
-            .bind(tenant)
-            .bind(idempotency.token.as_str())
-            .bind(own_id);
+        let q = sqlx::query(
+            "SELECT 1 FROM keys WHERE tenant = $1 AND idempotency_token = $2 AND id <> $3",
+        )
+        .bind(tenant)
+        .bind(idempotency.token.as_str())
+        .bind(own_id);
         if exists(conn, q).await? {
             return Err(StoreError::AlreadyExists("idempotency token"));
         }
@@ -265,7 +289,11 @@ async fn insert_tags(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(),
 /// Rewrites a version without its material. The row's old bytes are zeroed by the dialect's
 /// secure-delete setting and scrubbed from the log after commit (see
 /// [`Dialect::scrub_after_destroy`]).
-async fn destroy_material(conn: &mut AnyConnection, key_id: &KeyId, version: u32) -> Result<(), StoreError> {
+async fn destroy_material(
+    conn: &mut AnyConnection,
+    key_id: &KeyId,
+    version: u32,
+) -> Result<(), StoreError> {
     let key_id = key_id.to_string();
     let row = sqlx::query("SELECT doc FROM key_versions WHERE key_id = $1 AND version = $2")
         .bind(key_id.as_str())
@@ -290,7 +318,11 @@ async fn destroy_material(conn: &mut AnyConnection, key_id: &KeyId, version: u32
 }
 
 /// Replaces a token whose stored revision is `expected_revision`.
-async fn update_token(conn: &mut AnyConnection, record: &TokenRecord, expected_revision: u64) -> Result<(), StoreError> {
+async fn update_token(
+    conn: &mut AnyConnection,
+    record: &TokenRecord,
+    expected_revision: u64,
+) -> Result<(), StoreError> {
     let id = record.id.to_string();
     let tenant = record.tenant.as_str();
     let expected = to_i64(expected_revision, "token revision")?;
@@ -302,7 +334,9 @@ async fn update_token(conn: &mut AnyConnection, record: &TokenRecord, expected_r
         .map_err(backend)?;
     match current {
         None => return Err(StoreError::NotFound("token")),
-        Some(row) if row.try_get::<i64, _>(0).map_err(backend)? != expected => return Err(StoreError::Conflict),
+        Some(row) if row.try_get::<i64, _>(0).map_err(backend)? != expected => {
+            return Err(StoreError::Conflict)
+        }
         Some(_) => {}
     }
     let done = sqlx::query(
@@ -351,7 +385,11 @@ async fn append_audit(conn: &mut AnyConnection, event: &AuditEvent) -> Result<()
 }
 
 /// Fails with `NotFound("key")` unless the key exists (in `tenant`, when given).
-async fn require_key(conn: &mut AnyConnection, key_id: &KeyId, tenant: Option<&TenantId>) -> Result<(), StoreError> {
+async fn require_key(
+    conn: &mut AnyConnection,
+    key_id: &KeyId,
+    tenant: Option<&TenantId>,
+) -> Result<(), StoreError> {
     let found = match tenant {
         Some(tenant) => {
             let q = sqlx::query("SELECT 1 FROM keys WHERE id = $1 AND tenant = $2")
@@ -359,7 +397,13 @@ async fn require_key(conn: &mut AnyConnection, key_id: &KeyId, tenant: Option<&T
                 .bind(tenant.as_str());
             exists(conn, q).await?
         }
-        None => exists(conn, sqlx::query("SELECT 1 FROM keys WHERE id = $1").bind(key_id.to_string())).await?,
+        None => {
+            exists(
+                conn,
+                sqlx::query("SELECT 1 FROM keys WHERE id = $1").bind(key_id.to_string()),
+            )
+            .await?
+        }
     };
     if found {
         Ok(())

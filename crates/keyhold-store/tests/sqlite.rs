@@ -1,0 +1,214 @@
+//! What the SQLite store promises beyond the conformance suite: file permissions, durability
+//! across reopening, material really gone from the files, writers that queue instead of failing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use keyhold_core::store::{KeyFilter, KeyStore, StoreError, Write};
+use keyhold_store::SqlStore;
+use keyhold_testkit::fixtures::{self, batch};
+
+/// Opens `keyhold.db` in `dir`.
+async fn open(dir: &Path) -> SqlStore {
+    SqlStore::open_sqlite(&dir.join("keyhold.db"))
+        .await
+        .expect("open the database")
+}
+
+/// The bytes of the database file and its write-ahead log.
+fn database_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for name in ["keyhold.db", "keyhold.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.join(name)) {
+            out.extend(bytes);
+        }
+    }
+    out
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn new_database_file_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = open(dir.path()).await;
+    let mode = std::fs::metadata(dir.path().join("keyhold.db"))
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(store.path(), dir.path().join("keyhold.db"));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn committed_data_survives_reopening() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let t = fixtures::tenant_id("acme");
+    let key = fixtures::full_key(&t);
+    let chain = fixtures::audit_chain(2);
+    {
+        let store = open(dir.path()).await;
+        store
+            .commit(batch([
+                Write::InsertTenant(fixtures::tenant("acme")),
+                Write::InsertKey(key.clone()),
+                Write::InsertVersion(fixtures::version(&key.id, 1)),
+                Write::AppendAudit(chain[0].clone()),
+                Write::AppendAudit(chain[1].clone()),
+            ]))
+            .await
+            .expect("commit");
+        store.close().await;
+    }
+    let store = open(dir.path()).await;
+    assert_eq!(
+        store.key(&t, &key.id).await.expect("read"),
+        Some(key.clone())
+    );
+    assert_eq!(
+        store.versions(&key.id).await.expect("read"),
+        vec![fixtures::version(&key.id, 1)]
+    );
+    assert_eq!(store.audit_events(1, 10).await.expect("read"), chain);
+    let tagged = KeyFilter {
+        tag: Some(("env".into(), "prod".into())),
+        ..KeyFilter::default()
+    };
+    assert_eq!(
+        store
+            .list_keys(&t, &tagged, None, 10)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn destroyed_material_is_gone_from_the_database_files() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = open(dir.path()).await;
+    let t = fixtures::tenant_id("acme");
+    let key = fixtures::key(&t);
+    let v1 = fixtures::version(&key.id, 1);
+    let v2 = fixtures::version(&key.id, 2);
+    store
+        .commit(batch([
+            Write::InsertKey(key.clone()),
+            Write::InsertVersion(v1.clone()),
+            Write::InsertVersion(v2.clone()),
+        ]))
+        .await
+        .expect("commit");
+    // The material is stored as base64 text inside the JSON document.
+    let stored = |v: &keyhold_core::model::KeyVersion| {
+        let json = serde_json::to_value(v).expect("serialize");
+        json["wrapped"]
+            .as_str()
+            .expect("wrapped is a string")
+            .as_bytes()
+            .to_vec()
+    };
+    let (m1, m2) = (stored(&v1), stored(&v2));
+    assert!(
+        contains(&database_bytes(dir.path()), &m1),
+        "test sanity: material is found before"
+    );
+
+    store
+        .commit(batch([Write::DestroyVersionMaterial {
+            key_id: key.id,
+            version: 1,
+        }]))
+        .await
+        .expect("destroy");
+    let bytes = database_bytes(dir.path());
+    assert!(
+        !contains(&bytes, &m1),
+        "destroyed material remains in the database files"
+    );
+    assert!(contains(&bytes, &m2), "other versions are kept");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn concurrent_writers_queue_instead_of_failing() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = Arc::new(open(dir.path()).await);
+    let t = fixtures::tenant_id("acme");
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = Arc::clone(&store);
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let key = fixtures::named_key(&t, &format!("key-{i}"));
+            store
+                .commit(batch([Write::InsertKey(key.clone())]))
+                .await
+                .expect("commit");
+            // Reads run beside the writer.
+            store
+                .key(&t, &key.id)
+                .await
+                .expect("read")
+                .expect("own write is visible");
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let all = store
+        .list_keys(&t, &KeyFilter::default(), None, 100)
+        .await
+        .expect("list");
+    assert_eq!(all.len(), 16);
+}
+
+#[tokio::test]
+async fn concurrent_audit_appends_serialize_through_conflicts() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = Arc::new(open(dir.path()).await);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let head = store.audit_head().await.expect("head");
+                let prev = head.map(|(seq, hash)| {
+                    let mut e = fixtures::audit_event(None, "x");
+                    e.seq = seq;
+                    e.hash = hash;
+                    e
+                });
+                let event = fixtures::audit_event(prev.as_ref(), &format!("writer-{i}"));
+                match store.commit(batch([Write::AppendAudit(event)])).await {
+                    Ok(()) => return,
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => panic!("append failed: {e:?}"),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let events = store.audit_events(1, 100).await.expect("read");
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
+    assert_eq!(keyhold_core::audit::verify_chain(&events), Ok(8));
+}
+
+#[tokio::test]
+async fn opening_a_missing_directory_fails_cleanly() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let result = SqlStore::open_sqlite(&dir.path().join("missing").join("keyhold.db")).await;
+    assert!(matches!(result, Err(StoreError::Backend(_))));
+}

@@ -1,0 +1,528 @@
+//! [`MemoryStore`]: the [`KeyStore`] contract kept in memory.
+//!
+//! A batch is applied write by write to the live maps while an undo log records the inverse of
+//! each change; the first failing write replays the log backwards, so a failed batch leaves
+//! nothing behind and later writes of a batch see the earlier ones (as in one SQL transaction).
+//! Every record goes through [`encode_record`] / [`decode_record`] on the way in, so a record
+//! that would not survive the SQL store fails here too.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use keyhold_core::audit::AuditEvent;
+use keyhold_core::clock::Timestamp;
+use keyhold_core::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
+use keyhold_core::model::{Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord};
+use keyhold_core::store::{
+    decode_record, encode_record, KeyFilter, KeyStore, StoreError, Write, WriteBatch,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A [`KeyStore`] held in memory, for tests. Same semantics as the SQL store; nothing survives
+/// the process.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+/// The tables.
+#[derive(Debug, Default)]
+struct State {
+    system: BTreeMap<String, Vec<u8>>,
+    tenants: BTreeMap<TenantId, TenantRecord>,
+    keys: BTreeMap<KeyId, KeyRecord>,
+    versions: BTreeMap<(KeyId, u32), KeyVersion>,
+    aliases: BTreeMap<(TenantId, AliasName), Alias>,
+    tokens: BTreeMap<TokenId, TokenRecord>,
+    grants: BTreeMap<GrantId, Grant>,
+    /// Event `seq` is at index `seq - 1`.
+    audit: Vec<AuditEvent>,
+}
+
+/// The inverse of one applied write.
+enum Undo {
+    System(String),
+    Tenant(TenantId),
+    Key(KeyId, Option<KeyRecord>),
+    Version((KeyId, u32), Option<KeyVersion>),
+    Alias((TenantId, AliasName), Option<Alias>),
+    Token(TokenId, Option<TokenRecord>),
+    Grant(GrantId, Option<Grant>),
+    Audit,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Locks the tables. Nothing that runs under the lock panics (a commit undoes its own
+    /// failures before returning), so even a poisoned lock guards consistent tables.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    /// Applies `write`, returning how to undo it.
+    fn apply(&mut self, write: Write) -> Result<Undo, StoreError> {
+        match write {
+            Write::InsertSystem { name, value } => {
+                if self.system.contains_key(&name) {
+                    return Err(StoreError::AlreadyExists("system value"));
+                }
+                self.system.insert(name.clone(), value);
+                Ok(Undo::System(name))
+            }
+            Write::InsertTenant(tenant) => {
+                let tenant = round_trip(&tenant)?;
+                if self.tenants.contains_key(&tenant.id) {
+                    return Err(StoreError::AlreadyExists("tenant"));
+                }
+                let id = tenant.id.clone();
+                self.tenants.insert(id.clone(), tenant);
+                Ok(Undo::Tenant(id))
+            }
+            Write::InsertKey(record) => {
+                let record = round_trip(&record)?;
+                if self.keys.contains_key(&record.id) {
+                    return Err(StoreError::AlreadyExists("key"));
+                }
+                self.check_key_uniques(&record)?;
+                let id = record.id;
+                self.keys.insert(id, record);
+                Ok(Undo::Key(id, None))
+            }
+            Write::UpdateKey {
+                record,
+                expected_revision,
+            } => {
+                let record = round_trip(&record)?;
+                match self.keys.get(&record.id) {
+                    Some(current) if current.tenant == record.tenant => {
+                        if current.revision != expected_revision {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
+                    _ => return Err(StoreError::NotFound("key")),
+                }
+                self.check_key_uniques(&record)?;
+                let id = record.id;
+                let old = self.keys.insert(id, record);
+                Ok(Undo::Key(id, old))
+            }
+            Write::InsertVersion(version) => {
+                let version = round_trip(&version)?;
+                if !self.keys.contains_key(&version.key_id) {
+                    return Err(StoreError::NotFound("key"));
+                }
+                let at = (version.key_id, version.version);
+                if self.versions.contains_key(&at) {
+                    return Err(StoreError::AlreadyExists("key version"));
+                }
+                self.versions.insert(at, version);
+                Ok(Undo::Version(at, None))
+            }
+            Write::DestroyVersionMaterial { key_id, version } => {
+                let at = (key_id, version);
+                let current = self
+                    .versions
+                    .get(&at)
+                    .ok_or(StoreError::NotFound("key version"))?;
+                let mut destroyed = current.clone();
+                destroyed.wrapped = Vec::new();
+                destroyed.nonce = Vec::new();
+                destroyed.public_key = None;
+                destroyed.destroyed = true;
+                let old = self.versions.insert(at, destroyed);
+                Ok(Undo::Version(at, old))
+            }
+            Write::InsertAlias(alias) => {
+                let alias = round_trip(&alias)?;
+                self.require_key(&alias.key_id, &alias.tenant)?;
+                let at = (alias.tenant.clone(), alias.name.clone());
+                if self.aliases.contains_key(&at) {
+                    return Err(StoreError::AlreadyExists("alias"));
+                }
+                self.aliases.insert(at.clone(), alias);
+                Ok(Undo::Alias(at, None))
+            }
+            Write::DeleteAlias { tenant, name } => {
+                let at = (tenant, name);
+                let old = self
+                    .aliases
+                    .remove(&at)
+                    .ok_or(StoreError::NotFound("alias"))?;
+                Ok(Undo::Alias(at, Some(old)))
+            }
+            Write::InsertToken(token) => {
+                let token = round_trip(&token)?;
+                if self.tokens.contains_key(&token.id) || self.hash_taken(&token.secret_hash, None)
+                {
+                    return Err(StoreError::AlreadyExists("token"));
+                }
+                let id = token.id;
+                self.tokens.insert(id, token);
+                Ok(Undo::Token(id, None))
+            }
+            Write::UpdateToken {
+                record,
+                expected_revision,
+            } => {
+                let record = round_trip(&record)?;
+                match self.tokens.get(&record.id) {
+                    Some(current) if current.tenant == record.tenant => {
+                        if current.revision != expected_revision {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
+                    _ => return Err(StoreError::NotFound("token")),
+                }
+                if self.hash_taken(&record.secret_hash, Some(&record.id)) {
+                    return Err(StoreError::AlreadyExists("token"));
+                }
+                let id = record.id;
+                let old = self.tokens.insert(id, record);
+                Ok(Undo::Token(id, old))
+            }
+            Write::InsertGrant(grant) => {
+                let grant = round_trip(&grant)?;
+                self.require_key(&grant.key_id, &grant.tenant)?;
+                if self.grants.contains_key(&grant.id) {
+                    return Err(StoreError::AlreadyExists("grant"));
+                }
+                let id = grant.id;
+                self.grants.insert(id, grant);
+                Ok(Undo::Grant(id, None))
+            }
+            Write::DeleteGrant { tenant, id } => {
+                if self.grants.get(&id).is_none_or(|g| g.tenant != tenant) {
+                    return Err(StoreError::NotFound("grant"));
+                }
+                let old = self.grants.remove(&id);
+                Ok(Undo::Grant(id, old))
+            }
+            Write::AppendAudit(event) => {
+                let event: AuditEvent = serde_json::from_slice(&encode_record(&event))
+                    .map_err(|e| StoreError::Corrupt(format!("audit event: {e}")))?;
+                if event.seq != self.audit_head_seq() + 1 {
+                    return Err(StoreError::Conflict);
+                }
+                self.audit.push(event);
+                Ok(Undo::Audit)
+            }
+        }
+    }
+
+    /// Reverts one applied write.
+    fn undo(&mut self, undo: Undo) {
+        match undo {
+            Undo::System(name) => {
+                self.system.remove(&name);
+            }
+            Undo::Tenant(id) => {
+                self.tenants.remove(&id);
+            }
+            Undo::Key(id, old) => restore(&mut self.keys, id, old),
+            Undo::Version(at, old) => restore(&mut self.versions, at, old),
+            Undo::Alias(at, old) => restore(&mut self.aliases, at, old),
+            Undo::Token(id, old) => restore(&mut self.tokens, id, old),
+            Undo::Grant(id, old) => restore(&mut self.grants, id, old),
+            Undo::Audit => {
+                self.audit.pop();
+            }
+        }
+    }
+
+    /// Fails if another key of the tenant has the record's name or idempotency token.
+    fn check_key_uniques(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        let others = self
+            .keys
+            .values()
+            .filter(|k| k.tenant == record.tenant && k.id != record.id);
+        for other in others {
+            if record.name.is_some() && other.name == record.name {
+                return Err(StoreError::AlreadyExists("key name"));
+            }
+            if let (Some(mine), Some(theirs)) = (&record.idempotency, &other.idempotency) {
+                if mine.token == theirs.token {
+                    return Err(StoreError::AlreadyExists("idempotency token"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails with `NotFound("key")` unless the key exists in `tenant`.
+    fn require_key(&self, key_id: &KeyId, tenant: &TenantId) -> Result<(), StoreError> {
+        match self.keys.get(key_id) {
+            Some(k) if &k.tenant == tenant => Ok(()),
+            _ => Err(StoreError::NotFound("key")),
+        }
+    }
+
+    /// Whether a token other than `except` has this secret hash.
+    fn hash_taken(&self, hash: &str, except: Option<&TokenId>) -> bool {
+        self.tokens
+            .values()
+            .any(|t| t.secret_hash == hash && Some(&t.id) != except)
+    }
+
+    /// The last audit sequence number, 0 when there is none.
+    fn audit_head_seq(&self) -> u64 {
+        self.audit.last().map_or(0, |e| e.seq)
+    }
+
+    /// A key of `tenant`.
+    fn key_of(&self, tenant: &TenantId, id: &KeyId) -> Option<&KeyRecord> {
+        self.keys.get(id).filter(|k| &k.tenant == tenant)
+    }
+}
+
+/// Puts back the previous value of `at` (or removes it if there was none).
+fn restore<K: Ord, V>(map: &mut BTreeMap<K, V>, at: K, old: Option<V>) {
+    match old {
+        Some(v) => {
+            map.insert(at, v);
+        }
+        None => {
+            map.remove(&at);
+        }
+    }
+}
+
+/// Passes a record through its stored form.
+fn round_trip<T: Serialize + DeserializeOwned>(record: &T) -> Result<T, StoreError> {
+    decode_record(&encode_record(record))
+}
+
+/// Whether `key` passes `filter`.
+fn matches(key: &KeyRecord, filter: &KeyFilter) -> bool {
+    filter.state.is_none_or(|s| key.lifecycle.state == s)
+        && filter.algorithm.is_none_or(|a| key.algorithm == a)
+        && filter
+            .tag
+            .as_ref()
+            .is_none_or(|(tag, value)| key.tags.get(tag) == Some(value))
+        && filter
+            .name_prefix
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .is_none_or(|p| key.name.as_ref().is_some_and(|n| n.as_str().starts_with(p)))
+}
+
+/// `limit` as a `take` count.
+fn take(limit: u32) -> usize {
+    usize::try_from(limit).unwrap_or(usize::MAX)
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn system_value(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().system.get(name).cloned())
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError> {
+        Ok(self.lock().tenants.get(id).cloned())
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        Ok(self.lock().tenants.values().cloned().collect())
+    }
+
+    async fn key(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        Ok(self.lock().key_of(tenant, id).cloned())
+    }
+
+    async fn key_any_tenant(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        Ok(self.lock().keys.get(id).cloned())
+    }
+
+    async fn key_by_name(
+        &self,
+        tenant: &TenantId,
+        name: &KeyName,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        let state = self.lock();
+        let found = state
+            .keys
+            .values()
+            .find(|k| &k.tenant == tenant && k.name.as_ref() == Some(name));
+        Ok(found.cloned())
+    }
+
+    async fn key_by_idempotency(
+        &self,
+        tenant: &TenantId,
+        token: &str,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        let state = self.lock();
+        let found = state.keys.values().find(|k| {
+            &k.tenant == tenant && k.idempotency.as_ref().is_some_and(|i| i.token == token)
+        });
+        Ok(found.cloned())
+    }
+
+    async fn list_keys(
+        &self,
+        tenant: &TenantId,
+        filter: &KeyFilter,
+        after: Option<&KeyId>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let state = self.lock();
+        // Ordered by id: `KeyId` orders by its bytes, as its text form does.
+        let found = state
+            .keys
+            .values()
+            .filter(|k| {
+                &k.tenant == tenant && after.is_none_or(|a| k.id > *a) && matches(k, filter)
+            })
+            .take(take(limit))
+            .cloned()
+            .collect();
+        Ok(found)
+    }
+
+    async fn keys_due(&self, now: Timestamp, limit: u32) -> Result<Vec<KeyRecord>, StoreError> {
+        let state = self.lock();
+        let mut due: Vec<(Timestamp, &KeyRecord)> = state
+            .keys
+            .values()
+            .filter_map(|k| k.next_due().filter(|d| *d <= now).map(|d| (d, k)))
+            .collect();
+        due.sort_by(|(a, ka), (b, kb)| a.cmp(b).then(ka.id.cmp(&kb.id)));
+        Ok(due
+            .into_iter()
+            .take(take(limit))
+            .map(|(_, k)| k.clone())
+            .collect())
+    }
+
+    async fn version(&self, key: &KeyId, version: u32) -> Result<Option<KeyVersion>, StoreError> {
+        Ok(self.lock().versions.get(&(*key, version)).cloned())
+    }
+
+    async fn versions(&self, key: &KeyId) -> Result<Vec<KeyVersion>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .versions
+            .range((*key, 0)..=(*key, u32::MAX))
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    async fn alias(
+        &self,
+        tenant: &TenantId,
+        name: &AliasName,
+    ) -> Result<Option<Alias>, StoreError> {
+        Ok(self
+            .lock()
+            .aliases
+            .get(&(tenant.clone(), name.clone()))
+            .cloned())
+    }
+
+    async fn aliases(
+        &self,
+        tenant: &TenantId,
+        key: Option<&KeyId>,
+    ) -> Result<Vec<Alias>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .aliases
+            .values()
+            .filter(|a| &a.tenant == tenant && key.is_none_or(|k| a.key_id == *k))
+            .cloned()
+            .collect())
+    }
+
+    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .tokens
+            .values()
+            .find(|t| t.secret_hash == secret_hash)
+            .cloned())
+    }
+
+    async fn token(
+        &self,
+        tenant: &TenantId,
+        id: &TokenId,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .tokens
+            .get(id)
+            .filter(|t| &t.tenant == tenant)
+            .cloned())
+    }
+
+    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .tokens
+            .values()
+            .filter(|t| &t.tenant == tenant)
+            .cloned()
+            .collect())
+    }
+
+    async fn grants(
+        &self,
+        tenant: &TenantId,
+        key: Option<&KeyId>,
+        grantee: Option<&PrincipalName>,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .grants
+            .values()
+            .filter(|g| {
+                &g.tenant == tenant
+                    && key.is_none_or(|k| g.key_id == *k)
+                    && grantee.is_none_or(|p| &g.grantee == p)
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self.lock().audit.last().map(|e| (e.seq, e.hash.clone())))
+    }
+
+    async fn audit_events(&self, from: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .audit
+            .iter()
+            .filter(|e| e.seq >= from)
+            .take(take(limit))
+            .cloned()
+            .collect())
+    }
+
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let mut undo_log = Vec::with_capacity(batch.0.len());
+        for write in batch.0 {
+            match state.apply(write) {
+                Ok(undo) => undo_log.push(undo),
+                Err(e) => {
+                    while let Some(undo) = undo_log.pop() {
+                        state.undo(undo);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
