@@ -1,5 +1,7 @@
 //! Production start-up, sealing across restarts, crash safety and tamper detection.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::process::Command;

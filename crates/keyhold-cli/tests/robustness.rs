@@ -1,5 +1,7 @@
 //! Bad input over raw HTTPS gets a clear JSON error and the server stays up.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use serde_json::{json, Value};

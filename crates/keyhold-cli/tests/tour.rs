@@ -1,5 +1,7 @@
 //! The README's five-minute tour, end to end through the CLI against a real dev server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::{Server, TempDir};

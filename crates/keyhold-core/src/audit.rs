@@ -238,7 +238,9 @@ impl ChainVerifier {
 }
 
 /// Verifies a whole chain held in memory.
-pub fn verify_chain<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Result<u64, ChainBreak> {
+pub fn verify_chain<'a>(
+    events: impl IntoIterator<Item = &'a AuditEvent>,
+) -> Result<u64, ChainBreak> {
     let mut v = ChainVerifier::default();
     for e in events {
         v.feed(e)?;
@@ -272,7 +274,9 @@ mod tests {
     fn chain(n: usize) -> Vec<AuditEvent> {
         let mut out: Vec<AuditEvent> = Vec::new();
         for i in 0..n {
-            let (seq, hash) = out.last().map_or((0, GENESIS_HASH.to_owned()), |e| (e.seq, e.hash.clone()));
+            let (seq, hash) = out
+                .last()
+                .map_or((0, GENESIS_HASH.to_owned()), |e| (e.seq, e.hash.clone()));
             out.push(draft(&format!("a{i}")).seal(seq, &hash));
         }
         out
@@ -294,7 +298,10 @@ mod tests {
     fn removed_or_reordered_events_are_detected() {
         let mut c = chain(5);
         c.remove(1);
-        assert!(matches!(verify_chain(&c), Err(ChainBreak::Unlinked { seq: 3, .. })));
+        assert!(matches!(
+            verify_chain(&c),
+            Err(ChainBreak::Unlinked { seq: 3, .. })
+        ));
         let mut c = chain(5);
         c.swap(1, 2);
         assert!(matches!(verify_chain(&c), Err(ChainBreak::Unlinked { .. })));

@@ -41,7 +41,9 @@ impl Timestamp {
         let t = OffsetDateTime::parse(s, &Rfc3339)
             .map_err(|_| KmsError::invalid("timestamps are RFC 3339, e.g. 2026-01-31T12:00:00Z"))?;
         let ms = t.unix_timestamp_nanos() / 1_000_000;
-        i64::try_from(ms).map(Self).map_err(|_| KmsError::invalid("timestamp out of range"))
+        i64::try_from(ms)
+            .map(Self)
+            .map_err(|_| KmsError::invalid("timestamp out of range"))
     }
 }
 
@@ -123,7 +125,11 @@ pub fn parse_duration_secs(s: &str) -> Result<u64, KmsError> {
         "h" => 3600,
         "d" => 86_400,
         "y" => 365 * 86_400,
-        _ => return Err(KmsError::invalid("durations look like 30d, 12h, 90m or 45s")),
+        _ => {
+            return Err(KmsError::invalid(
+                "durations look like 30d, 12h, 90m or 45s",
+            ))
+        }
     };
     n.checked_mul(mult)
         .ok_or_else(|| KmsError::invalid("duration too large"))

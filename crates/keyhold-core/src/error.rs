@@ -122,9 +122,13 @@ impl From<CryptoError> for KmsError {
     fn from(e: CryptoError) -> Self {
         match e {
             CryptoError::AuthenticationFailed => Self::InvalidCiphertext,
-            CryptoError::InvalidKey(m) => Self::InvalidRequest(format!("invalid key material: {m}")),
+            CryptoError::InvalidKey(m) => {
+                Self::InvalidRequest(format!("invalid key material: {m}"))
+            }
             CryptoError::InvalidInput(m) => Self::InvalidRequest(m.to_owned()),
-            CryptoError::UnknownAlgorithm(a) => Self::InvalidRequest(format!("unknown algorithm '{a}'")),
+            CryptoError::UnknownAlgorithm(a) => {
+                Self::InvalidRequest(format!("unknown algorithm '{a}'"))
+            }
             CryptoError::Unsupported(m) => Self::InvalidRequest(format!("unsupported: {m}")),
             other => Self::Crypto(other),
         }

@@ -226,8 +226,14 @@ mod tests {
     fn key_ref_locates_each_form() {
         let id = KeyId::generate();
         assert_eq!(KeyRef::from(id).locate().unwrap(), KeyLocator::Id(id));
-        assert!(matches!(KeyRef("alias/billing".into()).locate().unwrap(), KeyLocator::Alias(_)));
-        assert!(matches!(KeyRef("billing-key".into()).locate().unwrap(), KeyLocator::Name(_)));
+        assert!(matches!(
+            KeyRef("alias/billing".into()).locate().unwrap(),
+            KeyLocator::Alias(_)
+        ));
+        assert!(matches!(
+            KeyRef("billing-key".into()).locate().unwrap(),
+            KeyLocator::Name(_)
+        ));
         assert!(KeyRef("alias/".into()).locate().is_err());
         assert!(KeyRef("bad name".into()).locate().is_err());
     }

@@ -123,7 +123,9 @@ pub struct Kms {
 
 impl std::fmt::Debug for Kms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kms").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Kms")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,7 +188,9 @@ impl Kms {
         system: Vec<(String, Vec<u8>)>,
     ) -> Result<SecretBytes, KmsError> {
         if self.store.system_value(ROOT_BLOB).await?.is_some() {
-            return Err(KmsError::AlreadyExists("root key (the server is already initialized)"));
+            return Err(KmsError::AlreadyExists(
+                "root key (the server is already initialized)",
+            ));
         }
         let now = self.clock.now();
         let root_key = self.crypto.random(32)?;
@@ -196,11 +200,20 @@ impl Kms {
         let (nonce, wrapped_kek) =
             self.crypto
                 .aes_gcm_seal(root_key.as_bytes(), &tenant_aad(&tenant), kek.as_bytes())?;
-        let (secret, token) = self.new_token(&tenant, admin.clone(), Role::Admin, None, "initial admin", &admin, now)?;
+        let (secret, token) = self.new_token(
+            &tenant,
+            admin.clone(),
+            Role::Admin,
+            None,
+            "initial admin",
+            &admin,
+            now,
+        )?;
         let mut batch = WriteBatch::default();
         batch.push(Write::InsertSystem {
             name: ROOT_BLOB.into(),
-            value: serde_json::to_vec(&blob).map_err(|_| KmsError::Integrity("root blob encoding"))?,
+            value: serde_json::to_vec(&blob)
+                .map_err(|_| KmsError::Integrity("root blob encoding"))?,
         });
         batch.push(Write::InsertTenant(TenantRecord {
             v: RECORD_VERSION,
@@ -215,7 +228,12 @@ impl Kms {
         for (name, value) in system {
             batch.push(Write::InsertSystem { name, value });
         }
-        let draft = self.system_event("system.initialize", Outcome::Ok, None, Some(format!("root of trust: {}", root.mechanism())));
+        let draft = self.system_event(
+            "system.initialize",
+            Outcome::Ok,
+            None,
+            Some(format!("root of trust: {}", root.mechanism())),
+        );
         self.commit(batch, draft).await?;
         let mut keks = HashMap::new();
         keks.insert(tenant, kek);
@@ -230,9 +248,11 @@ impl Kms {
             .store
             .system_value(ROOT_BLOB)
             .await?
-            .ok_or(KmsError::invalid("the server is not initialized; run `keyhold init`"))?;
-        let blob: SealedBlob =
-            serde_json::from_slice(&raw).map_err(|_| KmsError::Integrity("root-key blob does not decode"))?;
+            .ok_or(KmsError::invalid(
+                "the server is not initialized; run `keyhold init`",
+            ))?;
+        let blob: SealedBlob = serde_json::from_slice(&raw)
+            .map_err(|_| KmsError::Integrity("root-key blob does not decode"))?;
         let root_key = root.unseal(&blob, ROOT_AAD)?;
         let mut keks = HashMap::new();
         for t in self.store.tenants().await? {
@@ -243,8 +263,17 @@ impl Kms {
                 .map_err(|_| KmsError::Integrity("tenant KEK nonce"))?;
             let kek = self
                 .crypto
-                .aes_gcm_open(root_key.as_bytes(), &nonce, &tenant_aad(&t.id), &t.wrapped_kek)
-                .map_err(|_| KmsError::Integrity("a tenant key-encryption key does not unwrap under the root key"))?;
+                .aes_gcm_open(
+                    root_key.as_bytes(),
+                    &nonce,
+                    &tenant_aad(&t.id),
+                    &t.wrapped_kek,
+                )
+                .map_err(|_| {
+                    KmsError::Integrity(
+                        "a tenant key-encryption key does not unwrap under the root key",
+                    )
+                })?;
             keks.insert(t.id, kek);
         }
         *self.write_unsealed() = Some(Unsealed { root_key, keks });
@@ -256,13 +285,21 @@ impl Kms {
     /// Drops the root key and every tenant KEK from memory.
     pub async fn seal(&self) -> Result<(), KmsError> {
         *self.write_unsealed() = None;
-        self.imports.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.imports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let draft = self.system_event("system.seal", Outcome::Ok, None, None);
         self.commit(WriteBatch::default(), draft).await
     }
 
     /// Runs one operation for a caller: the only way in for protocol adapters.
-    pub async fn run(&self, meta: &RequestMeta, credential: &Credential, op: Operation) -> Result<Response, KmsError> {
+    pub async fn run(
+        &self,
+        meta: &RequestMeta,
+        credential: &Credential,
+        op: Operation,
+    ) -> Result<Response, KmsError> {
         let action = op.action();
         let key_hint = op.key_hint();
         let caller = match self.authenticate(credential).await {
@@ -285,7 +322,8 @@ impl Kms {
                 Ok(done) => done,
                 Err(KmsError::Conflict) if attempt < MAX_ATTEMPTS => continue,
                 Err(e) => {
-                    self.audit_failure(meta, Some(&caller), action, key_hint, &e).await?;
+                    self.audit_failure(meta, Some(&caller), action, key_hint, &e)
+                        .await?;
                     return Err(e);
                 }
             };
@@ -307,9 +345,12 @@ impl Kms {
             };
             match self.commit(done.writes, draft).await {
                 Ok(()) => return Ok(done.response),
-                Err(KmsError::Conflict | KmsError::AlreadyExists(_)) if attempt < MAX_ATTEMPTS => continue,
+                Err(KmsError::Conflict | KmsError::AlreadyExists(_)) if attempt < MAX_ATTEMPTS => {
+                    continue
+                }
                 Err(e) => {
-                    self.audit_failure(meta, Some(&caller), action, key_hint, &e).await?;
+                    self.audit_failure(meta, Some(&caller), action, key_hint, &e)
+                        .await?;
                     return Err(e);
                 }
             }
@@ -329,7 +370,12 @@ impl Kms {
             if writes.0.is_empty() {
                 continue;
             }
-            let mut draft = self.system_event("key.sweep", Outcome::Ok, Some(record.id.to_string()), Some(detail));
+            let mut draft = self.system_event(
+                "key.sweep",
+                Outcome::Ok,
+                Some(record.id.to_string()),
+                Some(detail),
+            );
             draft.tenant = Some(record.tenant.clone());
             match self.commit(writes, draft).await {
                 Ok(()) => changed += 1,
@@ -342,7 +388,11 @@ impl Kms {
     }
 
     /// Commits `batch` and the audit event for it in one transaction, extending the chain.
-    pub(crate) async fn commit(&self, mut batch: WriteBatch, draft: EventDraft) -> Result<(), KmsError> {
+    pub(crate) async fn commit(
+        &self,
+        mut batch: WriteBatch,
+        draft: EventDraft,
+    ) -> Result<(), KmsError> {
         let mut head = self.chain.lock().await;
         let event: AuditEvent = draft.seal(head.0, &head.1);
         let (seq, hash) = (event.seq, event.hash.clone());
@@ -406,7 +456,13 @@ impl Kms {
         Err(last.unwrap_or(KmsError::Conflict))
     }
 
-    fn system_event(&self, action: &str, outcome: Outcome, key: Option<String>, detail: Option<String>) -> EventDraft {
+    fn system_event(
+        &self,
+        action: &str,
+        outcome: Outcome,
+        key: Option<String>,
+        detail: Option<String>,
+    ) -> EventDraft {
         EventDraft {
             time: self.clock.now(),
             tenant: None,
@@ -433,7 +489,11 @@ impl Kms {
             return Err(KmsError::Unauthenticated);
         };
         let hash = hex::encode(self.crypto.sha256(secret.as_bytes()));
-        let token = self.store.token_by_hash(&hash).await?.ok_or(KmsError::Unauthenticated)?;
+        let token = self
+            .store
+            .token_by_hash(&hash)
+            .await?
+            .ok_or(KmsError::Unauthenticated)?;
         // The lookup was by hash; compare again in constant time so a store that matched
         // loosely cannot let a different secret in.
         if !keyhold_crypto::constant_time_eq(token.secret_hash.as_bytes(), hash.as_bytes()) {
@@ -443,7 +503,11 @@ impl Kms {
         if token.revoked_at.is_some() || token.expires_at.is_some_and(|e| e <= now) {
             return Err(KmsError::Unauthenticated);
         }
-        let tenant = self.store.tenant(&token.tenant).await?.ok_or(KmsError::Unauthenticated)?;
+        let tenant = self
+            .store
+            .tenant(&token.tenant)
+            .await?
+            .ok_or(KmsError::Unauthenticated)?;
         if tenant.disabled {
             return Err(KmsError::Unauthenticated);
         }
@@ -508,7 +572,9 @@ impl Kms {
     pub fn root_fingerprint(&self) -> Option<String> {
         let guard = self.read_unsealed();
         let u = guard.as_ref()?;
-        let d = self.crypto.hmac_sha256(u.root_key.as_bytes(), b"keyhold/root-fingerprint");
+        let d = self
+            .crypto
+            .hmac_sha256(u.root_key.as_bytes(), b"keyhold/root-fingerprint");
         Some(hex::encode(&d[..8]))
     }
 

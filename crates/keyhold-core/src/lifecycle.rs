@@ -288,7 +288,10 @@ pub fn apply(lc: &Lifecycle, t: Transition, now: Timestamp) -> Result<Lifecycle,
             next.state = Deactivated;
             next.deactivation_date = Some(now);
         }
-        (PreActive | Active | Suspended | Deactivated | Compromised, Transition::Revoke { reason }) => {
+        (
+            PreActive | Active | Suspended | Deactivated | Compromised,
+            Transition::Revoke { reason },
+        ) => {
             next.revocation_reason = Some(reason);
             if reason.is_compromise() {
                 next.state = Compromised;
@@ -305,13 +308,17 @@ pub fn apply(lc: &Lifecycle, t: Transition, now: Timestamp) -> Result<Lifecycle,
         }
         (s, Transition::ScheduleDestroy { at }) if !s.is_destroyed() => {
             if at <= now {
-                return Err(KmsError::invalid("the destruction date must be in the future"));
+                return Err(KmsError::invalid(
+                    "the destruction date must be in the future",
+                ));
             }
             next.destroy_at = Some(at);
         }
         (s, Transition::CancelDestroy) if !s.is_destroyed() => {
             if next.destroy_at.take().is_none() {
-                return Err(KmsError::invalid("no destruction is scheduled for this key"));
+                return Err(KmsError::invalid(
+                    "no destruction is scheduled for this key",
+                ));
             }
             if s == Active {
                 next.state = Suspended;
@@ -402,12 +409,18 @@ mod tests {
 
     #[test]
     fn new_key_without_dates_is_pre_active() {
-        assert_eq!(Lifecycle::new(t(0), None, None, None).state, KeyState::PreActive);
+        assert_eq!(
+            Lifecycle::new(t(0), None, None, None).state,
+            KeyState::PreActive
+        );
     }
 
     #[test]
     fn activation_date_in_the_past_makes_the_key_active() {
-        assert_eq!(Lifecycle::new(t(10), Some(t(10)), None, None).state, KeyState::Active);
+        assert_eq!(
+            Lifecycle::new(t(10), Some(t(10)), None, None).state,
+            KeyState::Active
+        );
     }
 
     #[test]
@@ -430,7 +443,12 @@ mod tests {
 
     #[test]
     fn cancelled_destruction_of_an_active_key_leaves_it_suspended() {
-        let lc = apply(&Lifecycle::new(t(0), None, None, None), Transition::Activate, t(1)).unwrap();
+        let lc = apply(
+            &Lifecycle::new(t(0), None, None, None),
+            Transition::Activate,
+            t(1),
+        )
+        .unwrap();
         let lc = apply(&lc, Transition::ScheduleDestroy { at: t(100) }, t(2)).unwrap();
         assert!(matches!(
             check_use(&lc, Use::Protect, "encrypt"),

@@ -227,7 +227,11 @@ impl std::str::FromStr for Role {
         Self::ALL
             .into_iter()
             .find(|r| r.as_str() == s.trim())
-            .ok_or_else(|| KmsError::invalid(format!("unknown role '{s}': use admin, key-manager, key-user or auditor")))
+            .ok_or_else(|| {
+                KmsError::invalid(format!(
+                    "unknown role '{s}': use admin, key-manager, key-user or auditor"
+                ))
+            })
     }
 }
 

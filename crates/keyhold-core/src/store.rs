@@ -19,7 +19,9 @@ use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
 use crate::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
 use crate::lifecycle::KeyState;
-use crate::model::{Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord, RECORD_VERSION};
+use crate::model::{
+    Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord, RECORD_VERSION,
+};
 use keyhold_crypto::Algorithm;
 
 /// Failures of a store.
@@ -144,9 +146,17 @@ pub trait KeyStore: Send + Sync + 'static {
     /// the tenant).
     async fn key_any_tenant(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
     /// A key of `tenant` by name.
-    async fn key_by_name(&self, tenant: &TenantId, name: &KeyName) -> Result<Option<KeyRecord>, StoreError>;
+    async fn key_by_name(
+        &self,
+        tenant: &TenantId,
+        name: &KeyName,
+    ) -> Result<Option<KeyRecord>, StoreError>;
     /// A key of `tenant` created with this idempotency token.
-    async fn key_by_idempotency(&self, tenant: &TenantId, token: &str) -> Result<Option<KeyRecord>, StoreError>;
+    async fn key_by_idempotency(
+        &self,
+        tenant: &TenantId,
+        token: &str,
+    ) -> Result<Option<KeyRecord>, StoreError>;
     /// Keys of `tenant` matching `filter`, ordered by id (= creation order), after `after`.
     async fn list_keys(
         &self,
@@ -162,13 +172,22 @@ pub trait KeyStore: Send + Sync + 'static {
     /// All versions of a key, oldest first.
     async fn versions(&self, key: &KeyId) -> Result<Vec<KeyVersion>, StoreError>;
     /// An alias.
-    async fn alias(&self, tenant: &TenantId, name: &AliasName) -> Result<Option<Alias>, StoreError>;
+    async fn alias(&self, tenant: &TenantId, name: &AliasName)
+        -> Result<Option<Alias>, StoreError>;
     /// Aliases of a tenant, optionally only those of one key, ordered by name.
-    async fn aliases(&self, tenant: &TenantId, key: Option<&KeyId>) -> Result<Vec<Alias>, StoreError>;
+    async fn aliases(
+        &self,
+        tenant: &TenantId,
+        key: Option<&KeyId>,
+    ) -> Result<Vec<Alias>, StoreError>;
     /// A token by the hex SHA-256 of its secret.
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     /// A token by id.
-    async fn token(&self, tenant: &TenantId, id: &TokenId) -> Result<Option<TokenRecord>, StoreError>;
+    async fn token(
+        &self,
+        tenant: &TenantId,
+        id: &TokenId,
+    ) -> Result<Option<TokenRecord>, StoreError>;
     /// Tokens of a tenant, ordered by creation.
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError>;
     /// Grants of a tenant, optionally of one key and/or one grantee, ordered by id.
@@ -193,8 +212,8 @@ pub fn decode_record<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError>
     struct Version {
         v: u32,
     }
-    let ver: Version =
-        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("record without format version: {e}")))?;
+    let ver: Version = serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("record without format version: {e}")))?;
     if ver.v != RECORD_VERSION {
         return Err(StoreError::Corrupt(format!(
             "record format version {} is not supported by this release (expects {RECORD_VERSION})",

@@ -1,5 +1,7 @@
 //! Scenario tests on the core: no network, in-memory store, manual clock.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -10,7 +12,9 @@ use keyhold_core::{Algorithm, ErrorCode, KmsError, MessageType, Operation, Respo
 
 /// Brings a fresh key into `state` through the public operations.
 async fn key_in_state(w: &World, alg: Algorithm, state: KeyState) -> KeyInfo {
-    let k = w.key(alg, |r| r.spec.pre_active = state == KeyState::PreActive).await;
+    let k = w
+        .key(alg, |r| r.spec.pre_active = state == KeyState::PreActive)
+        .await;
     let ch = |c| w.change(k.id, c);
     match state {
         KeyState::PreActive | KeyState::Active => {}
@@ -21,14 +25,22 @@ async fn key_in_state(w: &World, alg: Algorithm, state: KeyState) -> KeyInfo {
             ch(StateChange::Deactivate).await.unwrap();
         }
         KeyState::Compromised => {
-            ch(StateChange::Revoke { reason: RevocationReason::KeyCompromise }).await.unwrap();
+            ch(StateChange::Revoke {
+                reason: RevocationReason::KeyCompromise,
+            })
+            .await
+            .unwrap();
         }
         KeyState::Destroyed => {
             ch(StateChange::Deactivate).await.unwrap();
             ch(StateChange::Destroy).await.unwrap();
         }
         KeyState::DestroyedCompromised => {
-            ch(StateChange::Revoke { reason: RevocationReason::KeyCompromise }).await.unwrap();
+            ch(StateChange::Revoke {
+                reason: RevocationReason::KeyCompromise,
+            })
+            .await
+            .unwrap();
             ch(StateChange::Destroy).await.unwrap();
         }
     }
@@ -57,7 +69,16 @@ async fn state_table_for_encrypt_and_decrypt() {
             KeyState::PreActive => {
                 let pre = key_in_state(&w, Algorithm::Aes256, KeyState::PreActive).await;
                 let e = w.encrypt(pre.id, b"x").await.unwrap_err();
-                assert!(matches!(e, KmsError::InvalidState { state: KeyState::PreActive, .. }), "{e:?}");
+                assert!(
+                    matches!(
+                        e,
+                        KmsError::InvalidState {
+                            state: KeyState::PreActive,
+                            ..
+                        }
+                    ),
+                    "{e:?}"
+                );
                 continue;
             }
             KeyState::Active => {}
@@ -68,26 +89,44 @@ async fn state_table_for_encrypt_and_decrypt() {
                 w.change(k.id, StateChange::Deactivate).await.unwrap();
             }
             KeyState::Compromised => {
-                w.change(k.id, StateChange::Revoke { reason: RevocationReason::KeyCompromise })
-                    .await
-                    .unwrap();
+                w.change(
+                    k.id,
+                    StateChange::Revoke {
+                        reason: RevocationReason::KeyCompromise,
+                    },
+                )
+                .await
+                .unwrap();
             }
             KeyState::Destroyed => {
                 w.change(k.id, StateChange::Deactivate).await.unwrap();
                 w.change(k.id, StateChange::Destroy).await.unwrap();
             }
             KeyState::DestroyedCompromised => {
-                w.change(k.id, StateChange::Revoke { reason: RevocationReason::KeyCompromise })
-                    .await
-                    .unwrap();
+                w.change(
+                    k.id,
+                    StateChange::Revoke {
+                        reason: RevocationReason::KeyCompromise,
+                    },
+                )
+                .await
+                .unwrap();
                 w.change(k.id, StateChange::Destroy).await.unwrap();
             }
         }
         assert_eq!(w.describe(k.id).await.state, state);
         let enc = w.encrypt(k.id, b"x").await;
-        assert_eq!(enc.is_ok(), allowed(state, true), "encrypt in {state}: {enc:?}");
+        assert_eq!(
+            enc.is_ok(),
+            allowed(state, true),
+            "encrypt in {state}: {enc:?}"
+        );
         let dec = w.decrypt(&ct).await;
-        assert_eq!(dec.is_ok(), allowed(state, false), "decrypt in {state}: {dec:?}");
+        assert_eq!(
+            dec.is_ok(),
+            allowed(state, false),
+            "decrypt in {state}: {dec:?}"
+        );
         if let Ok(d) = dec {
             assert_eq!(d.plaintext.0.as_bytes(), b"hello");
             assert_eq!(d.key_compromised, state == KeyState::Compromised);
@@ -112,7 +151,11 @@ async fn state_table_for_sign_verify_and_public_key() {
                 }),
             )
             .await;
-        assert_eq!(sign.is_ok(), allowed(state, true), "sign in {state}: {sign:?}");
+        assert_eq!(
+            sign.is_ok(),
+            allowed(state, true),
+            "sign in {state}: {sign:?}"
+        );
         let verify = w
             .run(
                 &w.user,
@@ -126,7 +169,11 @@ async fn state_table_for_sign_verify_and_public_key() {
                 }),
             )
             .await;
-        assert_eq!(verify.is_ok(), allowed(state, false), "verify in {state}: {verify:?}");
+        assert_eq!(
+            verify.is_ok(),
+            allowed(state, false),
+            "verify in {state}: {verify:?}"
+        );
         let public = w
             .run(
                 &w.user,
@@ -136,7 +183,11 @@ async fn state_table_for_sign_verify_and_public_key() {
                 }),
             )
             .await;
-        assert_eq!(public.is_ok(), !state.is_destroyed(), "public key in {state}: {public:?}");
+        assert_eq!(
+            public.is_ok(),
+            !state.is_destroyed(),
+            "public key in {state}: {public:?}"
+        );
     }
 }
 
@@ -149,10 +200,25 @@ async fn every_transition_is_allowed_or_refused_as_specified() {
         ("suspend", StateChange::Suspend),
         ("resume", StateChange::Resume),
         ("deactivate", StateChange::Deactivate),
-        ("revoke-compromise", StateChange::Revoke { reason: RevocationReason::KeyCompromise }),
-        ("revoke-other", StateChange::Revoke { reason: RevocationReason::CessationOfOperation }),
+        (
+            "revoke-compromise",
+            StateChange::Revoke {
+                reason: RevocationReason::KeyCompromise,
+            },
+        ),
+        (
+            "revoke-other",
+            StateChange::Revoke {
+                reason: RevocationReason::CessationOfOperation,
+            },
+        ),
         ("destroy", StateChange::Destroy),
-        ("schedule-destroy", StateChange::ScheduleDestroy { waiting_period_secs: None }),
+        (
+            "schedule-destroy",
+            StateChange::ScheduleDestroy {
+                waiting_period_secs: None,
+            },
+        ),
     ];
     // Expected state after each change, or None when refused.
     let expect = |from: KeyState, change: &str| -> Option<KeyState> {
@@ -175,13 +241,22 @@ async fn every_transition_is_allowed_or_refused_as_specified() {
             let result = w.change(k.id, change).await;
             match expect(from, name) {
                 Some(to) => {
-                    let info = result.unwrap_or_else(|e| panic!("{name} from {from} must be allowed: {e}"));
+                    let info = result
+                        .unwrap_or_else(|e| panic!("{name} from {from} must be allowed: {e}"));
                     assert_eq!(info.state, to, "{name} from {from}");
                 }
                 None => {
                     let e = result.expect_err(&format!("{name} from {from} must be refused"));
-                    assert_eq!(e.code(), ErrorCode::InvalidKeyState, "{name} from {from}: {e}");
-                    assert_eq!(w.describe(k.id).await.state, from, "a refused change leaves the state");
+                    assert_eq!(
+                        e.code(),
+                        ErrorCode::InvalidKeyState,
+                        "{name} from {from}: {e}"
+                    );
+                    assert_eq!(
+                        w.describe(k.id).await.state,
+                        from,
+                        "a refused change leaves the state"
+                    );
                 }
             }
         }
@@ -200,8 +275,24 @@ async fn rotation_step_list() {
     let c2 = w.encrypt(k.id, b"two").await.unwrap();
     assert_eq!(c2.key_version, 2);
     // both decrypt
-    assert_eq!(w.decrypt(&c1.ciphertext).await.unwrap().plaintext.0.as_bytes(), b"one");
-    assert_eq!(w.decrypt(&c2.ciphertext).await.unwrap().plaintext.0.as_bytes(), b"two");
+    assert_eq!(
+        w.decrypt(&c1.ciphertext)
+            .await
+            .unwrap()
+            .plaintext
+            .0
+            .as_bytes(),
+        b"one"
+    );
+    assert_eq!(
+        w.decrypt(&c2.ciphertext)
+            .await
+            .unwrap()
+            .plaintext
+            .0
+            .as_bytes(),
+        b"two"
+    );
     // re-encrypt v1 -> v2 without the caller seeing the plaintext
     let Response::ReEncrypt(re) = w
         .run(
@@ -230,7 +321,15 @@ async fn rotation_step_list() {
     .unwrap();
     let e = w.decrypt(&c1.ciphertext).await.unwrap_err();
     assert!(matches!(e, KmsError::KeyVersionDisabled(1)), "{e:?}");
-    assert_eq!(w.decrypt(&re.ciphertext).await.unwrap().plaintext.0.as_bytes(), b"one");
+    assert_eq!(
+        w.decrypt(&re.ciphertext)
+            .await
+            .unwrap()
+            .plaintext
+            .0
+            .as_bytes(),
+        b"one"
+    );
     // the minimum cannot pass the current version
     let e = w
         .run(
@@ -249,7 +348,11 @@ async fn rotation_step_list() {
 #[tokio::test]
 async fn automatic_rotation_by_period() {
     let w = World::new().await;
-    let k = w.key(Algorithm::Aes256, |r| r.spec.rotation_period_secs = Some(86_400)).await;
+    let k = w
+        .key(Algorithm::Aes256, |r| {
+            r.spec.rotation_period_secs = Some(86_400)
+        })
+        .await;
     w.clock.advance_secs(86_399);
     assert_eq!(w.kms.sweep().await.unwrap(), 0);
     w.clock.advance_secs(1);
@@ -276,8 +379,17 @@ async fn date_driven_transitions_take_effect_at_the_instant() {
     assert_eq!(w.describe(k.id).await.state, KeyState::Active);
     w.clock.advance_secs(1000);
     let e = w.encrypt(k.id, b"x").await.unwrap_err();
-    assert!(matches!(e, KmsError::InvalidState { state: KeyState::Deactivated, .. }));
-    assert!(w.decrypt(&ct.ciphertext).await.is_ok(), "deactivated keys still decrypt");
+    assert!(matches!(
+        e,
+        KmsError::InvalidState {
+            state: KeyState::Deactivated,
+            ..
+        }
+    ));
+    assert!(
+        w.decrypt(&ct.ciphertext).await.is_ok(),
+        "deactivated keys still decrypt"
+    );
     // The sweeper persists it.
     assert_eq!(w.kms.sweep().await.unwrap(), 1);
     let Response::Keys(list) = w
@@ -303,26 +415,52 @@ async fn scheduled_destruction_waits_and_can_be_cancelled() {
     let ct = w.encrypt(k.id, b"x").await.unwrap();
     // Below the minimum waiting period.
     let e = w
-        .change(k.id, StateChange::ScheduleDestroy { waiting_period_secs: Some(3600) })
+        .change(
+            k.id,
+            StateChange::ScheduleDestroy {
+                waiting_period_secs: Some(3600),
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidRequest);
-    let info = w.change(k.id, StateChange::ScheduleDestroy { waiting_period_secs: None }).await.unwrap();
+    let info = w
+        .change(
+            k.id,
+            StateChange::ScheduleDestroy {
+                waiting_period_secs: None,
+            },
+        )
+        .await
+        .unwrap();
     assert!(info.lifecycle.destroy_at.is_some());
     // Unusable while pending.
-    assert!(matches!(w.decrypt(&ct.ciphertext).await, Err(KmsError::PendingDestruction)));
+    assert!(matches!(
+        w.decrypt(&ct.ciphertext).await,
+        Err(KmsError::PendingDestruction)
+    ));
     // Cancel: back, but suspended rather than silently re-enabled.
     let info = w.change(k.id, StateChange::CancelDestroy).await.unwrap();
     assert_eq!(info.state, KeyState::Suspended);
     w.change(k.id, StateChange::Resume).await.unwrap();
     assert!(w.decrypt(&ct.ciphertext).await.is_ok());
     // Schedule again and let the waiting period (default 30 days) pass.
-    w.change(k.id, StateChange::ScheduleDestroy { waiting_period_secs: Some(86_400) }).await.unwrap();
+    w.change(
+        k.id,
+        StateChange::ScheduleDestroy {
+            waiting_period_secs: Some(86_400),
+        },
+    )
+    .await
+    .unwrap();
     w.clock.advance_secs(86_400);
     assert_eq!(w.kms.sweep().await.unwrap(), 1);
     let info = w.describe(k.id).await;
     assert_eq!(info.state, KeyState::Destroyed);
-    assert!(info.versions.iter().all(|v| v.destroyed), "material deleted from the store");
+    assert!(
+        info.versions.iter().all(|v| v.destroyed),
+        "material deleted from the store"
+    );
     assert!(w.decrypt(&ct.ciphertext).await.is_err());
     assert!(w.audit_ok().await.ok);
 }
@@ -332,7 +470,13 @@ async fn destroy_is_refused_while_active_and_deletes_material() {
     let w = World::new().await;
     let k = w.key(Algorithm::Aes256, |_| {}).await;
     let e = w.change(k.id, StateChange::Destroy).await.unwrap_err();
-    assert!(matches!(e, KmsError::InvalidState { state: KeyState::Active, .. }));
+    assert!(matches!(
+        e,
+        KmsError::InvalidState {
+            state: KeyState::Active,
+            ..
+        }
+    ));
     w.change(k.id, StateChange::Deactivate).await.unwrap();
     w.change(k.id, StateChange::Destroy).await.unwrap();
     let info = w.describe(k.id).await;
@@ -361,7 +505,13 @@ async fn separation_of_duties() {
     }
     // Users cannot manage keys.
     let e = w
-        .run(&w.user, Operation::ChangeState(ChangeState { key: k.id.into(), change: StateChange::Destroy }))
+        .run(
+            &w.user,
+            Operation::ChangeState(ChangeState {
+                key: k.id.into(),
+                change: StateChange::Destroy,
+            }),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::PermissionDenied);
@@ -390,26 +540,52 @@ async fn separation_of_duties() {
         .await
         .map(key_info)
         .unwrap();
-    assert_eq!(w.encrypt(other.id, b"x").await.unwrap_err().code(), ErrorCode::PermissionDenied);
-    w.grant(other.id, &[keyhold_core::model::KeyOp::Encrypt]).await;
+    assert_eq!(
+        w.encrypt(other.id, b"x").await.unwrap_err().code(),
+        ErrorCode::PermissionDenied
+    );
+    w.grant(other.id, &[keyhold_core::model::KeyOp::Encrypt])
+        .await;
     let c = w.encrypt(other.id, b"x").await.unwrap();
-    assert_eq!(w.decrypt(&c.ciphertext).await.unwrap_err().code(), ErrorCode::PermissionDenied);
+    assert_eq!(
+        w.decrypt(&c.ciphertext).await.unwrap_err().code(),
+        ErrorCode::PermissionDenied
+    );
     // Denials are in the audit trail.
-    let Response::AuditExport(events) = w.run(&w.auditor, Operation::AuditExport(AuditExport::default())).await.unwrap() else {
+    let Response::AuditExport(events) = w
+        .run(&w.auditor, Operation::AuditExport(AuditExport::default()))
+        .await
+        .unwrap()
+    else {
         panic!()
     };
-    assert!(events.events.iter().any(|e| e.outcome == keyhold_core::audit::Outcome::Denied && e.action == "decrypt"));
+    assert!(events
+        .events
+        .iter()
+        .any(|e| e.outcome == keyhold_core::audit::Outcome::Denied && e.action == "decrypt"));
 }
 
 #[tokio::test]
 async fn unauthenticated_revoked_and_expired_tokens_are_refused() {
     let w = World::new().await;
     assert_eq!(
-        w.run(&keyhold_core::Credential::None, Operation::WhoAmI(WhoAmI {})).await.unwrap_err().code(),
+        w.run(
+            &keyhold_core::Credential::None,
+            Operation::WhoAmI(WhoAmI {})
+        )
+        .await
+        .unwrap_err()
+        .code(),
         ErrorCode::Unauthenticated
     );
     let bogus = keyhold_core::Credential::Bearer(SecretBytes::new(b"kh_nope".to_vec()));
-    assert_eq!(w.run(&bogus, Operation::WhoAmI(WhoAmI {})).await.unwrap_err().code(), ErrorCode::Unauthenticated);
+    assert_eq!(
+        w.run(&bogus, Operation::WhoAmI(WhoAmI {}))
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::Unauthenticated
+    );
     let Response::CreatedToken(t) = w
         .run(
             &w.admin,
@@ -428,15 +604,38 @@ async fn unauthenticated_revoked_and_expired_tokens_are_refused() {
     let cred = keyhold_core::Credential::Bearer(t.token.0.clone());
     assert!(w.run(&cred, Operation::WhoAmI(WhoAmI {})).await.is_ok());
     w.clock.advance_secs(60);
-    assert_eq!(w.run(&cred, Operation::WhoAmI(WhoAmI {})).await.unwrap_err().code(), ErrorCode::Unauthenticated);
+    assert_eq!(
+        w.run(&cred, Operation::WhoAmI(WhoAmI {}))
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::Unauthenticated
+    );
     // Revocation.
     let cred2 = w.token("other", Role::KeyUser).await;
-    let Response::Tokens(list) = w.run(&w.admin, Operation::ListTokens(ListTokens {})).await.unwrap() else {
+    let Response::Tokens(list) = w
+        .run(&w.admin, Operation::ListTokens(ListTokens {}))
+        .await
+        .unwrap()
+    else {
         panic!()
     };
-    let id = list.tokens.iter().find(|t| t.principal.as_str() == "other").unwrap().id;
-    w.run(&w.admin, Operation::RevokeToken(RevokeToken { id })).await.unwrap();
-    assert_eq!(w.run(&cred2, Operation::WhoAmI(WhoAmI {})).await.unwrap_err().code(), ErrorCode::Unauthenticated);
+    let id = list
+        .tokens
+        .iter()
+        .find(|t| t.principal.as_str() == "other")
+        .unwrap()
+        .id;
+    w.run(&w.admin, Operation::RevokeToken(RevokeToken { id }))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.run(&cred2, Operation::WhoAmI(WhoAmI {}))
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::Unauthenticated
+    );
 }
 
 #[tokio::test]
@@ -468,7 +667,10 @@ async fn names_aliases_and_list_filters() {
             r.spec.tags.insert("team".into(), "billing".into());
         })
         .await;
-    w.key(Algorithm::EcP256, |r| r.spec.name = Some("signing".parse().unwrap())).await;
+    w.key(Algorithm::EcP256, |r| {
+        r.spec.name = Some("signing".parse().unwrap())
+    })
+    .await;
     // Names are unique.
     let dup = w
         .run(
@@ -489,7 +691,10 @@ async fn names_aliases_and_list_filters() {
         &w.manager,
         Operation::CreateAlias(CreateAlias {
             alias: "alias/billing".parse().unwrap(),
-            key: "billing-key".parse::<keyhold_core::ids::KeyName>().map(|n| keyhold_core::ids::KeyRef(n.to_string())).unwrap(),
+            key: "billing-key"
+                .parse::<keyhold_core::ids::KeyName>()
+                .map(|n| keyhold_core::ids::KeyRef(n.to_string()))
+                .unwrap(),
         }),
     )
     .await
@@ -509,15 +714,53 @@ async fn names_aliases_and_list_filters() {
     let Response::Encrypt(e) = r else { panic!() };
     assert_eq!(e.key_id, k.id);
     let list = |f: ListKeys| async {
-        let Response::Keys(l) = w.run(&w.manager, Operation::ListKeys(f)).await.unwrap() else { panic!() };
+        let Response::Keys(l) = w.run(&w.manager, Operation::ListKeys(f)).await.unwrap() else {
+            panic!()
+        };
         l
     };
-    assert_eq!(list(ListKeys { tag: Some("team=billing".into()), ..Default::default() }).await.keys.len(), 1);
-    assert_eq!(list(ListKeys { algorithm: Some(Algorithm::EcP256), ..Default::default() }).await.keys.len(), 1);
-    assert_eq!(list(ListKeys { name_prefix: Some("bill".into()), ..Default::default() }).await.keys.len(), 1);
-    let page1 = list(ListKeys { limit: Some(1), ..Default::default() }).await;
+    assert_eq!(
+        list(ListKeys {
+            tag: Some("team=billing".into()),
+            ..Default::default()
+        })
+        .await
+        .keys
+        .len(),
+        1
+    );
+    assert_eq!(
+        list(ListKeys {
+            algorithm: Some(Algorithm::EcP256),
+            ..Default::default()
+        })
+        .await
+        .keys
+        .len(),
+        1
+    );
+    assert_eq!(
+        list(ListKeys {
+            name_prefix: Some("bill".into()),
+            ..Default::default()
+        })
+        .await
+        .keys
+        .len(),
+        1
+    );
+    let page1 = list(ListKeys {
+        limit: Some(1),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(page1.keys.len(), 1);
-    let page2 = list(ListKeys { limit: Some(1), page_token: page1.next_page.clone(), ..Default::default() }).await;
+    let page2 = list(ListKeys {
+        limit: Some(1),
+        page_token: page1.next_page.clone(),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(page2.keys.len(), 1);
     assert_ne!(page1.keys[0].id, page2.keys[0].id);
     assert!(page2.next_page.is_none());
@@ -542,10 +785,21 @@ async fn encryption_context_and_tampering() {
     else {
         panic!()
     };
-    let dec = |ct: Vec<u8>, context: EncryptContext| Operation::Decrypt(Decrypt { ciphertext: ct, context });
-    assert!(w.run(&w.user, dec(e.ciphertext.clone(), ctx.clone())).await.is_ok());
+    let dec = |ct: Vec<u8>, context: EncryptContext| {
+        Operation::Decrypt(Decrypt {
+            ciphertext: ct,
+            context,
+        })
+    };
+    assert!(w
+        .run(&w.user, dec(e.ciphertext.clone(), ctx.clone()))
+        .await
+        .is_ok());
     assert_eq!(
-        w.run(&w.user, dec(e.ciphertext.clone(), Default::default())).await.unwrap_err().code(),
+        w.run(&w.user, dec(e.ciphertext.clone(), Default::default()))
+            .await
+            .unwrap_err()
+            .code(),
         ErrorCode::InvalidCiphertext
     );
     for i in [0usize, 5, 20, 30, e.ciphertext.len() - 1] {
@@ -553,7 +807,10 @@ async fn encryption_context_and_tampering() {
         bad[i] ^= 0x01;
         let err = w.run(&w.user, dec(bad, ctx.clone())).await.unwrap_err();
         assert!(
-            matches!(err.code(), ErrorCode::InvalidCiphertext | ErrorCode::NotFound | ErrorCode::KeyVersionDisabled),
+            matches!(
+                err.code(),
+                ErrorCode::InvalidCiphertext | ErrorCode::NotFound | ErrorCode::KeyVersionDisabled
+            ),
             "byte {i}: {err:?}"
         );
     }
@@ -570,11 +827,27 @@ async fn every_algorithm_works_for_its_usage() {
         match usage {
             KeyUsage::EncryptDecrypt => {
                 let c = w.encrypt(k.id, b"pt").await.unwrap();
-                assert_eq!(w.decrypt(&c.ciphertext).await.unwrap().plaintext.0.as_bytes(), b"pt");
+                assert_eq!(
+                    w.decrypt(&c.ciphertext)
+                        .await
+                        .unwrap()
+                        .plaintext
+                        .0
+                        .as_bytes(),
+                    b"pt"
+                );
             }
             KeyUsage::SignVerify => {
                 let Response::Sign(s) = w
-                    .run(&w.user, Operation::Sign(Sign { key: k.id.into(), message: b"m".to_vec(), message_type: Some(MessageType::Raw), algorithm: None }))
+                    .run(
+                        &w.user,
+                        Operation::Sign(Sign {
+                            key: k.id.into(),
+                            message: b"m".to_vec(),
+                            message_type: Some(MessageType::Raw),
+                            algorithm: None,
+                        }),
+                    )
                     .await
                     .unwrap()
                 else {
@@ -601,14 +874,28 @@ async fn every_algorithm_works_for_its_usage() {
             }
             KeyUsage::Mac => {
                 let Response::Mac(m) = w
-                    .run(&w.user, Operation::GenerateMac(GenerateMac { key: k.id.into(), message: b"m".to_vec() }))
+                    .run(
+                        &w.user,
+                        Operation::GenerateMac(GenerateMac {
+                            key: k.id.into(),
+                            message: b"m".to_vec(),
+                        }),
+                    )
                     .await
                     .unwrap()
                 else {
                     panic!()
                 };
                 let Response::Verify(v) = w
-                    .run(&w.user, Operation::VerifyMac(VerifyMac { key: k.id.into(), message: b"m".to_vec(), mac: m.mac, key_version: None }))
+                    .run(
+                        &w.user,
+                        Operation::VerifyMac(VerifyMac {
+                            key: k.id.into(),
+                            message: b"m".to_vec(),
+                            mac: m.mac,
+                            key_version: None,
+                        }),
+                    )
                     .await
                     .unwrap()
                 else {
@@ -619,19 +906,37 @@ async fn every_algorithm_works_for_its_usage() {
         }
     }
     // RSA for encryption.
-    let k = w.key(Algorithm::Rsa2048, |r| r.spec.usage = Some(KeyUsage::EncryptDecrypt)).await;
+    let k = w
+        .key(Algorithm::Rsa2048, |r| {
+            r.spec.usage = Some(KeyUsage::EncryptDecrypt)
+        })
+        .await;
     let c = w.encrypt(k.id, b"rsa").await.unwrap();
-    assert_eq!(w.decrypt(&c.ciphertext).await.unwrap().plaintext.0.as_bytes(), b"rsa");
+    assert_eq!(
+        w.decrypt(&c.ciphertext)
+            .await
+            .unwrap()
+            .plaintext
+            .0
+            .as_bytes(),
+        b"rsa"
+    );
     // Wrong usage.
     let ec = w.key(Algorithm::EcP256, |_| {}).await;
-    assert_eq!(w.encrypt(ec.id, b"x").await.unwrap_err().code(), ErrorCode::WrongKeyUsage);
+    assert_eq!(
+        w.encrypt(ec.id, b"x").await.unwrap_err().code(),
+        ErrorCode::WrongKeyUsage
+    );
 }
 
 #[tokio::test]
 async fn import_wraps_material_for_transport() {
     let w = World::new().await;
     let Response::ImportParameters(p) = w
-        .run(&w.manager, Operation::GetImportParameters(GetImportParameters {}))
+        .run(
+            &w.manager,
+            Operation::GetImportParameters(GetImportParameters {}),
+        )
         .await
         .unwrap()
     else {
@@ -639,7 +944,9 @@ async fn import_wraps_material_for_transport() {
     };
     let crypto = keyhold_crypto::Provider::aws_lc();
     let material = [7u8; 32];
-    let spki = crypto.public_key_from_pem(&p.wrapping_public_key_pem).unwrap();
+    let spki = crypto
+        .public_key_from_pem(&p.wrapping_public_key_pem)
+        .unwrap();
     let wrapped = crypto.wrap_for_import(&spki, &material).unwrap();
     let import = |token: String, wrapped: Vec<u8>| {
         Operation::ImportKey(ImportKey {
@@ -650,22 +957,43 @@ async fn import_wraps_material_for_transport() {
             spec: Default::default(),
         })
     };
-    let k = key_info(w.run(&w.manager, import(p.import_token.clone(), wrapped.clone())).await.unwrap());
+    let k = key_info(
+        w.run(&w.manager, import(p.import_token.clone(), wrapped.clone()))
+            .await
+            .unwrap(),
+    );
     assert_eq!(k.origin, keyhold_core::model::Origin::Imported);
     // The token is single-use.
-    assert!(w.run(&w.manager, import(p.import_token, wrapped)).await.is_err());
+    assert!(w
+        .run(&w.manager, import(p.import_token, wrapped))
+        .await
+        .is_err());
     w.grant(k.id, &keyhold_core::model::KeyOp::ALL).await;
     // The imported key really is those bytes: decrypt a ciphertext made locally with them
     // through the same format is not possible, so check the round trip instead.
     let c = w.encrypt(k.id, b"byok").await.unwrap();
-    assert_eq!(w.decrypt(&c.ciphertext).await.unwrap().plaintext.0.as_bytes(), b"byok");
+    assert_eq!(
+        w.decrypt(&c.ciphertext)
+            .await
+            .unwrap()
+            .plaintext
+            .0
+            .as_bytes(),
+        b"byok"
+    );
 }
 
 #[tokio::test]
 async fn sealed_core_refuses_everything_and_unseals_with_its_root() {
     let w = World::new().await;
     w.kms.seal().await.unwrap();
-    assert_eq!(w.run(&w.admin, Operation::WhoAmI(WhoAmI {})).await.unwrap_err().code(), ErrorCode::Sealed);
+    assert_eq!(
+        w.run(&w.admin, Operation::WhoAmI(WhoAmI {}))
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::Sealed
+    );
     let wrong = TestRoot(keyhold_crypto::Provider::aws_lc().random(32).unwrap());
     assert!(w.kms.unseal(&wrong).await.is_err());
     assert!(!w.kms.is_unsealed());

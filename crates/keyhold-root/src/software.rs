@@ -46,7 +46,9 @@ pub struct ShamirRoot {
 
 impl std::fmt::Debug for ShamirRoot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShamirRoot").field("fingerprint", &self.fingerprint()).finish()
+        f.debug_struct("ShamirRoot")
+            .field("fingerprint", &self.fingerprint())
+            .finish()
     }
 }
 
@@ -82,7 +84,9 @@ impl ShamirRoot {
 
     /// A short non-secret fingerprint of the unseal key.
     pub fn fingerprint(&self) -> String {
-        let mac = self.crypto.hmac_sha256(self.key.as_bytes(), b"keyhold/unseal-key-fingerprint");
+        let mac = self
+            .crypto
+            .hmac_sha256(self.key.as_bytes(), b"keyhold/unseal-key-fingerprint");
         hex::encode(&mac[..8])
     }
 }
@@ -111,14 +115,19 @@ impl RootOfTrust for ShamirRoot {
                 blob.mechanism
             )));
         }
-        if !keyhold_crypto::constant_time_eq(blob.key_id.as_bytes(), self.fingerprint().as_bytes()) {
-            return Err(KmsError::invalid("the unseal shares do not rebuild the unseal key (wrong or too few shares)"));
+        if !keyhold_crypto::constant_time_eq(blob.key_id.as_bytes(), self.fingerprint().as_bytes())
+        {
+            return Err(KmsError::invalid(
+                "the unseal shares do not rebuild the unseal key (wrong or too few shares)",
+            ));
         }
         if blob.data.len() < 12 {
             return Err(KmsError::Integrity("sealed root key is truncated"));
         }
         let (nonce, ct) = blob.data.split_at(12);
-        let nonce: [u8; 12] = nonce.try_into().map_err(|_| KmsError::Integrity("sealed root key nonce"))?;
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| KmsError::Integrity("sealed root key nonce"))?;
         self.crypto
             .aes_gcm_open(self.key.as_bytes(), &nonce, aad, ct)
             .map_err(|_| KmsError::Integrity("sealed root key does not open: it was altered"))
@@ -198,14 +207,26 @@ mod tests {
         assert_eq!(cfg.threshold, 3);
         let blob = root.seal(b"root key bytes", b"aad").unwrap();
         let mut p = UnsealProgress::new(3);
-        assert!(matches!(p.submit(&shares[4].to_text()).unwrap(), Submitted::Need { submitted: 1, .. }));
+        assert!(matches!(
+            p.submit(&shares[4].to_text()).unwrap(),
+            Submitted::Need { submitted: 1, .. }
+        ));
         // The same share twice counts once.
-        assert!(matches!(p.submit(&shares[4].to_text()).unwrap(), Submitted::Need { submitted: 1, .. }));
-        assert!(matches!(p.submit(&shares[0].to_text()).unwrap(), Submitted::Need { submitted: 2, .. }));
+        assert!(matches!(
+            p.submit(&shares[4].to_text()).unwrap(),
+            Submitted::Need { submitted: 1, .. }
+        ));
+        assert!(matches!(
+            p.submit(&shares[0].to_text()).unwrap(),
+            Submitted::Need { submitted: 2, .. }
+        ));
         let Submitted::Ready(rebuilt) = p.submit(&shares[2].to_text()).unwrap() else {
             panic!("three shares must be enough")
         };
-        assert_eq!(rebuilt.unseal(&blob, b"aad").unwrap().as_bytes(), b"root key bytes");
+        assert_eq!(
+            rebuilt.unseal(&blob, b"aad").unwrap().as_bytes(),
+            b"root key bytes"
+        );
         assert!(rebuilt.unseal(&blob, b"other aad").is_err());
     }
 

@@ -96,7 +96,9 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,8 +108,19 @@ impl App {
         create_private_dir(&config.data_dir)?;
         let store = SqlStore::open_sqlite(&config.data_dir.join(DB_FILE))
             .await
-            .map_err(|e| StartError::Other(format!("cannot open the database in {}: {e}", config.data_dir.display())))?;
-        let kms = Kms::open(Arc::new(store), keyhold_crypto::Provider::aws_lc(), Arc::new(SystemClock), config.kms.clone()).await?;
+            .map_err(|e| {
+                StartError::Other(format!(
+                    "cannot open the database in {}: {e}",
+                    config.data_dir.display()
+                ))
+            })?;
+        let kms = Kms::open(
+            Arc::new(store),
+            keyhold_crypto::Provider::aws_lc(),
+            Arc::new(SystemClock),
+            config.kms.clone(),
+        )
+        .await?;
         Ok(Self {
             kms: Arc::new(kms),
             config,
@@ -118,12 +131,20 @@ impl App {
 
     /// Initializes a new installation: root key sealed under a fresh M-of-N unseal key.
     /// Returns the shares and the first admin token; neither is stored.
-    pub async fn initialize(&self, shares: u8, threshold: u8) -> Result<(Vec<Share>, SecretBytes), StartError> {
+    pub async fn initialize(
+        &self,
+        shares: u8,
+        threshold: u8,
+    ) -> Result<(Vec<Share>, SecretBytes), StartError> {
         let (root, parts, seal) = ShamirRoot::generate(shares, threshold)?;
         let seal_json = serde_json::to_vec(&seal).map_err(|e| StartError::Other(e.to_string()))?;
         let token = self
             .kms
-            .initialize(&root, PrincipalName::try_from("admin".to_owned())?, vec![(SEAL_CONFIG.to_owned(), seal_json)])
+            .initialize(
+                &root,
+                PrincipalName::try_from("admin".to_owned())?,
+                vec![(SEAL_CONFIG.to_owned(), seal_json)],
+            )
             .await?;
         Ok((parts, token))
     }
@@ -141,10 +162,9 @@ impl App {
     /// Submits one unseal share. At the threshold the shares are combined and tried; a wrong
     /// combination resets the progress.
     pub async fn submit_share(&self, text: &str) -> Result<UnsealState, KmsError> {
-        let config = self
-            .seal_config()
-            .await?
-            .ok_or(KmsError::invalid("the server is not initialized; run `keyhold init`"))?;
+        let config = self.seal_config().await?.ok_or(KmsError::invalid(
+            "the server is not initialized; run `keyhold init`",
+        ))?;
         if self.kms.is_unsealed() {
             return Ok(UnsealState {
                 sealed: false,
@@ -158,7 +178,10 @@ impl App {
             progress.submit(text)?
         };
         match submitted {
-            Submitted::Need { submitted, threshold } => Ok(UnsealState {
+            Submitted::Need {
+                submitted,
+                threshold,
+            } => Ok(UnsealState {
                 sealed: true,
                 submitted,
                 threshold,
@@ -200,7 +223,12 @@ impl App {
     }
 
     /// Runs an operation through the core, recording metrics.
-    pub async fn run(&self, meta: &RequestMeta, credential: &Credential, op: Operation) -> Result<Response, KmsError> {
+    pub async fn run(
+        &self,
+        meta: &RequestMeta,
+        credential: &Credential,
+        op: Operation,
+    ) -> Result<Response, KmsError> {
         let action = op.action();
         let start = Instant::now();
         let result = self.kms.run(meta, credential, op).await;
@@ -208,8 +236,10 @@ impl App {
             Ok(_) => "ok",
             Err(e) => e.code().as_str(),
         };
-        metrics::counter!("keyhold_requests_total", "action" => action, "outcome" => outcome).increment(1);
-        metrics::histogram!("keyhold_request_duration_seconds", "action" => action).record(start.elapsed().as_secs_f64());
+        metrics::counter!("keyhold_requests_total", "action" => action, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("keyhold_request_duration_seconds", "action" => action)
+            .record(start.elapsed().as_secs_f64());
         result
     }
 
@@ -238,7 +268,10 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StartError> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(StartError::io(format!("cannot create data directory {}", dir.display())))
+        .map_err(StartError::io(format!(
+            "cannot create data directory {}",
+            dir.display()
+        )))
 }
 
 /// Writes a file readable only by its owner, replacing any previous content.

@@ -94,7 +94,10 @@ pub fn load_config(common: &CommonArgs, default_data_dir: &Path) -> Result<Confi
     let file = match &common.config {
         Some(path) => RawConfig::from_file(path)?,
         None => {
-            let dir = common.data_dir.clone().unwrap_or_else(|| default_data_dir.to_owned());
+            let dir = common
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| default_data_dir.to_owned());
             let implicit = dir.join("keyhold.toml");
             if implicit.is_file() {
                 RawConfig::from_file(&implicit)?
@@ -109,7 +112,9 @@ pub fn load_config(common: &CommonArgs, default_data_dir: &Path) -> Result<Confi
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -168,7 +173,10 @@ pub async fn init(args: InitArgs) -> Result<(), StartError> {
         ca_cert: ca,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&out).map_err(|e| StartError::Other(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| StartError::Other(e.to_string()))?
+        );
     } else {
         println!("Keyhold initialized in {}.", out.data_dir.display());
         println!();
@@ -189,14 +197,24 @@ pub async fn init(args: InitArgs) -> Result<(), StartError> {
             println!("CA certificate for clients: {}", ca.display());
         }
         println!();
-        println!("Start with `keyhold serve --data-dir {}` and unseal with `keyhold unseal`.", out.data_dir.display());
+        println!(
+            "Start with `keyhold serve --data-dir {}` and unseal with `keyhold unseal`.",
+            out.data_dir.display()
+        );
     }
     Ok(())
 }
 
 /// `keyhold serve [--dev]`.
 pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
-    let config = load_config(&args.common, Path::new(if args.dev { "./keyhold-dev" } else { "./keyhold-data" }))?;
+    let config = load_config(
+        &args.common,
+        Path::new(if args.dev {
+            "./keyhold-dev"
+        } else {
+            "./keyhold-data"
+        }),
+    )?;
     init_logging(&config);
     if !crate::hardening::disable_core_dumps() {
         tracing::warn!("could not disable core dumps");
@@ -216,22 +234,40 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     metrics::gauge!("keyhold_sealed").set(if app.kms.is_unsealed() { 0.0 } else { 1.0 });
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(StartError::io(format!("cannot listen on {}", config.listen)))?;
-    let address = format!("https://{}", listener.local_addr().map_err(StartError::io("listener"))?);
+        .map_err(StartError::io(format!(
+            "cannot listen on {}",
+            config.listen
+        )))?;
+    let address = format!(
+        "https://{}",
+        listener.local_addr().map_err(StartError::io("listener"))?
+    );
     if args.dev {
         println!("Keyhold (development mode) listening on {address}");
-        println!("  admin token:    {}", config.data_dir.join(ADMIN_TOKEN).display());
+        println!(
+            "  admin token:    {}",
+            config.data_dir.join(ADMIN_TOKEN).display()
+        );
         if let Ok(t) = std::fs::read_to_string(config.data_dir.join(ADMIN_TOKEN)) {
             println!("                  {}", t.trim());
         }
         if let Some(ca) = &ca {
             println!("  CA certificate: {}", ca.display());
         }
-        println!("  export KEYHOLD_ADDR={address} KEYHOLD_CACERT={} KEYHOLD_TOKEN=$(cat {})",
+        println!(
+            "  export KEYHOLD_ADDR={address} KEYHOLD_CACERT={} KEYHOLD_TOKEN=$(cat {})",
             ca.as_deref().unwrap_or(Path::new("ca.pem")).display(),
-            config.data_dir.join(ADMIN_TOKEN).display());
+            config.data_dir.join(ADMIN_TOKEN).display()
+        );
     } else {
-        println!("Keyhold listening on {address} ({})", if app.kms.is_unsealed() { "unsealed" } else { "sealed: run `keyhold unseal`" });
+        println!(
+            "Keyhold listening on {address} ({})",
+            if app.kms.is_unsealed() {
+                "unsealed"
+            } else {
+                "sealed: run `keyhold unseal`"
+            }
+        );
     }
     tracing::info!(%address, data_dir = %config.data_dir.display(), "listening");
     let sweeper = tokio::spawn(app.clone().sweep_forever());
@@ -246,9 +282,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         idle_timeout: config.idle_timeout,
         max_connections: config.max_connections,
     };
-    crate::http::serve(listener, tls_config, crate::rest::router(app.clone()), limits, stop_rx)
-        .await
-        .map_err(StartError::io("server"))?;
+    crate::http::serve(
+        listener,
+        tls_config,
+        crate::rest::router(app.clone()),
+        limits,
+        stop_rx,
+    )
+    .await
+    .map_err(StartError::io("server"))?;
     sweeper.abort();
     app.kms.seal().await.ok();
     Ok(())
@@ -261,7 +303,8 @@ async fn dev_bootstrap(app: &App, config: &Config) -> Result<(), StartError> {
     if !app.kms.seal_status().await?.initialized {
         let (shares, token) = app.initialize(1, 1).await?;
         let share = shares.first().map(Share::to_text).unwrap_or_default();
-        write_private_file(&share_path, share.as_bytes()).map_err(StartError::io("writing the dev unseal share"))?;
+        write_private_file(&share_path, share.as_bytes())
+            .map_err(StartError::io("writing the dev unseal share"))?;
         write_private_file(&config.data_dir.join(ADMIN_TOKEN), token.as_bytes())
             .map_err(StartError::io("writing admin.token"))?;
         return Ok(());
@@ -278,13 +321,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -158,7 +158,10 @@ impl RawConfig {
                 max_connections: self.limits.max_connections.or(lower.limits.max_connections),
             },
             keys: RawKeys {
-                default_destroy_wait: self.keys.default_destroy_wait.or(lower.keys.default_destroy_wait),
+                default_destroy_wait: self
+                    .keys
+                    .default_destroy_wait
+                    .or(lower.keys.default_destroy_wait),
                 min_destroy_wait: self.keys.min_destroy_wait.or(lower.keys.min_destroy_wait),
             },
             log: self.log.or(lower.log),
@@ -171,21 +174,34 @@ impl RawConfig {
     pub fn validate(self, default_data_dir: &Path) -> Result<Config, ConfigError> {
         let invalid = |m: String| ConfigError::Invalid(m);
         let listen_text = self.listen.unwrap_or_else(|| "127.0.0.1:8443".into());
-        let listen: SocketAddr = listen_text
-            .parse()
-            .map_err(|_| invalid(format!("listen = '{listen_text}' is not an address like 127.0.0.1:8443")))?;
-        let duration = |field: &str, v: Option<String>, default: &str| -> Result<u64, ConfigError> {
-            let text = v.unwrap_or_else(|| default.to_owned());
-            parse_duration_secs(&text).map_err(|_| invalid(format!("{field} = '{text}' is not a duration like 30s, 5m, 1d")))
-        };
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            invalid(format!(
+                "listen = '{listen_text}' is not an address like 127.0.0.1:8443"
+            ))
+        })?;
+        let duration =
+            |field: &str, v: Option<String>, default: &str| -> Result<u64, ConfigError> {
+                let text = v.unwrap_or_else(|| default.to_owned());
+                parse_duration_secs(&text).map_err(|_| {
+                    invalid(format!(
+                        "{field} = '{text}' is not a duration like 30s, 5m, 1d"
+                    ))
+                })
+            };
         let tls_files = match (self.tls.cert, self.tls.key) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
-            _ => return Err(invalid("tls.cert and tls.key must be given together".into())),
+            _ => {
+                return Err(invalid(
+                    "tls.cert and tls.key must be given together".into(),
+                ))
+            }
         };
         let max_body_bytes = self.limits.max_body_bytes.unwrap_or(1024 * 1024);
         if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
-            return Err(invalid("limits.max_body_bytes must be between 1 KiB and 64 MiB".into()));
+            return Err(invalid(
+                "limits.max_body_bytes must be between 1 KiB and 64 MiB".into(),
+            ));
         }
         let header_timeout = duration("limits.header_timeout", self.limits.header_timeout, "10s")?;
         let idle_timeout = duration("limits.idle_timeout", self.limits.idle_timeout, "60s")?;
@@ -198,11 +214,19 @@ impl RawConfig {
         }
         let min_wait = duration("keys.min_destroy_wait", self.keys.min_destroy_wait, "1d")?;
         if min_wait < 86_400 {
-            return Err(invalid("keys.min_destroy_wait cannot be shorter than 1d".into()));
+            return Err(invalid(
+                "keys.min_destroy_wait cannot be shorter than 1d".into(),
+            ));
         }
-        let default_wait = duration("keys.default_destroy_wait", self.keys.default_destroy_wait, "30d")?;
+        let default_wait = duration(
+            "keys.default_destroy_wait",
+            self.keys.default_destroy_wait,
+            "30d",
+        )?;
         if default_wait < min_wait {
-            return Err(invalid("keys.default_destroy_wait is shorter than keys.min_destroy_wait".into()));
+            return Err(invalid(
+                "keys.default_destroy_wait is shorter than keys.min_destroy_wait".into(),
+            ));
         }
         let log_format = match self.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
@@ -256,7 +280,9 @@ mod tests {
     fn bad_values_get_clear_messages() {
         let e = parse("listen = 'nope'").unwrap_err().to_string();
         assert!(e.contains("listen"), "{e}");
-        let e = parse("[keys]\nmin_destroy_wait = '1h'").unwrap_err().to_string();
+        let e = parse("[keys]\nmin_destroy_wait = '1h'")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("1d"), "{e}");
         let e = parse("[tls]\ncert = 'a.pem'").unwrap_err().to_string();
         assert!(e.contains("together"), "{e}");

@@ -67,7 +67,9 @@ pub async fn serve(
     // Stop accepting; let connections finish their current requests for a moment.
     let _ = closing_tx.send(true);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while slots.available_permits() < limits.max_connections && tokio::time::Instant::now() < deadline {
+    while slots.available_permits() < limits.max_connections
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -87,7 +87,8 @@ pub fn ensure_generated(paths: &TlsPaths, hosts: &[String]) -> Result<(), TlsErr
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     ca.distinguished_name = DistinguishedName::new();
     ca.distinguished_name.push(DnType::CommonName, "Keyhold CA");
-    ca.distinguished_name.push(DnType::OrganizationName, "Keyhold");
+    ca.distinguished_name
+        .push(DnType::OrganizationName, "Keyhold");
     ca.not_before = now - time::Duration::days(1);
     ca.not_after = now + time::Duration::days(3650);
     let ca_cert = ca.self_signed(&ca_key)?;
@@ -95,7 +96,9 @@ pub fn ensure_generated(paths: &TlsPaths, hosts: &[String]) -> Result<(), TlsErr
     let server_key = KeyPair::generate()?;
     let mut server = CertificateParams::new(hosts.to_vec())?;
     server.distinguished_name = DistinguishedName::new();
-    server.distinguished_name.push(DnType::CommonName, "keyhold server");
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "keyhold server");
     server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     server.not_before = now - time::Duration::days(1);
@@ -103,8 +106,10 @@ pub fn ensure_generated(paths: &TlsPaths, hosts: &[String]) -> Result<(), TlsErr
     let issuer = Issuer::new(ca, &ca_key);
     let server_cert = server.signed_by(&server_key, &issuer)?;
 
-    write_private_file(&paths.ca_key, ca_key.serialize_pem().as_bytes()).map_err(io_err(&paths.ca_key))?;
-    write_private_file(&paths.server_key, server_key.serialize_pem().as_bytes()).map_err(io_err(&paths.server_key))?;
+    write_private_file(&paths.ca_key, ca_key.serialize_pem().as_bytes())
+        .map_err(io_err(&paths.ca_key))?;
+    write_private_file(&paths.server_key, server_key.serialize_pem().as_bytes())
+        .map_err(io_err(&paths.server_key))?;
     std::fs::write(&paths.server_cert, server_cert.pem()).map_err(io_err(&paths.server_cert))?;
     std::fs::write(&paths.ca_cert, ca_cert.pem()).map_err(io_err(&paths.ca_cert))?;
     Ok(())
@@ -112,7 +117,11 @@ pub fn ensure_generated(paths: &TlsPaths, hosts: &[String]) -> Result<(), TlsErr
 
 /// The host names and addresses a generated server certificate names.
 pub fn default_hosts(listen: &std::net::SocketAddr) -> Vec<String> {
-    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     let ip: IpAddr = listen.ip();
     if !ip.is_unspecified() && !hosts.contains(&ip.to_string()) {
         hosts.push(ip.to_string());

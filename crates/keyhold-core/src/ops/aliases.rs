@@ -50,7 +50,13 @@ impl CreateAlias {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require(&[Role::KeyManager], "only key managers manage aliases")?;
         let key = cx.resolve(&self.key).await?;
-        if cx.kms.store.alias(&cx.caller.tenant, &self.alias).await?.is_some() {
+        if cx
+            .kms
+            .store
+            .alias(&cx.caller.tenant, &self.alias)
+            .await?
+            .is_some()
+        {
             return Err(KmsError::AlreadyExists("alias"));
         }
         let alias = Alias {
@@ -94,12 +100,19 @@ impl DeleteAlias {
 
 impl ListAliases {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
-        cx.require(&[Role::KeyManager, Role::KeyUser], "only key managers and key users list aliases")?;
+        cx.require(
+            &[Role::KeyManager, Role::KeyUser],
+            "only key managers and key users list aliases",
+        )?;
         let key = match &self.key {
             Some(r) => Some(cx.resolve(r).await?.id),
             None => None,
         };
-        let aliases = cx.kms.store.aliases(&cx.caller.tenant, key.as_ref()).await?;
+        let aliases = cx
+            .kms
+            .store
+            .aliases(&cx.caller.tenant, key.as_ref())
+            .await?;
         Ok(Done::new(Response::Aliases(AliasList { aliases })))
     }
 }

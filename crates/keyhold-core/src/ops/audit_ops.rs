@@ -110,6 +110,9 @@ impl AuditExport {
             Some(last) if events.len() == limit as usize => Some(last.seq + 1),
             _ => None,
         };
-        Ok(Done::new(Response::AuditExport(AuditExportResponse { events, next_seq })))
+        Ok(Done::new(Response::AuditExport(AuditExportResponse {
+            events,
+            next_seq,
+        })))
     }
 }

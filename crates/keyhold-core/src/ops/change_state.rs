@@ -66,7 +66,10 @@ impl ChangeState {
     }
 
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
-        cx.require(&[Role::KeyManager], "only key managers change a key's life cycle")?;
+        cx.require(
+            &[Role::KeyManager],
+            "only key managers change a key's life cycle",
+        )?;
         let old = cx.resolve(&self.key).await?;
         let config = &cx.kms.config;
         let transition = match self.change {
@@ -75,7 +78,9 @@ impl ChangeState {
             StateChange::Resume => Transition::Resume,
             StateChange::Deactivate => Transition::Deactivate,
             StateChange::Revoke { reason } => Transition::Revoke { reason },
-            StateChange::ScheduleDestroy { waiting_period_secs } => {
+            StateChange::ScheduleDestroy {
+                waiting_period_secs,
+            } => {
                 let wait = waiting_period_secs.unwrap_or(config.default_destroy_wait_secs);
                 if wait < config.min_destroy_wait_secs {
                     return Err(KmsError::invalid(format!(
@@ -93,7 +98,9 @@ impl ChangeState {
         let before = old.lifecycle.effective(cx.now);
         let lifecycle = apply(&old.lifecycle, transition, cx.now)?;
         let detail = match lifecycle.destroy_at {
-            Some(at) if before.destroy_at.is_none() => format!("{}; destruction at {at}", lifecycle.state),
+            Some(at) if before.destroy_at.is_none() => {
+                format!("{}; destruction at {at}", lifecycle.state)
+            }
             _ => format!("{} -> {}", before.state, lifecycle.state),
         };
         let mut new = old.clone();

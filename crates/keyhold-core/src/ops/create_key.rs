@@ -74,7 +74,15 @@ impl CreateKey {
             return Ok(done);
         }
         let material = cx.kms.crypto.generate(self.algorithm)?;
-        let record = new_record(cx, self.algorithm, self.spec, Origin::Generated, self.idempotency_token, digest).await?;
+        let record = new_record(
+            cx,
+            self.algorithm,
+            self.spec,
+            Origin::Generated,
+            self.idempotency_token,
+            digest,
+        )
+        .await?;
         let version = wrap_material(cx.kms, &record, 1, &material, cx.now)?;
         let mut batch = WriteBatch::default();
         batch.push(Write::InsertKey(record.clone()));
@@ -90,23 +98,34 @@ impl CreateKey {
 fn request_digest(cx: &Cx<'_>, req: &CreateKey) -> Result<String, KmsError> {
     let mut canonical = req.clone();
     canonical.idempotency_token = None;
-    let bytes = serde_json::to_vec(&canonical).map_err(|_| KmsError::invalid("request does not encode"))?;
+    let bytes =
+        serde_json::to_vec(&canonical).map_err(|_| KmsError::invalid("request does not encode"))?;
     Ok(hex::encode(cx.kms.crypto.sha256(&bytes)))
 }
 
 /// If `token` was used before, the key it created (same parameters) or a mismatch error.
-pub(crate) async fn replay(cx: &Cx<'_>, token: Option<&str>, digest: &str) -> Result<Option<Done>, KmsError> {
+pub(crate) async fn replay(
+    cx: &Cx<'_>,
+    token: Option<&str>,
+    digest: &str,
+) -> Result<Option<Done>, KmsError> {
     let Some(token) = token else { return Ok(None) };
     if token.is_empty() || token.len() > 128 {
-        return Err(KmsError::invalid("idempotency tokens are 1 to 128 characters"));
+        return Err(KmsError::invalid(
+            "idempotency tokens are 1 to 128 characters",
+        ));
     }
-    let Some(existing) = cx.kms.store.key_by_idempotency(&cx.caller.tenant, token).await? else {
+    let Some(existing) = cx
+        .kms
+        .store
+        .key_by_idempotency(&cx.caller.tenant, token)
+        .await?
+    else {
         return Ok(None);
     };
-    let same = existing
-        .idempotency
-        .as_ref()
-        .is_some_and(|i| keyhold_crypto::constant_time_eq(i.request_digest.as_bytes(), digest.as_bytes()));
+    let same = existing.idempotency.as_ref().is_some_and(|i| {
+        keyhold_crypto::constant_time_eq(i.request_digest.as_bytes(), digest.as_bytes())
+    });
     if !same {
         return Err(KmsError::IdempotencyMismatch);
     }
@@ -127,27 +146,43 @@ pub(crate) async fn new_record(
     idempotency_token: Option<String>,
     digest: String,
 ) -> Result<KeyRecord, KmsError> {
-    let usage = spec.usage.unwrap_or_else(|| KeyUsage::default_for(algorithm));
+    let usage = spec
+        .usage
+        .unwrap_or_else(|| KeyUsage::default_for(algorithm));
     if !usage.fits(algorithm) {
-        return Err(KmsError::invalid(format!("a {algorithm} key cannot have usage {usage}")));
+        return Err(KmsError::invalid(format!(
+            "a {algorithm} key cannot have usage {usage}"
+        )));
     }
     validate_metadata(&spec.description, &spec.tags)?;
     if spec.rotation_period_secs.is_some() && origin == Origin::Imported {
-        return Err(KmsError::invalid("imported keys are not rotated automatically; import new material instead"));
+        return Err(KmsError::invalid(
+            "imported keys are not rotated automatically; import new material instead",
+        ));
     }
     if spec.rotation_period_secs.is_some_and(|p| p < 3600) {
-        return Err(KmsError::invalid("rotation period must be at least one hour"));
+        return Err(KmsError::invalid(
+            "rotation period must be at least one hour",
+        ));
     }
     if spec.crypto_period_secs == Some(0) {
         return Err(KmsError::invalid("crypto-period must be positive"));
     }
     if let (Some(a), Some(d)) = (spec.activation_date, spec.deactivation_date) {
         if d <= a {
-            return Err(KmsError::invalid("deactivation date must be after the activation date"));
+            return Err(KmsError::invalid(
+                "deactivation date must be after the activation date",
+            ));
         }
     }
     if let Some(name) = &spec.name {
-        if cx.kms.store.key_by_name(&cx.caller.tenant, name).await?.is_some() {
+        if cx
+            .kms
+            .store
+            .key_by_name(&cx.caller.tenant, name)
+            .await?
+            .is_some()
+        {
             return Err(KmsError::AlreadyExists("key name"));
         }
     }
@@ -168,7 +203,12 @@ pub(crate) async fn new_record(
         origin,
         created_at: cx.now,
         created_by: cx.caller.principal.clone(),
-        lifecycle: Lifecycle::new(cx.now, activation, spec.deactivation_date, spec.crypto_period_secs),
+        lifecycle: Lifecycle::new(
+            cx.now,
+            activation,
+            spec.deactivation_date,
+            spec.crypto_period_secs,
+        ),
         rotation_period_secs: spec.rotation_period_secs,
         current_version: 1,
         min_decrypt_version: 1,
@@ -182,7 +222,10 @@ pub(crate) async fn new_record(
 }
 
 /// Limits on free-form metadata.
-pub(crate) fn validate_metadata(description: &str, tags: &BTreeMap<String, String>) -> Result<(), KmsError> {
+pub(crate) fn validate_metadata(
+    description: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), KmsError> {
     if description.len() > 1024 {
         return Err(KmsError::invalid("description is longer than 1024 bytes"));
     }
@@ -191,7 +234,9 @@ pub(crate) fn validate_metadata(description: &str, tags: &BTreeMap<String, Strin
     }
     for (k, v) in tags {
         if k.is_empty() || k.len() > 128 || v.len() > 256 || k.contains('=') {
-            return Err(KmsError::invalid("tag keys are 1 to 128 bytes without '=', values at most 256 bytes"));
+            return Err(KmsError::invalid(
+                "tag keys are 1 to 128 bytes without '=', values at most 256 bytes",
+            ));
         }
     }
     Ok(())

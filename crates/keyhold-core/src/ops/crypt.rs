@@ -152,13 +152,18 @@ pub struct GenerateDataKeyResponse {
 
 impl Encrypt {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
-        let plaintext = self.plaintext.ok_or(KmsError::invalid("plaintext is required"))?;
+        let plaintext = self
+            .plaintext
+            .ok_or(KmsError::invalid("plaintext is required"))?;
         if plaintext.0.len() > cx.kms.config.max_plaintext {
-            return Err(KmsError::LimitExceeded("plaintext is larger than the maximum; use a data key"));
+            return Err(KmsError::LimitExceeded(
+                "plaintext is larger than the maximum; use a data key",
+            ));
         }
         let key = cx.resolve(&self.key).await?;
         cx.authorize_use(&key, KeyOp::Encrypt).await?;
-        let (ciphertext, version) = protect(cx, &key, plaintext.0.as_bytes(), &self.context).await?;
+        let (ciphertext, version) =
+            protect(cx, &key, plaintext.0.as_bytes(), &self.context).await?;
         Ok(Done::new(Response::Encrypt(EncryptResponse {
             ciphertext,
             key_id: key.id,
@@ -200,7 +205,8 @@ impl ReEncrypt {
         }
         let (plaintext, flagged) = process(cx, &source, &ct, &self.source_context).await?;
         let context = self.destination_context.unwrap_or(self.source_context);
-        let (ciphertext, version) = protect(cx, &destination, plaintext.as_bytes(), &context).await?;
+        let (ciphertext, version) =
+            protect(cx, &destination, plaintext.as_bytes(), &context).await?;
         let mut done = Done::new(Response::ReEncrypt(ReEncryptResponse {
             ciphertext,
             key_id: destination.id,
@@ -219,16 +225,23 @@ impl GenerateDataKey {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let n = self.number_of_bytes.unwrap_or(32);
         if !(1..=1024).contains(&n) {
-            return Err(KmsError::invalid("number_of_bytes must be between 1 and 1024"));
+            return Err(KmsError::invalid(
+                "number_of_bytes must be between 1 and 1024",
+            ));
         }
         let key = cx.resolve(&self.key).await?;
         cx.authorize_use(&key, KeyOp::GenerateDataKey).await?;
         if key.algorithm.family() != KeyFamily::Aes {
-            return Err(KmsError::WrongKeyUsage("data keys are encrypted under symmetric (AES) keys"));
+            return Err(KmsError::WrongKeyUsage(
+                "data keys are encrypted under symmetric (AES) keys",
+            ));
         }
         let data_key = cx.kms.crypto.random(n as usize)?;
         let (ciphertext, version) = protect(cx, &key, data_key.as_bytes(), &self.context).await?;
-        let plaintext = self.include_plaintext.unwrap_or(true).then_some(SecretData(data_key));
+        let plaintext = self
+            .include_plaintext
+            .unwrap_or(true)
+            .then_some(SecretData(data_key));
         Ok(Done::new(Response::DataKey(GenerateDataKeyResponse {
             ciphertext,
             plaintext,
@@ -240,7 +253,12 @@ impl GenerateDataKey {
 }
 
 /// Encrypts under the key's current version.
-async fn protect(cx: &Cx<'_>, key: &KeyRecord, plaintext: &[u8], context: &Context) -> Result<(Vec<u8>, u32), KmsError> {
+async fn protect(
+    cx: &Cx<'_>,
+    key: &KeyRecord,
+    plaintext: &[u8],
+    context: &Context,
+) -> Result<(Vec<u8>, u32), KmsError> {
     if key.usage != KeyUsage::EncryptDecrypt {
         return Err(KmsError::WrongKeyUsage("this key is not for encryption"));
     }
@@ -257,15 +275,21 @@ async fn protect(cx: &Cx<'_>, key: &KeyRecord, plaintext: &[u8], context: &Conte
     };
     match key.algorithm.family() {
         KeyFamily::Aes => {
-            let (nonce, body) = crypto.aes_gcm_seal(material.as_bytes(), &ct.aad(context), plaintext)?;
+            let (nonce, body) =
+                crypto.aes_gcm_seal(material.as_bytes(), &ct.aad(context), plaintext)?;
             ct.nonce = nonce.to_vec();
             ct.body = body;
         }
         KeyFamily::Rsa => {
             if !context.is_empty() {
-                return Err(KmsError::invalid("RSA encryption takes no encryption context"));
+                return Err(KmsError::invalid(
+                    "RSA encryption takes no encryption context",
+                ));
             }
-            let public = v.public_key.as_deref().ok_or(KmsError::Integrity("RSA key version has no public key"))?;
+            let public = v
+                .public_key
+                .as_deref()
+                .ok_or(KmsError::Integrity("RSA key version has no public key"))?;
             ct.format = Format::RsaOaep;
             ct.body = crypto.rsa_oaep_sha256_encrypt(public, plaintext)?;
         }
@@ -275,7 +299,12 @@ async fn protect(cx: &Cx<'_>, key: &KeyRecord, plaintext: &[u8], context: &Conte
 }
 
 /// Decrypts with the version named in the header; returns whether the key is compromised.
-async fn process(cx: &Cx<'_>, key: &KeyRecord, ct: &Ciphertext, context: &Context) -> Result<(SecretBytes, bool), KmsError> {
+async fn process(
+    cx: &Cx<'_>,
+    key: &KeyRecord,
+    ct: &Ciphertext,
+    context: &Context,
+) -> Result<(SecretBytes, bool), KmsError> {
     if key.usage != KeyUsage::EncryptDecrypt {
         return Err(KmsError::WrongKeyUsage("this key is not for encryption"));
     }
@@ -287,7 +316,11 @@ async fn process(cx: &Cx<'_>, key: &KeyRecord, ct: &Ciphertext, context: &Contex
     let crypto = &cx.kms.crypto;
     let plaintext = match (key.algorithm.family(), ct.format) {
         (KeyFamily::Aes, Format::AesGcm) => {
-            let nonce: [u8; 12] = ct.nonce.as_slice().try_into().map_err(|_| KmsError::InvalidCiphertext)?;
+            let nonce: [u8; 12] = ct
+                .nonce
+                .as_slice()
+                .try_into()
+                .map_err(|_| KmsError::InvalidCiphertext)?;
             crypto.aes_gcm_open(material.as_bytes(), &nonce, &ct.aad(context), &ct.body)?
         }
         (KeyFamily::Rsa, Format::RsaOaep) => {

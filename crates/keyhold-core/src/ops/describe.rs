@@ -74,7 +74,9 @@ pub struct VersionInfo {
 pub(crate) fn summary(now: Timestamp, k: &KeyRecord) -> KeyInfo {
     let lifecycle = k.lifecycle.effective(now);
     let next_rotation_at = match (k.rotation_period_secs, lifecycle.state) {
-        (Some(p), KeyState::Active) if lifecycle.destroy_at.is_none() => Some(k.rotated_at.plus_secs(p)),
+        (Some(p), KeyState::Active) if lifecycle.destroy_at.is_none() => {
+            Some(k.rotated_at.plus_secs(p))
+        }
         _ => None,
     };
     KeyInfo {
@@ -179,11 +181,16 @@ pub struct KeyList {
 
 impl ListKeys {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
-        cx.require(&[Role::KeyManager, Role::KeyUser], "only key managers and key users list keys")?;
+        cx.require(
+            &[Role::KeyManager, Role::KeyUser],
+            "only key managers and key users list keys",
+        )?;
         let limit = self.limit.unwrap_or(100).clamp(1, cx.kms.config.max_page);
         let tag = match self.tag {
             Some(t) => {
-                let (k, v) = t.split_once('=').ok_or(KmsError::invalid("tag filters are written key=value"))?;
+                let (k, v) = t
+                    .split_once('=')
+                    .ok_or(KmsError::invalid("tag filters are written key=value"))?;
                 Some((k.to_owned(), v.to_owned()))
             }
             None => None,
@@ -202,7 +209,11 @@ impl ListKeys {
             .await?;
         let more = keys.len() > limit as usize;
         keys.truncate(limit as usize);
-        let next_page = if more { keys.last().map(|k| k.id.to_string()) } else { None };
+        let next_page = if more {
+            keys.last().map(|k| k.id.to_string())
+        } else {
+            None
+        };
         let keys = keys.iter().map(|k| summary(cx.now, k)).collect();
         Ok(Done::new(Response::Keys(KeyList { keys, next_page })))
     }

@@ -75,7 +75,10 @@ impl GetImportParameters {
         cx.require(&[Role::KeyManager], "only key managers import keys")?;
         let crypto = &cx.kms.crypto;
         let wrapping = crypto.generate(Algorithm::Rsa3072)?;
-        let public = wrapping.public.as_deref().ok_or(KmsError::Integrity("RSA key without public half"))?;
+        let public = wrapping
+            .public
+            .as_deref()
+            .ok_or(KmsError::Integrity("RSA key without public half"))?;
         let token = hex::encode(crypto.random(16)?.as_bytes());
         let expires = cx.now.plus_secs(cx.kms.config.import_ttl_secs);
         let pem = crypto.public_key_pem(public);
@@ -83,7 +86,9 @@ impl GetImportParameters {
             let mut slots = cx.kms.imports.lock().unwrap_or_else(|e| e.into_inner());
             slots.retain(|_, s| s.expires > cx.now);
             if slots.len() >= 1000 {
-                return Err(KmsError::LimitExceeded("too many outstanding imports; use or let expire the others"));
+                return Err(KmsError::LimitExceeded(
+                    "too many outstanding imports; use or let expire the others",
+                ));
             }
             slots.insert(
                 token.clone(),
@@ -114,16 +119,34 @@ impl ImportKey {
             Some(r) => {
                 let old = cx.resolve(r).await?;
                 if old.origin != Origin::Imported || old.algorithm != self.algorithm {
-                    return Err(KmsError::invalid("new material can only be added to an imported key of the same algorithm"));
+                    return Err(KmsError::invalid(
+                        "new material can only be added to an imported key of the same algorithm",
+                    ));
                 }
-                let (writes, new) = rotation_with(cx.kms, &old, old.lifecycle.effective(cx.now), &material, cx.now)?;
+                let (writes, new) = rotation_with(
+                    cx.kms,
+                    &old,
+                    old.lifecycle.effective(cx.now),
+                    &material,
+                    cx.now,
+                )?;
                 batch = writes;
                 new
             }
             None => {
-                let record = new_record(cx, self.algorithm, self.spec, Origin::Imported, None, String::new()).await?;
+                let record = new_record(
+                    cx,
+                    self.algorithm,
+                    self.spec,
+                    Origin::Imported,
+                    None,
+                    String::new(),
+                )
+                .await?;
                 batch.push(Write::InsertKey(record.clone()));
-                batch.push(Write::InsertVersion(wrap_material(cx.kms, &record, 1, &material, cx.now)?));
+                batch.push(Write::InsertVersion(wrap_material(
+                    cx.kms, &record, 1, &material, cx.now,
+                )?));
                 record
             }
         };
@@ -132,7 +155,10 @@ impl ImportKey {
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(record.id, Some(record.current_version))
             .writes(batch)
-            .detail(format!("imported {} as version {}", record.algorithm, record.current_version)))
+            .detail(format!(
+                "imported {} as version {}",
+                record.algorithm, record.current_version
+            )))
     }
 
     fn unwrap(&self, cx: &Cx<'_>) -> Result<SecretBytes, KmsError> {
@@ -140,15 +166,25 @@ impl ImportKey {
         let slot = slots
             .get(&self.import_token)
             .filter(|s| s.tenant == cx.caller.tenant && s.expires > cx.now)
-            .ok_or(KmsError::invalid("unknown or expired import token; get new import parameters"))?;
+            .ok_or(KmsError::invalid(
+                "unknown or expired import token; get new import parameters",
+            ))?;
         cx.kms
             .crypto
             .unwrap_import(slot.private_pkcs8.as_bytes(), &self.wrapped_material)
-            .map_err(|_| KmsError::invalid("the wrapped material does not unwrap under this import token's key"))
+            .map_err(|_| {
+                KmsError::invalid(
+                    "the wrapped material does not unwrap under this import token's key",
+                )
+            })
     }
 }
 
 /// An import token is good for one import.
 fn consume(cx: &Cx<'_>, token: &str) {
-    cx.kms.imports.lock().unwrap_or_else(|e| e.into_inner()).remove(token);
+    cx.kms
+        .imports
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(token);
 }

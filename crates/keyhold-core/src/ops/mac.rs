@@ -86,11 +86,16 @@ impl GenerateMac {
         check_mac_key(&key)?;
         cx.check(&key, Use::Protect, "mac")?;
         if self.message.len() > cx.kms.config.max_plaintext {
-            return Err(KmsError::LimitExceeded("message is larger than the maximum"));
+            return Err(KmsError::LimitExceeded(
+                "message is larger than the maximum",
+            ));
         }
         let version = key.current_version;
         let (material, _) = cx.material(&key, version).await?;
-        let mac = cx.kms.crypto.mac(key.algorithm, material.as_bytes(), &self.message)?;
+        let mac = cx
+            .kms
+            .crypto
+            .mac(key.algorithm, material.as_bytes(), &self.message)?;
         Ok(Done::new(Response::Mac(MacResponse {
             mac,
             key_id: key.id,
@@ -114,10 +119,12 @@ impl VerifyMac {
             return Err(KmsError::KeyVersionDisabled(version));
         }
         let (material, _) = cx.material(&key, version).await?;
-        let valid = cx
-            .kms
-            .crypto
-            .mac_verify(key.algorithm, material.as_bytes(), &self.message, &self.mac)?;
+        let valid = cx.kms.crypto.mac_verify(
+            key.algorithm,
+            material.as_bytes(),
+            &self.message,
+            &self.mac,
+        )?;
         let flagged = compromised(permit);
         let mut done = Done::new(Response::Verify(VerifyResponse {
             valid,

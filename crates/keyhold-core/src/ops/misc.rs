@@ -91,7 +91,10 @@ pub struct RandomResponse {
 
 impl Random {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
-        cx.require(&[Role::KeyUser, Role::KeyManager], "random bytes are for key users and key managers")?;
+        cx.require(
+            &[Role::KeyUser, Role::KeyManager],
+            "random bytes are for key users and key managers",
+        )?;
         if !(1..=1024).contains(&self.length) {
             return Err(KmsError::invalid("length must be between 1 and 1024"));
         }

@@ -30,8 +30,8 @@ pub use audit_ops::{AuditExport, AuditExportResponse, AuditVerify, AuditVerifyRe
 pub use change_state::{ChangeState, StateChange};
 pub use create_key::{CreateKey, KeySpec};
 pub use crypt::{
-    Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey, GenerateDataKeyResponse, ReEncrypt,
-    ReEncryptResponse,
+    Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey, GenerateDataKeyResponse,
+    ReEncrypt, ReEncryptResponse,
 };
 pub use describe::{DescribeKey, KeyInfo, KeyList, ListKeys, VersionInfo};
 pub use grants::{CreateGrant, GrantList, ListGrants, RevokeGrant};
@@ -392,19 +392,31 @@ impl Cx<'_> {
     pub(crate) async fn authorize_use(&self, key: &KeyRecord, op: KeyOp) -> Result<(), KmsError> {
         match self.caller.role {
             Role::KeyUser => {}
-            Role::KeyManager => return Err(KmsError::PermissionDenied("key managers cannot use keys; separation of duties")),
-            Role::Admin => return Err(KmsError::PermissionDenied("administrators cannot use keys")),
+            Role::KeyManager => {
+                return Err(KmsError::PermissionDenied(
+                    "key managers cannot use keys; separation of duties",
+                ))
+            }
+            Role::Admin => {
+                return Err(KmsError::PermissionDenied("administrators cannot use keys"))
+            }
             Role::Auditor => return Err(KmsError::PermissionDenied("auditors cannot use keys")),
         }
         let grants = self
             .kms
             .store
-            .grants(&self.caller.tenant, Some(&key.id), Some(&self.caller.principal))
+            .grants(
+                &self.caller.tenant,
+                Some(&key.id),
+                Some(&self.caller.principal),
+            )
             .await?;
         if grants.iter().any(|g| g.operations.contains(&op)) {
             Ok(())
         } else {
-            Err(KmsError::PermissionDenied("no grant allows this operation on this key"))
+            Err(KmsError::PermissionDenied(
+                "no grant allows this operation on this key",
+            ))
         }
     }
 
@@ -416,7 +428,11 @@ impl Cx<'_> {
                 let grants = self
                     .kms
                     .store
-                    .grants(&self.caller.tenant, Some(&key.id), Some(&self.caller.principal))
+                    .grants(
+                        &self.caller.tenant,
+                        Some(&key.id),
+                        Some(&self.caller.principal),
+                    )
                     .await?;
                 if grants.is_empty() {
                     Err(KmsError::PermissionDenied("no grant on this key"))
@@ -424,18 +440,29 @@ impl Cx<'_> {
                     Ok(())
                 }
             }
-            Role::Admin | Role::Auditor => Err(KmsError::PermissionDenied("only key managers and key users read keys")),
+            Role::Admin | Role::Auditor => Err(KmsError::PermissionDenied(
+                "only key managers and key users read keys",
+            )),
         }
     }
 
     /// The effective life cycle of `key` now, checked against `use_`.
-    pub(crate) fn check(&self, key: &KeyRecord, use_: Use, action: &'static str) -> Result<Permit, KmsError> {
+    pub(crate) fn check(
+        &self,
+        key: &KeyRecord,
+        use_: Use,
+        action: &'static str,
+    ) -> Result<Permit, KmsError> {
         check_use(&key.lifecycle.effective(self.now), use_, action)
     }
 
     /// The plaintext material of one version. Fails for destroyed material, and if the wrapped
     /// material does not authenticate under the key's identity (swapped or altered rows).
-    pub(crate) async fn material(&self, key: &KeyRecord, version: u32) -> Result<(SecretBytes, KeyVersion), KmsError> {
+    pub(crate) async fn material(
+        &self,
+        key: &KeyRecord,
+        version: u32,
+    ) -> Result<(SecretBytes, KeyVersion), KmsError> {
         let v = self
             .kms
             .store
@@ -469,9 +496,11 @@ pub(crate) fn wrap_material(
     now: Timestamp,
 ) -> Result<KeyVersion, KmsError> {
     let kek = kms.kek(&key.tenant)?;
-    let (nonce, wrapped) =
-        kms.crypto
-            .aes_gcm_seal(kek.as_bytes(), &version_aad(kms, key, version), material.private.as_bytes())?;
+    let (nonce, wrapped) = kms.crypto.aes_gcm_seal(
+        kek.as_bytes(),
+        &version_aad(kms, key, version),
+        material.private.as_bytes(),
+    )?;
     Ok(KeyVersion {
         v: crate::model::RECORD_VERSION,
         key_id: key.id,
@@ -492,7 +521,12 @@ fn unwrap_material(kms: &Kms, key: &KeyRecord, v: &KeyVersion) -> Result<SecretB
         .try_into()
         .map_err(|_| KmsError::Integrity("wrapped key nonce"))?;
     kms.crypto
-        .aes_gcm_open(kek.as_bytes(), &nonce, &version_aad(kms, key, v.version), &v.wrapped)
+        .aes_gcm_open(
+            kek.as_bytes(),
+            &nonce,
+            &version_aad(kms, key, v.version),
+            &v.wrapped,
+        )
         .map_err(|_| KmsError::Integrity("wrapped key material does not authenticate"))
 }
 
@@ -511,7 +545,10 @@ pub(crate) fn update_writes(old: &KeyRecord, mut new: KeyRecord) -> WriteBatch {
     });
     if destroy {
         for version in 1..=versions {
-            batch.push(Write::DestroyVersionMaterial { key_id: id, version });
+            batch.push(Write::DestroyVersionMaterial {
+                key_id: id,
+                version,
+            });
         }
     }
     batch

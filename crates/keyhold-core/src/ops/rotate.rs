@@ -49,7 +49,10 @@ fn check_rotatable(lc: &Lifecycle) -> Result<(), KmsError> {
     }
     match lc.state {
         KeyState::PreActive | KeyState::Active | KeyState::Suspended => Ok(()),
-        state => Err(KmsError::InvalidState { state, action: "rotate" }),
+        state => Err(KmsError::InvalidState {
+            state,
+            action: "rotate",
+        }),
     }
 }
 
@@ -85,7 +88,11 @@ pub(crate) fn rotation_with(
 
 /// The sweeper's step for one due key: persist date-driven transitions (destroying material
 /// when a scheduled destruction fires) and rotate when the rotation period has passed.
-pub(crate) fn sweep_key(kms: &Kms, old: &KeyRecord, now: Timestamp) -> Result<(WriteBatch, String), KmsError> {
+pub(crate) fn sweep_key(
+    kms: &Kms,
+    old: &KeyRecord,
+    now: Timestamp,
+) -> Result<(WriteBatch, String), KmsError> {
     let lifecycle = old.lifecycle.effective(now);
     let mut detail = Vec::new();
     if lifecycle.state != old.lifecycle.state {

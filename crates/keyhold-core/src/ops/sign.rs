@@ -79,7 +79,10 @@ pub struct Verify {
     pub key_version: Option<u32>,
 }
 
-fn signing_algorithm(key: &KeyRecord, requested: Option<SigningAlgorithm>) -> Result<SigningAlgorithm, KmsError> {
+fn signing_algorithm(
+    key: &KeyRecord,
+    requested: Option<SigningAlgorithm>,
+) -> Result<SigningAlgorithm, KmsError> {
     if key.usage != KeyUsage::SignVerify {
         return Err(KmsError::WrongKeyUsage("this key is not for signing"));
     }
@@ -87,7 +90,9 @@ fn signing_algorithm(key: &KeyRecord, requested: Option<SigningAlgorithm>) -> Re
         .or_else(|| key.algorithm.default_signing())
         .ok_or(KmsError::WrongKeyUsage("this key is not for signing"))?;
     if !key.algorithm.supports_signing(alg) {
-        return Err(KmsError::WrongKeyUsage("the signing algorithm does not fit the key"));
+        return Err(KmsError::WrongKeyUsage(
+            "the signing algorithm does not fit the key",
+        ));
     }
     Ok(alg)
 }
@@ -99,7 +104,9 @@ impl Sign {
         let alg = signing_algorithm(&key, self.algorithm)?;
         cx.check(&key, Use::Protect, "sign")?;
         if self.message.len() > cx.kms.config.max_plaintext {
-            return Err(KmsError::LimitExceeded("message is larger than the maximum; sign its digest"));
+            return Err(KmsError::LimitExceeded(
+                "message is larger than the maximum; sign its digest",
+            ));
         }
         let version = key.current_version;
         let (material, _) = cx.material(&key, version).await?;
@@ -137,7 +144,9 @@ impl Verify {
             .await?
             .filter(|v| !v.destroyed)
             .ok_or(KmsError::KeyVersionDisabled(version))?;
-        let public = v.public_key.ok_or(KmsError::Integrity("key version has no public key"))?;
+        let public = v
+            .public_key
+            .ok_or(KmsError::Integrity("key version has no public key"))?;
         let valid = cx.kms.crypto.verify(
             key.algorithm,
             &public,

@@ -106,7 +106,8 @@ pub struct RevokeToken {
 impl CreateToken {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require(&[Role::Admin], "only administrators issue tokens")?;
-        if self.principal == PrincipalName::system() || self.principal == PrincipalName::anonymous() {
+        if self.principal == PrincipalName::system() || self.principal == PrincipalName::anonymous()
+        {
             return Err(KmsError::invalid("that principal name is reserved"));
         }
         if self.description.len() > 512 {
@@ -126,7 +127,10 @@ impl CreateToken {
             cx.now,
         )?;
         let info = TokenInfo::from(&record);
-        let detail = format!("token {} for {} as {}", record.id, record.principal, record.role);
+        let detail = format!(
+            "token {} for {} as {}",
+            record.id, record.principal, record.role
+        );
         let mut batch = WriteBatch::default();
         batch.push(Write::InsertToken(record));
         Ok(Done::new(Response::CreatedToken(CreatedToken {

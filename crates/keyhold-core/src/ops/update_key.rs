@@ -52,7 +52,13 @@ impl UpdateKey {
         let mut changed = Vec::new();
         if let Some(name) = self.name {
             if Some(&name) != old.name.as_ref() {
-                if cx.kms.store.key_by_name(&cx.caller.tenant, &name).await?.is_some() {
+                if cx
+                    .kms
+                    .store
+                    .key_by_name(&cx.caller.tenant, &name)
+                    .await?
+                    .is_some()
+                {
                     return Err(KmsError::AlreadyExists("key name"));
                 }
                 new.name = Some(name);
@@ -70,10 +76,14 @@ impl UpdateKey {
         validate_metadata(&new.description, &new.tags)?;
         if let Some(p) = self.rotation_period_secs {
             if old.origin == Origin::Imported && p != 0 {
-                return Err(KmsError::invalid("imported keys are not rotated automatically"));
+                return Err(KmsError::invalid(
+                    "imported keys are not rotated automatically",
+                ));
             }
             if p != 0 && p < 3600 {
-                return Err(KmsError::invalid("rotation period must be at least one hour"));
+                return Err(KmsError::invalid(
+                    "rotation period must be at least one hour",
+                ));
             }
             new.rotation_period_secs = (p != 0).then_some(p);
             changed.push("rotation_period");
@@ -90,7 +100,9 @@ impl UpdateKey {
         }
         if let Some(d) = self.deactivation_date {
             if new.lifecycle.state.is_destroyed() || d <= cx.now {
-                return Err(KmsError::invalid("the deactivation date must be in the future"));
+                return Err(KmsError::invalid(
+                    "the deactivation date must be in the future",
+                ));
             }
             new.lifecycle.deactivation_date = Some(d);
             changed.push("deactivation_date");

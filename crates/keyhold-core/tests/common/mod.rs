@@ -12,7 +12,9 @@ use keyhold_core::ids::{KeyId, KeyRef, PrincipalName, RequestId};
 use keyhold_core::model::{KeyOp, Role};
 use keyhold_core::ops::*;
 use keyhold_core::root::{RootOfTrust, SealedBlob};
-use keyhold_core::{Algorithm, Credential, Kms, KmsConfig, KmsError, Operation, RequestMeta, Response, SecretBytes};
+use keyhold_core::{
+    Algorithm, Credential, Kms, KmsConfig, KmsError, Operation, RequestMeta, Response, SecretBytes,
+};
 use keyhold_crypto::Provider;
 use keyhold_testkit::MemoryStore;
 
@@ -65,11 +67,19 @@ impl World {
     pub async fn new() -> Self {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
-        let kms = Kms::open(store.clone(), Provider::aws_lc(), clock.clone(), KmsConfig::default())
+        let kms = Kms::open(
+            store.clone(),
+            Provider::aws_lc(),
+            clock.clone(),
+            KmsConfig::default(),
+        )
+        .await
+        .unwrap();
+        let root = TestRoot(Provider::aws_lc().random(32).unwrap());
+        let admin_secret = kms
+            .initialize(&root, "admin".parse().unwrap(), vec![])
             .await
             .unwrap();
-        let root = TestRoot(Provider::aws_lc().random(32).unwrap());
-        let admin_secret = kms.initialize(&root, "admin".parse().unwrap(), vec![]).await.unwrap();
         let admin = Credential::Bearer(admin_secret);
         let mut w = World {
             kms,
@@ -100,7 +110,9 @@ impl World {
             )
             .await
             .unwrap();
-        let Response::CreatedToken(t) = r else { panic!("token") };
+        let Response::CreatedToken(t) = r else {
+            panic!("token")
+        };
         Credential::Bearer(t.token.0)
     }
 
@@ -116,7 +128,11 @@ impl World {
             idempotency_token: None,
         };
         f(&mut req);
-        let info = key_info(self.run(&self.manager, Operation::CreateKey(req)).await.unwrap());
+        let info = key_info(
+            self.run(&self.manager, Operation::CreateKey(req))
+                .await
+                .unwrap(),
+        );
         self.grant(info.id, &KeyOp::ALL).await;
         info
     }
@@ -135,16 +151,25 @@ impl World {
     }
 
     pub async fn change(&self, key: KeyId, change: StateChange) -> Result<KeyInfo, KmsError> {
-        self.run(&self.manager, Operation::ChangeState(ChangeState { key: key.into(), change }))
-            .await
-            .map(key_info)
+        self.run(
+            &self.manager,
+            Operation::ChangeState(ChangeState {
+                key: key.into(),
+                change,
+            }),
+        )
+        .await
+        .map(key_info)
     }
 
     pub async fn describe(&self, key: KeyId) -> KeyInfo {
         key_info(
-            self.run(&self.manager, Operation::DescribeKey(DescribeKey { key: key.into() }))
-                .await
-                .unwrap(),
+            self.run(
+                &self.manager,
+                Operation::DescribeKey(DescribeKey { key: key.into() }),
+            )
+            .await
+            .unwrap(),
         )
     }
 
@@ -159,7 +184,9 @@ impl World {
                 }),
             )
             .await?;
-        let Response::Encrypt(e) = r else { panic!("encrypt") };
+        let Response::Encrypt(e) = r else {
+            panic!("encrypt")
+        };
         Ok(e)
     }
 
@@ -173,20 +200,29 @@ impl World {
                 }),
             )
             .await?;
-        let Response::Decrypt(d) = r else { panic!("decrypt") };
+        let Response::Decrypt(d) = r else {
+            panic!("decrypt")
+        };
         Ok(d)
     }
 
     pub async fn rotate(&self, key: KeyId) -> KeyInfo {
         key_info(
-            self.run(&self.manager, Operation::RotateKey(RotateKey { key: key.into() }))
-                .await
-                .unwrap(),
+            self.run(
+                &self.manager,
+                Operation::RotateKey(RotateKey { key: key.into() }),
+            )
+            .await
+            .unwrap(),
         )
     }
 
     pub async fn audit_ok(&self) -> AuditVerifyResponse {
-        let Response::AuditVerify(v) = self.run(&self.auditor, Operation::AuditVerify(AuditVerify {})).await.unwrap() else {
+        let Response::AuditVerify(v) = self
+            .run(&self.auditor, Operation::AuditVerify(AuditVerify {}))
+            .await
+            .unwrap()
+        else {
             panic!("verify")
         };
         v

@@ -115,10 +115,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(r: JsonRejection) -> ApiError {
     if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(ErrorCode::PayloadTooLarge, "request body is larger than the server accepts");
+        return ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "request body is larger than the server accepts",
+        );
     }
     let message = match &r {
-        JsonRejection::MissingJsonContentType(_) => "expected a JSON body with Content-Type: application/json".to_owned(),
+        JsonRejection::MissingJsonContentType(_) => {
+            "expected a JSON body with Content-Type: application/json".to_owned()
+        }
         JsonRejection::JsonSyntaxError(_) => format!("malformed JSON: {}", r.body_text()),
         JsonRejection::JsonDataError(_) => format!("invalid request body: {}", r.body_text()),
         _ => format!("cannot read the request body: {}", r.body_text()),
@@ -137,7 +142,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
-            .map_err(|r: QueryRejection| ApiError::new(ErrorCode::MalformedRequest, format!("invalid query: {}", r.body_text())))
+            .map_err(|r: QueryRejection| {
+                ApiError::new(
+                    ErrorCode::MalformedRequest,
+                    format!("invalid query: {}", r.body_text()),
+                )
+            })
     }
 }
 
@@ -149,7 +159,10 @@ mod tests {
     fn every_code_maps_to_an_error_status() {
         for code in ErrorCode::ALL {
             let s = status_of(code);
-            assert!(s.is_client_error() || s.is_server_error(), "{code:?} -> {s}");
+            assert!(
+                s.is_client_error() || s.is_server_error(),
+                "{code:?} -> {s}"
+            );
         }
     }
 }

@@ -1,7 +1,5 @@
 //! One handler per endpoint: decode, run, encode. Annotated for the OpenAPI document.
 
-
-
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -29,8 +27,12 @@ fn key_ref(path: String) -> KeyRef {
     KeyRef(path)
 }
 
-fn parse<T: std::str::FromStr<Err = keyhold_core::KmsError>>(s: &str, ctx: &Ctx) -> Result<T, ApiError> {
-    s.parse().map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))
+fn parse<T: std::str::FromStr<Err = keyhold_core::KmsError>>(
+    s: &str,
+    ctx: &Ctx,
+) -> Result<T, ApiError> {
+    s.parse()
+        .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))
 }
 
 /// Liveness, version and seal status. Never needs a token.
@@ -54,7 +56,11 @@ pub struct UnsealRequest {
 /// Submits one unseal share.
 #[utoipa::path(post, path = "/v1/sys/unseal", tag = "system", request_body = UnsealRequest,
     responses((status = 200, body = UnsealState), (status = 400, body = ErrorBody)))]
-pub async fn unseal(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<UnsealRequest>) -> Result<Json<UnsealState>, ApiError> {
+pub async fn unseal(
+    state: AppState,
+    ctx: Ctx,
+    ApiJson(req): ApiJson<UnsealRequest>,
+) -> Result<Json<UnsealState>, ApiError> {
     state
         .submit_share(&req.share)
         .await
@@ -65,7 +71,10 @@ pub async fn unseal(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<UnsealReque
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, body = String, content_type = "text/plain")))]
 pub async fn metrics(State(app): AppState) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
 }
 
 /// Creates a key.
@@ -85,13 +94,23 @@ pub async fn list_keys(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<ListKe
 #[utoipa::path(get, path = "/v1/keys/{key}", tag = "keys", params(("key" = String, Path, description = "id, name or alias/…")),
     responses((status = 200, body = KeyInfo), (status = 404, body = ErrorBody)))]
 pub async fn describe_key(state: AppState, ctx: Ctx, Path(key): Path<String>) -> ApiResult {
-    run(&state, ctx, Operation::DescribeKey(DescribeKey { key: key_ref(key) })).await
+    run(
+        &state,
+        ctx,
+        Operation::DescribeKey(DescribeKey { key: key_ref(key) }),
+    )
+    .await
 }
 
 /// Changes mutable metadata.
 #[utoipa::path(patch, path = "/v1/keys/{key}", tag = "keys", request_body = UpdateKey, params(("key" = String, Path)),
     responses((status = 200, body = KeyInfo)))]
-pub async fn update_key(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<UpdateKey>) -> ApiResult {
+pub async fn update_key(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(mut req): ApiJson<UpdateKey>,
+) -> ApiResult {
     req.key = key_ref(key);
     run(&state, ctx, Operation::UpdateKey(req)).await
 }
@@ -99,20 +118,43 @@ pub async fn update_key(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJ
 /// Rotates a key: a new version becomes current.
 #[utoipa::path(post, path = "/v1/keys/{key}/rotate", tag = "keys", params(("key" = String, Path)), responses((status = 200, body = KeyInfo)))]
 pub async fn rotate_key(state: AppState, ctx: Ctx, Path(key): Path<String>) -> ApiResult {
-    run(&state, ctx, Operation::RotateKey(RotateKey { key: key_ref(key) })).await
+    run(
+        &state,
+        ctx,
+        Operation::RotateKey(RotateKey { key: key_ref(key) }),
+    )
+    .await
 }
 
 /// Changes the life-cycle state.
 #[utoipa::path(post, path = "/v1/keys/{key}/lifecycle", tag = "keys", request_body = StateChange, params(("key" = String, Path)),
     responses((status = 200, body = KeyInfo), (status = 409, body = ErrorBody)))]
-pub async fn change_state(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(change): ApiJson<StateChange>) -> ApiResult {
-    run(&state, ctx, Operation::ChangeState(ChangeState { key: key_ref(key), change })).await
+pub async fn change_state(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(change): ApiJson<StateChange>,
+) -> ApiResult {
+    run(
+        &state,
+        ctx,
+        Operation::ChangeState(ChangeState {
+            key: key_ref(key),
+            change,
+        }),
+    )
+    .await
 }
 
 /// Issues a short-lived wrapping key for an import.
 #[utoipa::path(post, path = "/v1/keys/import-parameters", tag = "keys", responses((status = 200, body = ImportParameters)))]
 pub async fn import_parameters(state: AppState, ctx: Ctx) -> ApiResult {
-    run(&state, ctx, Operation::GetImportParameters(GetImportParameters {})).await
+    run(
+        &state,
+        ctx,
+        Operation::GetImportParameters(GetImportParameters {}),
+    )
+    .await
 }
 
 /// Imports wrapped key material.
@@ -132,7 +174,12 @@ pub struct VersionQuery {
 /// The public key of an asymmetric key, as PEM.
 #[utoipa::path(get, path = "/v1/keys/{key}/public-key", tag = "crypto", params(("key" = String, Path), VersionQuery),
     responses((status = 200, body = PublicKeyResponse)))]
-pub async fn public_key(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiQuery(q): ApiQuery<VersionQuery>) -> ApiResult {
+pub async fn public_key(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiQuery(q): ApiQuery<VersionQuery>,
+) -> ApiResult {
     let op = GetPublicKey {
         key: key_ref(key),
         key_version: q.key_version,
@@ -143,7 +190,12 @@ pub async fn public_key(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiQ
 /// Encrypts with the key's current version.
 #[utoipa::path(post, path = "/v1/keys/{key}/encrypt", tag = "crypto", request_body = Encrypt, params(("key" = String, Path)),
     responses((status = 200, body = EncryptResponse)))]
-pub async fn encrypt(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<Encrypt>) -> ApiResult {
+pub async fn encrypt(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(mut req): ApiJson<Encrypt>,
+) -> ApiResult {
     req.key = key_ref(key);
     run(&state, ctx, Operation::Encrypt(req)).await
 }
@@ -163,7 +215,12 @@ pub async fn reencrypt(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<ReEncryp
 /// A data key for envelope encryption.
 #[utoipa::path(post, path = "/v1/keys/{key}/datakey", tag = "crypto", request_body = GenerateDataKey, params(("key" = String, Path)),
     responses((status = 200, body = GenerateDataKeyResponse)))]
-pub async fn datakey(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<GenerateDataKey>) -> ApiResult {
+pub async fn datakey(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(mut req): ApiJson<GenerateDataKey>,
+) -> ApiResult {
     req.key = key_ref(key);
     run(&state, ctx, Operation::GenerateDataKey(req)).await
 }
@@ -171,7 +228,12 @@ pub async fn datakey(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson
 /// Signs a message or digest.
 #[utoipa::path(post, path = "/v1/keys/{key}/sign", tag = "crypto", request_body = Sign, params(("key" = String, Path)),
     responses((status = 200, body = SignResponse)))]
-pub async fn sign(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<Sign>) -> ApiResult {
+pub async fn sign(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(mut req): ApiJson<Sign>,
+) -> ApiResult {
     req.key = key_ref(key);
     run(&state, ctx, Operation::Sign(req)).await
 }
@@ -179,7 +241,12 @@ pub async fn sign(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mu
 /// Verifies a signature.
 #[utoipa::path(post, path = "/v1/keys/{key}/verify", tag = "crypto", request_body = Verify, params(("key" = String, Path)),
     responses((status = 200, body = VerifyResponse)))]
-pub async fn verify(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<Verify>) -> ApiResult {
+pub async fn verify(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(mut req): ApiJson<Verify>,
+) -> ApiResult {
     req.key = key_ref(key);
     run(&state, ctx, Operation::Verify(req)).await
 }
@@ -187,7 +254,12 @@ pub async fn verify(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(
 /// Computes a MAC.
 #[utoipa::path(post, path = "/v1/keys/{key}/mac", tag = "crypto", request_body = GenerateMac, params(("key" = String, Path)),
     responses((status = 200, body = MacResponse)))]
-pub async fn mac(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<GenerateMac>) -> ApiResult {
+pub async fn mac(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(mut req): ApiJson<GenerateMac>,
+) -> ApiResult {
     req.key = key_ref(key);
     run(&state, ctx, Operation::GenerateMac(req)).await
 }
@@ -195,7 +267,12 @@ pub async fn mac(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut
 /// Verifies a MAC in constant time.
 #[utoipa::path(post, path = "/v1/keys/{key}/mac-verify", tag = "crypto", request_body = VerifyMac, params(("key" = String, Path)),
     responses((status = 200, body = VerifyResponse)))]
-pub async fn mac_verify(state: AppState, ctx: Ctx, Path(key): Path<String>, ApiJson(mut req): ApiJson<VerifyMac>) -> ApiResult {
+pub async fn mac_verify(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(mut req): ApiJson<VerifyMac>,
+) -> ApiResult {
     req.key = key_ref(key);
     run(&state, ctx, Operation::VerifyMac(req)).await
 }
@@ -208,13 +285,21 @@ pub async fn random(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<Random>) ->
 
 /// Lists aliases.
 #[utoipa::path(get, path = "/v1/aliases", tag = "aliases", params(ListAliases), responses((status = 200, body = AliasList)))]
-pub async fn list_aliases(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<ListAliases>) -> ApiResult {
+pub async fn list_aliases(
+    state: AppState,
+    ctx: Ctx,
+    ApiQuery(req): ApiQuery<ListAliases>,
+) -> ApiResult {
     run(&state, ctx, Operation::ListAliases(req)).await
 }
 
 /// Creates an alias.
 #[utoipa::path(post, path = "/v1/aliases", tag = "aliases", request_body = CreateAlias, responses((status = 200, body = AliasList)))]
-pub async fn create_alias(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<CreateAlias>) -> ApiResult {
+pub async fn create_alias(
+    state: AppState,
+    ctx: Ctx,
+    ApiJson(req): ApiJson<CreateAlias>,
+) -> ApiResult {
     run(&state, ctx, Operation::CreateAlias(req)).await
 }
 
@@ -233,7 +318,11 @@ pub async fn list_tokens(state: AppState, ctx: Ctx) -> ApiResult {
 
 /// Issues a token (admins); the secret is in this answer only.
 #[utoipa::path(post, path = "/v1/tokens", tag = "access", request_body = CreateToken, responses((status = 200, body = CreatedToken)))]
-pub async fn create_token(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<CreateToken>) -> ApiResult {
+pub async fn create_token(
+    state: AppState,
+    ctx: Ctx,
+    ApiJson(req): ApiJson<CreateToken>,
+) -> ApiResult {
     run(&state, ctx, Operation::CreateToken(req)).await
 }
 
@@ -246,13 +335,21 @@ pub async fn revoke_token(state: AppState, ctx: Ctx, Path(id): Path<String>) -> 
 
 /// Lists grants (key managers).
 #[utoipa::path(get, path = "/v1/grants", tag = "access", params(ListGrants), responses((status = 200, body = GrantList)))]
-pub async fn list_grants(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<ListGrants>) -> ApiResult {
+pub async fn list_grants(
+    state: AppState,
+    ctx: Ctx,
+    ApiQuery(req): ApiQuery<ListGrants>,
+) -> ApiResult {
     run(&state, ctx, Operation::ListGrants(req)).await
 }
 
 /// Grants a principal operations on a key (key managers).
 #[utoipa::path(post, path = "/v1/grants", tag = "access", request_body = CreateGrant, responses((status = 200, body = keyhold_core::model::Grant)))]
-pub async fn create_grant(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<CreateGrant>) -> ApiResult {
+pub async fn create_grant(
+    state: AppState,
+    ctx: Ctx,
+    ApiJson(req): ApiJson<CreateGrant>,
+) -> ApiResult {
     run(&state, ctx, Operation::CreateGrant(req)).await
 }
 
@@ -271,7 +368,11 @@ pub async fn audit_verify(state: AppState, ctx: Ctx) -> ApiResult {
 
 /// Reads audit events (auditors).
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(AuditExport), responses((status = 200, body = AuditExportResponse)))]
-pub async fn audit_events(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<AuditExport>) -> ApiResult {
+pub async fn audit_events(
+    state: AppState,
+    ctx: Ctx,
+    ApiQuery(req): ApiQuery<AuditExport>,
+) -> ApiResult {
     run(&state, ctx, Operation::AuditExport(req)).await
 }
 
@@ -280,4 +381,3 @@ pub async fn audit_events(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<Aud
 pub async fn whoami(state: AppState, ctx: Ctx) -> ApiResult {
     run(&state, ctx, Operation::WhoAmI(WhoAmI {})).await
 }
-

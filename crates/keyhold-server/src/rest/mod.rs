@@ -49,7 +49,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(|t| Credential::Bearer(SecretBytes::new(t.trim().as_bytes().to_vec())))
             .unwrap_or(Credential::None);
         Ok(Ctx {
@@ -71,10 +74,19 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/sys/unseal", post(handlers::unseal))
         .route("/metrics", get(handlers::metrics))
         .route("/v1/openapi.json", get(openapi::serve))
-        .route("/v1/keys", post(handlers::create_key).get(handlers::list_keys))
-        .route("/v1/keys/import-parameters", post(handlers::import_parameters))
+        .route(
+            "/v1/keys",
+            post(handlers::create_key).get(handlers::list_keys),
+        )
+        .route(
+            "/v1/keys/import-parameters",
+            post(handlers::import_parameters),
+        )
         .route("/v1/keys/import", post(handlers::import_key))
-        .route("/v1/keys/{key}", get(handlers::describe_key).patch(handlers::update_key))
+        .route(
+            "/v1/keys/{key}",
+            get(handlers::describe_key).patch(handlers::update_key),
+        )
         .route("/v1/keys/{key}/rotate", post(handlers::rotate_key))
         .route("/v1/keys/{key}/lifecycle", post(handlers::change_state))
         .route("/v1/keys/{key}/public-key", get(handlers::public_key))
@@ -87,11 +99,20 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/decrypt", post(handlers::decrypt))
         .route("/v1/reencrypt", post(handlers::reencrypt))
         .route("/v1/random", post(handlers::random))
-        .route("/v1/aliases", get(handlers::list_aliases).post(handlers::create_alias))
+        .route(
+            "/v1/aliases",
+            get(handlers::list_aliases).post(handlers::create_alias),
+        )
         .route("/v1/aliases/{alias}", delete(handlers::delete_alias))
-        .route("/v1/tokens", get(handlers::list_tokens).post(handlers::create_token))
+        .route(
+            "/v1/tokens",
+            get(handlers::list_tokens).post(handlers::create_token),
+        )
         .route("/v1/tokens/{id}", delete(handlers::revoke_token))
-        .route("/v1/grants", get(handlers::list_grants).post(handlers::create_grant))
+        .route(
+            "/v1/grants",
+            get(handlers::list_grants).post(handlers::create_grant),
+        )
         .route("/v1/grants/{id}", delete(handlers::revoke_grant))
         .route("/v1/audit/verify", get(handlers::audit_verify))
         .route("/v1/audit/events", get(handlers::audit_events))
@@ -104,11 +125,18 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such endpoint; see /v1/openapi.json")
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such endpoint; see /v1/openapi.json",
+    )
 }
 
 async fn method_not_allowed() -> Response {
-    let mut r = ApiError::new(ErrorCode::MalformedRequest, "method not allowed on this endpoint").into_response();
+    let mut r = ApiError::new(
+        ErrorCode::MalformedRequest,
+        "method not allowed on this endpoint",
+    )
+    .into_response();
     *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     r
 }
