@@ -13,11 +13,24 @@ use support::{Server, TempDir, BIN};
 
 fn init(dir: &std::path::Path, shares: u8, threshold: u8) -> Value {
     let out = Command::new(BIN)
-        .args(["init", "--data-dir", dir.to_str().unwrap(), "--shares", &shares.to_string(), "--threshold", &threshold.to_string(), "--json"])
+        .args([
+            "init",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--shares",
+            &shares.to_string(),
+            "--threshold",
+            &threshold.to_string(),
+            "--json",
+        ])
         .env("KEYHOLD_LOG", "warn")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -29,17 +42,31 @@ fn unseal(s: &Server, share: &str) -> std::process::Output {
 fn sealed_after_restart_until_unsealed() {
     let dir = TempDir::new("seal");
     let init = init(&dir.0, 3, 2);
-    let shares: Vec<String> = init["shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
+    let shares: Vec<String> = init["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
     let admin = init["admin_token"].as_str().unwrap().to_owned();
     assert_eq!(shares.len(), 3);
 
     let mut s = Server::sealed(&dir.0);
     let http = s.http();
-    let health: Value = http.get(s.url("/v1/health")).send().unwrap().json().unwrap();
+    let health: Value = http
+        .get(s.url("/v1/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(health["sealed"], true);
     assert_eq!(health["unseal"]["threshold"], 2);
     // Everything but health and unseal answers "sealed".
-    let r = http.get(s.url("/v1/whoami")).bearer_auth(&admin).send().unwrap();
+    let r = http
+        .get(s.url("/v1/whoami"))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 503);
     let body: Value = r.json().unwrap();
     assert_eq!(body["code"], "sealed");
@@ -54,8 +81,22 @@ fn sealed_after_restart_until_unsealed() {
 
     let manager = s.token(&admin, "m", "key-manager");
     let user = s.token(&admin, "u", "key-user");
-    s.ok(&manager, &["key", "create", "--alg", "aes-128", "--name", "k"]);
-    s.ok(&manager, &["grant", "create", "k", "--to", "u", "--ops", "encrypt,decrypt"]);
+    s.ok(
+        &manager,
+        &["key", "create", "--alg", "aes-128", "--name", "k"],
+    );
+    s.ok(
+        &manager,
+        &[
+            "grant",
+            "create",
+            "k",
+            "--to",
+            "u",
+            "--ops",
+            "encrypt,decrypt",
+        ],
+    );
     let ct = s.ok(&user, &["encrypt", "k", "--plaintext", "persisted"]);
 
     s.restart();
@@ -77,7 +118,13 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for w in 0..4 {
-        let (http, url, token, acked, stop) = (http.clone(), s.url(""), manager.clone(), acked.clone(), stop.clone());
+        let (http, url, token, acked, stop) = (
+            http.clone(),
+            s.url(""),
+            manager.clone(),
+            acked.clone(),
+            stop.clone(),
+        );
         workers.push(std::thread::spawn(move || {
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
@@ -97,7 +144,13 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
                 let id = k["id"].as_str().unwrap().to_owned();
                 acked.lock().unwrap().push((id.clone(), 1));
                 if i % 2 == 0 {
-                    let Ok(r) = http.post(format!("{url}/v1/keys/{id}/rotate")).bearer_auth(&token).send() else { break };
+                    let Ok(r) = http
+                        .post(format!("{url}/v1/keys/{id}/rotate"))
+                        .bearer_auth(&token)
+                        .send()
+                    else {
+                        break;
+                    };
                     if r.status().is_success() {
                         acked.lock().unwrap().push((id, 2));
                     }
@@ -112,12 +165,19 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
         let _ = w.join();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 5, "the burst made too few keys to mean anything: {}", acked.len());
+    assert!(
+        acked.len() > 5,
+        "the burst made too few keys to mean anything: {}",
+        acked.len()
+    );
 
     s.restart();
     for (id, version) in &acked {
         let k = s.json(&manager, &["key", "show", id]);
-        assert!(k["current_version"].as_u64().unwrap() >= *version, "{id} lost version {version}");
+        assert!(
+            k["current_version"].as_u64().unwrap() >= *version,
+            "{id} lost version {version}"
+        );
         assert_eq!(k["state"], "active");
     }
     let auditor = s.token(&admin, "a", "auditor");
@@ -132,7 +192,10 @@ fn tampering_with_an_audit_row_is_detected() {
     let admin = s.admin_token();
     let auditor = s.token(&admin, "a", "auditor");
     let manager = s.token(&admin, "m", "key-manager");
-    s.ok(&manager, &["key", "create", "--alg", "aes-256", "--name", "x"]);
+    s.ok(
+        &manager,
+        &["key", "create", "--alg", "aes-256", "--name", "x"],
+    );
     assert_eq!(s.json(&auditor, &["audit", "verify"])["ok"], true);
     s.stop();
 
@@ -153,7 +216,14 @@ fn tampering_with_an_audit_row_is_detected() {
 
     s.restart();
     let out = s.cli(&auditor, &["audit", "verify"]);
-    assert!(!out.status.success(), "a modified event must fail verification");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "a modified event must fail verification"
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("modified"), "{text}");
 }

@@ -32,42 +32,147 @@ fn bad_input_gets_clear_errors_and_the_server_stays_up() {
         assert!(body["request_id"].is_string());
     };
 
-    check(post("/v1/keys", &manager, "{not json".into()), 400, "malformed_request");
-    check(post("/v1/keys", &manager, r#"{"algorithm":"aes-257"}"#.into()), 400, "malformed_request");
-    check(post("/v1/keys", &manager, r#"{"algorithm":"aes-256","surprise":1}"#.into()), 400, "malformed_request");
-    check(post("/v1/keys", &manager, vec![b'x'; 2 * 1024 * 1024].into()), 413, "payload_too_large");
-    check(post("/v1/keys", "kh_wrong", r#"{"algorithm":"aes-256"}"#.into()), 401, "unauthenticated");
-    check(http.get(s.url("/v1/nowhere")).send().unwrap(), 404, "not_found");
+    check(
+        post("/v1/keys", &manager, "{not json".into()),
+        400,
+        "malformed_request",
+    );
+    check(
+        post("/v1/keys", &manager, r#"{"algorithm":"aes-257"}"#.into()),
+        400,
+        "malformed_request",
+    );
+    check(
+        post(
+            "/v1/keys",
+            &manager,
+            r#"{"algorithm":"aes-256","surprise":1}"#.into(),
+        ),
+        400,
+        "malformed_request",
+    );
+    check(
+        post("/v1/keys", &manager, vec![b'x'; 2 * 1024 * 1024].into()),
+        413,
+        "payload_too_large",
+    );
+    check(
+        post("/v1/keys", "kh_wrong", r#"{"algorithm":"aes-256"}"#.into()),
+        401,
+        "unauthenticated",
+    );
+    check(
+        http.get(s.url("/v1/nowhere")).send().unwrap(),
+        404,
+        "not_found",
+    );
 
-    let ec: Value = post("/v1/keys", &manager, r#"{"algorithm":"ec-p256","name":"ec"}"#.into()).json().unwrap();
-    let aes: Value = post("/v1/keys", &manager, r#"{"algorithm":"aes-256","name":"aes"}"#.into()).json().unwrap();
+    let ec: Value = post(
+        "/v1/keys",
+        &manager,
+        r#"{"algorithm":"ec-p256","name":"ec"}"#.into(),
+    )
+    .json()
+    .unwrap();
+    let aes: Value = post(
+        "/v1/keys",
+        &manager,
+        r#"{"algorithm":"aes-256","name":"aes"}"#.into(),
+    )
+    .json()
+    .unwrap();
     for k in [&ec, &aes] {
-        let body = json!({"key": k["id"], "grantee": "u", "operations": ["encrypt", "decrypt", "sign"]});
-        assert!(post("/v1/grants", &manager, body.to_string().into()).status().is_success());
+        let body =
+            json!({"key": k["id"], "grantee": "u", "operations": ["encrypt", "decrypt", "sign"]});
+        assert!(post("/v1/grants", &manager, body.to_string().into())
+            .status()
+            .is_success());
     }
     // Wrong key usage.
-    check(post("/v1/keys/ec/encrypt", &user, r#"{"plaintext":"aGk="}"#.into()), 400, "wrong_key_usage");
+    check(
+        post(
+            "/v1/keys/ec/encrypt",
+            &user,
+            r#"{"plaintext":"aGk="}"#.into(),
+        ),
+        400,
+        "wrong_key_usage",
+    );
     // Tampered ciphertext.
-    let enc: Value = post("/v1/keys/aes/encrypt", &user, r#"{"plaintext":"aGk="}"#.into()).json().unwrap();
+    let enc: Value = post(
+        "/v1/keys/aes/encrypt",
+        &user,
+        r#"{"plaintext":"aGk="}"#.into(),
+    )
+    .json()
+    .unwrap();
     let mut ct = base64_decode(enc["ciphertext"].as_str().unwrap());
     let last = ct.len() - 1;
     ct[last] ^= 1;
     let body = json!({"ciphertext": base64_encode(&ct)});
-    check(post("/v1/decrypt", &user, body.to_string().into()), 400, "invalid_ciphertext");
-    check(post("/v1/decrypt", &user, r#"{"ciphertext":"!!!"}"#.into()), 400, "malformed_request");
-    check(post("/v1/decrypt", &user, r#"{"ciphertext":"AAAA"}"#.into()), 400, "invalid_ciphertext");
+    check(
+        post("/v1/decrypt", &user, body.to_string().into()),
+        400,
+        "invalid_ciphertext",
+    );
+    check(
+        post("/v1/decrypt", &user, r#"{"ciphertext":"!!!"}"#.into()),
+        400,
+        "malformed_request",
+    );
+    check(
+        post("/v1/decrypt", &user, r#"{"ciphertext":"AAAA"}"#.into()),
+        400,
+        "invalid_ciphertext",
+    );
     // Unknown key, and a key-user touching management.
-    check(post("/v1/keys/nope/encrypt", &user, r#"{"plaintext":"aGk="}"#.into()), 404, "not_found");
-    check(post("/v1/keys/aes/rotate", &user, "{}".into()), 403, "permission_denied");
+    check(
+        post(
+            "/v1/keys/nope/encrypt",
+            &user,
+            r#"{"plaintext":"aGk="}"#.into(),
+        ),
+        404,
+        "not_found",
+    );
+    check(
+        post("/v1/keys/aes/rotate", &user, "{}".into()),
+        403,
+        "permission_denied",
+    );
     // Invalid state.
-    assert!(post("/v1/keys/aes/lifecycle", &manager, r#"{"action":"suspend"}"#.into()).status().is_success());
-    check(post("/v1/keys/aes/encrypt", &user, r#"{"plaintext":"aGk="}"#.into()), 409, "invalid_key_state");
+    assert!(post(
+        "/v1/keys/aes/lifecycle",
+        &manager,
+        r#"{"action":"suspend"}"#.into()
+    )
+    .status()
+    .is_success());
+    check(
+        post(
+            "/v1/keys/aes/encrypt",
+            &user,
+            r#"{"plaintext":"aGk="}"#.into(),
+        ),
+        409,
+        "invalid_key_state",
+    );
 
     // Still up, and the OpenAPI document and metrics are served.
     assert!(s.is_running());
-    let health: Value = http.get(s.url("/v1/health")).send().unwrap().json().unwrap();
+    let health: Value = http
+        .get(s.url("/v1/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(health["status"], "ok");
-    let api: Value = http.get(s.url("/v1/openapi.json")).send().unwrap().json().unwrap();
+    let api: Value = http
+        .get(s.url("/v1/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert!(api["paths"]["/v1/keys/{key}/encrypt"].is_object());
     let metrics = http.get(s.url("/metrics")).send().unwrap().text().unwrap();
     assert!(metrics.contains("keyhold_requests_total"), "{metrics}");

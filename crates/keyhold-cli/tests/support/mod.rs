@@ -27,7 +27,11 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        let base = std::env::temp_dir().join(format!("keyhold-it-{tag}-{}-{}", std::process::id(), rand_suffix()));
+        let base = std::env::temp_dir().join(format!(
+            "keyhold-it-{tag}-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
         std::fs::create_dir_all(&base).unwrap();
         TempDir(base)
     }
@@ -41,7 +45,11 @@ impl Drop for TempDir {
 
 fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000_007
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        % 1_000_000_007
 }
 
 impl Server {
@@ -66,12 +74,17 @@ impl Server {
             .append(true)
             .open(dir.join("server.log"))
             .unwrap();
-        cmd.args(["--data-dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .env("KEYHOLD_LOG", "warn")
-            .env_remove("KEYHOLD_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log));
+        cmd.args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("KEYHOLD_LOG", "warn")
+        .env_remove("KEYHOLD_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log));
         let mut child = cmd.spawn().expect("start keyhold serve");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -79,7 +92,11 @@ impl Server {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(i) = line.find("listening on https://") {
-                    let addr = line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_owned();
+                    let addr = line[i + "listening on ".len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .to_owned();
                     let _ = tx.send(addr);
                 }
             }
@@ -103,7 +120,10 @@ impl Server {
 
     /// The admin token a dev server wrote.
     pub fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.dir.join("admin.token")).unwrap().trim().to_owned()
+        std::fs::read_to_string(self.dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned()
     }
 
     /// Runs the CLI against this server with `token`.
@@ -157,7 +177,12 @@ impl Server {
 
     /// Issues a token with a role (as admin) and returns its secret.
     pub fn token(&self, admin: &str, principal: &str, role: &str) -> String {
-        self.ok(admin, &["token", "create", "--principal", principal, "--role", role]).trim().to_owned()
+        self.ok(
+            admin,
+            &["token", "create", "--principal", principal, "--role", role],
+        )
+        .trim()
+        .to_owned()
     }
 
     /// A raw HTTPS client trusting only the server's CA.
@@ -186,7 +211,10 @@ impl Server {
     /// SIGTERM and wait.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             for _ in 0..100 {
                 if let Ok(Some(_)) = c.try_wait() {
                     return;
@@ -206,7 +234,9 @@ impl Server {
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 }
 

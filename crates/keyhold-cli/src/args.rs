@@ -1,0 +1,707 @@
+//! The command line, as clap derive structures. Values are parsed into typed values here
+//! (see [`crate::parse`]), so a bad value is a usage error with exit code 2.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use keyhold_client::DEFAULT_ADDRESS;
+use keyhold_core::clock::Timestamp;
+use keyhold_core::ids::PrincipalName;
+use keyhold_core::lifecycle::{KeyState, RevocationReason};
+use keyhold_core::model::{KeyOp, KeyUsage, Role};
+use keyhold_crypto::{Algorithm, SigningAlgorithm};
+
+use crate::parse;
+
+/// Keyhold: a key management system. This is its command-line client (and server launcher).
+#[derive(Debug, Parser)]
+#[command(name = "keyhold", version, max_term_width = 100)]
+pub struct Cli {
+    /// Server address.
+    #[arg(long, global = true, env = "KEYHOLD_ADDR", default_value = DEFAULT_ADDRESS, value_name = "URL")]
+    pub addr: String,
+    /// API token (prefer the environment variable: arguments are visible to other users).
+    #[arg(
+        long,
+        global = true,
+        env = "KEYHOLD_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// CA certificate (PEM) that issued the server's certificate; default ./keyhold-dev/ca.pem
+    /// when it exists, else the system's trust store.
+    #[arg(long, global = true, env = "KEYHOLD_CACERT", value_name = "FILE")]
+    pub cacert: Option<String>,
+    /// Print the server's JSON answer instead of readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show whether the server runs, is initialized and is sealed.
+    Status,
+    /// Submit an unseal share (prompted for without echo unless --share is given).
+    Unseal(UnsealArgs),
+    /// Show who the token authenticates.
+    Whoami,
+    /// Create, inspect and manage keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Encrypt a small plaintext (up to the server's limit); prints the base64 ciphertext.
+    Encrypt(EncryptArgs),
+    /// Decrypt a ciphertext; writes the plaintext bytes to stdout or --out.
+    Decrypt(DecryptArgs),
+    /// Re-encrypt a ciphertext under a key's current version (or another key).
+    Reencrypt(ReencryptArgs),
+    /// Generate a data key for envelope encryption.
+    Datakey(DatakeyArgs),
+    /// Sign a message or a digest; prints the base64 signature.
+    Sign(SignArgs),
+    /// Verify a signature; exit code 0 when valid, 1 when not.
+    Verify(VerifyArgs),
+    /// Compute an HMAC; prints the base64 tag.
+    Mac(MacArgs),
+    /// Verify an HMAC; exit code 0 when valid, 1 when not.
+    MacVerify(MacVerifyArgs),
+    /// Random bytes from the server's cryptographic module.
+    Random(RandomArgs),
+    /// Issue, list and revoke API tokens (administrators).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Allow key users to use keys (key managers).
+    #[command(subcommand)]
+    Grant(GrantCommand),
+    /// Verify and export the audit trail (auditors).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Encrypt a file or stream of any size under a data key (envelope encryption).
+    EncryptFile(EncryptFileArgs),
+    /// Decrypt a file made by encrypt-file.
+    DecryptFile(DecryptFileArgs),
+    /// Run the Keyhold server (`--dev` to try it: initialized and unsealed automatically).
+    Serve(keyhold_server::cli::ServeArgs),
+    /// Initialize a new installation: root key, unseal shares, first administrator token.
+    Init(keyhold_server::cli::InitArgs),
+}
+
+/// `unseal`.
+#[derive(Debug, Args)]
+pub struct UnsealArgs {
+    /// The share (`khs1-…`). Without it, prompted for on the terminal, or one line from stdin.
+    #[arg(long, value_name = "SHARE")]
+    pub share: Option<String>,
+}
+
+/// `key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Generate a new key.
+    Create(CreateArgs),
+    /// List keys.
+    List(ListArgs),
+    /// Show a key (id, name or alias/…).
+    Show(KeyArg),
+    /// Change a key's name, description, tags, rotation or dates.
+    Update(UpdateArgs),
+    /// Rotate a key now: a new version protects new data.
+    Rotate(KeyArg),
+    /// Activate a pre-active key.
+    Activate(KeyArg),
+    /// Suspend an active key.
+    Suspend(KeyArg),
+    /// Resume a suspended key.
+    Resume(KeyArg),
+    /// Deactivate a key (decrypt and verify only from now on).
+    Deactivate(KeyArg),
+    /// Revoke a key (compromise reasons make it compromised, others deactivated).
+    Revoke(RevokeArgs),
+    /// Schedule a key's destruction after a waiting period.
+    ScheduleDestroy(ScheduleDestroyArgs),
+    /// Cancel a scheduled destruction.
+    CancelDestroy(KeyArg),
+    /// Destroy a key's material now (refused while the key is active).
+    Destroy(KeyArg),
+    /// Import key material (bring your own key), wrapped on this machine before it is sent.
+    Import(ImportArgs),
+    /// Print the public key (PEM) of an asymmetric key.
+    PublicKey(PublicKeyArgs),
+    /// Manage aliases (alias/…).
+    #[command(subcommand)]
+    Alias(AliasCommand),
+}
+
+/// A single key reference.
+#[derive(Debug, Args)]
+pub struct KeyArg {
+    /// Key id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+}
+
+/// Attributes of a new key, shared by `key create` and `key import`.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Unique name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Free text.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// A tag, KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse::key_value)]
+    pub tags: Vec<(String, String)>,
+    /// encrypt-decrypt, sign-verify or mac (default from the algorithm).
+    #[arg(long, value_parser = parse::usage)]
+    pub usage: Option<KeyUsage>,
+    /// When the key becomes active (RFC 3339).
+    #[arg(long, value_parser = parse::timestamp, value_name = "TIME")]
+    pub activation_date: Option<Timestamp>,
+    /// When the key's protection period ends (RFC 3339).
+    #[arg(long, value_parser = parse::timestamp, value_name = "TIME")]
+    pub deactivation_date: Option<Timestamp>,
+    /// Protection period after activation, e.g. 90d.
+    #[arg(long, value_parser = parse::duration_secs, value_name = "DURATION")]
+    pub crypto_period: Option<u64>,
+    /// Automatic rotation period, e.g. 30d.
+    #[arg(long, value_parser = parse::duration_secs, value_name = "DURATION")]
+    pub rotation_period: Option<u64>,
+    /// Create the key pre-active (activate it later).
+    #[arg(long)]
+    pub pre_active: bool,
+}
+
+/// `key create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Algorithm: aes-128/192/256, hmac-sha256/384/512, rsa-2048/3072/4096, ec-p256/384/521,
+    /// ed25519.
+    #[arg(long = "alg", value_parser = parse::algorithm, value_name = "ALG")]
+    pub algorithm: Algorithm,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Makes the creation idempotent: a retry with the same token returns the same key.
+    #[arg(long, value_name = "TOKEN")]
+    pub idempotency_token: Option<String>,
+}
+
+/// `key list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only keys in this state.
+    #[arg(long, value_parser = parse::key_state)]
+    pub state: Option<KeyState>,
+    /// Only keys of this algorithm.
+    #[arg(long = "alg", value_parser = parse::algorithm, value_name = "ALG")]
+    pub algorithm: Option<Algorithm>,
+    /// Only keys with this tag.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse::key_value)]
+    pub tag: Option<(String, String)>,
+    /// Only keys whose name starts with this.
+    #[arg(long, value_name = "PREFIX")]
+    pub name_prefix: Option<String>,
+    /// Page size.
+    #[arg(long, value_parser = parse::positive_u32)]
+    pub limit: Option<u32>,
+    /// Continue after this page token.
+    #[arg(long, value_name = "TOKEN")]
+    pub page_token: Option<String>,
+    /// Follow every page to the end.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `key update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Key id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// New name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Replaces all tags with these, KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse::key_value)]
+    pub tags: Vec<(String, String)>,
+    /// Remove every tag.
+    #[arg(long, conflicts_with = "tags")]
+    pub clear_tags: bool,
+    /// New rotation period, e.g. 30d, or `off`.
+    #[arg(long, value_parser = parse::rotation_period, value_name = "DURATION")]
+    pub rotation_period: Option<u64>,
+    /// Oldest version still accepted for decryption.
+    #[arg(long, value_parser = parse::positive_u32, value_name = "N")]
+    pub min_decrypt_version: Option<u32>,
+    /// New end of the protection period (RFC 3339).
+    #[arg(long, value_parser = parse::timestamp, value_name = "TIME")]
+    pub deactivation_date: Option<Timestamp>,
+}
+
+/// `key revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Key id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation,
+    /// privilege-withdrawn or unspecified.
+    #[arg(long, value_parser = parse::revocation_reason)]
+    pub reason: RevocationReason,
+}
+
+/// `key schedule-destroy`.
+#[derive(Debug, Args)]
+pub struct ScheduleDestroyArgs {
+    /// Key id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Days to wait.
+    #[arg(long, conflicts_with = "waiting_period", value_parser = parse::positive_u32)]
+    pub days: Option<u32>,
+    /// Time to wait, e.g. 7d (default: the server's).
+    #[arg(long, value_parser = parse::duration_secs, value_name = "DURATION")]
+    pub waiting_period: Option<u64>,
+}
+
+/// Formats of key material files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MaterialFormat {
+    /// Raw key bytes (AES, HMAC).
+    Raw,
+    /// PKCS#8 private key, DER.
+    Pkcs8Der,
+    /// PKCS#8 private key, PEM (`BEGIN PRIVATE KEY`).
+    Pkcs8Pem,
+}
+
+/// `key import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The material's algorithm.
+    #[arg(long = "alg", value_parser = parse::algorithm, value_name = "ALG")]
+    pub algorithm: Algorithm,
+    /// File holding the key material.
+    #[arg(long, value_name = "FILE")]
+    pub material: PathBuf,
+    /// Default: raw for AES and HMAC; for key pairs, PEM or DER by the file's content.
+    #[arg(long, value_enum)]
+    pub format: Option<MaterialFormat>,
+    /// Add the material as a new version of this imported key instead of creating a key.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+}
+
+/// `key public-key`.
+#[derive(Debug, Args)]
+pub struct PublicKeyArgs {
+    /// Key id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Version (default: current).
+    #[arg(long, value_parser = parse::positive_u32)]
+    pub version: Option<u32>,
+}
+
+/// `key alias …`.
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Point a new alias at a key.
+    Create {
+        /// alias/….
+        #[arg(value_name = "ALIAS")]
+        alias: String,
+        /// Key id, name or alias/….
+        #[arg(value_name = "KEY")]
+        key: String,
+    },
+    /// Delete an alias (the key is untouched).
+    Delete {
+        /// alias/….
+        #[arg(value_name = "ALIAS")]
+        alias: String,
+    },
+    /// List aliases.
+    List {
+        /// Only the aliases of this key.
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+    },
+}
+
+/// Where small data comes from: `--plaintext TEXT`, `--in FILE` (`-` for stdin), or stdin when
+/// it is not a terminal.
+#[derive(Debug, Args)]
+pub struct PlaintextArgs {
+    /// The plaintext, as text.
+    #[arg(long, conflicts_with = "input", value_name = "TEXT")]
+    pub plaintext: Option<String>,
+    /// Read the plaintext from a file (`-`: stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+}
+
+/// Where a message to sign or MAC comes from.
+#[derive(Debug, Args)]
+pub struct MessageArgs {
+    /// The message, as text (with --digest: the digest in hex).
+    #[arg(long, conflicts_with = "input", value_name = "TEXT")]
+    pub message: Option<String>,
+    /// Read the message from a file (`-`: stdin); with --digest, the raw digest bytes.
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+}
+
+/// Encryption context pairs.
+#[derive(Debug, Args)]
+pub struct ContextArgs {
+    /// Encryption context, KEY=VALUE (repeatable); the same pairs are needed to decrypt.
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse::key_value)]
+    pub context: Vec<(String, String)>,
+}
+
+/// `encrypt`.
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// Key id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    #[command(flatten)]
+    pub data: PlaintextArgs,
+    #[command(flatten)]
+    pub context: ContextArgs,
+}
+
+/// `decrypt`.
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// Base64 ciphertext, or @FILE (@- for stdin). Default: --in, else stdin.
+    #[arg(value_name = "CIPHERTEXT", conflicts_with = "input")]
+    pub ciphertext: Option<String>,
+    /// File holding the base64 ciphertext (`-`: stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Write the plaintext to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub context: ContextArgs,
+}
+
+/// `reencrypt`.
+#[derive(Debug, Args)]
+pub struct ReencryptArgs {
+    /// Base64 ciphertext, or @FILE (@- for stdin). Default: --in, else stdin.
+    #[arg(value_name = "CIPHERTEXT", conflicts_with = "input")]
+    pub ciphertext: Option<String>,
+    /// File holding the base64 ciphertext (`-`: stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Destination key (default: the ciphertext's key, current version).
+    #[arg(long, value_name = "KEY")]
+    pub to: Option<String>,
+    /// The ciphertext's encryption context, KEY=VALUE (repeatable).
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse::key_value)]
+    pub context: Vec<(String, String)>,
+    /// Context of the new ciphertext (default: the same as --context), KEY=VALUE (repeatable).
+    #[arg(long = "to-context", value_name = "KEY=VALUE", value_parser = parse::key_value)]
+    pub to_context: Vec<(String, String)>,
+}
+
+/// `datakey`.
+#[derive(Debug, Args)]
+pub struct DatakeyArgs {
+    /// A symmetric key: id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Data key length.
+    #[arg(long, default_value = "32", value_parser = parse::positive_u32)]
+    pub bytes: u32,
+    /// Return only the encrypted data key.
+    #[arg(long)]
+    pub no_plaintext: bool,
+    #[command(flatten)]
+    pub context: ContextArgs,
+}
+
+/// `sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Key id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    #[command(flatten)]
+    pub message: MessageArgs,
+    /// The input is a digest already computed with the algorithm's hash.
+    #[arg(long)]
+    pub digest: bool,
+    /// Signing algorithm (default: the key's), e.g. rsa-pss-sha256, ecdsa-sha256, ed25519.
+    #[arg(long = "alg", value_parser = parse::signing_algorithm, value_name = "ALG")]
+    pub algorithm: Option<SigningAlgorithm>,
+}
+
+/// `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Key id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Base64 signature, or @FILE (@- for stdin).
+    #[arg(long, value_name = "B64")]
+    pub signature: String,
+    #[command(flatten)]
+    pub message: MessageArgs,
+    /// The input is a digest.
+    #[arg(long)]
+    pub digest: bool,
+    /// Signing algorithm (default: the key's).
+    #[arg(long = "alg", value_parser = parse::signing_algorithm, value_name = "ALG")]
+    pub algorithm: Option<SigningAlgorithm>,
+    /// The version that signed (default: current).
+    #[arg(long, value_parser = parse::positive_u32)]
+    pub version: Option<u32>,
+}
+
+/// `mac`.
+#[derive(Debug, Args)]
+pub struct MacArgs {
+    /// An HMAC key: id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    #[command(flatten)]
+    pub message: MessageArgs,
+}
+
+/// `mac-verify`.
+#[derive(Debug, Args)]
+pub struct MacVerifyArgs {
+    /// An HMAC key: id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Base64 tag, or @FILE (@- for stdin).
+    #[arg(long, value_name = "B64")]
+    pub mac: String,
+    #[command(flatten)]
+    pub message: MessageArgs,
+    /// The version that made the tag (default: current).
+    #[arg(long, value_parser = parse::positive_u32)]
+    pub version: Option<u32>,
+}
+
+/// `random`.
+#[derive(Debug, Args)]
+pub struct RandomArgs {
+    /// How many bytes (1 to 1024).
+    #[arg(long, value_parser = parse::positive_u32)]
+    pub bytes: u32,
+    /// Print hex instead of base64.
+    #[arg(long)]
+    pub hex: bool,
+}
+
+/// `token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token; prints the secret alone (shown only this once).
+    Create {
+        /// The principal the token authenticates.
+        #[arg(long, value_parser = parse::principal)]
+        principal: PrincipalName,
+        /// admin, key-manager, key-user or auditor.
+        #[arg(long, value_parser = parse::role)]
+        role: Role,
+        /// Lifetime, e.g. 30d (default: no expiry).
+        #[arg(long, value_parser = parse::duration_secs, value_name = "DURATION")]
+        ttl: Option<u64>,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token.
+    Revoke {
+        /// The token's id (not its secret).
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+/// `grant …`.
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Allow a key user some operations on a key.
+    Create {
+        /// Key id, name or alias/….
+        #[arg(value_name = "KEY")]
+        key: String,
+        /// The principal.
+        #[arg(long, value_parser = parse::principal, value_name = "PRINCIPAL")]
+        to: PrincipalName,
+        /// Comma-separated: encrypt, decrypt, generate-data-key, re-encrypt, sign, verify, mac,
+        /// mac-verify, get-public-key.
+        #[arg(long, value_parser = parse::key_op, value_delimiter = ',', required = true, value_name = "OPS")]
+        ops: Vec<KeyOp>,
+    },
+    /// List grants.
+    List {
+        /// Only grants on this key.
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// Only grants to this principal.
+        #[arg(long, value_parser = parse::principal, value_name = "PRINCIPAL")]
+        grantee: Option<PrincipalName>,
+    },
+    /// Revoke a grant.
+    Revoke {
+        /// The grant's id.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+/// `audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the hash chain; exit code 0 when intact, 2 when broken.
+    Verify,
+    /// Export events as JSON lines, following pages to the end.
+    Export {
+        /// First sequence number.
+        #[arg(long, value_name = "SEQ")]
+        from: Option<u64>,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `encrypt-file`.
+#[derive(Debug, Args)]
+pub struct EncryptFileArgs {
+    /// Key id, name or alias/… (a symmetric key).
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Input file (`-`: stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    /// Output file (`-`: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub context: ContextArgs,
+}
+
+/// `decrypt-file`.
+#[derive(Debug, Args)]
+pub struct DecryptFileArgs {
+    /// Input file (`-`: stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    /// Output file (`-`: stdout; a corrupt input is then only reported at its end).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("keyhold").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli = parse(&["key", "list", "--json", "--addr", "https://kms:1"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.addr, "https://kms:1");
+    }
+
+    #[test]
+    fn repeated_context_and_tags_are_collected() {
+        let cli = parse(&[
+            "encrypt",
+            "k",
+            "--plaintext",
+            "hi",
+            "--context",
+            "a=1",
+            "--context",
+            "b=2",
+        ])
+        .unwrap();
+        let Command::Encrypt(e) = cli.command else {
+            panic!()
+        };
+        assert_eq!(e.context.context.len(), 2);
+        let cli = parse(&[
+            "key",
+            "create",
+            "--alg",
+            "aes-256",
+            "--tag",
+            "env=prod",
+            "--crypto-period",
+            "90d",
+        ])
+        .unwrap();
+        let Command::Key(KeyCommand::Create(c)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(c.spec.tags, [("env".to_owned(), "prod".to_owned())]);
+        assert_eq!(c.spec.crypto_period, Some(90 * 86_400));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for args in [
+            &["key", "create", "--alg", "des"][..],
+            &[
+                "key",
+                "create",
+                "--alg",
+                "aes-256",
+                "--rotation-period",
+                "soon",
+            ],
+            &["encrypt", "k", "--context", "novalue"],
+            &["encrypt", "k", "--plaintext", "x", "--in", "f"],
+            &[
+                "key",
+                "schedule-destroy",
+                "k",
+                "--days",
+                "3",
+                "--waiting-period",
+                "7d",
+            ],
+            &[
+                "token",
+                "create",
+                "--principal",
+                "a b",
+                "--role",
+                "key-user",
+            ],
+            &["grant", "create", "k", "--to", "app", "--ops", "fly"],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+        }
+    }
+}

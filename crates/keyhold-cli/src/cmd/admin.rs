@@ -1,0 +1,224 @@
+//! `token …`, `grant …`, `audit …`.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use keyhold_client::api;
+use keyhold_core::clock::{Clock, SystemClock};
+use keyhold_core::ids::{GrantId, KeyRef, TokenId};
+use keyhold_core::model::Grant;
+use keyhold_core::ops::{CreateGrant, CreateToken, ListGrants, TokenInfo};
+
+use crate::args::{AuditCommand, GrantCommand, TokenCommand};
+use crate::error::CliError;
+use crate::output::{kv, or_dash, table, Ctx};
+
+/// Runs a `token` subcommand.
+pub async fn token(ctx: &Ctx, command: TokenCommand) -> Result<ExitCode, CliError> {
+    match command {
+        TokenCommand::Create {
+            principal,
+            role,
+            ttl,
+            description,
+        } => {
+            let req = CreateToken {
+                principal,
+                role,
+                ttl_secs: ttl,
+                description,
+            };
+            // The secret alone, so that `export KEYHOLD_TOKEN=$(keyhold token create …)` works.
+            ctx.run(api::create_token(&req), |o, t| {
+                writeln!(o, "{}", t.token.expose())
+            })
+            .await?;
+        }
+        TokenCommand::List => {
+            ctx.run(api::list_tokens(), |o, list| {
+                let now = SystemClock.now();
+                let rows: Vec<Vec<String>> = list
+                    .tokens
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.to_string(),
+                            t.principal.to_string(),
+                            t.role.to_string(),
+                            token_status(t, now).into(),
+                            t.created_at.to_string(),
+                            or_dash(t.expires_at),
+                            t.description.clone(),
+                        ]
+                    })
+                    .collect();
+                table(
+                    o,
+                    &[
+                        "ID",
+                        "PRINCIPAL",
+                        "ROLE",
+                        "STATUS",
+                        "CREATED",
+                        "EXPIRES",
+                        "DESCRIPTION",
+                    ],
+                    &rows,
+                )
+            })
+            .await?;
+        }
+        TokenCommand::Revoke { id } => {
+            let id = TokenId::from_str(id.trim()).map_err(|_| {
+                CliError::Input(format!(
+                    "'{id}' is not a token id (see `keyhold token list`)"
+                ))
+            })?;
+            ctx.run(api::revoke_token(&id), |o, t| {
+                writeln!(o, "revoked token {} of {}", t.id, t.principal)
+            })
+            .await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn token_status(t: &TokenInfo, now: keyhold_core::clock::Timestamp) -> &'static str {
+    if t.revoked_at.is_some() {
+        "revoked"
+    } else if t.expires_at.is_some_and(|e| e <= now) {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
+/// Runs a `grant` subcommand.
+pub async fn grant(ctx: &Ctx, command: GrantCommand) -> Result<ExitCode, CliError> {
+    match command {
+        GrantCommand::Create { key, to, ops } => {
+            let req = CreateGrant {
+                key: KeyRef(key),
+                grantee: to,
+                operations: ops.into_iter().collect(),
+            };
+            ctx.run(api::create_grant(&req), |o, g| {
+                grant_table(o, std::slice::from_ref(g))
+            })
+            .await?;
+        }
+        GrantCommand::List { key, grantee } => {
+            let req = ListGrants {
+                key: key.map(KeyRef),
+                grantee,
+            };
+            ctx.run(api::list_grants(&req), |o, list| {
+                grant_table(o, &list.grants)
+            })
+            .await?;
+        }
+        GrantCommand::Revoke { id } => {
+            let parsed = GrantId::from_str(id.trim()).map_err(|_| {
+                CliError::Input(format!(
+                    "'{id}' is not a grant id (see `keyhold grant list`)"
+                ))
+            })?;
+            ctx.run(api::revoke_grant(&parsed), |o, _| {
+                writeln!(o, "revoked grant {parsed}")
+            })
+            .await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn grant_table(out: &mut impl Write, grants: &[Grant]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = grants
+        .iter()
+        .map(|g| {
+            let ops: Vec<&str> = g.operations.iter().map(|o| o.as_str()).collect();
+            vec![
+                g.id.to_string(),
+                g.key_id.to_string(),
+                g.grantee.to_string(),
+                ops.join(","),
+            ]
+        })
+        .collect();
+    table(out, &["ID", "KEY", "GRANTEE", "OPERATIONS"], &rows)
+}
+
+/// Runs an `audit` subcommand.
+pub async fn audit(ctx: &Ctx, command: AuditCommand) -> Result<ExitCode, CliError> {
+    match command {
+        AuditCommand::Verify => {
+            let reply = ctx.fetch(api::audit_verify()).await?;
+            ctx.show(&reply, |o, r| match &r.problem {
+                None => kv(
+                    o,
+                    &[
+                        ("audit", "ok".into()),
+                        ("events", r.events.to_string()),
+                        ("head", format!("{} {}", r.head_seq, r.head_hash)),
+                    ],
+                ),
+                Some(p) => kv(
+                    o,
+                    &[
+                        ("audit", "BROKEN".into()),
+                        ("problem", p.to_string()),
+                        (
+                            "verified",
+                            format!("{} events, up to {}", r.events, r.head_seq),
+                        ),
+                    ],
+                ),
+            })?;
+            let ok = reply.value.ok && reply.value.problem.is_none();
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        AuditCommand::Export { from, out } => {
+            export(ctx, from, out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Writes every event from `from` as one JSON line each, page after page.
+async fn export(ctx: &Ctx, from: Option<u64>, out: Option<PathBuf>) -> Result<(), CliError> {
+    let sink: Box<dyn Write> = match &out {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))?,
+        ),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut sink = BufWriter::new(sink);
+    let mut from = from;
+    loop {
+        let page = ctx.client.send_json(api::audit_events(from, None)).await?;
+        let events = page
+            .get("events")
+            .and_then(|e| e.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for event in &events {
+            serde_json::to_writer(&mut sink, event).map_err(io::Error::from)?;
+            sink.write_all(b"\n")?;
+        }
+        let next = page.get("next_seq").and_then(serde_json::Value::as_u64);
+        match next {
+            // Stop on an empty page or a cursor that does not advance.
+            Some(n) if !events.is_empty() && Some(n) != from => from = Some(n),
+            _ => break,
+        }
+    }
+    sink.flush()?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! One module per group of commands; [`run`] dispatches.
+
+mod admin;
+mod crypto;
+mod files;
+mod keys;
+mod sys;
+
+use std::process::ExitCode;
+
+use crate::args::Command;
+use crate::error::CliError;
+use crate::output::Ctx;
+
+/// Runs a client command against the server.
+pub async fn run(ctx: &Ctx, command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Status => sys::status(ctx).await,
+        Command::Unseal(a) => sys::unseal(ctx, a).await,
+        Command::Whoami => sys::whoami(ctx).await,
+        Command::Key(c) => keys::run(ctx, c).await,
+        Command::Encrypt(a) => crypto::encrypt(ctx, a).await,
+        Command::Decrypt(a) => crypto::decrypt(ctx, a).await,
+        Command::Reencrypt(a) => crypto::reencrypt(ctx, a).await,
+        Command::Datakey(a) => crypto::datakey(ctx, a).await,
+        Command::Sign(a) => crypto::sign(ctx, a).await,
+        Command::Verify(a) => crypto::verify(ctx, a).await,
+        Command::Mac(a) => crypto::mac(ctx, a).await,
+        Command::MacVerify(a) => crypto::mac_verify(ctx, a).await,
+        Command::Random(a) => crypto::random(ctx, a).await,
+        Command::Token(c) => admin::token(ctx, c).await,
+        Command::Grant(c) => admin::grant(ctx, c).await,
+        Command::Audit(c) => admin::audit(ctx, c).await,
+        Command::EncryptFile(a) => files::encrypt_file(ctx, a).await,
+        Command::DecryptFile(a) => files::decrypt_file(ctx, a).await,
+        // Dispatched in main, on their own runtime, before a client is built.
+        Command::Serve(_) | Command::Init(_) => Ok(ExitCode::SUCCESS),
+    }
+}

@@ -1,0 +1,80 @@
+//! `status`, `unseal`, `whoami`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use keyhold_client::api;
+use zeroize::Zeroizing;
+
+use crate::args::UnsealArgs;
+use crate::error::CliError;
+use crate::input::read_line_stdin;
+use crate::output::{kv, Ctx};
+
+/// `keyhold status`.
+pub async fn status(ctx: &Ctx) -> Result<ExitCode, CliError> {
+    ctx.run(api::health(), |out, h| {
+        let mut rows = vec![
+            ("status", h.status.clone()),
+            ("version", h.version.clone()),
+            ("initialized", h.initialized.to_string()),
+            ("sealed", h.sealed.to_string()),
+        ];
+        if let Some(u) = h.unseal {
+            rows.push((
+                "unseal",
+                format!("{} of {} shares submitted", u.submitted, u.threshold),
+            ));
+        }
+        kv(out, &rows)
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keyhold unseal`.
+pub async fn unseal(ctx: &Ctx, args: UnsealArgs) -> Result<ExitCode, CliError> {
+    let share = match args.share {
+        Some(s) => Zeroizing::new(s),
+        None if std::io::stdin().is_terminal() => rpassword::prompt_password("Unseal share: ")
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                CliError::Input(format!("cannot read the share from the terminal: {e}"))
+            })?,
+        None => read_line_stdin()?,
+    };
+    let share = share.trim();
+    if share.is_empty() {
+        return Err(CliError::Input("the unseal share is empty".into()));
+    }
+    ctx.run(api::unseal(share), |out, r| {
+        use std::io::Write;
+        if r.sealed {
+            writeln!(
+                out,
+                "share accepted: {} of {} submitted; still sealed",
+                r.submitted, r.threshold
+            )
+        } else {
+            writeln!(out, "unsealed")
+        }
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keyhold whoami`.
+pub async fn whoami(ctx: &Ctx) -> Result<ExitCode, CliError> {
+    ctx.run(api::whoami(), |out, w| {
+        kv(
+            out,
+            &[
+                ("tenant", w.tenant.to_string()),
+                ("principal", w.principal.to_string()),
+                ("role", w.role.to_string()),
+            ],
+        )
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,484 @@
+//! Every REST endpoint, described once as an [`ApiRequest<T>`] (method, path, query, body) whose
+//! type parameter is the response body's type.
+//!
+//! A key named in the path (id, name or `alias/x`) is one percent-encoded path segment, so
+//! `alias/billing` travels as `alias%2Fbilling`. Request structs of `keyhold-core` that carry a
+//! `key` field have it moved into the path and removed from the body.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use keyhold_core::ids::{GrantId, TokenId};
+use keyhold_core::lifecycle::RevocationReason;
+use keyhold_core::model::Grant;
+use keyhold_core::ops::{
+    AliasList, AuditExportResponse, AuditVerifyResponse, CreateAlias, CreateGrant, CreateKey,
+    CreateToken, Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey,
+    GenerateDataKeyResponse, GenerateMac, GrantList, ImportKey, ImportParameters, KeyInfo, KeyList,
+    ListGrants, ListKeys, MacResponse, PublicKeyResponse, RandomResponse, ReEncrypt,
+    ReEncryptResponse, Sign, SignResponse, TokenInfo, TokenList, UpdateKey, Verify, VerifyMac,
+    VerifyResponse, WhoAmIResponse,
+};
+use reqwest::Method;
+use serde::{Deserialize, Deserializer, Serialize};
+use zeroize::Zeroizing;
+
+/// One request to the API, answered by a body of type `T`.
+#[must_use = "a request does nothing until sent with Client::send"]
+pub struct ApiRequest<T> {
+    pub(crate) method: Method,
+    pub(crate) segments: Vec<String>,
+    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) body: Result<Option<Vec<u8>>, serde_json::Error>,
+    pub(crate) auth: bool,
+    _response: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for ApiRequest<T> {
+    // The body may hold plaintext: only the method and path are shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ApiRequest({} /{})",
+            self.method,
+            self.segments.join("/")
+        )
+    }
+}
+
+impl<T> ApiRequest<T> {
+    fn new(method: Method, path: &[&str]) -> Self {
+        Self {
+            method,
+            segments: path.iter().map(|s| (*s).to_owned()).collect(),
+            query: Vec::new(),
+            body: Ok(None),
+            auth: true,
+            _response: PhantomData,
+        }
+    }
+
+    fn get(path: &[&str]) -> Self {
+        Self::new(Method::GET, path)
+    }
+
+    fn post(path: &[&str]) -> Self {
+        Self::new(Method::POST, path)
+    }
+
+    fn delete(path: &[&str]) -> Self {
+        Self::new(Method::DELETE, path)
+    }
+
+    fn json(mut self, body: &impl Serialize) -> Self {
+        self.body = serde_json::to_vec(body).map(Some);
+        self
+    }
+
+    /// The body is the request struct without its `key` field (the key is in the path).
+    fn json_without_key(mut self, body: &impl Serialize) -> Self {
+        self.body = serde_json::to_value(body)
+            .and_then(|mut v| {
+                if let serde_json::Value::Object(m) = &mut v {
+                    m.remove("key");
+                }
+                serde_json::to_vec(&v)
+            })
+            .map(Some);
+        self
+    }
+
+    fn query(mut self, name: &'static str, value: Option<impl ToString>) -> Self {
+        if let Some(v) = value {
+            self.query.push((name, v.to_string()));
+        }
+        self
+    }
+
+    fn anonymous(mut self) -> Self {
+        self.auth = false;
+        self
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path, e.g. `/v1/keys/alias%2Fx` (segments percent-encoded when sent).
+    pub fn path(&self) -> String {
+        format!("/{}", self.segments.join("/"))
+    }
+}
+
+/// `GET /v1/health`'s answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok` when the server runs.
+    pub status: String,
+    /// The server's version.
+    #[serde(default)]
+    pub version: String,
+    /// A root key exists.
+    pub initialized: bool,
+    /// The root key is not in memory: only health and unseal work.
+    pub sealed: bool,
+    /// Progress of an unseal in progress.
+    #[serde(default)]
+    pub unseal: Option<UnsealProgress>,
+}
+
+/// How many unseal shares were submitted of how many needed.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct UnsealProgress {
+    /// Shares submitted so far.
+    pub submitted: u32,
+    /// Shares needed.
+    pub threshold: u32,
+}
+
+/// `POST /v1/sys/unseal`'s answer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct UnsealResponse {
+    /// Still sealed after this share.
+    pub sealed: bool,
+    /// Shares submitted so far (0 once unsealed).
+    #[serde(default)]
+    pub submitted: u32,
+    /// Shares needed.
+    #[serde(default)]
+    pub threshold: u32,
+}
+
+/// An answer with nothing in it (`{}`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// A bearer token's secret: wiped on drop, `[redacted]` in Debug.
+#[derive(Clone)]
+pub struct TokenSecret(Zeroizing<String>);
+
+impl TokenSecret {
+    /// The secret, to hand to [`crate::ClientBuilder::token`] or print once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TokenSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenSecret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| Self(Zeroizing::new(s)))
+    }
+}
+
+/// `POST /v1/tokens`'s answer: the secret (shown this once) and the token's description.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewToken {
+    /// The bearer token (`kh_…`).
+    pub token: TokenSecret,
+    /// Its public description.
+    #[serde(flatten)]
+    pub info: TokenInfo,
+}
+
+/// A life-cycle change, the body of `POST /v1/keys/{key}/lifecycle`.
+///
+/// The same wire form as `keyhold_core`'s `StateChange` (which the core does not re-export).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum StateChange {
+    /// PreActive → Active.
+    Activate,
+    /// Active → Suspended.
+    Suspend,
+    /// Suspended → Active.
+    Resume,
+    /// → Deactivated.
+    Deactivate,
+    /// → Compromised or Deactivated, by reason.
+    Revoke {
+        /// Why.
+        reason: RevocationReason,
+    },
+    /// Destroy after a waiting period (default: the server's).
+    ScheduleDestroy {
+        /// Seconds to wait.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        waiting_period_secs: Option<u64>,
+    },
+    /// Cancel a scheduled destruction.
+    CancelDestroy,
+    /// Destroy the material now.
+    Destroy,
+}
+
+/// `GET /v1/health` (no authentication).
+pub fn health() -> ApiRequest<Health> {
+    ApiRequest::get(&["v1", "health"]).anonymous()
+}
+
+/// `POST /v1/sys/unseal` with one share (no authentication).
+pub fn unseal(share: &str) -> ApiRequest<UnsealResponse> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        share: &'a str,
+    }
+    ApiRequest::post(&["v1", "sys", "unseal"])
+        .anonymous()
+        .json(&Body { share })
+}
+
+/// `GET /v1/whoami`.
+pub fn whoami() -> ApiRequest<WhoAmIResponse> {
+    ApiRequest::get(&["v1", "whoami"])
+}
+
+/// `POST /v1/keys`.
+pub fn create_key(req: &CreateKey) -> ApiRequest<KeyInfo> {
+    ApiRequest::post(&["v1", "keys"]).json(req)
+}
+
+/// `GET /v1/keys` with filters and paging.
+pub fn list_keys(req: &ListKeys) -> ApiRequest<KeyList> {
+    ApiRequest::get(&["v1", "keys"])
+        .query("state", req.state.map(|s| s.as_str()))
+        .query("algorithm", req.algorithm.map(|a| a.as_str()))
+        .query("tag", req.tag.as_ref())
+        .query("name_prefix", req.name_prefix.as_ref())
+        .query("limit", req.limit)
+        .query("page_token", req.page_token.as_ref())
+}
+
+/// `GET /v1/keys/{key}`.
+pub fn describe_key(key: &str) -> ApiRequest<KeyInfo> {
+    ApiRequest::get(&["v1", "keys", key])
+}
+
+/// `PATCH /v1/keys/{key}` (the key is `req.key`).
+pub fn update_key(req: &UpdateKey) -> ApiRequest<KeyInfo> {
+    ApiRequest::new(Method::PATCH, &["v1", "keys", &req.key.0]).json_without_key(req)
+}
+
+/// `POST /v1/keys/{key}/rotate`.
+pub fn rotate_key(key: &str) -> ApiRequest<KeyInfo> {
+    ApiRequest::post(&["v1", "keys", key, "rotate"]).json(&Empty {})
+}
+
+/// `POST /v1/keys/{key}/lifecycle`.
+pub fn change_state(key: &str, change: &StateChange) -> ApiRequest<KeyInfo> {
+    ApiRequest::post(&["v1", "keys", key, "lifecycle"]).json(change)
+}
+
+/// `POST /v1/keys/import-parameters`.
+pub fn import_parameters() -> ApiRequest<ImportParameters> {
+    ApiRequest::post(&["v1", "keys", "import-parameters"]).json(&Empty {})
+}
+
+/// `POST /v1/keys/import`.
+pub fn import_key(req: &ImportKey) -> ApiRequest<KeyInfo> {
+    ApiRequest::post(&["v1", "keys", "import"]).json(req)
+}
+
+/// `GET /v1/keys/{key}/public-key`.
+pub fn public_key(key: &str, version: Option<u32>) -> ApiRequest<PublicKeyResponse> {
+    ApiRequest::get(&["v1", "keys", key, "public-key"]).query("key_version", version)
+}
+
+/// `POST /v1/keys/{key}/encrypt` (the key is `req.key`).
+pub fn encrypt(req: &Encrypt) -> ApiRequest<EncryptResponse> {
+    ApiRequest::post(&["v1", "keys", &req.key.0, "encrypt"]).json_without_key(req)
+}
+
+/// `POST /v1/decrypt`.
+pub fn decrypt(req: &Decrypt) -> ApiRequest<DecryptResponse> {
+    ApiRequest::post(&["v1", "decrypt"]).json(req)
+}
+
+/// `POST /v1/reencrypt`.
+pub fn reencrypt(req: &ReEncrypt) -> ApiRequest<ReEncryptResponse> {
+    ApiRequest::post(&["v1", "reencrypt"]).json(req)
+}
+
+/// `POST /v1/keys/{key}/datakey` (the key is `req.key`).
+pub fn generate_data_key(req: &GenerateDataKey) -> ApiRequest<GenerateDataKeyResponse> {
+    ApiRequest::post(&["v1", "keys", &req.key.0, "datakey"]).json_without_key(req)
+}
+
+/// `POST /v1/keys/{key}/sign` (the key is `req.key`).
+pub fn sign(req: &Sign) -> ApiRequest<SignResponse> {
+    ApiRequest::post(&["v1", "keys", &req.key.0, "sign"]).json_without_key(req)
+}
+
+/// `POST /v1/keys/{key}/verify` (the key is `req.key`).
+pub fn verify(req: &Verify) -> ApiRequest<VerifyResponse> {
+    ApiRequest::post(&["v1", "keys", &req.key.0, "verify"]).json_without_key(req)
+}
+
+/// `POST /v1/keys/{key}/mac` (the key is `req.key`).
+pub fn mac(req: &GenerateMac) -> ApiRequest<MacResponse> {
+    ApiRequest::post(&["v1", "keys", &req.key.0, "mac"]).json_without_key(req)
+}
+
+/// `POST /v1/keys/{key}/mac-verify` (the key is `req.key`).
+pub fn mac_verify(req: &VerifyMac) -> ApiRequest<VerifyResponse> {
+    ApiRequest::post(&["v1", "keys", &req.key.0, "mac-verify"]).json_without_key(req)
+}
+
+/// `POST /v1/random`.
+pub fn random(length: u32) -> ApiRequest<RandomResponse> {
+    #[derive(Serialize)]
+    struct Body {
+        length: u32,
+    }
+    ApiRequest::post(&["v1", "random"]).json(&Body { length })
+}
+
+/// `GET /v1/aliases`, optionally only those of one key.
+pub fn list_aliases(key: Option<&str>) -> ApiRequest<AliasList> {
+    ApiRequest::get(&["v1", "aliases"]).query("key", key)
+}
+
+/// `POST /v1/aliases`.
+pub fn create_alias(req: &CreateAlias) -> ApiRequest<AliasList> {
+    ApiRequest::post(&["v1", "aliases"]).json(req)
+}
+
+/// `DELETE /v1/aliases/{alias}`.
+pub fn delete_alias(alias: &str) -> ApiRequest<Empty> {
+    ApiRequest::delete(&["v1", "aliases", alias])
+}
+
+/// `POST /v1/tokens`.
+pub fn create_token(req: &CreateToken) -> ApiRequest<NewToken> {
+    ApiRequest::post(&["v1", "tokens"]).json(req)
+}
+
+/// `GET /v1/tokens`.
+pub fn list_tokens() -> ApiRequest<TokenList> {
+    ApiRequest::get(&["v1", "tokens"])
+}
+
+/// `DELETE /v1/tokens/{id}`.
+pub fn revoke_token(id: &TokenId) -> ApiRequest<TokenInfo> {
+    ApiRequest::delete(&["v1", "tokens", &id.to_string()])
+}
+
+/// `POST /v1/grants`.
+pub fn create_grant(req: &CreateGrant) -> ApiRequest<Grant> {
+    ApiRequest::post(&["v1", "grants"]).json(req)
+}
+
+/// `GET /v1/grants`.
+pub fn list_grants(req: &ListGrants) -> ApiRequest<GrantList> {
+    ApiRequest::get(&["v1", "grants"])
+        .query("key", req.key.as_ref())
+        .query("grantee", req.grantee.as_ref())
+}
+
+/// `DELETE /v1/grants/{id}`.
+pub fn revoke_grant(id: &GrantId) -> ApiRequest<Empty> {
+    ApiRequest::delete(&["v1", "grants", &id.to_string()])
+}
+
+/// `GET /v1/audit/verify`.
+pub fn audit_verify() -> ApiRequest<AuditVerifyResponse> {
+    ApiRequest::get(&["v1", "audit", "verify"])
+}
+
+/// `GET /v1/audit/events`: one page of events from `from_seq`.
+pub fn audit_events(from_seq: Option<u64>, limit: Option<u32>) -> ApiRequest<AuditExportResponse> {
+    ApiRequest::get(&["v1", "audit", "events"])
+        .query("from_seq", from_seq)
+        .query("limit", limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyhold_core::ids::KeyRef;
+
+    fn body<T>(r: &ApiRequest<T>) -> serde_json::Value {
+        serde_json::from_slice(r.body.as_ref().unwrap().as_ref().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn key_in_path_is_removed_from_body() {
+        let req = Encrypt {
+            key: KeyRef("alias/billing".into()),
+            plaintext: None,
+            context: [("a".to_owned(), "b".to_owned())].into(),
+        };
+        let r = encrypt(&req);
+        assert_eq!(r.segments, ["v1", "keys", "alias/billing", "encrypt"]);
+        let b = body(&r);
+        assert!(b.get("key").is_none());
+        assert_eq!(b["context"]["a"], "b");
+    }
+
+    #[test]
+    fn state_changes_use_the_wire_form() {
+        let j = |c: StateChange| serde_json::to_value(c).unwrap();
+        assert_eq!(
+            j(StateChange::Activate),
+            serde_json::json!({"action": "activate"})
+        );
+        assert_eq!(
+            j(StateChange::Revoke {
+                reason: RevocationReason::KeyCompromise
+            }),
+            serde_json::json!({"action": "revoke", "reason": "key-compromise"})
+        );
+        assert_eq!(
+            j(StateChange::ScheduleDestroy {
+                waiting_period_secs: Some(86400)
+            }),
+            serde_json::json!({"action": "schedule-destroy", "waiting_period_secs": 86400})
+        );
+        assert_eq!(
+            j(StateChange::CancelDestroy),
+            serde_json::json!({"action": "cancel-destroy"})
+        );
+    }
+
+    #[test]
+    fn list_keys_builds_its_query() {
+        let r = list_keys(&ListKeys {
+            state: Some(keyhold_core::lifecycle::KeyState::PreActive),
+            tag: Some("env=prod".into()),
+            limit: Some(5),
+            ..Default::default()
+        });
+        assert_eq!(
+            r.query,
+            [
+                ("state", "pre-active".to_owned()),
+                ("tag", "env=prod".to_owned()),
+                ("limit", "5".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn new_token_decodes_and_hides_the_secret() {
+        let j = serde_json::json!({
+            "token": "kh_secret",
+            "id": "0190b5e4-8f3a-7c3e-9a51-2f6d3b1c9e01",
+            "principal": "app",
+            "role": "key-user",
+            "description": "",
+            "created_at": "2026-01-01T00:00:00Z",
+            "created_by": "admin",
+            "expires_at": null,
+            "revoked_at": null
+        });
+        let t: NewToken = serde_json::from_value(j).unwrap();
+        assert_eq!(t.token.expose(), "kh_secret");
+        assert!(!format!("{t:?}").contains("kh_secret"));
+    }
+}
