@@ -172,8 +172,18 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
     );
 
     s.restart();
+    let http = s.http();
     for (id, version) in &acked {
-        let k = s.json(&manager, &["key", "show", id]);
+        let r = http
+            .get(s.url(&format!("/v1/keys/{id}")))
+            .bearer_auth(&manager)
+            .send()
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "acknowledged key {id} is missing after the crash"
+        );
+        let k: Value = r.json().unwrap();
         assert!(
             k["current_version"].as_u64().unwrap() >= *version,
             "{id} lost version {version}"
