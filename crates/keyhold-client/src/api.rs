@@ -9,7 +9,6 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use keyhold_core::ids::{GrantId, TokenId};
-use keyhold_core::lifecycle::RevocationReason;
 use keyhold_core::model::Grant;
 use keyhold_core::ops::{
     AliasList, AuditExportResponse, AuditVerifyResponse, CreateAlias, CreateGrant, CreateKey,
@@ -188,35 +187,7 @@ pub struct NewToken {
 }
 
 /// A life-cycle change, the body of `POST /v1/keys/{key}/lifecycle`.
-///
-/// The same wire form as `keyhold_core`'s `StateChange` (which the core does not re-export).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
-pub enum StateChange {
-    /// PreActive → Active.
-    Activate,
-    /// Active → Suspended.
-    Suspend,
-    /// Suspended → Active.
-    Resume,
-    /// → Deactivated.
-    Deactivate,
-    /// → Compromised or Deactivated, by reason.
-    Revoke {
-        /// Why.
-        reason: RevocationReason,
-    },
-    /// Destroy after a waiting period (default: the server's).
-    ScheduleDestroy {
-        /// Seconds to wait.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        waiting_period_secs: Option<u64>,
-    },
-    /// Cancel a scheduled destruction.
-    CancelDestroy,
-    /// Destroy the material now.
-    Destroy,
-}
+pub use keyhold_core::ops::StateChange;
 
 /// `GET /v1/health` (no authentication).
 pub fn health() -> ApiRequest<Health> {
@@ -430,7 +401,7 @@ mod tests {
         );
         assert_eq!(
             j(StateChange::Revoke {
-                reason: RevocationReason::KeyCompromise
+                reason: keyhold_core::lifecycle::RevocationReason::KeyCompromise
             }),
             serde_json::json!({"action": "revoke", "reason": "key-compromise"})
         );

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use keyhold_client::api::{self, StateChange};
 use keyhold_core::ids::{AliasName, KeyName, KeyRef};
-use keyhold_core::ops::{CreateAlias, CreateKey, ImportKey, KeyInfo, ListKeys, UpdateKey};
+use keyhold_core::ops::{CreateAlias, CreateKey, ImportKey, KeyInfo, KeySpec, ListKeys, UpdateKey};
 use keyhold_crypto::{KeyFamily, Provider};
 use zeroize::Zeroizing;
 
@@ -19,21 +19,19 @@ use crate::input::{pem_block, read_path};
 use crate::output::{key_full, key_short, print_json, table, Ctx};
 use crate::parse::pairs_to_map;
 
-/// Fills a `KeySpec` (which `keyhold-core` does not export by name) from [`crate::args::SpecArgs`].
-macro_rules! fill_spec {
-    ($spec:expr, $args:expr) => {{
-        let args = $args;
-        let spec = &mut $spec;
-        spec.name = args.name.as_deref().map(parse_name).transpose()?;
-        spec.description = args.description.clone();
-        spec.tags = pairs_to_map(&args.tags, "tag").map_err(CliError::Input)?;
-        spec.usage = args.usage;
-        spec.activation_date = args.activation_date;
-        spec.deactivation_date = args.deactivation_date;
-        spec.crypto_period_secs = args.crypto_period;
-        spec.rotation_period_secs = args.rotation_period;
-        spec.pre_active = args.pre_active;
-    }};
+/// The attributes of a new key, from the command line.
+fn key_spec(args: &crate::args::SpecArgs) -> Result<KeySpec, CliError> {
+    Ok(KeySpec {
+        name: args.name.as_deref().map(parse_name).transpose()?,
+        description: args.description.clone(),
+        tags: pairs_to_map(&args.tags, "tag").map_err(CliError::Input)?,
+        usage: args.usage,
+        activation_date: args.activation_date,
+        deactivation_date: args.deactivation_date,
+        crypto_period_secs: args.crypto_period,
+        rotation_period_secs: args.rotation_period,
+        pre_active: args.pre_active,
+    })
 }
 
 /// Runs a `key` subcommand.
@@ -81,12 +79,11 @@ fn parse_name(s: &str) -> Result<KeyName, CliError> {
 }
 
 async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
-    let mut req = CreateKey {
+    let req = CreateKey {
         algorithm: a.algorithm,
-        spec: Default::default(),
+        spec: key_spec(&a.spec)?,
         idempotency_token: a.idempotency_token,
     };
-    fill_spec!(req.spec, &a.spec);
     ctx.run(api::create_key(&req), key_short).await
 }
 
@@ -239,18 +236,12 @@ async fn import(ctx: &Ctx, a: ImportArgs) -> Result<(), CliError> {
         .wrap_for_import(&wrapping, &material)
         .map_err(|e| CliError::Input(format!("cannot wrap the material: {e}")))?;
     drop(material);
-    let mut create = CreateKey {
-        algorithm: a.algorithm,
-        spec: Default::default(),
-        idempotency_token: None,
-    };
-    fill_spec!(create.spec, &a.spec);
     let req = ImportKey {
         import_token: params.import_token,
         algorithm: a.algorithm,
         wrapped_material,
         key: a.key.map(KeyRef),
-        spec: create.spec,
+        spec: key_spec(&a.spec)?,
     };
     ctx.run(api::import_key(&req), key_short).await
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{compromised, Cx, Done, Response};
+use super::{compromised, requested_version, Cx, Done, Response};
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyRef};
 use crate::lifecycle::Use;
@@ -111,10 +111,7 @@ impl VerifyMac {
         cx.authorize_use(&key, KeyOp::MacVerify).await?;
         check_mac_key(&key)?;
         let permit = cx.check(&key, Use::Process, "mac-verify")?;
-        let version = self.key_version.unwrap_or(key.current_version);
-        if version == 0 || version > key.current_version {
-            return Err(KmsError::NotFound("key version"));
-        }
+        let version = requested_version(&key, self.key_version)?;
         if version < key.min_decrypt_version {
             return Err(KmsError::KeyVersionDisabled(version));
         }

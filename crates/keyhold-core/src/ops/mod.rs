@@ -402,16 +402,12 @@ impl Cx<'_> {
             }
             Role::Auditor => return Err(KmsError::PermissionDenied("auditors cannot use keys")),
         }
-        let grants = self
-            .kms
-            .store
-            .grants(
-                &self.caller.tenant,
-                Some(&key.id),
-                Some(&self.caller.principal),
-            )
-            .await?;
-        if grants.iter().any(|g| g.operations.contains(&op)) {
+        if self
+            .own_grants(key)
+            .await?
+            .iter()
+            .any(|g| g.operations.contains(&op))
+        {
             Ok(())
         } else {
             Err(KmsError::PermissionDenied(
@@ -420,21 +416,25 @@ impl Cx<'_> {
         }
     }
 
+    /// The caller's grants on `key`.
+    async fn own_grants(&self, key: &KeyRecord) -> Result<Vec<crate::model::Grant>, KmsError> {
+        Ok(self
+            .kms
+            .store
+            .grants(
+                &self.caller.tenant,
+                Some(&key.id),
+                Some(&self.caller.principal),
+            )
+            .await?)
+    }
+
     /// Metadata reads: key managers always; key users with any grant on the key.
     pub(crate) async fn authorize_read(&self, key: &KeyRecord) -> Result<(), KmsError> {
         match self.caller.role {
             Role::KeyManager => Ok(()),
             Role::KeyUser => {
-                let grants = self
-                    .kms
-                    .store
-                    .grants(
-                        &self.caller.tenant,
-                        Some(&key.id),
-                        Some(&self.caller.principal),
-                    )
-                    .await?;
-                if grants.is_empty() {
+                if self.own_grants(key).await?.is_empty() {
                     Err(KmsError::PermissionDenied("no grant on this key"))
                 } else {
                     Ok(())
@@ -552,6 +552,15 @@ pub(crate) fn update_writes(old: &KeyRecord, mut new: KeyRecord) -> WriteBatch {
         }
     }
     batch
+}
+
+/// The version a verification names, defaulting to the current one; it must exist.
+pub(crate) fn requested_version(key: &KeyRecord, requested: Option<u32>) -> Result<u32, KmsError> {
+    let version = requested.unwrap_or(key.current_version);
+    if version == 0 || version > key.current_version {
+        return Err(KmsError::NotFound("key version"));
+    }
+    Ok(version)
 }
 
 /// Checks that `lc`'s state permits `use_`; returns whether the key is compromised.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use keyhold_crypto::{MessageType, SigningAlgorithm};
 
 use super::mac::VerifyResponse;
-use super::{compromised, Cx, Done, Response};
+use super::{compromised, requested_version, Cx, Done, Response};
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyRef};
 use crate::lifecycle::Use;
@@ -133,10 +133,7 @@ impl Verify {
         cx.authorize_use(&key, KeyOp::Verify).await?;
         let alg = signing_algorithm(&key, self.algorithm)?;
         let permit = cx.check(&key, Use::Process, "verify")?;
-        let version = self.key_version.unwrap_or(key.current_version);
-        if version == 0 || version > key.current_version {
-            return Err(KmsError::NotFound("key version"));
-        }
+        let version = requested_version(&key, self.key_version)?;
         let v = cx
             .kms
             .store
