@@ -79,6 +79,25 @@ fn sealed_after_restart_until_unsealed() {
     assert!(unseal(&s, &shares[0]).status.success());
     assert_eq!(s.json(&admin, &["status"])["sealed"], false);
 
+    // The refused share is in the audit trail, as is the unseal.
+    let auditor = s.token(&admin, "a", "auditor");
+    let trail = dir.0.join("trail.jsonl");
+    s.ok(
+        &auditor,
+        &["audit", "export", "--out", trail.to_str().unwrap()],
+    );
+    let events: Vec<Value> = std::fs::read_to_string(&trail)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events
+        .iter()
+        .any(|e| e["action"] == "system.unseal" && e["outcome"] == "error"));
+    assert!(events
+        .iter()
+        .any(|e| e["action"] == "system.unseal" && e["outcome"] == "ok"));
+
     let manager = s.token(&admin, "m", "key-manager");
     let user = s.token(&admin, "u", "key-user");
     s.ok(

@@ -64,6 +64,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
+    /// Record format version (part of the hash input).
+    pub v: u32,
     /// 1, 2, … without gaps.
     pub seq: u64,
     /// When it happened.
@@ -138,6 +140,7 @@ impl EventDraft {
     /// Links the draft into the chain after `(prev_seq, prev_hash)`.
     pub fn seal(self, prev_seq: u64, prev_hash: &str) -> AuditEvent {
         let mut e = AuditEvent {
+            v: crate::model::RECORD_VERSION,
             seq: prev_seq + 1,
             time: self.time,
             tenant: self.tenant,

@@ -293,6 +293,16 @@ impl Kms {
         self.commit(WriteBatch::default(), draft).await
     }
 
+    /// Records a request that failed before reaching an operation (e.g. a wrong unseal share).
+    pub async fn record_failure(
+        &self,
+        meta: &RequestMeta,
+        action: &str,
+        err: &KmsError,
+    ) -> Result<(), KmsError> {
+        self.audit_failure(meta, None, action, None, err).await
+    }
+
     /// Runs one operation for a caller: the only way in for protocol adapters.
     pub async fn run(
         &self,

@@ -160,8 +160,20 @@ impl App {
     }
 
     /// Submits one unseal share. At the threshold the shares are combined and tried; a wrong
-    /// combination resets the progress.
-    pub async fn submit_share(&self, text: &str) -> Result<UnsealState, KmsError> {
+    /// combination resets the progress. Refused shares are audited.
+    pub async fn submit_share(
+        &self,
+        meta: &RequestMeta,
+        text: &str,
+    ) -> Result<UnsealState, KmsError> {
+        let result = self.try_share(text).await;
+        if let Err(e) = &result {
+            self.kms.record_failure(meta, "system.unseal", e).await?;
+        }
+        result
+    }
+
+    async fn try_share(&self, text: &str) -> Result<UnsealState, KmsError> {
         let config = self.seal_config().await?.ok_or(KmsError::invalid(
             "the server is not initialized; run `keyhold init`",
         ))?;

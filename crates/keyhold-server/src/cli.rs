@@ -314,7 +314,8 @@ async fn dev_bootstrap(app: &App, config: &Config) -> Result<(), StartError> {
         "{} was not made by `serve --dev` (no {DEV_SHARE}); use `keyhold serve` and `keyhold unseal`",
         config.data_dir.display()
     )))?;
-    app.submit_share(share.trim()).await?;
+    app.submit_share(&keyhold_core::RequestMeta::internal(), share.trim())
+        .await?;
     Ok(())
 }
 

@@ -284,11 +284,9 @@ pub(crate) async fn audit_events(
     rows.iter().map(decode_audit).collect()
 }
 
-/// Decodes the audit event in the first column of `row`. Audit events carry no record format
-/// version (their serialized form is the hash input), so they are decoded directly.
+/// Decodes the audit event in the first column of `row`.
 pub(crate) fn decode_audit(row: &AnyRow) -> Result<AuditEvent, StoreError> {
-    let doc: Vec<u8> = row.try_get(0).map_err(backend)?;
-    serde_json::from_slice(&doc).map_err(|e| StoreError::Corrupt(format!("audit event: {e}")))
+    decode_doc(row)
 }
 
 /// Decodes the record in the first column of `row`.

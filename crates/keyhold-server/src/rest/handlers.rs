@@ -62,7 +62,7 @@ pub async fn unseal(
     ApiJson(req): ApiJson<UnsealRequest>,
 ) -> Result<Json<UnsealState>, ApiError> {
     state
-        .submit_share(&req.share)
+        .submit_share(&ctx.meta, &req.share)
         .await
         .map(Json)
         .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))
