@@ -255,4 +255,32 @@ fn tampering_with_an_audit_row_is_detected() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("modified"), "{text}");
+
+    // Removing an event is detected too.
+    s.stop();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let n = sqlx::query("DELETE FROM audit WHERE seq = 2")
+            .execute(&mut c)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(n, 1);
+        c.close().await.unwrap();
+    });
+    s.restart();
+    let out = s.cli(&auditor, &["audit", "verify"]);
+    assert!(
+        !out.status.success(),
+        "a removed event must fail verification"
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("removed or reordered"), "{text}");
 }

@@ -369,3 +369,88 @@ fn hex_of(b: &[u8]) -> String {
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+#[test]
+fn import_private_keys_in_pkcs8() {
+    let dir = TempDir::new("pkcs8");
+    let s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let manager = s.token(&admin, "alice", "key-manager");
+    let user = s.token(&admin, "app", "key-user");
+    let crypto = keyhold_crypto::Provider::aws_lc();
+    for (alg, name) in [
+        ("ec-p384", "ec-imported"),
+        ("ed25519", "ed-imported"),
+        ("rsa-2048", "rsa-imported"),
+    ] {
+        let material = crypto.generate(alg.parse().unwrap()).unwrap();
+        let file = dir.0.join(format!("{name}.der"));
+        std::fs::write(&file, material.private.as_bytes()).unwrap();
+        let key = s.json(
+            &manager,
+            &[
+                "key",
+                "import",
+                "--alg",
+                alg,
+                "--material",
+                file.to_str().unwrap(),
+                "--format",
+                "pkcs8-der",
+                "--name",
+                name,
+            ],
+        );
+        assert_eq!(key["origin"], "imported");
+        s.ok(
+            &manager,
+            &[
+                "grant",
+                "create",
+                name,
+                "--to",
+                "app",
+                "--ops",
+                "sign,verify,get-public-key",
+            ],
+        );
+        // The server holds exactly this key: its public half matches ours.
+        let pem = s.ok(&user, &["key", "public-key", name]);
+        let expected = crypto.public_key_pem(material.public.as_deref().unwrap());
+        assert_eq!(pem.trim(), expected.trim(), "{alg}");
+        let sig = s.ok(&user, &["sign", name, "--message", "imported"]);
+        assert!(s
+            .cli(
+                &user,
+                &[
+                    "verify",
+                    name,
+                    "--message",
+                    "imported",
+                    "--signature",
+                    sig.trim()
+                ]
+            )
+            .status
+            .success());
+    }
+    // Material that does not match the declared algorithm is refused with a clear error.
+    let p256 = crypto.generate("ec-p256".parse().unwrap()).unwrap();
+    let file = dir.0.join("p256.der");
+    std::fs::write(&file, p256.private.as_bytes()).unwrap();
+    let out = s.cli(
+        &manager,
+        &[
+            "key",
+            "import",
+            "--alg",
+            "ec-p384",
+            "--material",
+            file.to_str().unwrap(),
+            "--format",
+            "pkcs8-der",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_request"));
+}

@@ -1032,3 +1032,92 @@ async fn wrapped_material_is_bound_to_its_key() {
     assert!(matches!(e, KmsError::Integrity(_)), "{e:?}");
     assert!(w.encrypt(a.id, b"x").await.is_ok());
 }
+
+#[tokio::test]
+async fn state_table_for_macs_and_data_keys() {
+    let w = World::new().await;
+    for state in KeyState::ALL {
+        let hmac = w.key(Algorithm::HmacSha384, |_| {}).await;
+        let Response::Mac(tag) = w
+            .run(
+                &w.user,
+                Operation::GenerateMac(GenerateMac {
+                    key: hmac.id.into(),
+                    message: b"m".to_vec(),
+                }),
+            )
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let aes = key_in_state(&w, Algorithm::Aes128, state).await;
+        let hmac_in_state = match state {
+            KeyState::PreActive => key_in_state(&w, Algorithm::HmacSha384, state).await,
+            _ => {
+                move_to(&w, hmac.id, state).await;
+                hmac
+            }
+        };
+        let mac = w
+            .run(
+                &w.user,
+                Operation::GenerateMac(GenerateMac {
+                    key: hmac_in_state.id.into(),
+                    message: b"m".to_vec(),
+                }),
+            )
+            .await;
+        assert_eq!(mac.is_ok(), allowed(state, true), "mac in {state}: {mac:?}");
+        if state != KeyState::PreActive {
+            let verify = w
+                .run(
+                    &w.user,
+                    Operation::VerifyMac(VerifyMac {
+                        key: hmac_in_state.id.into(),
+                        message: b"m".to_vec(),
+                        mac: tag.mac.clone(),
+                        key_version: None,
+                    }),
+                )
+                .await;
+            assert_eq!(
+                verify.is_ok(),
+                allowed(state, false),
+                "mac-verify in {state}: {verify:?}"
+            );
+        }
+        let dk = w
+            .run(
+                &w.user,
+                Operation::GenerateDataKey(GenerateDataKey {
+                    key: aes.id.into(),
+                    ..Default::default()
+                }),
+            )
+            .await;
+        assert_eq!(
+            dk.is_ok(),
+            allowed(state, true),
+            "data key in {state}: {dk:?}"
+        );
+    }
+}
+
+/// Moves an active key to `state`.
+async fn move_to(w: &World, id: keyhold_core::ids::KeyId, state: KeyState) {
+    let compromise = StateChange::Revoke {
+        reason: RevocationReason::KeyCompromise,
+    };
+    let steps: &[StateChange] = match state {
+        KeyState::PreActive | KeyState::Active => &[],
+        KeyState::Suspended => &[StateChange::Suspend],
+        KeyState::Deactivated => &[StateChange::Deactivate],
+        KeyState::Compromised => &[compromise],
+        KeyState::Destroyed => &[StateChange::Deactivate, StateChange::Destroy],
+        KeyState::DestroyedCompromised => &[compromise, StateChange::Destroy],
+    };
+    for s in steps {
+        w.change(id, *s).await.unwrap();
+    }
+}
