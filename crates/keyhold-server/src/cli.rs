@@ -245,6 +245,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     );
     if args.dev {
         println!("Keyhold (development mode) listening on {address}");
+        println!("  warning: development mode keeps its unseal share in the data directory; use `keyhold init` for real keys");
         println!(
             "  admin token:    {}",
             config.data_dir.join(ADMIN_TOKEN).display()
