@@ -1,0 +1,28 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+/// Bytes from hex written with spaces, `|` separators and line breaks.
+pub fn hex(text: &str) -> Vec<u8> {
+    let digits: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    hex::decode(digits).expect("test vector is valid hex")
+}
+
+/// Test case "Create / Destroy" (KMIP 1.1 test cases, 3.1.1): the Create
+/// request for a 128-bit AES key usable for Encrypt and Decrypt.
+pub const CREATE_AES_128_REQUEST: &str = "
+    42007801000001204200770100000038 420069010000002042006a0200000004
+    000000010000000042006b0200000004 000000010000000042000d0200000004
+    000000010000000042000f01000000d8 42005c05000000040000000100000000
+    42007901000000c04200570500000004 000000020000000042009101000000a8
+    420008010000003042000a0700000017 43727970746f6772617068696320416c
+    676f726974686d0042000b0500000004 00000003000000004200080100000030
+    42000a070000001443727970746f6772 6170686963204c656e67746800000000
+    42000b02000000040000008000000000 420008010000003042000a0700000018
+    43727970746f67726170686963205573 616765204d61736b42000b0200000004
+    0000000c00000000";
+
+/// The Create request as bytes.
+pub fn create_request() -> Vec<u8> {
+    hex(CREATE_AES_128_REQUEST)
+}
