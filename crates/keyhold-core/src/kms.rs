@@ -117,7 +117,10 @@ pub struct Kms {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: KmsConfig,
     unsealed: RwLock<Option<Unsealed>>,
-    chain: tokio::sync::Mutex<(u64, String)>,
+    /// The audit chain head; its holder is the one committer of the moment.
+    chain: Arc<tokio::sync::Mutex<(u64, String)>>,
+    /// Commits waiting for the next group (see [`Kms::commit`]).
+    queue: Arc<Mutex<Vec<Pending>>>,
     pub(crate) imports: Mutex<HashMap<String, ImportSlot>>,
 }
 
@@ -147,7 +150,8 @@ impl Kms {
             clock,
             config,
             unsealed: RwLock::new(None),
-            chain: tokio::sync::Mutex::new(head),
+            chain: Arc::new(tokio::sync::Mutex::new(head)),
+            queue: Arc::new(Mutex::new(Vec::new())),
             imports: Mutex::new(HashMap::new()),
         })
     }
@@ -397,33 +401,35 @@ impl Kms {
         Ok(changed)
     }
 
-    /// Commits `batch` and the audit event for it in one transaction, extending the chain.
+    /// Commits `batch` and the audit event for it in one transaction, extending the chain, and
+    /// returns only when both are durable.
+    ///
+    /// Group commit: a request queues its batch, then waits for the chain head. Whoever holds
+    /// the head takes every queued batch and commits them together (one transaction, one fsync),
+    /// then answers each. The group runs in its own task holding the head, so a cancelled
+    /// request can neither leave others unanswered nor the head stale. If the group fails, each
+    /// batch is committed alone, so every request gets its own answer (a CAS conflict fails only
+    /// the batch that lost).
     pub(crate) async fn commit(
         &self,
-        mut batch: WriteBatch,
+        batch: WriteBatch,
         draft: EventDraft,
     ) -> Result<(), KmsError> {
-        let mut head = self.chain.lock().await;
-        let event: AuditEvent = draft.seal(head.0, &head.1);
-        let (seq, hash) = (event.seq, event.hash.clone());
-        batch.push(Write::AppendAudit(event));
-        match self.store.commit(batch).await {
-            Ok(()) => {
-                *head = (seq, hash);
-                Ok(())
-            }
-            Err(StoreError::Conflict) => {
-                // Either a CAS precondition failed or another writer extended the chain; reload
-                // the head so the retry links correctly.
-                if let Some(h) = self.store.audit_head().await? {
-                    *head = h;
-                }
-                Err(KmsError::Conflict)
-            }
-            Err(StoreError::AlreadyExists(what)) => Err(KmsError::AlreadyExists(what)),
-            Err(StoreError::NotFound(what)) => Err(KmsError::NotFound(what)),
-            Err(e) => Err(KmsError::AuditUnavailable(e)),
+        let (done, answer) = tokio::sync::oneshot::channel();
+        lock(&self.queue).push(Pending { batch, draft, done });
+        let head = self.chain.clone().lock_owned().await;
+        let group = std::mem::take(&mut *lock(&self.queue));
+        if group.is_empty() {
+            // An earlier committer took ours along.
+            drop(head);
+        } else {
+            let store = self.store.clone();
+            // The task owns the head; awaiting it only waits, cancelling this future does not stop it.
+            let _ = tokio::spawn(commit_group(store, head, group)).await;
         }
+        answer.await.unwrap_or(Err(KmsError::Integrity(
+            "commit task ended without an answer",
+        )))
     }
 
     /// Records a refused or failed request. If even that cannot be recorded, the error says so.
@@ -594,6 +600,73 @@ impl Kms {
 
     fn write_unsealed(&self) -> std::sync::RwLockWriteGuard<'_, Option<Unsealed>> {
         self.unsealed.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A batch waiting for the next group commit.
+struct Pending {
+    batch: WriteBatch,
+    draft: EventDraft,
+    done: tokio::sync::oneshot::Sender<Result<(), KmsError>>,
+}
+
+type Head = tokio::sync::OwnedMutexGuard<(u64, String)>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Commits a group as one transaction, or each member alone if the group fails.
+async fn commit_group(store: Arc<dyn KeyStore>, mut head: Head, group: Vec<Pending>) {
+    if group.len() > 1 {
+        let (mut seq, mut hash) = head.clone();
+        let mut writes = Vec::new();
+        for p in &group {
+            let event = p.draft.clone().seal(seq, &hash);
+            (seq, hash) = (event.seq, event.hash.clone());
+            writes.extend(p.batch.0.iter().cloned());
+            writes.push(Write::AppendAudit(event));
+        }
+        if store.commit(WriteBatch(writes)).await.is_ok() {
+            *head = (seq, hash);
+            for p in group {
+                let _ = p.done.send(Ok(()));
+            }
+            return;
+        }
+    }
+    for p in group {
+        let result = commit_one(store.as_ref(), &mut head, p.batch, p.draft).await;
+        let _ = p.done.send(result);
+    }
+}
+
+/// Commits one batch with its event.
+async fn commit_one(
+    store: &dyn KeyStore,
+    head: &mut Head,
+    mut batch: WriteBatch,
+    draft: EventDraft,
+) -> Result<(), KmsError> {
+    let event: AuditEvent = draft.seal(head.0, &head.1);
+    let (seq, hash) = (event.seq, event.hash.clone());
+    batch.push(Write::AppendAudit(event));
+    match store.commit(batch).await {
+        Ok(()) => {
+            **head = (seq, hash);
+            Ok(())
+        }
+        Err(StoreError::Conflict) => {
+            // Either a CAS precondition failed or another writer extended the chain; reload the
+            // head so the retry links correctly.
+            if let Some(h) = store.audit_head().await? {
+                **head = h;
+            }
+            Err(KmsError::Conflict)
+        }
+        Err(StoreError::AlreadyExists(what)) => Err(KmsError::AlreadyExists(what)),
+        Err(StoreError::NotFound(what)) => Err(KmsError::NotFound(what)),
+        Err(e) => Err(KmsError::AuditUnavailable(e)),
     }
 }
 
