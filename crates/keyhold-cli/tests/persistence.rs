@@ -230,57 +230,50 @@ fn tampering_with_an_audit_row_is_detected() {
 
     // Rewrite one event in place, as someone with access to the database file would.
     let db = dir.0.join("keyhold.db");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        let n = sqlx::query("UPDATE audit SET doc = CAST(replace(CAST(doc AS TEXT), 'key.create', 'key.cre8te') AS BLOB) WHERE doc LIKE '%key.create%'")
-            .execute(&mut c)
-            .await
-            .unwrap()
-            .rows_affected();
-        assert_eq!(n, 1);
-        c.close().await.unwrap();
-    });
-
+    tamper(
+        &db,
+        "UPDATE audit SET doc = CAST(replace(CAST(doc AS TEXT), 'key.create', 'key.cre8te') AS BLOB) \
+         WHERE doc LIKE '%key.create%'",
+    );
     s.restart();
-    let out = s.cli(&auditor, &["audit", "verify"]);
-    assert!(
-        !out.status.success(),
-        "a modified event must fail verification"
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = failed_verification(&s, &auditor);
     assert!(text.contains("modified"), "{text}");
 
     // Removing an event is detected too.
     s.stop();
+    tamper(&db, "DELETE FROM audit WHERE seq = 2");
+    s.restart();
+    let text = failed_verification(&s, &auditor);
+    assert!(text.contains("removed or reordered"), "{text}");
+}
+
+/// Runs one statement that must change exactly one row of the (stopped) server's database.
+fn tamper(db: &std::path::Path, sql: &'static str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        let n = sqlx::query("DELETE FROM audit WHERE seq = 2")
+        let url = format!("sqlite://{}", db.display());
+        let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+        let n = sqlx::query(sql)
             .execute(&mut c)
             .await
             .unwrap()
             .rows_affected();
-        assert_eq!(n, 1);
+        assert_eq!(n, 1, "{sql}");
         c.close().await.unwrap();
     });
-    s.restart();
-    let out = s.cli(&auditor, &["audit", "verify"]);
+}
+
+/// `keyhold audit verify` must fail; returns what it printed.
+fn failed_verification(s: &Server, auditor: &str) -> String {
+    let out = s.cli(auditor, &["audit", "verify"]);
     assert!(
         !out.status.success(),
-        "a removed event must fail verification"
+        "a tampered trail must fail verification"
     );
-    let text = format!(
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("removed or reordered"), "{text}");
+    )
 }
