@@ -15,35 +15,7 @@ async fn key_in_state(w: &World, alg: Algorithm, state: KeyState) -> KeyInfo {
     let k = w
         .key(alg, |r| r.spec.pre_active = state == KeyState::PreActive)
         .await;
-    let ch = |c| w.change(k.id, c);
-    match state {
-        KeyState::PreActive | KeyState::Active => {}
-        KeyState::Suspended => {
-            ch(StateChange::Suspend).await.unwrap();
-        }
-        KeyState::Deactivated => {
-            ch(StateChange::Deactivate).await.unwrap();
-        }
-        KeyState::Compromised => {
-            ch(StateChange::Revoke {
-                reason: RevocationReason::KeyCompromise,
-            })
-            .await
-            .unwrap();
-        }
-        KeyState::Destroyed => {
-            ch(StateChange::Deactivate).await.unwrap();
-            ch(StateChange::Destroy).await.unwrap();
-        }
-        KeyState::DestroyedCompromised => {
-            ch(StateChange::Revoke {
-                reason: RevocationReason::KeyCompromise,
-            })
-            .await
-            .unwrap();
-            ch(StateChange::Destroy).await.unwrap();
-        }
-    }
+    move_to(w, k.id, state).await;
     let k = w.describe(k.id).await;
     assert_eq!(k.state, state);
     k
@@ -81,38 +53,7 @@ async fn state_table_for_encrypt_and_decrypt() {
                 );
                 continue;
             }
-            KeyState::Active => {}
-            KeyState::Suspended => {
-                w.change(k.id, StateChange::Suspend).await.unwrap();
-            }
-            KeyState::Deactivated => {
-                w.change(k.id, StateChange::Deactivate).await.unwrap();
-            }
-            KeyState::Compromised => {
-                w.change(
-                    k.id,
-                    StateChange::Revoke {
-                        reason: RevocationReason::KeyCompromise,
-                    },
-                )
-                .await
-                .unwrap();
-            }
-            KeyState::Destroyed => {
-                w.change(k.id, StateChange::Deactivate).await.unwrap();
-                w.change(k.id, StateChange::Destroy).await.unwrap();
-            }
-            KeyState::DestroyedCompromised => {
-                w.change(
-                    k.id,
-                    StateChange::Revoke {
-                        reason: RevocationReason::KeyCompromise,
-                    },
-                )
-                .await
-                .unwrap();
-                w.change(k.id, StateChange::Destroy).await.unwrap();
-            }
+            _ => move_to(&w, k.id, state).await,
         }
         assert_eq!(w.describe(k.id).await.state, state);
         let enc = w.encrypt(k.id, b"x").await;
