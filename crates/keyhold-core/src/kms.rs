@@ -289,10 +289,7 @@ impl Kms {
     /// Drops the root key and every tenant KEK from memory.
     pub async fn seal(&self) -> Result<(), KmsError> {
         *self.write_unsealed() = None;
-        self.imports
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        lock(&self.imports).clear();
         let draft = self.system_event("system.seal", Outcome::Ok, None, None);
         self.commit(WriteBatch::default(), draft).await
     }
@@ -612,7 +609,8 @@ struct Pending {
 
 type Head = tokio::sync::OwnedMutexGuard<(u64, String)>;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks a mutex; a panic elsewhere while holding it leaves plain data, still usable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -21,7 +21,7 @@ use super::{wrap_material, Cx, Done, Response};
 use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::KeyRef;
-use crate::kms::ImportSlot;
+use crate::kms::{lock, ImportSlot};
 use crate::model::{Origin, Role};
 use crate::store::{Write, WriteBatch};
 
@@ -83,7 +83,7 @@ impl GetImportParameters {
         let expires = cx.now.plus_secs(cx.kms.config.import_ttl_secs);
         let pem = crypto.public_key_pem(public);
         {
-            let mut slots = cx.kms.imports.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slots = lock(&cx.kms.imports);
             slots.retain(|_, s| s.expires > cx.now);
             if slots.len() >= 1000 {
                 return Err(KmsError::LimitExceeded(
@@ -162,7 +162,7 @@ impl ImportKey {
     }
 
     fn unwrap(&self, cx: &Cx<'_>) -> Result<SecretBytes, KmsError> {
-        let slots = cx.kms.imports.lock().unwrap_or_else(|e| e.into_inner());
+        let slots = lock(&cx.kms.imports);
         let slot = slots
             .get(&self.import_token)
             .filter(|s| s.tenant == cx.caller.tenant && s.expires > cx.now)
@@ -182,9 +182,5 @@ impl ImportKey {
 
 /// An import token is good for one import.
 fn consume(cx: &Cx<'_>, token: &str) {
-    cx.kms
-        .imports
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(token);
+    lock(&cx.kms.imports).remove(token);
 }
