@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use keyhold_crypto::{Provider, SecretBytes};
 
 use crate::audit::{AuditEvent, AuthMethod, EventDraft, Outcome, Protocol, GENESIS_HASH};
+use crate::cache::{touches, CacheLimits, CacheSizes, CachedToken, Caches};
 use crate::clock::{Clock, Timestamp};
 use crate::error::KmsError;
 use crate::ids::{PrincipalName, RequestId, TenantId, TokenId};
@@ -43,6 +44,16 @@ pub struct KmsConfig {
     pub max_plaintext: usize,
     /// How long an import wrapping key stays valid.
     pub import_ttl_secs: u64,
+    /// How long this node trusts a cached token, key record, key reference or grant list.
+    /// Changes made through this node invalidate them at once; this bounds how long a change
+    /// made by another node sharing the store can go unseen here.
+    pub cache_ttl_millis: u64,
+    /// Entries per cache of tokens, key records, key references and grant lists.
+    pub cache_capacity: usize,
+    /// Unwrapped key versions kept in memory (zeroized on eviction); 0 disables the cache.
+    pub key_cache_capacity: usize,
+    /// Lifetime of an unwrapped key version in the cache.
+    pub key_cache_ttl_secs: u64,
 }
 
 impl Default for KmsConfig {
@@ -53,6 +64,10 @@ impl Default for KmsConfig {
             max_page: 1000,
             max_plaintext: 64 * 1024,
             import_ttl_secs: 24 * 3600,
+            cache_ttl_millis: 5_000,
+            cache_capacity: 10_000,
+            key_cache_capacity: 10_000,
+            key_cache_ttl_secs: 300,
         }
     }
 }
@@ -121,6 +136,8 @@ pub struct Kms {
     chain: Arc<tokio::sync::Mutex<(u64, String)>>,
     /// Commits waiting for the next group (see [`Kms::commit`]).
     queue: Arc<Mutex<Vec<Pending>>>,
+    /// Tokens, key records, grants and unwrapped versions (see [`crate::cache`]).
+    pub(crate) caches: Arc<Caches>,
     pub(crate) imports: Mutex<HashMap<String, ImportSlot>>,
 }
 
@@ -144,11 +161,18 @@ impl Kms {
             .audit_head()
             .await?
             .unwrap_or_else(|| (0, GENESIS_HASH.to_owned()));
+        let caches = Arc::new(Caches::new(CacheLimits {
+            records: config.cache_capacity,
+            versions: config.key_cache_capacity,
+            ttl_ms: millis(config.cache_ttl_millis),
+            version_ttl_ms: millis(config.key_cache_ttl_secs.saturating_mul(1000)),
+        }));
         Ok(Self {
             store,
             crypto,
             clock,
             config,
+            caches,
             unsealed: RwLock::new(None),
             chain: Arc::new(tokio::sync::Mutex::new(head)),
             queue: Arc::new(Mutex::new(Vec::new())),
@@ -290,6 +314,7 @@ impl Kms {
     pub async fn seal(&self) -> Result<(), KmsError> {
         *self.write_unsealed() = None;
         lock(&self.imports).clear();
+        self.caches.clear();
         let draft = self.system_event("system.seal", Outcome::Ok, None, None);
         self.commit(WriteBatch::default(), draft).await
     }
@@ -327,6 +352,7 @@ impl Kms {
                 kms: self,
                 caller: &caller,
                 now: self.clock.now(),
+                epoch: self.caches.epoch(),
             };
             let result = ops::execute(&cx, op.clone()).await;
             let done = match result {
@@ -375,6 +401,7 @@ impl Kms {
             return Ok(0);
         }
         let now = self.clock.now();
+        self.caches.purge_expired(now);
         let mut changed = 0;
         for record in self.store.keys_due(now, 256).await? {
             let (writes, detail) = ops::sweep_key(self, &record, now)?;
@@ -421,8 +448,9 @@ impl Kms {
             drop(head);
         } else {
             let store = self.store.clone();
+            let caches = self.caches.clone();
             // The task owns the head; awaiting it only waits, cancelling this future does not stop it.
-            let _ = tokio::spawn(commit_group(store, head, group)).await;
+            let _ = tokio::spawn(commit_group(store, caches, head, group)).await;
         }
         answer.await.unwrap_or(Err(KmsError::Integrity(
             "commit task ended without an answer",
@@ -502,26 +530,40 @@ impl Kms {
             return Err(KmsError::Unauthenticated);
         };
         let hash = hex::encode(self.crypto.sha256(secret.as_bytes()));
-        let token = self
-            .store
-            .token_by_hash(&hash)
-            .await?
-            .ok_or(KmsError::Unauthenticated)?;
-        // The lookup was by hash; compare again in constant time so a store that matched
-        // loosely cannot let a different secret in.
-        if !keyhold_crypto::constant_time_eq(token.secret_hash.as_bytes(), hash.as_bytes()) {
+        let now = self.clock.now();
+        let cached = match self.caches.token(&hash, now) {
+            Some(c) => c,
+            None => {
+                let epoch = self.caches.epoch();
+                let record = self
+                    .store
+                    .token_by_hash(&hash)
+                    .await?
+                    .ok_or(KmsError::Unauthenticated)?;
+                let tenant = self
+                    .store
+                    .tenant(&record.tenant)
+                    .await?
+                    .ok_or(KmsError::Unauthenticated)?;
+                let c = CachedToken {
+                    record,
+                    tenant_disabled: tenant.disabled,
+                };
+                self.caches.put_token(epoch, hash.clone(), c.clone(), now);
+                c
+            }
+        };
+        // The lookup was by hash; compare again in constant time so a store (or cache) that
+        // matched loosely cannot let a different secret in.
+        if !keyhold_crypto::constant_time_eq(cached.record.secret_hash.as_bytes(), hash.as_bytes())
+        {
             return Err(KmsError::Unauthenticated);
         }
-        let now = self.clock.now();
+        let token = cached.record;
         if token.revoked_at.is_some() || token.expires_at.is_some_and(|e| e <= now) {
             return Err(KmsError::Unauthenticated);
         }
-        let tenant = self
-            .store
-            .tenant(&token.tenant)
-            .await?
-            .ok_or(KmsError::Unauthenticated)?;
-        if tenant.disabled {
+        if cached.tenant_disabled {
             return Err(KmsError::Unauthenticated);
         }
         Ok(Caller {
@@ -576,6 +618,11 @@ impl Kms {
             .ok_or(KmsError::Integrity("tenant has no key-encryption key"))
     }
 
+    /// How many entries each cache holds (for diagnostics and tests).
+    pub fn cache_sizes(&self) -> CacheSizes {
+        self.caches.sizes()
+    }
+
     /// Whether the root key is in memory (used by health and by tests).
     pub fn is_unsealed(&self) -> bool {
         self.read_unsealed().is_some()
@@ -615,7 +662,15 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Commits a group as one transaction, or each member alone if the group fails.
-async fn commit_group(store: Arc<dyn KeyStore>, mut head: Head, group: Vec<Pending>) {
+///
+/// The caches forget what each committed batch changed before its request is answered, here in
+/// the task that cannot be cancelled, so even a request whose client went away invalidates.
+async fn commit_group(
+    store: Arc<dyn KeyStore>,
+    caches: Arc<Caches>,
+    mut head: Head,
+    group: Vec<Pending>,
+) {
     if group.len() > 1 {
         let (mut seq, mut hash) = head.clone();
         let mut writes = Vec::new();
@@ -627,6 +682,9 @@ async fn commit_group(store: Arc<dyn KeyStore>, mut head: Head, group: Vec<Pendi
         }
         if store.commit(WriteBatch(writes)).await.is_ok() {
             *head = (seq, hash);
+            for p in &group {
+                caches.invalidate(&p.batch.0);
+            }
             for p in group {
                 let _ = p.done.send(Ok(()));
             }
@@ -634,22 +692,30 @@ async fn commit_group(store: Arc<dyn KeyStore>, mut head: Head, group: Vec<Pendi
         }
     }
     for p in group {
-        let result = commit_one(store.as_ref(), &mut head, p.batch, p.draft).await;
+        let result = commit_one(store.as_ref(), &caches, &mut head, p.batch, p.draft).await;
         let _ = p.done.send(result);
     }
 }
 
 /// Commits one batch with its event.
+///
+/// Whatever the outcome, the caches forget what the batch touches: after success because it
+/// changed, after a conflict because the cached revision lost (another node wrote it), so that
+/// the retry reads the store.
 async fn commit_one(
     store: &dyn KeyStore,
+    caches: &Caches,
     head: &mut Head,
     mut batch: WriteBatch,
     draft: EventDraft,
 ) -> Result<(), KmsError> {
     let event: AuditEvent = draft.seal(head.0, &head.1);
     let (seq, hash) = (event.seq, event.hash.clone());
+    let touched: Vec<Write> = batch.0.iter().filter(|w| touches(w)).cloned().collect();
     batch.push(Write::AppendAudit(event));
-    match store.commit(batch).await {
+    let result = store.commit(batch).await;
+    caches.invalidate(&touched);
+    match result {
         Ok(()) => {
             **head = (seq, hash);
             Ok(())
@@ -666,6 +732,10 @@ async fn commit_one(
         Err(StoreError::NotFound(what)) => Err(KmsError::NotFound(what)),
         Err(e) => Err(KmsError::AuditUnavailable(e)),
     }
+}
+
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 fn tenant_aad(tenant: &TenantId) -> Vec<u8> {

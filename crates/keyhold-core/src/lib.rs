@@ -15,6 +15,7 @@
 
 pub mod audit;
 pub mod b64;
+mod cache;
 pub mod ciphertext;
 pub mod clock;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod ops;
 pub mod root;
 pub mod store;
 
+pub use cache::CacheSizes;
 pub use error::{ErrorCode, KmsError};
 pub use keyhold_crypto::{Algorithm, MessageType, SecretBytes, SigningAlgorithm};
 pub use kms::{Credential, Kms, KmsConfig, RequestMeta, SealStatus};

@@ -20,6 +20,7 @@ mod tokens;
 mod update_key;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,12 +47,13 @@ pub use update_key::UpdateKey;
 pub(crate) use rotate::sweep_key;
 
 use crate::audit::AuthMethod;
+use crate::cache::RefName;
 use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyLocator, KeyRef, PrincipalName, TenantId, TokenId};
 use crate::kms::Kms;
 use crate::lifecycle::{check_use, Permit, Use};
-use crate::model::{KeyOp, KeyRecord, KeyVersion, Role};
+use crate::model::{Grant, KeyOp, KeyRecord, KeyVersion, Role};
 use crate::store::{Write, WriteBatch};
 
 /// Secret bytes in a request or response body: base64 in JSON, `[redacted]` in Debug.
@@ -315,6 +317,9 @@ pub(crate) struct Cx<'a> {
     pub kms: &'a Kms,
     pub caller: &'a Caller,
     pub now: Timestamp,
+    /// The caches' epoch when the execution began: what it reads from the store may fill the
+    /// caches only if nothing was invalidated since (see [`crate::cache`]).
+    pub epoch: u64,
 }
 
 /// Runs an operation.
@@ -365,27 +370,61 @@ impl Cx<'_> {
 
     /// Resolves a key reference inside the caller's tenant. A key of another tenant is
     /// indistinguishable from a missing one.
+    ///
+    /// Names and aliases are remembered per tenant; a remembered name is trusted only while the
+    /// key still bears it (renames are not tracked), an alias until an alias write invalidates it.
     pub(crate) async fn resolve(&self, r: &KeyRef) -> Result<KeyRecord, KmsError> {
         let tenant = &self.caller.tenant;
         let store = &self.kms.store;
-        let found = match r.locate()? {
-            KeyLocator::Id(id) => store.key(tenant, &id).await?,
-            KeyLocator::Name(n) => store.key_by_name(tenant, &n).await?,
-            KeyLocator::Alias(a) => match store.alias(tenant, &a).await? {
+        let caches = &self.kms.caches;
+        let name = match r.locate()? {
+            KeyLocator::Id(id) => return self.key_by_id(&id).await,
+            KeyLocator::Name(n) => RefName::Name(n),
+            KeyLocator::Alias(a) => RefName::Alias(a),
+        };
+        if let Some(id) = caches.key_ref(tenant, &name, self.now) {
+            let still = match (&name, self.key_by_id(&id).await) {
+                (RefName::Name(n), Ok(key)) if key.name.as_ref() == Some(n) => Some(key),
+                (RefName::Alias(_), Ok(key)) => Some(key),
+                _ => None,
+            };
+            if let Some(key) = still {
+                return Ok(key);
+            }
+        }
+        let found = match &name {
+            RefName::Name(n) => store.key_by_name(tenant, n).await?,
+            RefName::Alias(a) => match store.alias(tenant, a).await? {
                 Some(alias) => store.key(tenant, &alias.key_id).await?,
                 None => None,
             },
         };
-        found.ok_or(KmsError::NotFound("key"))
+        let key = found.ok_or(KmsError::NotFound("key"))?;
+        caches.put_key(self.epoch, &key, self.now);
+        caches.put_ref(self.epoch, tenant, name, key.id, self.now);
+        Ok(key)
     }
 
     /// A key by id inside the caller's tenant (for ciphertext headers).
     pub(crate) async fn key_by_id(&self, id: &KeyId) -> Result<KeyRecord, KmsError> {
-        self.kms
+        let tenant = &self.caller.tenant;
+        let caches = &self.kms.caches;
+        if let Some(key) = caches.key(id, self.now) {
+            // Key ids are unique across tenants; a foreign key is a missing one.
+            return if &key.tenant == tenant {
+                Ok(key)
+            } else {
+                Err(KmsError::NotFound("key"))
+            };
+        }
+        let key = self
+            .kms
             .store
-            .key(&self.caller.tenant, id)
+            .key(tenant, id)
             .await?
-            .ok_or(KmsError::NotFound("key"))
+            .ok_or(KmsError::NotFound("key"))?;
+        caches.put_key(self.epoch, &key, self.now);
+        Ok(key)
     }
 
     /// Separation of duties for key use: only a key-user with a grant for `op` on this key.
@@ -416,17 +455,29 @@ impl Cx<'_> {
         }
     }
 
-    /// The caller's grants on `key`.
-    async fn own_grants(&self, key: &KeyRecord) -> Result<Vec<crate::model::Grant>, KmsError> {
-        Ok(self
-            .kms
-            .store
-            .grants(
-                &self.caller.tenant,
-                Some(&key.id),
-                Some(&self.caller.principal),
-            )
-            .await?)
+    /// The caller's grants on `key` (an empty list is remembered too, until a grant write).
+    async fn own_grants(&self, key: &KeyRecord) -> Result<Arc<Vec<Grant>>, KmsError> {
+        let caches = &self.kms.caches;
+        let k = (
+            self.caller.tenant.clone(),
+            key.id,
+            self.caller.principal.clone(),
+        );
+        if let Some(grants) = caches.grants(&k, self.now) {
+            return Ok(grants);
+        }
+        let grants = Arc::new(
+            self.kms
+                .store
+                .grants(
+                    &self.caller.tenant,
+                    Some(&key.id),
+                    Some(&self.caller.principal),
+                )
+                .await?,
+        );
+        caches.put_grants(self.epoch, k, grants.clone(), self.now);
+        Ok(grants)
     }
 
     /// Metadata reads: key managers always; key users with any grant on the key.
@@ -463,6 +514,10 @@ impl Cx<'_> {
         key: &KeyRecord,
         version: u32,
     ) -> Result<(SecretBytes, KeyVersion), KmsError> {
+        let caches = &self.kms.caches;
+        if let Some(hit) = caches.version(key, version, self.now) {
+            return Ok(hit);
+        }
         let v = self
             .kms
             .store
@@ -473,6 +528,7 @@ impl Cx<'_> {
             return Err(KmsError::KeyVersionDisabled(version));
         }
         let material = unwrap_material(self.kms, key, &v)?;
+        caches.put_version(self.epoch, key, &v, &material, self.now);
         Ok((material, v))
     }
 }

@@ -55,7 +55,7 @@ pub struct World {
 
 pub const START: i64 = 1_800_000_000_000;
 
-fn meta() -> RequestMeta {
+pub fn meta() -> RequestMeta {
     RequestMeta {
         request_id: RequestId::generate(),
         protocol: Protocol::Rest,
@@ -65,16 +65,15 @@ fn meta() -> RequestMeta {
 
 impl World {
     pub async fn new() -> Self {
+        Self::with_config(KmsConfig::default()).await
+    }
+
+    pub async fn with_config(config: KmsConfig) -> Self {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
-        let kms = Kms::open(
-            store.clone(),
-            Provider::aws_lc(),
-            clock.clone(),
-            KmsConfig::default(),
-        )
-        .await
-        .unwrap();
+        let kms = Kms::open(store.clone(), Provider::aws_lc(), clock.clone(), config)
+            .await
+            .unwrap();
         let root = TestRoot(Provider::aws_lc().random(32).unwrap());
         let admin_secret = kms
             .initialize(&root, "admin".parse().unwrap(), vec![])
@@ -95,6 +94,20 @@ impl World {
         w.user = w.token("user", Role::KeyUser).await;
         w.auditor = w.token("auditor", Role::Auditor).await;
         w
+    }
+
+    /// A second, unsealed core over the same store and clock: another node.
+    pub async fn other_node(&self) -> Kms {
+        let kms = Kms::open(
+            self.store.clone(),
+            Provider::aws_lc(),
+            self.clock.clone(),
+            KmsConfig::default(),
+        )
+        .await
+        .unwrap();
+        kms.unseal(&self.root).await.unwrap();
+        kms
     }
 
     pub async fn token(&self, name: &str, role: Role) -> Credential {
