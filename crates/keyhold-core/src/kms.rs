@@ -428,9 +428,10 @@ impl Kms {
     /// Commits `batch` and the audit event for it in one transaction, extending the chain, and
     /// returns only when both are durable.
     ///
-    /// Group commit: a request queues its batch, then waits for the chain head. Whoever holds
-    /// the head takes every queued batch and commits them together (one transaction, one fsync),
-    /// then answers each. The group runs in its own task holding the head, so a cancelled
+    /// Group commit: a request queues its batch, then waits for the chain head or its answer,
+    /// whichever comes first. Whoever gets the head takes every queued batch and commits them
+    /// together (one transaction, one fsync), then answers each; the others of that group return
+    /// with their answer without waiting for the head. The group runs in its own task holding the head, so a cancelled
     /// request can neither leave others unanswered nor the head stale. If the group fails, each
     /// batch is committed alone, so every request gets its own answer (a CAS conflict fails only
     /// the batch that lost).
@@ -439,22 +440,33 @@ impl Kms {
         batch: WriteBatch,
         draft: EventDraft,
     ) -> Result<(), KmsError> {
-        let (done, answer) = tokio::sync::oneshot::channel();
+        let (done, mut answer) = tokio::sync::oneshot::channel();
         lock(&self.queue).push(Pending { batch, draft, done });
-        let head = self.chain.clone().lock_owned().await;
-        let group = std::mem::take(&mut *lock(&self.queue));
-        if group.is_empty() {
-            // An earlier committer took ours along.
-            drop(head);
-        } else {
-            let store = self.store.clone();
-            let caches = self.caches.clone();
-            // The task owns the head; awaiting it only waits, cancelling this future does not stop it.
-            let _ = tokio::spawn(commit_group(store, caches, head, group)).await;
+        loop {
+            tokio::select! {
+                // A request whose batch another committer took answers as soon as that group is
+                // durable, without queueing for the head behind the next groups.
+                biased;
+                result = &mut answer => {
+                    return result.unwrap_or(Err(KmsError::Integrity(
+                        "commit task ended without an answer",
+                    )));
+                }
+                head = self.chain.clone().lock_owned() => {
+                    let group = std::mem::take(&mut *lock(&self.queue));
+                    if group.is_empty() {
+                        // An earlier committer took ours along; its answer is on the way.
+                        drop(head);
+                        continue;
+                    }
+                    let store = self.store.clone();
+                    let caches = self.caches.clone();
+                    // The task owns the head; awaiting it only waits, cancelling this future
+                    // does not stop it.
+                    let _ = tokio::spawn(commit_group(store, caches, head, group)).await;
+                }
+            }
         }
-        answer.await.unwrap_or(Err(KmsError::Integrity(
-            "commit task ended without an answer",
-        )))
     }
 
     /// Records a refused or failed request. If even that cannot be recorded, the error says so.
@@ -673,11 +685,16 @@ async fn commit_group(
 ) {
     if group.len() > 1 {
         let (mut seq, mut hash) = head.clone();
-        let mut writes = Vec::new();
+        // The members' writes first, then their events as one run (which the store appends in
+        // one statement). One transaction either way: all of it commits or none.
+        let mut writes: Vec<Write> = group
+            .iter()
+            .flat_map(|p| p.batch.0.iter().cloned())
+            .collect();
+        writes.reserve(group.len());
         for p in &group {
             let event = p.draft.clone().seal(seq, &hash);
             (seq, hash) = (event.seq, event.hash.clone());
-            writes.extend(p.batch.0.iter().cloned());
             writes.push(Write::AppendAudit(event));
         }
         if store.commit(WriteBatch(writes)).await.is_ok() {
