@@ -32,8 +32,23 @@ pub(crate) async fn commit(
         .begin_with(dialect.begin_write())
         .await
         .map_err(backend)?;
-    for write in batch.0 {
-        if let Err(e) = apply(&mut tx, write).await {
+    let mut writes = batch.0.into_iter().peekable();
+    while let Some(write) = writes.next() {
+        let applied = match write {
+            // A run of audit events (a group commit's) costs one head probe and one INSERT per
+            // chunk instead of two statements per event.
+            Write::AppendAudit(first) => {
+                let mut events = vec![first];
+                while let Some(Write::AppendAudit(_)) = writes.peek() {
+                    if let Some(Write::AppendAudit(e)) = writes.next() {
+                        events.push(e);
+                    }
+                }
+                append_audit(&mut tx, &events).await
+            }
+            other => apply(&mut tx, other).await,
+        };
+        if let Err(e) = applied {
             // Dropping the transaction would roll it back as well; doing it here frees the
             // writer before the error travels up.
             if let Err(rollback) = tx.rollback().await {
@@ -152,7 +167,7 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
                 return Err(StoreError::NotFound("grant"));
             }
         }
-        Write::AppendAudit(event) => append_audit(conn, &event).await?,
+        Write::AppendAudit(event) => append_audit(conn, std::slice::from_ref(&event)).await?,
     }
     Ok(())
 }
@@ -358,7 +373,7 @@ async fn update_token(
 }
 
 /// Appends an audit event whose sequence number follows the last one.
-async fn append_audit(conn: &mut AnyConnection, event: &AuditEvent) -> Result<(), StoreError> {
+async fn append_audit(conn: &mut AnyConnection, events: &[AuditEvent]) -> Result<(), StoreError> {
     let head = sqlx::query("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await
@@ -367,22 +382,48 @@ async fn append_audit(conn: &mut AnyConnection, event: &AuditEvent) -> Result<()
         .transpose()
         .map_err(backend)?
         .unwrap_or(0);
-    let seq = to_i64(event.seq, "audit sequence number")?;
-    if head.checked_add(1) != Some(seq) {
-        return Err(StoreError::Conflict);
+    // Each event must follow the stored head, then its predecessor in the run: no gap, no reuse.
+    let mut expected = head;
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let seq = to_i64(event.seq, "audit sequence number")?;
+        if expected.checked_add(1) != Some(seq) {
+            return Err(StoreError::Conflict);
+        }
+        expected = seq;
+        rows.push((seq, encode_record(event)));
     }
-    sqlx::query("INSERT INTO audit (seq, doc) VALUES ($1, $2)")
-        .bind(seq)
-        .bind(encode_record(event))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| match write_error(e, "audit event") {
-            // Another writer took this sequence number first.
-            StoreError::AlreadyExists(_) => StoreError::Conflict,
-            other => other,
-        })?;
+    let mut rest = rows.as_slice();
+    while !rest.is_empty() {
+        // The largest power of two that fits: at most 7 statement shapes, each prepared once.
+        let n = AUDIT_ROWS_PER_INSERT.min(1 << rest.len().ilog2());
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let mut sql = String::from("INSERT INTO audit (seq, doc) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
+        }
+        // Only placeholders are spliced in; the values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (seq, doc) in chunk {
+            q = q.bind(*seq).bind(doc.as_slice());
+        }
+        q.execute(&mut *conn)
+            .await
+            .map_err(|e| match write_error(e, "audit event") {
+                // Another writer took this sequence number first.
+                StoreError::AlreadyExists(_) => StoreError::Conflict,
+                other => other,
+            })?;
+    }
     Ok(())
 }
+
+/// Most rows of one multi-row audit INSERT (2 parameters each, well under SQLite's limit).
+const AUDIT_ROWS_PER_INSERT: usize = 64;
 
 /// Fails with `NotFound("key")` unless the key exists (in `tenant`, when given).
 async fn require_key(

@@ -74,6 +74,7 @@ macro_rules! store_conformance_tests {
             grants_insert_filter_delete,
             audit_appends_in_order,
             out_of_order_audit_seq_conflicts,
+            a_long_run_of_audit_events_commits_as_one,
             reads_are_isolated_by_tenant,
         );
     };
@@ -1190,6 +1191,48 @@ pub async fn out_of_order_audit_seq_conflicts(store: &dyn KeyStore) {
     )
     .await;
     assert_eq!(store.audit_events(1, 10).await.expect("read"), chain);
+}
+
+/// A group commit's batch: writes of several requests, then a long run of their events (more
+/// than one multi-row statement's worth). It commits whole and in order; a gap or a repeat
+/// anywhere in the run, even far from its start, fails the whole batch.
+pub async fn a_long_run_of_audit_events_commits_as_one(store: &dyn KeyStore) {
+    let tenant = setup_tenant(store, "acme").await;
+    let chain = fixtures::audit_chain(300);
+    commit(store, [Write::AppendAudit(chain[0].clone())]).await;
+    let mut gap: Vec<Write> = chain[1..200]
+        .iter()
+        .cloned()
+        .map(Write::AppendAudit)
+        .collect();
+    gap.remove(150);
+    assert_conflict(store.commit(batch(gap)).await);
+    let mut repeat: Vec<Write> = chain[1..200]
+        .iter()
+        .cloned()
+        .map(Write::AppendAudit)
+        .collect();
+    repeat.insert(100, Write::AppendAudit(chain[100].clone()));
+    assert_conflict(store.commit(batch(repeat)).await);
+    // A failed run writes nothing, not even the key written before it.
+    let key = fixtures::key(&tenant);
+    let mut failing = vec![Write::InsertKey(key.clone())];
+    failing.extend(chain[2..10].iter().cloned().map(Write::AppendAudit));
+    assert_conflict(store.commit(batch(failing)).await);
+    assert_eq!(store.key(&tenant, &key.id).await.expect("read"), None);
+    assert_eq!(
+        store.audit_head().await.expect("read"),
+        Some((1, chain[0].hash.clone()))
+    );
+    let mut group = vec![Write::InsertKey(key.clone())];
+    group.extend(chain[1..].iter().cloned().map(Write::AppendAudit));
+    commit(store, group).await;
+    assert!(store.key(&tenant, &key.id).await.expect("read").is_some());
+    assert_eq!(store.audit_events(1, 1000).await.expect("read"), chain);
+    assert_eq!(
+        store.audit_head().await.expect("read"),
+        Some((300, chain[299].hash.clone()))
+    );
 }
 
 /// Reads scoped to a tenant never return another tenant's records, even when asked by id.
