@@ -21,7 +21,7 @@ use crate::audit::{AuditEvent, AuthMethod, EventDraft, Outcome, Protocol, GENESI
 use crate::clock::{Clock, Timestamp};
 use crate::error::KmsError;
 use crate::ids::{PrincipalName, RequestId, TenantId, TokenId};
-use crate::model::{Role, TenantRecord, TokenRecord, RECORD_VERSION};
+use crate::model::{Role, Roles, TenantRecord, TokenRecord, RECORD_VERSION};
 use crate::ops::{self, Caller, Cx, Operation, Response};
 use crate::root::{RootOfTrust, SealedBlob};
 use crate::store::{KeyStore, StoreError, Write, WriteBatch};
@@ -62,6 +62,9 @@ impl Default for KmsConfig {
 pub enum Credential {
     /// A bearer token's secret.
     Bearer(SecretBytes),
+    /// The DER of the client certificate a mutual-TLS handshake verified (the peer proved it
+    /// holds the private key); it authenticates if an administrator registered it.
+    Certificate(Vec<u8>),
     /// No credential.
     None,
 }
@@ -498,9 +501,14 @@ impl Kms {
         if self.read_unsealed().is_none() {
             return Err(KmsError::Sealed);
         }
-        let Credential::Bearer(secret) = credential else {
-            return Err(KmsError::Unauthenticated);
-        };
+        match credential {
+            Credential::Bearer(secret) => self.authenticate_token(secret).await,
+            Credential::Certificate(der) => self.authenticate_certificate(der).await,
+            Credential::None => Err(KmsError::Unauthenticated),
+        }
+    }
+
+    async fn authenticate_token(&self, secret: &SecretBytes) -> Result<Caller, KmsError> {
         let hash = hex::encode(self.crypto.sha256(secret.as_bytes()));
         let token = self
             .store
@@ -516,21 +524,50 @@ impl Kms {
         if token.revoked_at.is_some() || token.expires_at.is_some_and(|e| e <= now) {
             return Err(KmsError::Unauthenticated);
         }
+        self.require_enabled_tenant(&token.tenant).await?;
+        Ok(Caller {
+            tenant: token.tenant,
+            principal: token.principal,
+            roles: Roles::one(token.role),
+            auth: AuthMethod::Token,
+            token: Some(token.id),
+        })
+    }
+
+    async fn authenticate_certificate(&self, der: &[u8]) -> Result<Caller, KmsError> {
+        let fingerprint = hex::encode(self.crypto.sha256(der));
+        let cert = self
+            .store
+            .client_cert(&fingerprint)
+            .await?
+            .ok_or(KmsError::Unauthenticated)?;
+        if !keyhold_crypto::constant_time_eq(cert.fingerprint.as_bytes(), fingerprint.as_bytes()) {
+            return Err(KmsError::Unauthenticated);
+        }
+        let now = self.clock.now();
+        if cert.revoked_at.is_some() || cert.not_after.is_some_and(|e| e <= now) {
+            return Err(KmsError::Unauthenticated);
+        }
+        self.require_enabled_tenant(&cert.tenant).await?;
+        Ok(Caller {
+            tenant: cert.tenant,
+            principal: cert.principal,
+            roles: cert.roles,
+            auth: AuthMethod::Certificate,
+            token: None,
+        })
+    }
+
+    async fn require_enabled_tenant(&self, tenant: &TenantId) -> Result<(), KmsError> {
         let tenant = self
             .store
-            .tenant(&token.tenant)
+            .tenant(tenant)
             .await?
             .ok_or(KmsError::Unauthenticated)?;
         if tenant.disabled {
             return Err(KmsError::Unauthenticated);
         }
-        Ok(Caller {
-            tenant: token.tenant,
-            principal: token.principal,
-            role: token.role,
-            auth: AuthMethod::Token,
-            token: Some(token.id),
-        })
+        Ok(())
     }
 
     /// Makes a token: returns the secret (shown once) and the record to store.

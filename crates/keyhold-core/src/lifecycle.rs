@@ -208,6 +208,8 @@ pub enum Use {
     PublicKey,
     /// Read or change metadata (always allowed; life-cycle changes go through [`apply`]).
     Metadata,
+    /// Read the secret material itself (KMIP Get): in every state that still has material.
+    Export,
 }
 
 /// The answer of [`check_use`] when the use is allowed.
@@ -383,18 +385,20 @@ fn tick(lc: &mut Lifecycle, now: Timestamp) {
 /// The state table of DESIGN.md §5: whether `lc` (already effective) permits `use_`.
 pub fn check_use(lc: &Lifecycle, use_: Use, action: &'static str) -> Result<Permit, KmsError> {
     use KeyState::*;
-    if lc.destroy_at.is_some() && matches!(use_, Use::Protect | Use::Process) {
+    if lc.destroy_at.is_some() && matches!(use_, Use::Protect | Use::Process | Use::Export) {
         return Err(KmsError::PendingDestruction);
     }
     let allowed = match (use_, lc.state) {
         (Use::Metadata, _) => true,
-        (Use::PublicKey, s) => !s.is_destroyed(),
+        (Use::PublicKey | Use::Export, s) => !s.is_destroyed(),
         (Use::Protect, s) => s == Active,
         (Use::Process, s) => matches!(s, Active | Deactivated | Compromised),
     };
     match (allowed, lc.state) {
         (false, state) => Err(KmsError::InvalidState { state, action }),
-        (true, Compromised) if use_ == Use::Process => Ok(Permit::AllowedCompromised),
+        (true, Compromised) if matches!(use_, Use::Process | Use::Export) => {
+            Ok(Permit::AllowedCompromised)
+        }
         (true, _) => Ok(Permit::Allowed),
     }
 }

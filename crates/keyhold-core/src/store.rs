@@ -20,7 +20,8 @@ use crate::clock::Timestamp;
 use crate::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
 use crate::lifecycle::KeyState;
 use crate::model::{
-    Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord, RECORD_VERSION,
+    Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+    RECORD_VERSION,
 };
 use keyhold_crypto::Algorithm;
 
@@ -104,6 +105,15 @@ pub enum Write {
     },
     /// Appends one audit event (its `seq` must be the next in order).
     AppendAudit(AuditEvent),
+    /// Registers a client certificate; `AlreadyExists` if its fingerprint is registered.
+    InsertClientCert(ClientCertRecord),
+    /// Replaces a client certificate whose stored revision is `expected_revision`.
+    UpdateClientCert {
+        /// The new record.
+        record: ClientCertRecord,
+        /// The revision the writer read.
+        expected_revision: u64,
+    },
 }
 
 /// Writes applied atomically by [`KeyStore::commit`].
@@ -188,6 +198,10 @@ pub trait KeyStore: Send + Sync + 'static {
         tenant: &TenantId,
         id: &TokenId,
     ) -> Result<Option<TokenRecord>, StoreError>;
+    /// A client certificate by fingerprint, whatever its tenant (authentication).
+    async fn client_cert(&self, fingerprint: &str) -> Result<Option<ClientCertRecord>, StoreError>;
+    /// Client certificates of a tenant, by fingerprint.
+    async fn client_certs(&self, tenant: &TenantId) -> Result<Vec<ClientCertRecord>, StoreError>;
     /// Tokens of a tenant, ordered by creation.
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError>;
     /// Grants of a tenant, optionally of one key and/or one grantee, ordered by id.

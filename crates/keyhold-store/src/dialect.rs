@@ -27,11 +27,18 @@ pub(crate) enum Dialect {
 /// recorded with a checksum by sqlx's migrator, so an edited migration is detected.
 type MigrationList = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE_MIGRATIONS: MigrationList = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: MigrationList = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "client certificates",
+        include_str!("../migrations/sqlite/0002_client_certs.sql"),
+    ),
+];
 
 impl Dialect {
     /// The name used in diagnostics.

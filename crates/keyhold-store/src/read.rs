@@ -4,7 +4,9 @@
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId};
-use keyhold_core::model::{Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord};
+use keyhold_core::model::{
+    Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+};
 use keyhold_core::store::{decode_record, KeyFilter, StoreError};
 use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
@@ -222,6 +224,31 @@ pub(crate) async fn token(
         .bind(id.to_string())
         .bind(tenant.as_str());
     fetch_record(pool, q).await
+}
+
+/// A client certificate by fingerprint.
+pub(crate) async fn client_cert(
+    pool: &AnyPool,
+    fingerprint: &str,
+) -> Result<Option<ClientCertRecord>, StoreError> {
+    fetch_record(
+        pool,
+        sqlx::query("SELECT doc FROM client_certs WHERE fingerprint = $1").bind(fingerprint),
+    )
+    .await
+}
+
+/// Client certificates of a tenant, by fingerprint.
+pub(crate) async fn client_certs(
+    pool: &AnyPool,
+    tenant: &TenantId,
+) -> Result<Vec<ClientCertRecord>, StoreError> {
+    fetch_records(
+        pool,
+        sqlx::query("SELECT doc FROM client_certs WHERE tenant = $1 ORDER BY fingerprint")
+            .bind(tenant.as_str()),
+    )
+    .await
 }
 
 /// Tokens of a tenant, by id (ids are time-ordered, so this is creation order).

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId};
-use keyhold_core::model::{Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord};
+use keyhold_core::model::{
+    Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+};
 use keyhold_core::store::{KeyFilter, KeyStore, StoreError, WriteBatch};
 use sqlx::AnyPool;
 
@@ -162,6 +164,14 @@ impl KeyStore for SqlStore {
         id: &TokenId,
     ) -> Result<Option<TokenRecord>, StoreError> {
         read::token(&self.read, tenant, id).await
+    }
+
+    async fn client_cert(&self, fingerprint: &str) -> Result<Option<ClientCertRecord>, StoreError> {
+        read::client_cert(&self.read, fingerprint).await
+    }
+
+    async fn client_certs(&self, tenant: &TenantId) -> Result<Vec<ClientCertRecord>, StoreError> {
+        read::client_certs(&self.read, tenant).await
     }
 
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {

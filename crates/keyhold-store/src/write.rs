@@ -153,6 +153,49 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
             }
         }
         Write::AppendAudit(event) => append_audit(conn, &event).await?,
+        Write::InsertClientCert(cert) => {
+            sqlx::query(
+                "INSERT INTO client_certs (fingerprint, tenant, revision, doc) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(cert.fingerprint.as_str())
+            .bind(cert.tenant.as_str())
+            .bind(to_i64(cert.revision, "client certificate revision")?)
+            .bind(encode_record(&cert))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, "client certificate"))?;
+        }
+        Write::UpdateClientCert {
+            record,
+            expected_revision,
+        } => {
+            let done = sqlx::query(
+                "UPDATE client_certs SET revision = $1, doc = $2 WHERE fingerprint = $3 AND tenant = $4 AND revision = $5",
+            )
+            .bind(to_i64(record.revision, "client certificate revision")?)
+            .bind(encode_record(&record))
+            .bind(record.fingerprint.as_str())
+            .bind(record.tenant.as_str())
+            .bind(to_i64(expected_revision, "client certificate revision")?)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, "client certificate"))?;
+            if done.rows_affected() == 0 {
+                let exists = sqlx::query(
+                    "SELECT 1 FROM client_certs WHERE fingerprint = $1 AND tenant = $2",
+                )
+                .bind(record.fingerprint.as_str())
+                .bind(record.tenant.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+                return Err(if exists.is_some() {
+                    StoreError::Conflict
+                } else {
+                    StoreError::NotFound("client certificate")
+                });
+            }
+        }
     }
     Ok(())
 }

@@ -13,7 +13,9 @@ use async_trait::async_trait;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
-use keyhold_core::model::{Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord};
+use keyhold_core::model::{
+    Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+};
 use keyhold_core::store::{
     decode_record, encode_record, KeyFilter, KeyStore, StoreError, Write, WriteBatch,
 };
@@ -37,6 +39,7 @@ struct State {
     aliases: BTreeMap<(TenantId, AliasName), Alias>,
     tokens: BTreeMap<TokenId, TokenRecord>,
     grants: BTreeMap<GrantId, Grant>,
+    client_certs: BTreeMap<String, ClientCertRecord>,
     /// Event `seq` is at index `seq - 1`.
     audit: Vec<AuditEvent>,
 }
@@ -50,6 +53,7 @@ enum Undo {
     Alias((TenantId, AliasName), Option<Alias>),
     Token(TokenId, Option<TokenRecord>),
     Grant(GrantId, Option<Grant>),
+    ClientCert(String, Option<ClientCertRecord>),
     Audit,
 }
 
@@ -216,6 +220,32 @@ impl State {
                 self.audit.push(event);
                 Ok(Undo::Audit)
             }
+            Write::InsertClientCert(cert) => {
+                let cert = round_trip(&cert)?;
+                if self.client_certs.contains_key(&cert.fingerprint) {
+                    return Err(StoreError::AlreadyExists("client certificate"));
+                }
+                let fp = cert.fingerprint.clone();
+                self.client_certs.insert(fp.clone(), cert);
+                Ok(Undo::ClientCert(fp, None))
+            }
+            Write::UpdateClientCert {
+                record,
+                expected_revision,
+            } => {
+                let record = round_trip(&record)?;
+                match self.client_certs.get(&record.fingerprint) {
+                    Some(c) if c.tenant == record.tenant => {
+                        if c.revision != expected_revision {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
+                    _ => return Err(StoreError::NotFound("client certificate")),
+                }
+                let fp = record.fingerprint.clone();
+                let old = self.client_certs.insert(fp.clone(), record);
+                Ok(Undo::ClientCert(fp, old))
+            }
         }
     }
 
@@ -233,6 +263,7 @@ impl State {
             Undo::Alias(at, old) => restore(&mut self.aliases, at, old),
             Undo::Token(id, old) => restore(&mut self.tokens, id, old),
             Undo::Grant(id, old) => restore(&mut self.grants, id, old),
+            Undo::ClientCert(fp, old) => restore(&mut self.client_certs, fp, old),
             Undo::Audit => {
                 self.audit.pop();
             }
@@ -463,6 +494,20 @@ impl KeyStore for MemoryStore {
             .get(id)
             .filter(|t| &t.tenant == tenant)
             .cloned())
+    }
+
+    async fn client_cert(&self, fingerprint: &str) -> Result<Option<ClientCertRecord>, StoreError> {
+        Ok(self.lock().client_certs.get(fingerprint).cloned())
+    }
+
+    async fn client_certs(&self, tenant: &TenantId) -> Result<Vec<ClientCertRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .client_certs
+            .values()
+            .filter(|c| &c.tenant == tenant)
+            .cloned()
+            .collect())
     }
 
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {

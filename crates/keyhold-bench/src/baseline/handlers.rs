@@ -174,6 +174,8 @@ pub(super) async fn create_key(
         algorithm,
         usage,
         origin: Origin::Generated,
+        kind: Default::default(),
+        links: Vec::new(),
         state: KeyState::Active,
         lifecycle: active,
         rotation_period_secs: None,
