@@ -40,6 +40,8 @@ pub enum ConfigError {
 pub struct RawConfig {
     /// `host:port` of the HTTPS listener.
     pub listen: Option<String>,
+    /// `host:port` of the KMIP (mutual TLS) listener, or `off`.
+    pub kmip_listen: Option<String>,
     /// Where the database, certificates and dev files live.
     pub data_dir: Option<PathBuf>,
     /// TLS certificate and key; generated at init when absent.
@@ -102,11 +104,25 @@ pub enum LogFormat {
     Json,
 }
 
+/// A KMIP listen address, or `off`.
+pub fn kmip_address(text: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    text.trim().parse().map(Some).map_err(|_| {
+        ConfigError::Invalid(format!(
+            "kmip_listen = '{text}' is not an address like 127.0.0.1:5696 or 'off'"
+        ))
+    })
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Listener address.
     pub listen: SocketAddr,
+    /// KMIP listener address; `None` when KMIP is off.
+    pub kmip_listen: Option<SocketAddr>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Configured certificate and key, if any.
@@ -146,6 +162,7 @@ impl RawConfig {
     pub fn or(self, lower: RawConfig) -> RawConfig {
         RawConfig {
             listen: self.listen.or(lower.listen),
+            kmip_listen: self.kmip_listen.or(lower.kmip_listen),
             data_dir: self.data_dir.or(lower.data_dir),
             tls: RawTls {
                 cert: self.tls.cert.or(lower.tls.cert),
@@ -237,8 +254,10 @@ impl RawConfig {
         if sweep == 0 {
             return Err(invalid("sweep_interval must be at least 1s".into()));
         }
+        let kmip_listen = kmip_address(self.kmip_listen.as_deref().unwrap_or("127.0.0.1:5696"))?;
         Ok(Config {
             listen,
+            kmip_listen,
             data_dir: self.data_dir.unwrap_or_else(|| default_data_dir.to_owned()),
             tls_files,
             max_body_bytes,

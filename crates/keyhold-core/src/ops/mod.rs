@@ -7,6 +7,7 @@
 mod aliases;
 mod audit_ops;
 mod change_state;
+mod cipher;
 mod client_certs;
 mod create_key;
 mod crypt;
@@ -30,6 +31,9 @@ use keyhold_crypto::SecretBytes;
 pub use aliases::{AliasList, CreateAlias, DeleteAlias, ListAliases};
 pub use audit_ops::{AuditExport, AuditExportResponse, AuditVerify, AuditVerifyResponse};
 pub use change_state::{ChangeState, StateChange};
+pub use cipher::{
+    CipherDecrypt, CipherDecryptResponse, CipherEncrypt, CipherEncryptResponse, CipherMode,
+};
 pub use client_certs::{ClientCertList, ListClientCerts, RegisterClientCert, RevokeClientCert};
 pub use create_key::{CreateKey, KeySpec};
 pub use crypt::{
@@ -162,6 +166,10 @@ pub enum Operation {
     ListClientCerts(ListClientCerts),
     /// See [`RevokeClientCert`].
     RevokeClientCert(RevokeClientCert),
+    /// See [`CipherEncrypt`].
+    CipherEncrypt(CipherEncrypt),
+    /// See [`CipherDecrypt`].
+    CipherDecrypt(CipherDecrypt),
 }
 
 /// The result of an [`Operation`], one variant per response shape.
@@ -219,6 +227,10 @@ pub enum Response {
     ClientCert(crate::model::ClientCertRecord),
     /// Client certificates.
     ClientCerts(ClientCertList),
+    /// A bare ciphertext.
+    CipherEncrypt(CipherEncryptResponse),
+    /// A bare plaintext.
+    CipherDecrypt(CipherDecryptResponse),
     /// Nothing to say beyond success.
     Empty {},
 }
@@ -263,6 +275,8 @@ impl Operation {
             Self::RegisterClientCert(_) => "client-cert.register",
             Self::ListClientCerts(_) => "client-cert.list",
             Self::RevokeClientCert(_) => "client-cert.revoke",
+            Self::CipherEncrypt(_) => "encrypt",
+            Self::CipherDecrypt(_) => "decrypt",
         }
     }
 
@@ -283,6 +297,8 @@ impl Operation {
             Self::GetPublicKey(o) => &o.key,
             Self::CreateGrant(o) => &o.key,
             Self::ExportKey(o) => &o.key,
+            Self::CipherEncrypt(o) => &o.key,
+            Self::CipherDecrypt(o) => &o.key,
             _ => return None,
         };
         Some(r.0.clone())
@@ -387,6 +403,8 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::RegisterClientCert(o) => o.execute(cx).await,
         Operation::ListClientCerts(o) => o.execute(cx).await,
         Operation::RevokeClientCert(o) => o.execute(cx).await,
+        Operation::CipherEncrypt(o) => o.execute(cx).await,
+        Operation::CipherDecrypt(o) => o.execute(cx).await,
     }
 }
 

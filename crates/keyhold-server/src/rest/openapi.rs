@@ -20,6 +20,8 @@ use super::handlers;
         handlers::list_tokens, handlers::create_token, handlers::revoke_token,
         handlers::list_grants, handlers::create_grant, handlers::revoke_grant,
         handlers::audit_verify, handlers::audit_events, handlers::whoami,
+        handlers::add_client_cert, handlers::list_client_certs, handlers::revoke_client_cert,
+        handlers::kmip,
     ),
     components(schemas(super::error::ErrorBody, keyhold_core::ErrorCode)),
     modifiers(&BearerAuth),
