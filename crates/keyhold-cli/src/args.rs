@@ -76,6 +76,9 @@ pub enum Command {
     /// Allow key users to use keys (key managers).
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// Register, list and revoke the client certificates of KMIP clients (administrators).
+    #[command(subcommand)]
+    KmipClient(KmipClientCommand),
     /// Verify and export the audit trail (auditors).
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -532,6 +535,39 @@ pub enum TokenCommand {
         /// The token's id (not its secret).
         #[arg(value_name = "ID")]
         id: String,
+    },
+}
+
+/// `kmip-client …`.
+#[derive(Debug, Subcommand)]
+pub enum KmipClientCommand {
+    /// Register a client certificate (PEM): the KMIP client that presents it authenticates as
+    /// its principal (default: the certificate's common name) with these roles.
+    Add {
+        /// The certificate, PEM.
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// admin, key-manager, key-user or auditor; repeat for several.
+        #[arg(long = "role", value_parser = parse::role, required = true)]
+        roles: Vec<Role>,
+        /// The principal (default: the subject's common name).
+        #[arg(long, value_parser = parse::principal)]
+        principal: Option<PrincipalName>,
+        /// Allow key-manager and key-user together (waives separation of duties; KMIP clients
+        /// usually create the keys they use).
+        #[arg(long)]
+        allow_combined_duties: bool,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List registered client certificates.
+    List,
+    /// Revoke a client certificate.
+    Revoke {
+        /// Its fingerprint (hex SHA-256 of the DER), as `list` shows it.
+        #[arg(value_name = "FINGERPRINT")]
+        fingerprint: String,
     },
 }
 

@@ -33,13 +33,17 @@ fn vectors() -> Vec<(ProtocolVersion, PathBuf)> {
 #[test]
 fn every_pykmip_request_decodes_into_its_version_and_round_trips() {
     let all = vectors();
-    assert!(all.len() >= 250, "expected the captured vectors, found {}", all.len());
+    assert!(
+        all.len() >= 250,
+        "expected the captured vectors, found {}",
+        all.len()
+    );
     for (version, path) in all {
         let text = std::fs::read_to_string(&path).unwrap();
         let hex: String = text.split_whitespace().collect();
         let bytes = hex::decode(hex).unwrap();
-        let item = decode(&bytes, &Limits::DEFAULT)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let item =
+            decode(&bytes, &Limits::DEFAULT).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(encode(&item), bytes, "{}", path.display());
         let msg = RequestMessage::from_item(&item)
             .unwrap_or_else(|(_, f)| panic!("{}: {f}", path.display()));

@@ -79,6 +79,8 @@ impl Server {
             dir.to_str().unwrap(),
             "--listen",
             "127.0.0.1:0",
+            "--kmip-listen",
+            "127.0.0.1:0",
         ])
         .env("KEYHOLD_LOG", "warn")
         .env_remove("KEYHOLD_CONFIG")
