@@ -10,102 +10,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-use support::{TempDir, BIN};
-
-/// A `keyhold serve --dev` with a KMIP listener on a free loopback port.
-struct KmipServer {
-    child: Child,
-    dir: PathBuf,
-    kmip_host: String,
-    kmip_port: String,
-}
-
-impl KmipServer {
-    fn start(dir: &Path) -> KmipServer {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("server.log"))
-            .unwrap();
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--dev",
-                "--data-dir",
-                dir.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-                "--kmip-listen",
-                "127.0.0.1:0",
-            ])
-            .env("KEYHOLD_LOG", "warn")
-            .env_remove("KEYHOLD_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start keyhold serve");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(i) = line.find("KMIP listening on kmip://") {
-                    let addr = line[i + "KMIP listening on kmip://".len()..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-                panic!(
-                    "the server printed no `KMIP listening on kmip://HOST:PORT` line within 60 s \
-                     (is --kmip-listen implemented?); log:\n{log}"
-                );
-            }
-        };
-        let (host, port) = addr
-            .rsplit_once(':')
-            .unwrap_or_else(|| panic!("bad KMIP address {addr:?}"));
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        for file in ["ca.pem", "kmip-client.pem", "kmip-client.key"] {
-            assert!(
-                dir.join(file).exists(),
-                "serve --dev did not write {file} into the data directory"
-            );
-        }
-        KmipServer {
-            child,
-            dir: dir.to_owned(),
-            kmip_host: host,
-            kmip_port: port.to_owned(),
-        }
-    }
-}
-
-impl Drop for KmipServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{Server, TempDir};
 
 /// The Python with PyKMIP 0.11 and pytest, or a failure telling how to get one.
 fn python() -> String {
@@ -138,7 +46,17 @@ fn python() -> String {
 fn run_suite(tag: &str, versions: &str) {
     let python = python();
     let dir = TempDir::new(tag);
-    let server = KmipServer::start(&dir.0);
+    let server = Server::dev(&dir.0);
+    for file in ["ca.pem", "kmip-client.pem", "kmip-client.key"] {
+        assert!(
+            server.dir.join(file).exists(),
+            "serve --dev did not write {file} into the data directory"
+        );
+    }
+    let (kmip_host, kmip_port) = server
+        .kmip_addr
+        .rsplit_once(':')
+        .unwrap_or_else(|| panic!("bad KMIP address {:?}", server.kmip_addr));
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = Command::new(&python)
         .args([
@@ -155,8 +73,8 @@ fn run_suite(tag: &str, versions: &str) {
             versions,
         ])
         .current_dir(&root)
-        .env("KEYHOLD_KMIP_HOST", &server.kmip_host)
-        .env("KEYHOLD_KMIP_PORT", &server.kmip_port)
+        .env("KEYHOLD_KMIP_HOST", kmip_host)
+        .env("KEYHOLD_KMIP_PORT", kmip_port)
         .env("KEYHOLD_KMIP_CA", server.dir.join("ca.pem"))
         .env("KEYHOLD_KMIP_CERT", server.dir.join("kmip-client.pem"))
         .env("KEYHOLD_KMIP_KEY", server.dir.join("kmip-client.key"))

