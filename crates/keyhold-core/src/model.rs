@@ -145,6 +145,19 @@ impl KeyRecord {
         }
     }
 
+    /// The AAD binding a wrapped version of this key to its identity: `keyhold/key-version/v1 ‖
+    /// key id ‖ version ‖ algorithm ‖ SHA-256(immutable attributes)`.
+    pub fn version_aad(&self, version: u32) -> Vec<u8> {
+        let mut aad = b"keyhold/key-version/v1".to_vec();
+        aad.extend_from_slice(self.id.as_bytes());
+        aad.extend_from_slice(&version.to_be_bytes());
+        aad.extend_from_slice(self.algorithm.as_str().as_bytes());
+        aad.extend_from_slice(
+            &keyhold_crypto::Provider::aws_lc().sha256(&self.immutable_digest_input()),
+        );
+        aad
+    }
+
     /// Canonical bytes of the attributes that never change, bound into every version's AAD so
     /// that metadata cannot be swapped between keys without detection.
     pub fn immutable_digest_input(&self) -> Vec<u8> {

@@ -5,6 +5,7 @@
 //! writes to commit with its audit event. Nothing here talks to a protocol.
 
 mod aliases;
+pub(crate) mod archive;
 mod audit_ops;
 mod change_state;
 mod create_key;
@@ -478,13 +479,8 @@ impl Cx<'_> {
 }
 
 /// The AAD binding a wrapped version to its key's identity and immutable attributes.
-pub(crate) fn version_aad(kms: &Kms, key: &KeyRecord, version: u32) -> Vec<u8> {
-    let mut aad = b"keyhold/key-version/v1".to_vec();
-    aad.extend_from_slice(key.id.as_bytes());
-    aad.extend_from_slice(&version.to_be_bytes());
-    aad.extend_from_slice(key.algorithm.as_str().as_bytes());
-    aad.extend_from_slice(&kms.crypto.sha256(&key.immutable_digest_input()));
-    aad
+pub(crate) fn version_aad(_kms: &Kms, key: &KeyRecord, version: u32) -> Vec<u8> {
+    key.version_aad(version)
 }
 
 /// Wraps fresh material as version `version` of `key`.
@@ -513,7 +509,11 @@ pub(crate) fn wrap_material(
     })
 }
 
-fn unwrap_material(kms: &Kms, key: &KeyRecord, v: &KeyVersion) -> Result<SecretBytes, KmsError> {
+pub(crate) fn unwrap_material(
+    kms: &Kms,
+    key: &KeyRecord,
+    v: &KeyVersion,
+) -> Result<SecretBytes, KmsError> {
     let kek = kms.kek(&key.tenant)?;
     let nonce: [u8; 12] = v
         .nonce
