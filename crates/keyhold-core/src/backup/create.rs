@@ -58,19 +58,17 @@ pub struct Created {
     pub shares: Vec<Zeroizing<String>>,
 }
 
-/// Creates a backup for an authenticated caller (administrators of the default tenant, who
-/// administer the installation), writing the key backup to `out`; audited as `backup.create`
-/// whether it succeeds or fails.
-pub async fn create_for<W: AsyncWrite + Unpin + Send>(
+/// Creates a backup for a caller that [`authorize`] admitted, writing the key backup to `out`;
+/// audited as `backup.create` whether it succeeds or fails.
+pub async fn create_as<W: AsyncWrite + Unpin + Send>(
     kms: &Kms,
     meta: &RequestMeta,
-    credential: &Credential,
+    caller: &Caller,
     protection: ProtectionRequest,
     out: W,
 ) -> Result<Created, KmsError> {
-    let caller = authorize(kms, meta, credential, "backup.create").await?;
     let result = write_backup(kms, protection, out, &|_| {}).await;
-    audit(kms, meta, Some(&caller), "backup.create", outcome(&result)).await?;
+    audit(kms, meta, Some(caller), "backup.create", outcome(&result)).await?;
     result
 }
 
@@ -96,9 +94,9 @@ pub async fn create_scheduled<W: AsyncWrite + Unpin + Send>(
     result
 }
 
-/// Authenticates `credential` and requires an administrator of the default tenant; a refusal
-/// is audited under `action`.
-pub(crate) async fn authorize(
+/// Authenticates `credential` and requires an administrator of the default tenant (who
+/// administers the installation); a refusal is audited under `action`.
+pub async fn authorize(
     kms: &Kms,
     meta: &RequestMeta,
     credential: &Credential,

@@ -26,6 +26,7 @@ pub mod create;
 pub mod format;
 pub mod restore;
 pub mod verify;
+pub mod wire;
 
 use std::collections::BTreeMap;
 

@@ -10,7 +10,7 @@ use tokio::io::AsyncRead;
 
 use keyhold_crypto::{Provider, SecretBytes};
 
-use super::create::{audit, audit_with, authorize};
+use super::create::{audit, audit_with};
 use super::format::{BackupError, BackupKey, BackupSecret};
 use super::verify::{key_reader, open_keks, read_pair, Checker, Keks, Pair};
 use super::{KeyEntry, Progress, Report};
@@ -19,7 +19,7 @@ use crate::archive::{
 };
 use crate::error::KmsError;
 use crate::ids::{KeyId, TenantId};
-use crate::kms::{tenant_aad, Credential, Kms, RequestMeta};
+use crate::kms::{tenant_aad, Kms, RequestMeta};
 use crate::model::{Alias, Grant, KeyRecord, KeyVersion, RECORD_VERSION};
 use crate::store::{KeyFilter, Write, WriteBatch};
 
@@ -114,19 +114,18 @@ async fn is_empty(kms: &Kms) -> Result<bool, KmsError> {
 ///
 /// The key backup is read from `key_backup` twice: verified in full, then written. Audited as
 /// `backup.restore` (one event per committed batch, the last naming the source audit head).
-pub async fn restore_for(
+pub async fn restore_as(
     kms: &Kms,
     meta: &RequestMeta,
-    credential: &Credential,
+    caller: &crate::ops::Caller,
     key: BackupKey,
     kek_backup: &[u8],
     key_backup: &Path,
     progress: Progress<'_>,
 ) -> Result<Report, KmsError> {
-    let caller = authorize(kms, meta, credential, "backup.restore").await?;
-    let result = restore(kms, meta, &caller, &key, kek_backup, key_backup, progress).await;
+    let result = restore(kms, meta, caller, &key, kek_backup, key_backup, progress).await;
     if let Err(e) = &result {
-        audit(kms, meta, Some(&caller), "backup.restore", Err(e)).await?;
+        audit(kms, meta, Some(caller), "backup.restore", Err(e)).await?;
     }
     result
 }
@@ -294,16 +293,15 @@ pub struct Recovered {
 /// server instead). Its tenant must exist and its name must be free; aliases whose names are
 /// taken are skipped and reported. Versions are re-wrapped under the server's KEK when it differs
 /// from the backup's. Audited as `backup.recover-key`.
-pub async fn recover_key_for(
+pub async fn recover_key_as(
     kms: &Kms,
     meta: &RequestMeta,
-    credential: &Credential,
+    caller: &crate::ops::Caller,
     key: BackupKey,
     kek_backup: &[u8],
     key_backup: &Path,
     key_id: KeyId,
 ) -> Result<Recovered, KmsError> {
-    let caller = authorize(kms, meta, credential, "backup.recover-key").await?;
     let result = recover_key(kms, &key, kek_backup, key_backup, key_id).await;
     match &result {
         Ok((recovered, writes)) => {
@@ -326,7 +324,7 @@ pub async fn recover_key_for(
             )
             .await?;
         }
-        Err(e) => audit(kms, meta, Some(&caller), "backup.recover-key", Err(e)).await?,
+        Err(e) => audit(kms, meta, Some(caller), "backup.recover-key", Err(e)).await?,
     }
     result.map(|(r, _)| r)
 }

@@ -20,6 +20,7 @@ use super::handlers;
         handlers::list_tokens, handlers::create_token, handlers::revoke_token,
         handlers::list_grants, handlers::create_grant, handlers::revoke_grant,
         handlers::audit_verify, handlers::audit_events, handlers::whoami,
+        crate::backup::create_backup, crate::backup::restore_backup, crate::backup::recover_key,
     ),
     components(schemas(super::error::ErrorBody, keyhold_core::ErrorCode)),
     modifiers(&BearerAuth),
