@@ -339,8 +339,22 @@ fn unix_now() -> f64 {
 }
 
 /// One scheduled backup: write both artifacts durably, then apply retention. Returns the id.
+/// Every failure is audited (`backup.scheduled`, outcome error).
 pub async fn scheduled_once(kms: &Kms, schedule: &Schedule) -> Result<String, String> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
+    let result = write_scheduled(kms, schedule).await;
+    if let Err((message, audited)) = &result {
+        if !audited {
+            if let Err(e) = create::record_scheduled_failure(kms, message).await {
+                tracing::error!(error = %e, "could not audit a failed scheduled backup");
+            }
+        }
+    }
+    result.map_err(|(m, _)| m)
+}
+
+/// Writes one scheduled backup; an error says whether the core already audited it.
+async fn write_scheduled(kms: &Kms, schedule: &Schedule) -> Result<String, (String, bool)> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| (format!("{what}: {e}"), false);
     let dir = &schedule.dir;
     let tmp_keys = tempfile::Builder::new()
         .prefix(".keyhold-backup-")
@@ -354,11 +368,7 @@ pub async fn scheduled_once(kms: &Kms, schedule: &Schedule) -> Result<String, St
     );
     let created = match create::create_scheduled(kms, schedule.recipient_spki.clone(), file).await {
         Ok(c) => c,
-        Err(e) => {
-            // `create_scheduled` audited the failure when it could; a sealed server cannot
-            // write audit events, so record it here too.
-            return Err(e.to_string());
-        }
+        Err(e) => return Err((e.to_string(), true)),
     };
     let tmp_keks = tempfile::Builder::new()
         .prefix(".keyhold-backup-")

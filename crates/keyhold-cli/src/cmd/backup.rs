@@ -67,12 +67,17 @@ async fn create(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitCode, CliError> {
     let (keys_name, keks_name) = names(&summary.backup_id);
     let keys_path = a.out.join(&keys_name);
     let keks_path = a.out.join(&keks_name);
-    persist(tmp_keys, &keys_path)?;
     let tmp_keks = temp_in(&a.out)?;
     tmp_keks.as_file().write_all(&kek_backup)?;
+    tmp_keks.as_file().sync_all()?;
+    tmp_keys.as_file().sync_all()?;
+    // The shares are printed before the files get their names: a pair never exists on disk
+    // without its shares having been handed out.
+    report_created(ctx, &summary, &keys_path, &keks_path)?;
+    persist(tmp_keys, &keys_path)?;
     persist(tmp_keks, &keks_path)?;
     std::fs::File::open(&a.out)?.sync_all()?;
-    report_created(ctx, &summary, &keys_path, &keks_path)
+    Ok(ExitCode::SUCCESS)
 }
 
 fn names(backup_id: &str) -> (String, String) {
@@ -98,7 +103,7 @@ fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn report_created(ctx: &Ctx, s: &Summary, keys: &Path, keks: &Path) -> Result<ExitCode, CliError> {
+fn report_created(ctx: &Ctx, s: &Summary, keys: &Path, keks: &Path) -> Result<(), CliError> {
     let mut out = io::stdout().lock();
     if ctx.json {
         print_json(
@@ -142,7 +147,7 @@ fn report_created(ctx: &Ctx, s: &Summary, keys: &Path, keks: &Path) -> Result<Ex
         }
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The secret given on the command line, if any.

@@ -94,6 +94,20 @@ pub async fn create_scheduled<W: AsyncWrite + Unpin + Send>(
     result
 }
 
+/// Records a scheduled backup that failed outside the core (e.g. its destination cannot be
+/// written) as a `backup.scheduled` event with an error outcome.
+pub async fn record_scheduled_failure(kms: &Kms, reason: &str) -> Result<(), KmsError> {
+    let e = KmsError::invalid(reason.to_owned());
+    audit(
+        kms,
+        &RequestMeta::internal(),
+        None,
+        "backup.scheduled",
+        Err(&e),
+    )
+    .await
+}
+
 /// Authenticates `credential` and requires an administrator of the default tenant (who
 /// administers the installation); a refusal is audited under `action`.
 pub async fn authorize(
