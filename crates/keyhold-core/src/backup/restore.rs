@@ -317,7 +317,7 @@ pub async fn recover_key_as(
             audit_with(
                 kms,
                 meta,
-                Some(&caller),
+                Some(caller),
                 "backup.recover-key",
                 Ok(Some(detail)),
                 writes.clone(),
