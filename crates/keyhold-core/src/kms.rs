@@ -472,7 +472,7 @@ impl Kms {
         Err(last.unwrap_or(KmsError::Conflict))
     }
 
-    fn system_event(
+    pub(crate) fn system_event(
         &self,
         action: &str,
         outcome: Outcome,
@@ -497,7 +497,7 @@ impl Kms {
         }
     }
 
-    async fn authenticate(&self, credential: &Credential) -> Result<Caller, KmsError> {
+    pub(crate) async fn authenticate(&self, credential: &Credential) -> Result<Caller, KmsError> {
         if self.read_unsealed().is_none() {
             return Err(KmsError::Sealed);
         }
@@ -613,6 +613,44 @@ impl Kms {
             .ok_or(KmsError::Integrity("tenant has no key-encryption key"))
     }
 
+    /// Seals `secret` under the root key with `aad` (tenant KEKs, archive keys).
+    pub(crate) fn root_seal(
+        &self,
+        aad: &[u8],
+        secret: &[u8],
+    ) -> Result<([u8; 12], Vec<u8>), KmsError> {
+        let guard = self.read_unsealed();
+        let unsealed = guard.as_ref().ok_or(KmsError::Sealed)?;
+        Ok(self
+            .crypto
+            .aes_gcm_seal(unsealed.root_key.as_bytes(), aad, secret)?)
+    }
+
+    /// Opens what [`Kms::root_seal`] sealed.
+    pub(crate) fn root_open(
+        &self,
+        aad: &[u8],
+        nonce: &[u8],
+        sealed: &[u8],
+    ) -> Result<SecretBytes, KmsError> {
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| KmsError::Integrity("nonce of a value sealed by the root key"))?;
+        let guard = self.read_unsealed();
+        let unsealed = guard.as_ref().ok_or(KmsError::Sealed)?;
+        self.crypto
+            .aes_gcm_open(unsealed.root_key.as_bytes(), &nonce, aad, sealed)
+            .map_err(|_| KmsError::Integrity("a value sealed by the root key does not open"))
+    }
+
+    /// Makes `kek` the in-memory key-encryption key of `tenant` (after a restore committed it).
+    pub(crate) fn install_kek(&self, tenant: TenantId, kek: SecretBytes) -> Result<(), KmsError> {
+        let mut guard = self.write_unsealed();
+        let unsealed = guard.as_mut().ok_or(KmsError::Sealed)?;
+        unsealed.keks.insert(tenant, kek);
+        Ok(())
+    }
+
     /// Whether the root key is in memory (used by health and by tests).
     pub fn is_unsealed(&self) -> bool {
         self.read_unsealed().is_some()
@@ -705,6 +743,6 @@ async fn commit_one(
     }
 }
 
-fn tenant_aad(tenant: &TenantId) -> Vec<u8> {
+pub(crate) fn tenant_aad(tenant: &TenantId) -> Vec<u8> {
     format!("keyhold/tenant-kek/v1/{tenant}").into_bytes()
 }

@@ -229,6 +229,19 @@ impl KeyRecord {
         self.links.iter().find(|l| l.kind == kind).map(|l| l.target)
     }
 
+    /// The AAD binding a wrapped version of this key to its identity: `keyhold/key-version/v1 ‖
+    /// key id ‖ version ‖ algorithm ‖ SHA-256(immutable attributes)`.
+    pub fn version_aad(&self, version: u32) -> Vec<u8> {
+        let mut aad = b"keyhold/key-version/v1".to_vec();
+        aad.extend_from_slice(self.id.as_bytes());
+        aad.extend_from_slice(&version.to_be_bytes());
+        aad.extend_from_slice(self.algorithm.as_str().as_bytes());
+        aad.extend_from_slice(
+            &keyhold_crypto::Provider::aws_lc().sha256(&self.immutable_digest_input()),
+        );
+        aad
+    }
+
     /// Canonical bytes of the attributes that never change, bound into every version's AAD so
     /// that metadata cannot be swapped between keys without detection. Keys keep the v1 form;
     /// other kinds add their kind, so a public-key record can never pass for a key.

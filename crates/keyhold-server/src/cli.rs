@@ -303,6 +303,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         None => None,
     };
     let sweeper = tokio::spawn(app.clone().sweep_forever());
+    let scheduler = config.backup.clone().map(|schedule| {
+        tracing::info!(dir = %schedule.dir.display(), every = ?schedule.interval, "scheduled backups");
+        tokio::spawn(crate::backup::schedule_forever(app.clone(), schedule, app.backup.clone()))
+    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -340,6 +344,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     .await
     .map_err(StartError::io("server"))?;
     sweeper.abort();
+    if let Some(s) = scheduler {
+        s.abort();
+    }
     app.kms.seal().await.ok();
     Ok(())
 }

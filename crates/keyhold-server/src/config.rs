@@ -59,6 +59,24 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     /// How often date-driven transitions and rotations are swept, e.g. `5s`.
     pub sweep_interval: Option<String>,
+    /// Scheduled backups.
+    #[serde(default)]
+    pub backup: RawBackup,
+}
+
+/// `[backup]`: scheduled backups (all of interval, dir and recipient, or none).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    /// Time between backups, e.g. `6h`.
+    pub interval: Option<String>,
+    /// Destination directory.
+    pub dir: Option<PathBuf>,
+    /// Backups to keep (default 7).
+    pub retain: Option<usize>,
+    /// PEM file of the RSA public key that protects each backup key (no one is present to take
+    /// shares).
+    pub recipient: Option<PathBuf>,
 }
 
 /// `[tls]`.
@@ -143,6 +161,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Sweeper period.
     pub sweep_interval: Duration,
+    /// Scheduled backups, if configured.
+    pub backup: Option<crate::backup::Schedule>,
 }
 
 impl RawConfig {
@@ -184,6 +204,12 @@ impl RawConfig {
             log: self.log.or(lower.log),
             log_format: self.log_format.or(lower.log_format),
             sweep_interval: self.sweep_interval.or(lower.sweep_interval),
+            backup: RawBackup {
+                interval: self.backup.interval.or(lower.backup.interval),
+                dir: self.backup.dir.or(lower.backup.dir),
+                retain: self.backup.retain.or(lower.backup.retain),
+                recipient: self.backup.recipient.or(lower.backup.recipient),
+            },
         }
     }
 
@@ -255,7 +281,53 @@ impl RawConfig {
             return Err(invalid("sweep_interval must be at least 1s".into()));
         }
         let kmip_listen = kmip_address(self.kmip_listen.as_deref().unwrap_or("127.0.0.1:5696"))?;
+        let backup = match (self.backup.interval, self.backup.dir, self.backup.recipient) {
+            (None, None, None) if self.backup.retain.is_none() => None,
+            (Some(interval), Some(dir), Some(recipient)) => {
+                let secs = duration("backup.interval", Some(interval), "1d")?;
+                if secs == 0 {
+                    return Err(invalid("backup.interval must be at least 1s".into()));
+                }
+                let retain = self.backup.retain.unwrap_or(7);
+                if retain == 0 {
+                    return Err(invalid("backup.retain must be at least 1".into()));
+                }
+                if !dir.is_dir() {
+                    return Err(invalid(format!(
+                        "backup.dir = '{}' is not a directory",
+                        dir.display()
+                    )));
+                }
+                let pem = std::fs::read_to_string(&recipient).map_err(|e| {
+                    invalid(format!(
+                        "backup.recipient = '{}' cannot be read: {e}",
+                        recipient.display()
+                    ))
+                })?;
+                let recipient_spki = keyhold_crypto::Provider::aws_lc()
+                    .public_key_from_pem(&pem)
+                    .map_err(|_| {
+                        invalid(format!(
+                            "backup.recipient = '{}' is not a PEM public key",
+                            recipient.display()
+                        ))
+                    })?;
+                Some(crate::backup::Schedule {
+                    interval: Duration::from_secs(secs),
+                    dir,
+                    retain,
+                    recipient_spki,
+                })
+            }
+            _ => {
+                return Err(invalid(
+                    "backup.interval, backup.dir and backup.recipient must be given together"
+                        .into(),
+                ))
+            }
+        };
         Ok(Config {
+            backup,
             listen,
             kmip_listen,
             data_dir: self.data_dir.unwrap_or_else(|| default_data_dir.to_owned()),

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod backup;
 pub mod certs;
 pub mod cli;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The read queries. They run on the read pool, outside any transaction, and see every
 //! committed batch.
 
+use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId};
@@ -171,6 +172,18 @@ pub(crate) async fn versions(pool: &AnyPool, key: &KeyId) -> Result<Vec<KeyVersi
     let q = sqlx::query("SELECT doc FROM key_versions WHERE key_id = $1 ORDER BY version")
         .bind(key.to_string());
     fetch_records(pool, q).await
+}
+
+/// One archived version.
+pub(crate) async fn archived_version(
+    pool: &AnyPool,
+    key: &KeyId,
+    version: u32,
+) -> Result<Option<ArchivedVersion>, StoreError> {
+    let q = sqlx::query("SELECT doc FROM archive WHERE key_id = $1 AND version = $2")
+        .bind(key.to_string())
+        .bind(i64::from(version));
+    fetch_record(pool, q).await
 }
 
 /// An alias.

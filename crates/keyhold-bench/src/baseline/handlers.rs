@@ -165,6 +165,7 @@ pub(super) async fn create_key(
         destroyed_at: None,
         state_changed_at: now,
         crypto_period_secs: None,
+        archived_at: None,
     };
     let info = KeyInfo {
         id,

@@ -5,6 +5,7 @@
 //! writes to commit with its audit event. Nothing here talks to a protocol.
 
 mod aliases;
+pub(crate) mod archive;
 mod audit_ops;
 mod change_state;
 mod cipher;
@@ -563,16 +564,6 @@ impl Cx<'_> {
     }
 }
 
-/// The AAD binding a wrapped version to its key's identity and immutable attributes.
-pub(crate) fn version_aad(kms: &Kms, key: &KeyRecord, version: u32) -> Vec<u8> {
-    let mut aad = b"keyhold/key-version/v1".to_vec();
-    aad.extend_from_slice(key.id.as_bytes());
-    aad.extend_from_slice(&version.to_be_bytes());
-    aad.extend_from_slice(key.algorithm.as_str().as_bytes());
-    aad.extend_from_slice(&kms.crypto.sha256(&key.immutable_digest_input()));
-    aad
-}
-
 /// Wraps fresh material as version `version` of `key`.
 pub(crate) fn wrap_material(
     kms: &Kms,
@@ -584,7 +575,7 @@ pub(crate) fn wrap_material(
     let kek = kms.kek(&key.tenant)?;
     let (nonce, wrapped) = kms.crypto.aes_gcm_seal(
         kek.as_bytes(),
-        &version_aad(kms, key, version),
+        &key.version_aad(version),
         material.private.as_bytes(),
     )?;
     Ok(KeyVersion {
@@ -599,7 +590,11 @@ pub(crate) fn wrap_material(
     })
 }
 
-fn unwrap_material(kms: &Kms, key: &KeyRecord, v: &KeyVersion) -> Result<SecretBytes, KmsError> {
+pub(crate) fn unwrap_material(
+    kms: &Kms,
+    key: &KeyRecord,
+    v: &KeyVersion,
+) -> Result<SecretBytes, KmsError> {
     let kek = kms.kek(&key.tenant)?;
     let nonce: [u8; 12] = v
         .nonce
@@ -610,7 +605,7 @@ fn unwrap_material(kms: &Kms, key: &KeyRecord, v: &KeyVersion) -> Result<SecretB
         .aes_gcm_open(
             kek.as_bytes(),
             &nonce,
-            &version_aad(kms, key, v.version),
+            &key.version_aad(v.version),
             &v.wrapped,
         )
         .map_err(|_| KmsError::Integrity("wrapped key material does not authenticate"))

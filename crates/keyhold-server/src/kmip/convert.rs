@@ -77,6 +77,7 @@ pub fn failure(e: &KmsError, version: ProtocolVersion) -> Failure {
         return Failure::new(ResultReason::ItemNotFound, "object not found");
     }
     let reason = match e {
+        KmsError::Archived(_) => ResultReason::ObjectArchived,
         KmsError::Crypto(_) | KmsError::Integrity(_) => ResultReason::CryptographicFailure,
         _ => result_reason(e.code(), version),
     };

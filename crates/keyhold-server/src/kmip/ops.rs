@@ -59,6 +59,8 @@ pub const SUPPORTED: &[Op] = &[
     Op::MacVerify,
     Op::RngRetrieve,
     Op::SetAttribute,
+    Op::Archive,
+    Op::Recover,
 ];
 
 type Out = Result<Vec<Item>, Failure>;
@@ -178,6 +180,8 @@ impl Session<'_> {
                 self.change(payload, StateChange::Revoke { reason }).await
             }
             Op::Destroy => self.change(payload, StateChange::Destroy).await,
+            Op::Archive => self.change(payload, StateChange::Archive).await,
+            Op::Recover => self.change(payload, StateChange::Recover).await,
             Op::Query => Ok(self.query(payload)?),
             Op::DiscoverVersions => {
                 let asked: Vec<ProtocolVersion> = payload

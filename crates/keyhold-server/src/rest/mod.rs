@@ -126,6 +126,9 @@ pub fn router(app: Arc<App>) -> Router {
             delete(handlers::revoke_client_cert),
         )
         .route("/kmip", post(handlers::kmip))
+        .route("/v1/backups", post(crate::backup::create_backup))
+        .route("/v1/backups/restore", post(crate::backup::restore_backup))
+        .route("/v1/backups/recover-key", post(crate::backup::recover_key))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

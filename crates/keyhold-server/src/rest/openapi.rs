@@ -22,6 +22,7 @@ use super::handlers;
         handlers::audit_verify, handlers::audit_events, handlers::whoami,
         handlers::add_client_cert, handlers::list_client_certs, handlers::revoke_client_cert,
         handlers::kmip,
+        crate::backup::create_backup, crate::backup::restore_backup, crate::backup::recover_key,
     ),
     components(schemas(super::error::ErrorBody, keyhold_core::ErrorCode)),
     modifiers(&BearerAuth),
