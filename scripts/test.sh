@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need (nothing beyond the Rust toolchain for now) and runs every test:
+# Installs what the tests need (a Python venv with PyKMIP 0.11 for the KMIP interoperability
+# tests, beyond the Rust toolchain) and runs every test:
 # unit tests, core scenario tests, store conformance, and integration tests that start the real
 # `keyhold` binary and drive it through the CLI and raw HTTPS.
 set -euo pipefail
@@ -12,6 +13,16 @@ if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo is required (https://rustup.rs)" >&2
     exit 1
 fi
+
+echo "== python venv (PyKMIP interoperability tests)"
+VENV="${KEYHOLD_VENV:-$HOME/.cache/keyhold-venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import kmip, pytest, sys; sys.exit(kmip.__version__ != "0.11.0")' >/dev/null 2>&1; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check pykmip==0.11.0 pytest
+fi
+export KEYHOLD_PYTHON="$VENV/bin/python"
 
 echo "== build"
 cargo build --workspace --all-targets --locked

@@ -65,6 +65,8 @@ impl ServerProcess {
             .arg("--dev")
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .arg("--kmip-listen")
+            .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(dir.path());
         for (name, _) in std::env::vars_os() {

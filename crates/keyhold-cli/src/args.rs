@@ -76,6 +76,9 @@ pub enum Command {
     /// Allow key users to use keys (key managers).
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// Register, list and revoke the client certificates of KMIP clients (administrators).
+    #[command(subcommand)]
+    KmipClient(KmipClientCommand),
     /// Verify and export the audit trail (auditors).
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -83,6 +86,9 @@ pub enum Command {
     EncryptFile(EncryptFileArgs),
     /// Decrypt a file made by encrypt-file.
     DecryptFile(DecryptFileArgs),
+    /// Back up, verify, restore, and recover single keys (administrators).
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Run the Keyhold server (`--dev` to try it: initialized and unsealed automatically).
     Serve(keyhold_server::cli::ServeArgs),
     /// Initialize a new installation: root key, unseal shares, first administrator token.
@@ -126,6 +132,11 @@ pub enum KeyCommand {
     CancelDestroy(KeyArg),
     /// Destroy a key's material now (refused while the key is active).
     Destroy(KeyArg),
+    /// Move a deactivated or compromised key's material to archive storage (the key does
+    /// nothing until recovered).
+    Archive(KeyArg),
+    /// Bring an archived key's material back.
+    Recover(KeyArg),
     /// Import key material (bring your own key), wrapped on this machine before it is sent.
     Import(ImportArgs),
     /// Print the public key (PEM) of an asymmetric key.
@@ -535,6 +546,39 @@ pub enum TokenCommand {
     },
 }
 
+/// `kmip-client …`.
+#[derive(Debug, Subcommand)]
+pub enum KmipClientCommand {
+    /// Register a client certificate (PEM): the KMIP client that presents it authenticates as
+    /// its principal (default: the certificate's common name) with these roles.
+    Add {
+        /// The certificate, PEM.
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// admin, key-manager, key-user or auditor; repeat for several.
+        #[arg(long = "role", value_parser = parse::role, required = true)]
+        roles: Vec<Role>,
+        /// The principal (default: the subject's common name).
+        #[arg(long, value_parser = parse::principal)]
+        principal: Option<PrincipalName>,
+        /// Allow key-manager and key-user together (waives separation of duties; KMIP clients
+        /// usually create the keys they use).
+        #[arg(long)]
+        allow_combined_duties: bool,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List registered client certificates.
+    List,
+    /// Revoke a client certificate.
+    Revoke {
+        /// Its fingerprint (hex SHA-256 of the DER), as `list` shows it.
+        #[arg(value_name = "FINGERPRINT")]
+        fingerprint: String,
+    },
+}
+
 /// `grant …`.
 #[derive(Debug, Subcommand)]
 pub enum GrantCommand {
@@ -704,4 +748,80 @@ mod tests {
             assert_eq!(e.exit_code(), 2, "{args:?}");
         }
     }
+}
+
+/// `backup …`.
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Back up every key of a running server into DIR: a key backup and a KEK backup.
+    Create(BackupCreateArgs),
+    /// Check a pair of artifacts without restoring them, and report what they hold.
+    Verify(BackupVerifyArgs),
+    /// Restore a pair into an empty server (initialized and unsealed, no keys).
+    Restore(BackupRestoreArgs),
+    /// Restore one key from a pair into a running server (only if no key with its id exists).
+    RecoverKey(BackupRecoverKeyArgs),
+}
+
+/// `backup create`.
+#[derive(Debug, Args)]
+pub struct BackupCreateArgs {
+    /// Directory for the two artifacts (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Protect the backup key with this RSA public key (PEM) instead of shares.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["shares", "threshold"])]
+    pub recipient: Option<PathBuf>,
+    /// Backup shares to hand out (N).
+    #[arg(long, default_value_t = 3)]
+    pub shares: u8,
+    /// Shares needed to open the backup (M).
+    #[arg(long, default_value_t = 2)]
+    pub threshold: u8,
+}
+
+/// The two artifacts and what opens them.
+#[derive(Debug, Args)]
+pub struct BackupInputArgs {
+    /// The key backup (`….keys`).
+    #[arg(long, value_name = "FILE")]
+    pub key_backup: PathBuf,
+    /// The KEK backup (`….keks`).
+    #[arg(long, value_name = "FILE")]
+    pub kek_backup: PathBuf,
+    /// A backup share (`khs1-…`); repeat for each.
+    #[arg(long = "share", value_name = "SHARE")]
+    pub shares: Vec<String>,
+    /// A file with backup shares, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub shares_file: Option<PathBuf>,
+    /// The recipient's RSA private key (PKCS#8 PEM), for backups made with --recipient.
+    #[arg(long, value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+}
+
+/// `backup verify`.
+#[derive(Debug, Args)]
+pub struct BackupVerifyArgs {
+    /// Artifacts and secret (without a secret only the headers and their pairing are checked).
+    #[command(flatten)]
+    pub input: BackupInputArgs,
+}
+
+/// `backup restore`.
+#[derive(Debug, Args)]
+pub struct BackupRestoreArgs {
+    /// Artifacts and secret.
+    #[command(flatten)]
+    pub input: BackupInputArgs,
+}
+
+/// `backup recover-key`.
+#[derive(Debug, Args)]
+pub struct BackupRecoverKeyArgs {
+    /// The id of the key to recover.
+    pub key: keyhold_core::ids::KeyId,
+    /// Artifacts and secret.
+    #[command(flatten)]
+    pub input: BackupInputArgs,
 }

@@ -17,6 +17,9 @@ pub enum CliError {
     /// Envelope encryption or decryption failed.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    /// A backup failed or an artifact is unusable.
+    #[error(transparent)]
+    Backup(#[from] keyhold_client::backup::BackupClientError),
     /// Bad input data (unreadable file, bad base64, …).
     #[error("{0}")]
     Input(String),

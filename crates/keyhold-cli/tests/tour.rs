@@ -11,7 +11,10 @@ fn five_minute_tour() {
     let dir = TempDir::new("tour");
     let s = Server::dev(&dir.0);
     let admin = s.admin_token();
-    assert_eq!(s.json(&admin, &["whoami"])["role"], "admin");
+    assert_eq!(
+        s.json(&admin, &["whoami"])["roles"],
+        serde_json::json!(["admin"])
+    );
 
     // Separated duties: a key manager and a key user.
     let manager = s.token(&admin, "alice", "key-manager");

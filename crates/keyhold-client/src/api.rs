@@ -453,3 +453,34 @@ mod tests {
         assert!(!format!("{t:?}").contains("kh_secret"));
     }
 }
+
+/// The body of `POST /v1/client-certs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddClientCert {
+    /// The certificate, PEM.
+    pub certificate_pem: String,
+    /// The principal; default: the certificate's common name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<keyhold_core::ids::PrincipalName>,
+    /// Roles.
+    pub roles: keyhold_core::model::Roles,
+    /// Required for key-manager together with key-user.
+    pub allow_combined_duties: bool,
+    /// Free text.
+    pub description: String,
+}
+
+/// `POST /v1/client-certs`.
+pub fn add_client_cert(req: &AddClientCert) -> ApiRequest<keyhold_core::model::ClientCertRecord> {
+    ApiRequest::post(&["v1", "client-certs"]).json(req)
+}
+
+/// `GET /v1/client-certs`.
+pub fn list_client_certs() -> ApiRequest<keyhold_core::ops::ClientCertList> {
+    ApiRequest::get(&["v1", "client-certs"])
+}
+
+/// `DELETE /v1/client-certs/{fingerprint}`.
+pub fn revoke_client_cert(fingerprint: &str) -> ApiRequest<keyhold_core::model::ClientCertRecord> {
+    ApiRequest::delete(&["v1", "client-certs", fingerprint])
+}

@@ -176,6 +176,57 @@ impl Client {
         serde_json::from_slice(body).map_err(|source| ClientError::Decode { source, request_id })
     }
 
+    /// A request with the token to the path `segments`, for endpoints whose bodies stream
+    /// (backups); its timeout is `timeout` instead of the client's.
+    pub(crate) fn raw(
+        &self,
+        method: reqwest::Method,
+        segments: &[&str],
+        timeout: Duration,
+    ) -> Result<reqwest::RequestBuilder, ClientError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|_| ClientError::Config("the address cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(segments);
+        let mut rb = self.http.request(method, url).timeout(timeout);
+        if let Some(auth) = &self.auth {
+            rb = rb.header(AUTHORIZATION, auth.clone());
+        }
+        Ok(rb)
+    }
+
+    /// `resp` if it is a success, else its error decoded.
+    pub(crate) async fn checked(resp: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let header_id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = resp.bytes().await.map_err(ClientError::Transport)?;
+        Err(match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(e) => ClientError::Api {
+                status: status.as_u16(),
+                code: e.code,
+                message: e.message,
+                request_id: e.request_id.or(header_id),
+            },
+            Err(_) => ClientError::Api {
+                status: status.as_u16(),
+                code: format!("http_{}", status.as_u16()),
+                message: status
+                    .canonical_reason()
+                    .unwrap_or("unexpected HTTP status")
+                    .to_owned(),
+                request_id: header_id,
+            },
+        })
+    }
+
     /// Performs the HTTP exchange; returns the body of a successful answer and its request id.
     async fn exchange<T>(
         &self,

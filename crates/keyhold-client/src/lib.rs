@@ -18,6 +18,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod api;
+pub mod backup;
 mod client;
 pub mod envelope;
 mod error;

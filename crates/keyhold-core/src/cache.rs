@@ -215,6 +215,8 @@ pub(crate) fn touches(w: &Write) -> bool {
             | Write::InsertSystem { .. }
             | Write::InsertKey(_)
             | Write::InsertToken(_)
+            | Write::InsertClientCert(_)
+            | Write::UpdateClientCert { .. }
     )
 }
 
@@ -387,6 +389,11 @@ impl Caches {
                 Write::InsertTenant(t) => {
                     inner.tokens.retain(|_, c| c.record.tenant != t.id);
                 }
+                Write::UpdateTenant { record, .. } => {
+                    inner.tokens.retain(|_, c| c.record.tenant != record.id);
+                }
+                Write::ArchiveVersion(a) => inner.versions.remove(&(a.key_id, a.version)),
+                Write::RecoverVersion(v) => inner.versions.remove(&(v.key_id, v.version)),
                 Write::UpdateKey { record, .. } => {
                     inner.keys.remove(&record.id);
                     for v in 1..=record.current_version {
@@ -420,7 +427,9 @@ impl Caches {
                 Write::AppendAudit(_)
                 | Write::InsertSystem { .. }
                 | Write::InsertKey(_)
-                | Write::InsertToken(_) => {}
+                | Write::InsertToken(_)
+                | Write::InsertClientCert(_)
+                | Write::UpdateClientCert { .. } => {}
             }
         }
     }
@@ -620,6 +629,8 @@ mod tests {
             rotated_at: t(0),
             idempotency: None,
             revision,
+            kind: Default::default(),
+            links: Vec::new(),
         }
     }
 

@@ -40,6 +40,10 @@ pub enum KmsError {
     /// A key is pending destruction and can do nothing until the destruction is cancelled.
     #[error("key is pending destruction; cancel the destruction to use it")]
     PendingDestruction,
+    /// The key is archived: its material is in archive storage and it does nothing but answer
+    /// metadata requests until it is recovered.
+    #[error("key is archived: recover it first ({0} is not allowed while archived)")]
+    Archived(&'static str),
     /// The key's usage or algorithm does not support the operation.
     #[error("key usage does not allow this: {0}")]
     WrongKeyUsage(&'static str),
@@ -88,7 +92,7 @@ impl KmsError {
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::InvalidRequest(_) => ErrorCode::InvalidRequest,
             Self::InvalidState { .. } => ErrorCode::InvalidKeyState,
-            Self::PendingDestruction => ErrorCode::InvalidKeyState,
+            Self::PendingDestruction | Self::Archived(_) => ErrorCode::InvalidKeyState,
             Self::WrongKeyUsage(_) => ErrorCode::WrongKeyUsage,
             Self::InvalidCiphertext => ErrorCode::InvalidCiphertext,
             Self::KeyVersionDisabled(_) => ErrorCode::KeyVersionDisabled,

@@ -22,7 +22,7 @@ use crate::cache::{touches, CacheLimits, CacheSizes, CachedToken, Caches};
 use crate::clock::{Clock, Timestamp};
 use crate::error::KmsError;
 use crate::ids::{PrincipalName, RequestId, TenantId, TokenId};
-use crate::model::{Role, TenantRecord, TokenRecord, RECORD_VERSION};
+use crate::model::{Role, Roles, TenantRecord, TokenRecord, RECORD_VERSION};
 use crate::ops::{self, Caller, Cx, Operation, Response};
 use crate::root::{RootOfTrust, SealedBlob};
 use crate::store::{KeyStore, StoreError, Write, WriteBatch};
@@ -77,6 +77,9 @@ impl Default for KmsConfig {
 pub enum Credential {
     /// A bearer token's secret.
     Bearer(SecretBytes),
+    /// The DER of the client certificate a mutual-TLS handshake verified (the peer proved it
+    /// holds the private key); it authenticates if an administrator registered it.
+    Certificate(Vec<u8>),
     /// No credential.
     None,
 }
@@ -509,7 +512,7 @@ impl Kms {
         Err(last.unwrap_or(KmsError::Conflict))
     }
 
-    fn system_event(
+    pub(crate) fn system_event(
         &self,
         action: &str,
         outcome: Outcome,
@@ -534,13 +537,18 @@ impl Kms {
         }
     }
 
-    async fn authenticate(&self, credential: &Credential) -> Result<Caller, KmsError> {
+    pub(crate) async fn authenticate(&self, credential: &Credential) -> Result<Caller, KmsError> {
         if self.read_unsealed().is_none() {
             return Err(KmsError::Sealed);
         }
-        let Credential::Bearer(secret) = credential else {
-            return Err(KmsError::Unauthenticated);
-        };
+        match credential {
+            Credential::Bearer(secret) => self.authenticate_token(secret).await,
+            Credential::Certificate(der) => self.authenticate_certificate(der).await,
+            Credential::None => Err(KmsError::Unauthenticated),
+        }
+    }
+
+    async fn authenticate_token(&self, secret: &SecretBytes) -> Result<Caller, KmsError> {
         let hash = hex::encode(self.crypto.sha256(secret.as_bytes()));
         let now = self.clock.now();
         let cached = match self.caches.token(&hash, now) {
@@ -581,10 +589,46 @@ impl Kms {
         Ok(Caller {
             tenant: token.tenant,
             principal: token.principal,
-            role: token.role,
+            roles: Roles::one(token.role),
             auth: AuthMethod::Token,
             token: Some(token.id),
         })
+    }
+
+    async fn authenticate_certificate(&self, der: &[u8]) -> Result<Caller, KmsError> {
+        let fingerprint = hex::encode(self.crypto.sha256(der));
+        let cert = self
+            .store
+            .client_cert(&fingerprint)
+            .await?
+            .ok_or(KmsError::Unauthenticated)?;
+        if !keyhold_crypto::constant_time_eq(cert.fingerprint.as_bytes(), fingerprint.as_bytes()) {
+            return Err(KmsError::Unauthenticated);
+        }
+        let now = self.clock.now();
+        if cert.revoked_at.is_some() || cert.not_after.is_some_and(|e| e <= now) {
+            return Err(KmsError::Unauthenticated);
+        }
+        self.require_enabled_tenant(&cert.tenant).await?;
+        Ok(Caller {
+            tenant: cert.tenant,
+            principal: cert.principal,
+            roles: cert.roles,
+            auth: AuthMethod::Certificate,
+            token: None,
+        })
+    }
+
+    async fn require_enabled_tenant(&self, tenant: &TenantId) -> Result<(), KmsError> {
+        let tenant = self
+            .store
+            .tenant(tenant)
+            .await?
+            .ok_or(KmsError::Unauthenticated)?;
+        if tenant.disabled {
+            return Err(KmsError::Unauthenticated);
+        }
+        Ok(())
     }
 
     /// Makes a token: returns the secret (shown once) and the record to store.
@@ -633,6 +677,44 @@ impl Kms {
     /// How many entries each cache holds (for diagnostics and tests).
     pub fn cache_sizes(&self) -> CacheSizes {
         self.caches.sizes()
+    }
+
+    /// Seals `secret` under the root key with `aad` (tenant KEKs, archive keys).
+    pub(crate) fn root_seal(
+        &self,
+        aad: &[u8],
+        secret: &[u8],
+    ) -> Result<([u8; 12], Vec<u8>), KmsError> {
+        let guard = self.read_unsealed();
+        let unsealed = guard.as_ref().ok_or(KmsError::Sealed)?;
+        Ok(self
+            .crypto
+            .aes_gcm_seal(unsealed.root_key.as_bytes(), aad, secret)?)
+    }
+
+    /// Opens what [`Kms::root_seal`] sealed.
+    pub(crate) fn root_open(
+        &self,
+        aad: &[u8],
+        nonce: &[u8],
+        sealed: &[u8],
+    ) -> Result<SecretBytes, KmsError> {
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| KmsError::Integrity("nonce of a value sealed by the root key"))?;
+        let guard = self.read_unsealed();
+        let unsealed = guard.as_ref().ok_or(KmsError::Sealed)?;
+        self.crypto
+            .aes_gcm_open(unsealed.root_key.as_bytes(), &nonce, aad, sealed)
+            .map_err(|_| KmsError::Integrity("a value sealed by the root key does not open"))
+    }
+
+    /// Makes `kek` the in-memory key-encryption key of `tenant` (after a restore committed it).
+    pub(crate) fn install_kek(&self, tenant: TenantId, kek: SecretBytes) -> Result<(), KmsError> {
+        let mut guard = self.write_unsealed();
+        let unsealed = guard.as_mut().ok_or(KmsError::Sealed)?;
+        unsealed.keks.insert(tenant, kek);
+        Ok(())
     }
 
     /// Whether the root key is in memory (used by health and by tests).
@@ -755,6 +837,6 @@ fn millis(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
-fn tenant_aad(tenant: &TenantId) -> Vec<u8> {
+pub(crate) fn tenant_aad(tenant: &TenantId) -> Vec<u8> {
     format!("keyhold/tenant-kek/v1/{tenant}").into_bytes()
 }

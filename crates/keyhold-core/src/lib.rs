@@ -13,8 +13,10 @@
 
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod audit;
 pub mod b64;
+pub mod backup;
 mod cache;
 pub mod ciphertext;
 pub mod clock;

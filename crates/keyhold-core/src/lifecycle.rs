@@ -17,6 +17,11 @@
 //! Any non-destroyed key can be scheduled for destruction; while the schedule is pending the key
 //! does nothing but answer metadata and public-key requests, and at its date it is destroyed.
 //!
+//! A deactivated or compromised key can be archived: its material moves to archive storage
+//! under a separate archive key, and the key does nothing but answer metadata requests until it
+//! is recovered. Like a pending destruction, being archived is a field (`archived_at`), not a
+//! state: the key keeps its KMIP state and comes back in it.
+//!
 //! [`apply`] is the only function that produces a new [`Lifecycle`]; no other code assigns a state.
 //! [`check_use`] is the only place that decides whether a state permits a use.
 
@@ -145,6 +150,9 @@ pub struct Lifecycle {
     pub state_changed_at: Timestamp,
     /// Length of the protection period: activation sets the deactivation date this far ahead.
     pub crypto_period_secs: Option<u64>,
+    /// When the material was moved to archive storage; `None` while it is in the active store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<Timestamp>,
 }
 
 /// A requested or date-driven change of life-cycle state.
@@ -175,6 +183,11 @@ pub enum Transition {
     CancelDestroy,
     /// Destroys the material now. Refused while the key is active.
     Destroy,
+    /// Moves the material of a deactivated or compromised key to archive storage; the key does
+    /// nothing but answer metadata requests until recovered.
+    Archive,
+    /// Brings an archived key's material back; the key is again in the state it was archived in.
+    Recover,
     /// Applies whatever the dates say is due at `now` (activation date, end of crypto-period,
     /// scheduled destruction). Never fails.
     Tick,
@@ -192,6 +205,8 @@ impl Transition {
             Self::ScheduleDestroy { .. } => "schedule-destroy",
             Self::CancelDestroy => "cancel-destroy",
             Self::Destroy => "destroy",
+            Self::Archive => "archive",
+            Self::Recover => "recover",
             Self::Tick => "tick",
         }
     }
@@ -208,6 +223,8 @@ pub enum Use {
     PublicKey,
     /// Read or change metadata (always allowed; life-cycle changes go through [`apply`]).
     Metadata,
+    /// Read the secret material itself (KMIP Get): in every state that still has material.
+    Export,
 }
 
 /// The answer of [`check_use`] when the use is allowed.
@@ -239,6 +256,7 @@ impl Lifecycle {
             destroyed_at: None,
             state_changed_at: now,
             crypto_period_secs,
+            archived_at: None,
         };
         lc.effective(now)
     }
@@ -279,8 +297,20 @@ pub fn apply(lc: &Lifecycle, t: Transition, now: Timestamp) -> Result<Lifecycle,
         return Err(KmsError::PendingDestruction);
     }
     let before = next.state;
+    if next.archived_at.is_some() {
+        // An archived key does nothing until it is recovered.
+        return match t {
+            Transition::Tick => Ok(next),
+            Transition::Recover => {
+                next.archived_at = None;
+                Ok(next)
+            }
+            _ => Err(KmsError::Archived(t.name())),
+        };
+    }
     match (before, t) {
         (_, Transition::Tick) => {}
+        (Deactivated | Compromised, Transition::Archive) => next.archived_at = Some(now),
         (PreActive, Transition::Activate) => activate(&mut next, now),
         (Active, Transition::Suspend) => next.state = Suspended,
         (Suspended, Transition::Resume) => next.state = Active,
@@ -383,18 +413,23 @@ fn tick(lc: &mut Lifecycle, now: Timestamp) {
 /// The state table of DESIGN.md §5: whether `lc` (already effective) permits `use_`.
 pub fn check_use(lc: &Lifecycle, use_: Use, action: &'static str) -> Result<Permit, KmsError> {
     use KeyState::*;
-    if lc.destroy_at.is_some() && matches!(use_, Use::Protect | Use::Process) {
+    if lc.destroy_at.is_some() && matches!(use_, Use::Protect | Use::Process | Use::Export) {
         return Err(KmsError::PendingDestruction);
+    }
+    if lc.archived_at.is_some() && use_ != Use::Metadata {
+        return Err(KmsError::Archived(action));
     }
     let allowed = match (use_, lc.state) {
         (Use::Metadata, _) => true,
-        (Use::PublicKey, s) => !s.is_destroyed(),
+        (Use::PublicKey | Use::Export, s) => !s.is_destroyed(),
         (Use::Protect, s) => s == Active,
         (Use::Process, s) => matches!(s, Active | Deactivated | Compromised),
     };
     match (allowed, lc.state) {
         (false, state) => Err(KmsError::InvalidState { state, action }),
-        (true, Compromised) if use_ == Use::Process => Ok(Permit::AllowedCompromised),
+        (true, Compromised) if matches!(use_, Use::Process | Use::Export) => {
+            Ok(Permit::AllowedCompromised)
+        }
         (true, _) => Ok(Permit::Allowed),
     }
 }
@@ -457,6 +492,58 @@ mod tests {
         let lc = apply(&lc, Transition::CancelDestroy, t(3)).unwrap();
         assert_eq!(lc.state, KeyState::Suspended);
         assert_eq!(lc.destroy_at, None);
+    }
+
+    #[test]
+    fn archived_keys_do_nothing_until_recovered() {
+        let lc = Lifecycle::new(t(0), Some(t(0)), None, None);
+        assert!(
+            apply(&lc, Transition::Archive, t(1)).is_err(),
+            "active keys are not archived"
+        );
+        let lc = apply(&lc, Transition::Deactivate, t(1)).unwrap();
+        let archived = apply(&lc, Transition::Archive, t(2)).unwrap();
+        assert_eq!(archived.state, KeyState::Deactivated);
+        assert_eq!(archived.archived_at, Some(t(2)));
+        for use_ in [Use::Protect, Use::Process, Use::PublicKey] {
+            assert!(
+                matches!(check_use(&archived, use_, "x"), Err(KmsError::Archived("x"))),
+                "{use_:?}"
+            );
+        }
+        assert!(check_use(&archived, Use::Metadata, "x").is_ok());
+        for tr in [
+            Transition::Archive,
+            Transition::Destroy,
+            Transition::Revoke {
+                reason: RevocationReason::KeyCompromise,
+            },
+            Transition::ScheduleDestroy { at: t(100) },
+        ] {
+            assert!(
+                matches!(apply(&archived, tr, t(3)), Err(KmsError::Archived(_))),
+                "{tr:?}"
+            );
+        }
+        let recovered = apply(&archived, Transition::Recover, t(4)).unwrap();
+        assert_eq!(
+            recovered,
+            Lifecycle {
+                archived_at: None,
+                ..archived.clone()
+            }
+        );
+        assert!(check_use(&recovered, Use::Process, "x").is_ok());
+        assert!(apply(&recovered, Transition::Recover, t(5)).is_err());
+        let compromised = apply(
+            &recovered,
+            Transition::Revoke {
+                reason: RevocationReason::KeyCompromise,
+            },
+            t(6),
+        )
+        .unwrap();
+        assert!(apply(&compromised, Transition::Archive, t(7)).is_ok());
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum KeyUsage {
     SignVerify,
     /// Generate and verify MACs.
     Mac,
+    /// No cryptographic use: the object (secret data, opaque data, a certificate) is stored and
+    /// returned.
+    Storage,
 }
 
 impl KeyUsage {
@@ -35,6 +38,7 @@ impl KeyUsage {
             Self::EncryptDecrypt => "encrypt-decrypt",
             Self::SignVerify => "sign-verify",
             Self::Mac => "mac",
+            Self::Storage => "storage",
         }
     }
 
@@ -45,6 +49,7 @@ impl KeyUsage {
             Aes => Self::EncryptDecrypt,
             Hmac => Self::Mac,
             Rsa | Ec | Ed25519 => Self::SignVerify,
+            Data => Self::Storage,
         }
     }
 
@@ -57,6 +62,7 @@ impl KeyUsage {
                 | (Hmac, Self::Mac)
                 | (Rsa, Self::EncryptDecrypt | Self::SignVerify)
                 | (Ec | Ed25519, Self::SignVerify)
+                | (Data, Self::Storage)
         )
     }
 }
@@ -76,6 +82,73 @@ pub enum Origin {
     Generated,
     /// Imported by a client (bring your own key).
     Imported,
+}
+
+/// What kind of managed object a record is. Every kind is stored wrapped and runs through the
+/// same life cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ObjectKind {
+    /// A key: symmetric (AES, HMAC) or the private half of a key pair with its public key.
+    #[default]
+    Key,
+    /// The public half of a key pair held as its own object (KMIP Create Key Pair); its
+    /// material is the SubjectPublicKeyInfo DER, and it can only verify (and, for RSA, encrypt).
+    PublicKey,
+    /// Secret data (a password, a seed); algorithm `data`.
+    SecretData,
+    /// Opaque data; algorithm `data`.
+    OpaqueObject,
+    /// An X.509 certificate (DER); algorithm `data`.
+    Certificate,
+}
+
+impl ObjectKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::PublicKey => "public-key",
+            Self::SecretData => "secret-data",
+            Self::OpaqueObject => "opaque-object",
+            Self::Certificate => "certificate",
+        }
+    }
+
+    /// Whether the object is data rather than a key (its algorithm is `data`).
+    pub fn is_data(self) -> bool {
+        matches!(
+            self,
+            Self::SecretData | Self::OpaqueObject | Self::Certificate
+        )
+    }
+
+    /// Whether records of this kind keep the default.
+    pub fn is_key(&self) -> bool {
+        *self == Self::Key
+    }
+}
+
+/// How two objects relate (KMIP Link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum LinkKind {
+    /// The public key of this private key.
+    PublicKey,
+    /// The private key of this public key.
+    PrivateKey,
+}
+
+/// A link to another object of the same tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Link {
+    /// The relation.
+    pub kind: LinkKind,
+    /// The other object.
+    pub target: KeyId,
 }
 
 /// A key: its metadata and life cycle. The material lives in its [`KeyVersion`]s.
@@ -99,6 +172,12 @@ pub struct KeyRecord {
     pub usage: KeyUsage,
     /// Immutable.
     pub origin: Origin,
+    /// Immutable; absent in records written before managed objects other than keys existed.
+    #[serde(default, skip_serializing_if = "ObjectKind::is_key")]
+    pub kind: ObjectKind,
+    /// Links to related objects (a key pair's halves); immutable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
     /// Immutable.
     pub created_at: Timestamp,
     /// Immutable.
@@ -145,9 +224,36 @@ impl KeyRecord {
         }
     }
 
+    /// The object linked to this one by `kind`.
+    pub fn link(&self, kind: LinkKind) -> Option<KeyId> {
+        self.links.iter().find(|l| l.kind == kind).map(|l| l.target)
+    }
+
+    /// The AAD binding a wrapped version of this key to its identity: `keyhold/key-version/v1 ‖
+    /// key id ‖ version ‖ algorithm ‖ SHA-256(immutable attributes)`.
+    pub fn version_aad(&self, version: u32) -> Vec<u8> {
+        let mut aad = b"keyhold/key-version/v1".to_vec();
+        aad.extend_from_slice(self.id.as_bytes());
+        aad.extend_from_slice(&version.to_be_bytes());
+        aad.extend_from_slice(self.algorithm.as_str().as_bytes());
+        aad.extend_from_slice(
+            &keyhold_crypto::Provider::aws_lc().sha256(&self.immutable_digest_input()),
+        );
+        aad
+    }
+
     /// Canonical bytes of the attributes that never change, bound into every version's AAD so
-    /// that metadata cannot be swapped between keys without detection.
+    /// that metadata cannot be swapped between keys without detection. Keys keep the v1 form;
+    /// other kinds add their kind, so a public-key record can never pass for a key.
     pub fn immutable_digest_input(&self) -> Vec<u8> {
+        let mut out = self.immutable_digest_v1();
+        if !self.kind.is_key() {
+            out.extend_from_slice(format!("\nkind={}", self.kind.as_str()).as_bytes());
+        }
+        out
+    }
+
+    fn immutable_digest_v1(&self) -> Vec<u8> {
         format!(
             "keyhold-immutable-v1\n{}\n{}\n{}\n{}\n{:?}\n{}",
             self.id,
@@ -235,6 +341,129 @@ impl std::str::FromStr for Role {
     }
 }
 
+/// A set of [`Role`]s. Most principals hold one; a principal that both manages and uses keys
+/// (a KMIP client that creates the keys it then uses) holds key-manager and key-user, which an
+/// administrator must allow explicitly when registering it (separation of duties).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Roles(u8);
+
+impl Roles {
+    /// No role.
+    pub const NONE: Roles = Roles(0);
+
+    fn bit(r: Role) -> u8 {
+        1 << (r as u8)
+    }
+
+    /// Exactly `r`.
+    pub fn one(r: Role) -> Self {
+        Roles(Self::bit(r))
+    }
+
+    /// These roles.
+    pub fn of(roles: &[Role]) -> Self {
+        roles.iter().fold(Roles::NONE, |acc, r| acc.with(*r))
+    }
+
+    /// This set plus `r`.
+    #[must_use]
+    pub fn with(self, r: Role) -> Self {
+        Roles(self.0 | Self::bit(r))
+    }
+
+    /// Whether `r` is in the set.
+    pub fn contains(self, r: Role) -> bool {
+        self.0 & Self::bit(r) != 0
+    }
+
+    /// Whether the set shares a role with `roles`.
+    pub fn any_of(self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.contains(*r))
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The roles, in [`Role::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+
+    /// Key management and key use together: separation of duties is waived for this principal.
+    pub fn combines_duties(self) -> bool {
+        self.contains(Role::KeyManager) && self.contains(Role::KeyUser)
+    }
+}
+
+impl fmt::Debug for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Display for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Role::as_str).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl Serialize for Roles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Roles {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Vec::<Role>::deserialize(d)?;
+        Ok(Roles::of(&list))
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Roles {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        Vec::<Role>::schema()
+    }
+}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Roles {}
+
+/// A client certificate that authenticates a principal (mutual TLS on the KMIP listener). The
+/// certificate is pinned by the SHA-256 of its DER encoding; its subject's common name is the
+/// default principal name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientCertRecord {
+    /// Record format version.
+    pub v: u32,
+    /// Hex SHA-256 of the certificate's DER: the lookup key.
+    pub fingerprint: String,
+    /// The tenant of the principal.
+    pub tenant: TenantId,
+    /// Who the certificate authenticates.
+    pub principal: PrincipalName,
+    /// What the principal may do.
+    pub roles: Roles,
+    /// The certificate's subject, for display.
+    pub subject: String,
+    /// The certificate's notAfter: it no longer authenticates afterwards.
+    pub not_after: Option<Timestamp>,
+    /// Free text.
+    pub description: String,
+    /// When it was registered.
+    pub created_at: Timestamp,
+    /// By whom.
+    pub created_by: PrincipalName,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Compare-and-swap revision.
+    pub revision: u64,
+}
+
 /// A tenant and its key-encryption key, wrapped under the root key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TenantRecord {
@@ -308,11 +537,13 @@ pub enum KeyOp {
     MacVerify,
     /// Read the public key and describe the key.
     GetPublicKey,
+    /// Read the key material itself (KMIP Get of a secret object).
+    Export,
 }
 
 impl KeyOp {
     /// Every operation.
-    pub const ALL: [KeyOp; 9] = [
+    pub const ALL: [KeyOp; 10] = [
         Self::Encrypt,
         Self::Decrypt,
         Self::GenerateDataKey,
@@ -322,6 +553,7 @@ impl KeyOp {
         Self::Mac,
         Self::MacVerify,
         Self::GetPublicKey,
+        Self::Export,
     ];
 
     /// The wire name.
@@ -336,6 +568,7 @@ impl KeyOp {
             Self::Mac => "mac",
             Self::MacVerify => "mac-verify",
             Self::GetPublicKey => "get-public-key",
+            Self::Export => "export",
         }
     }
 }

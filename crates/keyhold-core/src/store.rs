@@ -15,12 +15,14 @@
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
+use crate::archive::ArchivedVersion;
 use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
 use crate::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
 use crate::lifecycle::KeyState;
 use crate::model::{
-    Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord, RECORD_VERSION,
+    Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+    RECORD_VERSION,
 };
 use keyhold_crypto::Algorithm;
 
@@ -57,6 +59,14 @@ pub enum Write {
     },
     /// Creates a tenant.
     InsertTenant(TenantRecord),
+    /// Replaces a tenant whose stored revision is `expected_revision` (a restore installs the
+    /// backed-up key-encryption key this way).
+    UpdateTenant {
+        /// The new record.
+        record: TenantRecord,
+        /// The revision the writer read.
+        expected_revision: u64,
+    },
     /// Creates a key; fails with `AlreadyExists` if its id, name or idempotency token is taken.
     InsertKey(KeyRecord),
     /// Replaces a key whose stored revision is `expected_revision` (the record carries +1).
@@ -102,8 +112,26 @@ pub enum Write {
         /// The grant.
         id: GrantId,
     },
+    /// Moves one version's material to archive storage: the version row keeps its metadata
+    /// and public key but loses `wrapped` and `nonce`; the archived copy is inserted. Fails with
+    /// `NotFound("key version")` if there is no such version, `AlreadyExists("archived
+    /// version")` if it is archived already.
+    ArchiveVersion(ArchivedVersion),
+    /// Brings one version's material back from archive storage: replaces the version row (its
+    /// material wrapped again under the tenant KEK) and deletes the archived copy. Fails with
+    /// `NotFound("archived version")` if there is none.
+    RecoverVersion(KeyVersion),
     /// Appends one audit event (its `seq` must be the next in order).
     AppendAudit(AuditEvent),
+    /// Registers a client certificate; `AlreadyExists` if its fingerprint is registered.
+    InsertClientCert(ClientCertRecord),
+    /// Replaces a client certificate whose stored revision is `expected_revision`.
+    UpdateClientCert {
+        /// The new record.
+        record: ClientCertRecord,
+        /// The revision the writer read.
+        expected_revision: u64,
+    },
 }
 
 /// Writes applied atomically by [`KeyStore::commit`].
@@ -188,6 +216,10 @@ pub trait KeyStore: Send + Sync + 'static {
         tenant: &TenantId,
         id: &TokenId,
     ) -> Result<Option<TokenRecord>, StoreError>;
+    /// A client certificate by fingerprint, whatever its tenant (authentication).
+    async fn client_cert(&self, fingerprint: &str) -> Result<Option<ClientCertRecord>, StoreError>;
+    /// Client certificates of a tenant, by fingerprint.
+    async fn client_certs(&self, tenant: &TenantId) -> Result<Vec<ClientCertRecord>, StoreError>;
     /// Tokens of a tenant, ordered by creation.
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError>;
     /// Grants of a tenant, optionally of one key and/or one grantee, ordered by id.
@@ -203,6 +235,70 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn audit_events(&self, from: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
     /// Applies `batch` atomically and durably (see the module docs).
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError>;
+    /// One version's material in archive storage.
+    async fn archived_version(
+        &self,
+        key: &KeyId,
+        version: u32,
+    ) -> Result<Option<ArchivedVersion>, StoreError>;
+    /// A consistent, read-only view of the whole store as of now (for backups). Writes go on
+    /// while it is open and are not visible through it; it holds at most one page of records.
+    async fn snapshot(&self) -> Result<Box<dyn Snapshot>, StoreError>;
+}
+
+/// A consistent, read-only view of every record at one instant (one read transaction). Each
+/// listing is a page in a fixed order after the last record of the previous page, so a reader
+/// holds one page at a time whatever the size of the store.
+#[async_trait]
+pub trait Snapshot: Send {
+    /// Every tenant, by id.
+    async fn tenants(&mut self) -> Result<Vec<TenantRecord>, StoreError>;
+    /// System values whose name starts with `prefix`, by name.
+    async fn system_values(&mut self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// The last audit event's sequence number and hash, if any.
+    async fn audit_head(&mut self) -> Result<Option<(u64, String)>, StoreError>;
+    /// Keys of every tenant, by id, after `after`.
+    async fn keys(
+        &mut self,
+        after: Option<&KeyId>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Versions of every key, by key id then version, after `after`.
+    async fn versions(
+        &mut self,
+        after: Option<(&KeyId, u32)>,
+        limit: u32,
+    ) -> Result<Vec<KeyVersion>, StoreError>;
+    /// Archived versions, by key id then version, after `after`.
+    async fn archived_versions(
+        &mut self,
+        after: Option<(&KeyId, u32)>,
+        limit: u32,
+    ) -> Result<Vec<ArchivedVersion>, StoreError>;
+    /// Aliases of every tenant, by tenant then name, after `after`.
+    async fn aliases(
+        &mut self,
+        after: Option<(&TenantId, &AliasName)>,
+        limit: u32,
+    ) -> Result<Vec<Alias>, StoreError>;
+    /// Grants of every tenant, by id, after `after`.
+    async fn grants(
+        &mut self,
+        after: Option<&GrantId>,
+        limit: u32,
+    ) -> Result<Vec<Grant>, StoreError>;
+    /// Tokens of every tenant, by id, after `after`.
+    async fn tokens(
+        &mut self,
+        after: Option<&TokenId>,
+        limit: u32,
+    ) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Client certificates of every tenant, by fingerprint, after `after`.
+    async fn client_certs(
+        &mut self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ClientCertRecord>, StoreError>;
 }
 
 /// Decodes a stored JSON record, checking its format version. Records of older versions are

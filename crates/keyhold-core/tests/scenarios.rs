@@ -844,6 +844,7 @@ async fn every_algorithm_works_for_its_usage() {
                 };
                 assert!(v.valid, "{alg}");
             }
+            KeyUsage::Storage => unreachable!("{alg} is a key algorithm"),
         }
     }
     // RSA for encryption.

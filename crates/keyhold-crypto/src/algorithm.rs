@@ -24,6 +24,9 @@ pub enum KeyFamily {
     Ec,
     /// Ed25519 key pairs (EdDSA signing).
     Ed25519,
+    /// Data with no cryptographic algorithm (secret data, opaque objects, certificates): it is
+    /// only stored, wrapped like any key, and returned.
+    Data,
 }
 
 /// A key algorithm: what a key is and how big it is.
@@ -62,6 +65,9 @@ pub enum Algorithm {
     EcP521,
     /// EdDSA on Curve25519.
     Ed25519,
+    /// Not a key: the material of a secret-data, opaque or certificate object. Not in
+    /// [`Algorithm::ALL`], and not accepted by [`FromStr`]: such objects are only registered.
+    Data,
 }
 
 impl Algorithm {
@@ -98,6 +104,7 @@ impl Algorithm {
             Algorithm::EcP384 => "ec-p384",
             Algorithm::EcP521 => "ec-p521",
             Algorithm::Ed25519 => "ed25519",
+            Algorithm::Data => "data",
         }
     }
 
@@ -111,6 +118,7 @@ impl Algorithm {
             Algorithm::Rsa2048 | Algorithm::Rsa3072 | Algorithm::Rsa4096 => KeyFamily::Rsa,
             Algorithm::EcP256 | Algorithm::EcP384 | Algorithm::EcP521 => KeyFamily::Ec,
             Algorithm::Ed25519 => KeyFamily::Ed25519,
+            Algorithm::Data => KeyFamily::Data,
         }
     }
 
@@ -156,7 +164,7 @@ impl Algorithm {
                     | S::RsaPkcs1Sha512
             ),
             KeyFamily::Ec | KeyFamily::Ed25519 => self.default_signing() == Some(s),
-            KeyFamily::Aes | KeyFamily::Hmac => false,
+            KeyFamily::Aes | KeyFamily::Hmac | KeyFamily::Data => false,
         }
     }
 
@@ -172,7 +180,11 @@ impl Algorithm {
             Algorithm::Rsa2048 => Some(256),
             Algorithm::Rsa3072 => Some(384),
             Algorithm::Rsa4096 => Some(512),
-            Algorithm::EcP256 | Algorithm::EcP384 | Algorithm::EcP521 | Algorithm::Ed25519 => None,
+            Algorithm::EcP256
+            | Algorithm::EcP384
+            | Algorithm::EcP521
+            | Algorithm::Ed25519
+            | Algorithm::Data => None,
         }
     }
 }

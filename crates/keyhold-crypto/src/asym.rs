@@ -124,7 +124,7 @@ impl Provider {
                     .map(|s| s.as_ref().to_vec())
                     .map_err(|_| CryptoError::Internal("Ed25519 signing failed"))
             }
-            KeyFamily::Aes | KeyFamily::Hmac => {
+            KeyFamily::Aes | KeyFamily::Hmac | KeyFamily::Data => {
                 Err(CryptoError::InvalidInput("algorithm cannot sign"))
             }
         }
@@ -152,6 +152,21 @@ impl Provider {
             None => key.verify_sig(data, signature),
         };
         Ok(verified.is_ok())
+    }
+}
+
+impl Provider {
+    /// Checks that `public_spki_der` is a SubjectPublicKeyInfo of algorithm `alg` (curve and
+    /// modulus size included), for keys registered by clients.
+    pub fn check_public_key(
+        &self,
+        alg: Algorithm,
+        public_spki_der: &[u8],
+    ) -> Result<(), CryptoError> {
+        let sig = alg.default_signing().ok_or(CryptoError::InvalidKey(
+            "symmetric algorithms have no public key",
+        ))?;
+        parse_public_key(alg, sig, public_spki_der).map(|_| ())
     }
 }
 
@@ -278,7 +293,7 @@ fn parse_public_key(
                 "not an Ed25519 SubjectPublicKeyInfo",
             ));
         }
-        KeyFamily::Aes | KeyFamily::Hmac => {
+        KeyFamily::Aes | KeyFamily::Hmac | KeyFamily::Data => {
             return Err(CryptoError::InvalidInput("algorithm cannot verify"));
         }
         KeyFamily::Ec | KeyFamily::Ed25519 => {}

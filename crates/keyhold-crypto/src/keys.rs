@@ -43,6 +43,9 @@ impl Provider {
     /// RSA-4096 generation takes around half a second.
     pub fn generate(&self, alg: Algorithm) -> Result<KeyMaterial, CryptoError> {
         match alg.family() {
+            KeyFamily::Data => Err(CryptoError::Unsupported(
+                "data objects are registered by clients, not generated",
+            )),
             KeyFamily::Aes | KeyFamily::Hmac => {
                 let len = alg.key_len().ok_or(CryptoError::Internal(
                     "symmetric algorithm without a length",
@@ -95,6 +98,17 @@ impl Provider {
                     public: None,
                 })
             }
+            KeyFamily::Data => {
+                if material.is_empty() || material.len() > MAX_DATA_LEN {
+                    return Err(CryptoError::InvalidInput(
+                        "data objects hold 1 byte to 64 KiB",
+                    ));
+                }
+                Ok(KeyMaterial {
+                    private: SecretBytes::from(material),
+                    public: None,
+                })
+            }
             KeyFamily::Hmac => {
                 check_hmac_key_len(alg, material.len())?;
                 Ok(KeyMaterial {
@@ -132,6 +146,9 @@ impl Provider {
         }
     }
 }
+
+/// The largest secret-data, opaque or certificate object.
+pub const MAX_DATA_LEN: usize = 64 * 1024;
 
 /// HMAC keys must be at least half the hash output and at most 1024 bytes.
 pub(crate) fn check_hmac_key_len(alg: Algorithm, len: usize) -> Result<(), CryptoError> {

@@ -15,6 +15,8 @@
 mod aead;
 mod algorithm;
 mod asym;
+mod block;
+mod digest;
 mod error;
 mod keys;
 mod mac;
@@ -28,6 +30,8 @@ mod testutil;
 
 pub use aead::{AES_GCM_NONCE_LEN, AES_GCM_TAG_LEN};
 pub use algorithm::{Algorithm, KeyFamily, MessageType, SigningAlgorithm};
+pub use block::{BlockMode, BlockPadding, AES_BLOCK_LEN};
+pub use digest::Sha256Stream;
 pub use error::CryptoError;
 pub use keys::KeyMaterial;
 pub use provider::{FipsReport, Provider};

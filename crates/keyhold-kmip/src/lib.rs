@@ -20,11 +20,15 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod attributes;
 pub mod enums;
+pub mod message;
 pub mod tags;
 pub mod ttlv;
 
+pub use attributes::{Attribute, Attributes};
 pub use enums::KmipEnum;
+pub use message::{Failure, ProtocolVersion, RequestMessage, ResponseBatchItem};
 pub use ttlv::{
     decode, encode, message_length, BigInt, Bytes, Item, ItemType, Limits, Tag, TtlvError, Value,
 };

@@ -70,6 +70,9 @@ pub struct Health {
     pub sealed: bool,
     /// Unseal progress while sealed.
     pub unseal: Option<UnsealState>,
+    /// Scheduled backups, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::backup::BackupHealth>,
 }
 
 /// Unseal progress.
@@ -91,6 +94,8 @@ pub struct App {
     pub config: Config,
     /// Prometheus text rendering.
     pub metrics: PrometheusHandle,
+    /// Scheduled backups' state (for health).
+    pub backup: crate::backup::BackupState,
     unseal: Mutex<Option<UnsealProgress>>,
 }
 
@@ -125,6 +130,7 @@ impl App {
             kms: Arc::new(kms),
             config,
             metrics,
+            backup: Default::default(),
             unseal: Mutex::new(None),
         })
     }
@@ -231,6 +237,17 @@ impl App {
             initialized: status.initialized,
             sealed: status.sealed,
             unseal,
+            backup: self.config.backup.as_ref().map(|_| {
+                let mut h = self
+                    .backup
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                if h.status.is_empty() {
+                    h.status = "pending";
+                }
+                h
+            }),
         })
     }
 

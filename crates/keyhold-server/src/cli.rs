@@ -52,6 +52,9 @@ pub struct ServeArgs {
     /// Development mode: initialize and unseal automatically (never for production data).
     #[arg(long)]
     pub dev: bool,
+    /// KMIP (mutual TLS) listen address, e.g. 127.0.0.1:5696, or `off`.
+    #[arg(long, env = "KEYHOLD_KMIP_LISTEN")]
+    pub kmip_listen: Option<String>,
     /// Shared options.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -76,6 +79,8 @@ pub struct InitArgs {
 
 const DEV_SHARE: &str = "dev-unseal.share";
 const ADMIN_TOKEN: &str = "admin.token";
+const KMIP_CLIENT_CERT: &str = "kmip-client.pem";
+const KMIP_CLIENT_KEY: &str = "kmip-client.key";
 
 /// Layers flags/env over the configuration file and validates.
 pub fn load_config(common: &CommonArgs, default_data_dir: &Path) -> Result<Config, StartError> {
@@ -220,11 +225,18 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     if !crate::hardening::disable_core_dumps() {
         tracing::warn!("could not disable core dumps");
     }
+    let mut config = config;
+    if let Some(k) = &args.kmip_listen {
+        config.kmip_listen = crate::config::kmip_address(k)?;
+    }
     let app = Arc::new(App::open(config.clone(), metrics_recorder()).await?);
     let (cert, key, ca) = ensure_tls(&config)?;
     let tls_config = tls::server_config(&cert, &key)?;
     if args.dev {
         dev_bootstrap(&app, &config).await?;
+        if config.tls_files.is_none() && config.kmip_listen.is_some() {
+            dev_kmip_client(&app, &config).await?;
+        }
     } else if !app.kms.seal_status().await?.initialized {
         return Err(StartError::Other(format!(
             "{} is not initialized: run `keyhold init --data-dir {}` first (or `keyhold serve --dev` to try Keyhold)",
@@ -272,13 +284,51 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         );
     }
     tracing::info!(%address, data_dir = %config.data_dir.display(), "listening");
+    let kmip_listener = match config.kmip_listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(StartError::io(format!("cannot listen on {addr} (KMIP)")))?;
+            let bound = l.local_addr().map_err(StartError::io("KMIP listener"))?;
+            println!("KMIP listening on kmip://{bound} (mutual TLS)");
+            if args.dev {
+                println!(
+                    "  KMIP client:    {} {}",
+                    config.data_dir.join(KMIP_CLIENT_CERT).display(),
+                    config.data_dir.join(KMIP_CLIENT_KEY).display()
+                );
+            }
+            Some(l)
+        }
+        None => None,
+    };
     let sweeper = tokio::spawn(app.clone().sweep_forever());
+    let scheduler = config.backup.clone().map(|schedule| {
+        tracing::info!(dir = %schedule.dir.display(), every = ?schedule.interval, "scheduled backups");
+        tokio::spawn(crate::backup::schedule_forever(app.clone(), schedule, app.backup.clone()))
+    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     });
+    if let Some(listener) = kmip_listener {
+        let kmip_tls = tls::mtls_server_config(&cert, &key)?;
+        let limits = crate::kmip::KmipLimits {
+            handshake_timeout: config.header_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+            ttlv: keyhold_kmip::Limits::DEFAULT,
+        };
+        tokio::spawn(crate::kmip::serve(
+            listener,
+            kmip_tls,
+            app.clone(),
+            limits,
+            stop_rx.clone(),
+        ));
+    }
     let limits = crate::http::Limits {
         header_timeout: config.header_timeout,
         idle_timeout: config.idle_timeout,
@@ -294,6 +344,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     .await
     .map_err(StartError::io("server"))?;
     sweeper.abort();
+    if let Some(s) = scheduler {
+        s.abort();
+    }
     app.kms.seal().await.ok();
     Ok(())
 }
@@ -317,6 +370,46 @@ async fn dev_bootstrap(app: &App, config: &Config) -> Result<(), StartError> {
     )))?;
     app.submit_share(&keyhold_core::RequestMeta::internal(), share.trim())
         .await?;
+    Ok(())
+}
+
+/// Dev mode: a client certificate for KMIP clients, issued by the dev CA and registered for a
+/// principal that both manages and uses keys (`kmip-client`), written next to `ca.pem`.
+async fn dev_kmip_client(app: &App, config: &Config) -> Result<(), StartError> {
+    let cert_path = config.data_dir.join(KMIP_CLIENT_CERT);
+    let key_path = config.data_dir.join(KMIP_CLIENT_KEY);
+    if cert_path.exists() && key_path.exists() {
+        return Ok(());
+    }
+    let paths = TlsPaths::in_dir(&config.data_dir);
+    let (cert_pem, key_pem, der) = tls::issue_client_cert(&paths, "kmip-client")?;
+    let token = std::fs::read_to_string(config.data_dir.join(ADMIN_TOKEN))
+        .map_err(StartError::io("reading admin.token"))?;
+    let parsed = crate::certs::parse_der(&der)?;
+    let op = keyhold_core::Operation::RegisterClientCert(keyhold_core::ops::RegisterClientCert {
+        certificate: der,
+        subject: parsed.subject,
+        not_after: parsed.not_after,
+        principal: "kmip-client".parse()?,
+        roles: keyhold_core::model::Roles::of(&[
+            keyhold_core::model::Role::KeyManager,
+            keyhold_core::model::Role::KeyUser,
+        ]),
+        allow_combined_duties: true,
+        description: "development KMIP client (serve --dev)".into(),
+    });
+    app.kms
+        .run(
+            &keyhold_core::RequestMeta::internal(),
+            &keyhold_core::Credential::Bearer(keyhold_core::SecretBytes::new(
+                token.trim().as_bytes().to_vec(),
+            )),
+            op,
+        )
+        .await?;
+    write_private_file(&key_path, key_pem.as_bytes())
+        .map_err(StartError::io("writing kmip-client.key"))?;
+    std::fs::write(&cert_path, cert_pem).map_err(StartError::io("writing kmip-client.pem"))?;
     Ok(())
 }
 

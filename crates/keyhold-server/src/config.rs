@@ -40,6 +40,8 @@ pub enum ConfigError {
 pub struct RawConfig {
     /// `host:port` of the HTTPS listener.
     pub listen: Option<String>,
+    /// `host:port` of the KMIP (mutual TLS) listener, or `off`.
+    pub kmip_listen: Option<String>,
     /// Where the database, certificates and dev files live.
     pub data_dir: Option<PathBuf>,
     /// TLS certificate and key; generated at init when absent.
@@ -57,6 +59,24 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     /// How often date-driven transitions and rotations are swept, e.g. `5s`.
     pub sweep_interval: Option<String>,
+    /// Scheduled backups.
+    #[serde(default)]
+    pub backup: RawBackup,
+}
+
+/// `[backup]`: scheduled backups (all of interval, dir and recipient, or none).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    /// Time between backups, e.g. `6h`.
+    pub interval: Option<String>,
+    /// Destination directory.
+    pub dir: Option<PathBuf>,
+    /// Backups to keep (default 7).
+    pub retain: Option<usize>,
+    /// PEM file of the RSA public key that protects each backup key (no one is present to take
+    /// shares).
+    pub recipient: Option<PathBuf>,
 }
 
 /// `[tls]`.
@@ -102,11 +122,25 @@ pub enum LogFormat {
     Json,
 }
 
+/// A KMIP listen address, or `off`.
+pub fn kmip_address(text: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    text.trim().parse().map(Some).map_err(|_| {
+        ConfigError::Invalid(format!(
+            "kmip_listen = '{text}' is not an address like 127.0.0.1:5696 or 'off'"
+        ))
+    })
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Listener address.
     pub listen: SocketAddr,
+    /// KMIP listener address; `None` when KMIP is off.
+    pub kmip_listen: Option<SocketAddr>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Configured certificate and key, if any.
@@ -127,6 +161,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Sweeper period.
     pub sweep_interval: Duration,
+    /// Scheduled backups, if configured.
+    pub backup: Option<crate::backup::Schedule>,
 }
 
 impl RawConfig {
@@ -146,6 +182,7 @@ impl RawConfig {
     pub fn or(self, lower: RawConfig) -> RawConfig {
         RawConfig {
             listen: self.listen.or(lower.listen),
+            kmip_listen: self.kmip_listen.or(lower.kmip_listen),
             data_dir: self.data_dir.or(lower.data_dir),
             tls: RawTls {
                 cert: self.tls.cert.or(lower.tls.cert),
@@ -167,6 +204,12 @@ impl RawConfig {
             log: self.log.or(lower.log),
             log_format: self.log_format.or(lower.log_format),
             sweep_interval: self.sweep_interval.or(lower.sweep_interval),
+            backup: RawBackup {
+                interval: self.backup.interval.or(lower.backup.interval),
+                dir: self.backup.dir.or(lower.backup.dir),
+                retain: self.backup.retain.or(lower.backup.retain),
+                recipient: self.backup.recipient.or(lower.backup.recipient),
+            },
         }
     }
 
@@ -237,8 +280,56 @@ impl RawConfig {
         if sweep == 0 {
             return Err(invalid("sweep_interval must be at least 1s".into()));
         }
+        let kmip_listen = kmip_address(self.kmip_listen.as_deref().unwrap_or("127.0.0.1:5696"))?;
+        let backup = match (self.backup.interval, self.backup.dir, self.backup.recipient) {
+            (None, None, None) if self.backup.retain.is_none() => None,
+            (Some(interval), Some(dir), Some(recipient)) => {
+                let secs = duration("backup.interval", Some(interval), "1d")?;
+                if secs == 0 {
+                    return Err(invalid("backup.interval must be at least 1s".into()));
+                }
+                let retain = self.backup.retain.unwrap_or(7);
+                if retain == 0 {
+                    return Err(invalid("backup.retain must be at least 1".into()));
+                }
+                if !dir.is_dir() {
+                    return Err(invalid(format!(
+                        "backup.dir = '{}' is not a directory",
+                        dir.display()
+                    )));
+                }
+                let pem = std::fs::read_to_string(&recipient).map_err(|e| {
+                    invalid(format!(
+                        "backup.recipient = '{}' cannot be read: {e}",
+                        recipient.display()
+                    ))
+                })?;
+                let recipient_spki = keyhold_crypto::Provider::aws_lc()
+                    .public_key_from_pem(&pem)
+                    .map_err(|_| {
+                        invalid(format!(
+                            "backup.recipient = '{}' is not a PEM public key",
+                            recipient.display()
+                        ))
+                    })?;
+                Some(crate::backup::Schedule {
+                    interval: Duration::from_secs(secs),
+                    dir,
+                    retain,
+                    recipient_spki,
+                })
+            }
+            _ => {
+                return Err(invalid(
+                    "backup.interval, backup.dir and backup.recipient must be given together"
+                        .into(),
+                ))
+            }
+        };
         Ok(Config {
+            backup,
             listen,
+            kmip_listen,
             data_dir: self.data_dir.unwrap_or_else(|| default_data_dir.to_owned()),
             tls_files,
             max_body_bytes,

@@ -11,10 +11,13 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod backup;
+pub mod certs;
 pub mod cli;
 pub mod config;
 pub mod hardening;
 pub mod http;
+pub mod kmip;
 pub mod rest;
 pub mod tls;
 

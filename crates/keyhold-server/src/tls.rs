@@ -135,8 +135,10 @@ pub fn default_hosts(listen: &std::net::SocketAddr) -> Vec<String> {
     hosts
 }
 
-/// The rustls configuration for a certificate chain and key in PEM files.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+fn load_pair(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|_| TlsError::Pem {
             path: cert.to_owned(),
@@ -157,6 +159,12 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         path: key.to_owned(),
         what: "private key",
     })?;
+    Ok((certs, key))
+}
+
+/// The rustls configuration for a certificate chain and key in PEM files.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let (certs, key) = load_pair(cert, key)?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
@@ -164,4 +172,94 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The rustls configuration of a mutual-TLS listener: every client must present a
+/// certificate and prove it holds its key; which certificates authenticate whom is decided
+/// after the handshake by the core (pinned client certificates).
+pub fn mtls_server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let (certs, key) = load_pair(cert, key)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(PinnedClientCerts {
+        algorithms: provider.signature_verification_algorithms,
+    });
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)?;
+    Ok(Arc::new(config))
+}
+
+/// Requires a client certificate and checks the handshake signature made with its key. The
+/// certificate itself is authorized afterwards by fingerprint, against the client
+/// certificates an administrator registered, so no CA needs to be trusted here.
+#[derive(Debug)]
+struct PinnedClientCerts {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::server::danger::ClientCertVerifier for PinnedClientCerts {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+}
+
+/// Issues a client certificate (clientAuth) for `common_name` under the generated CA of
+/// `paths`; returns the certificate and key in PEM and the certificate's DER.
+pub fn issue_client_cert(
+    paths: &TlsPaths,
+    common_name: &str,
+) -> Result<(String, String, Vec<u8>), TlsError> {
+    let ca_pem = std::fs::read_to_string(&paths.ca_cert).map_err(io_err(&paths.ca_cert))?;
+    let ca_key_pem = std::fs::read_to_string(&paths.ca_key).map_err(io_err(&paths.ca_key))?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem)?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key)?;
+    let now = time::OffsetDateTime::now_utc();
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(825);
+    let cert = params.signed_by(&key, &issuer)?;
+    Ok((cert.pem(), key.serialize_pem(), cert.der().to_vec()))
 }

@@ -27,11 +27,23 @@ pub(crate) enum Dialect {
 /// recorded with a checksum by sqlx's migrator, so an edited migration is detected.
 type MigrationList = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE_MIGRATIONS: MigrationList = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: MigrationList = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "client certificates",
+        include_str!("../migrations/sqlite/0002_client_certs.sql"),
+    ),
+    (
+        3,
+        "archive",
+        include_str!("../migrations/sqlite/0003_archive.sql"),
+    ),
+];
 
 impl Dialect {
     /// The name used in diagnostics.
@@ -79,10 +91,22 @@ impl Dialect {
         match self {
             Self::Sqlite => {
                 use sqlx::Row;
-                let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .fetch_one(writer)
+                // A full checkpoint waits for readers of older snapshots (a running backup
+                // holds one for minutes): try once without waiting, so the writer never stalls.
+                let mut conn = writer.acquire().await?;
+                sqlx::query("PRAGMA busy_timeout = 0")
+                    .execute(&mut *conn)
                     .await?;
-                let busy: i64 = row.try_get(0)?;
+                let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&mut *conn)
+                    .await;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "PRAGMA busy_timeout = {}",
+                    crate::open::BUSY_TIMEOUT_MS
+                )))
+                .execute(&mut *conn)
+                .await?;
+                let busy: i64 = row?.try_get(0)?;
                 if busy != 0 {
                     tracing::warn!(
                         "write-ahead log not fully checkpointed after destroying key material; \

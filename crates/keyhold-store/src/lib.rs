@@ -20,6 +20,7 @@ mod dialect;
 mod error;
 mod open;
 mod read;
+mod snapshot;
 mod sql;
 mod write;
 

@@ -15,7 +15,7 @@ use keyhold_core::store::StoreError;
 const READERS: u32 = 4;
 
 /// How long a connection waits for a lock held by another process before failing.
-const BUSY_TIMEOUT_MS: u32 = 5_000;
+pub(crate) const BUSY_TIMEOUT_MS: u32 = 5_000;
 
 /// How long a caller waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,10 +1,13 @@
 //! The read queries. They run on the read pool, outside any transaction, and see every
 //! committed batch.
 
+use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId};
-use keyhold_core::model::{Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord};
+use keyhold_core::model::{
+    Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+};
 use keyhold_core::store::{decode_record, KeyFilter, StoreError};
 use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
@@ -171,6 +174,18 @@ pub(crate) async fn versions(pool: &AnyPool, key: &KeyId) -> Result<Vec<KeyVersi
     fetch_records(pool, q).await
 }
 
+/// One archived version.
+pub(crate) async fn archived_version(
+    pool: &AnyPool,
+    key: &KeyId,
+    version: u32,
+) -> Result<Option<ArchivedVersion>, StoreError> {
+    let q = sqlx::query("SELECT doc FROM archive WHERE key_id = $1 AND version = $2")
+        .bind(key.to_string())
+        .bind(i64::from(version));
+    fetch_record(pool, q).await
+}
+
 /// An alias.
 pub(crate) async fn alias(
     pool: &AnyPool,
@@ -222,6 +237,31 @@ pub(crate) async fn token(
         .bind(id.to_string())
         .bind(tenant.as_str());
     fetch_record(pool, q).await
+}
+
+/// A client certificate by fingerprint.
+pub(crate) async fn client_cert(
+    pool: &AnyPool,
+    fingerprint: &str,
+) -> Result<Option<ClientCertRecord>, StoreError> {
+    fetch_record(
+        pool,
+        sqlx::query("SELECT doc FROM client_certs WHERE fingerprint = $1").bind(fingerprint),
+    )
+    .await
+}
+
+/// Client certificates of a tenant, by fingerprint.
+pub(crate) async fn client_certs(
+    pool: &AnyPool,
+    tenant: &TenantId,
+) -> Result<Vec<ClientCertRecord>, StoreError> {
+    fetch_records(
+        pool,
+        sqlx::query("SELECT doc FROM client_certs WHERE tenant = $1 ORDER BY fingerprint")
+            .bind(tenant.as_str()),
+    )
+    .await
 }
 
 /// Tokens of a tenant, by id (ids are time-ordered, so this is creation order).

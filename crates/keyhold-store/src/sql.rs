@@ -4,16 +4,19 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId};
-use keyhold_core::model::{Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord};
-use keyhold_core::store::{KeyFilter, KeyStore, StoreError, WriteBatch};
+use keyhold_core::model::{
+    Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+};
+use keyhold_core::store::{KeyFilter, KeyStore, Snapshot, StoreError, WriteBatch};
 use sqlx::AnyPool;
 
 use crate::dialect::Dialect;
 use crate::error::backend;
-use crate::{open, read, write};
+use crate::{open, read, snapshot, write};
 
 /// A [`KeyStore`] over SQL. See the crate docs for its layout.
 ///
@@ -164,6 +167,14 @@ impl KeyStore for SqlStore {
         read::token(&self.read, tenant, id).await
     }
 
+    async fn client_cert(&self, fingerprint: &str) -> Result<Option<ClientCertRecord>, StoreError> {
+        read::client_cert(&self.read, fingerprint).await
+    }
+
+    async fn client_certs(&self, tenant: &TenantId) -> Result<Vec<ClientCertRecord>, StoreError> {
+        read::client_certs(&self.read, tenant).await
+    }
+
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
         read::tokens(&self.read, tenant).await
     }
@@ -187,6 +198,18 @@ impl KeyStore for SqlStore {
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         write::commit(self.dialect, &self.write, batch).await
+    }
+
+    async fn archived_version(
+        &self,
+        key: &KeyId,
+        version: u32,
+    ) -> Result<Option<ArchivedVersion>, StoreError> {
+        read::archived_version(&self.read, key, version).await
+    }
+
+    async fn snapshot(&self) -> Result<Box<dyn Snapshot>, StoreError> {
+        Ok(Box::new(snapshot::SqlSnapshot::begin(&self.read).await?))
     }
 }
 

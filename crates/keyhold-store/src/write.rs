@@ -4,9 +4,10 @@
 //! answer holds until commit) to report precisely which one failed; the database constraints
 //! stay the authority, and a violation they report is classified by its error kind.
 
+use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::ids::{KeyId, TenantId};
-use keyhold_core::model::{KeyRecord, KeyVersion, TokenRecord};
+use keyhold_core::model::{KeyRecord, KeyVersion, TenantRecord, TokenRecord};
 use keyhold_core::store::{encode_record, StoreError, Write, WriteBatch};
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -23,10 +24,12 @@ pub(crate) async fn commit(
     if batch.0.is_empty() {
         return Ok(());
     }
-    let destroys_material = batch
-        .0
-        .iter()
-        .any(|w| matches!(w, Write::DestroyVersionMaterial { .. }));
+    let destroys_material = batch.0.iter().any(|w| {
+        matches!(
+            w,
+            Write::DestroyVersionMaterial { .. } | Write::ArchiveVersion(_)
+        )
+    });
 
     let mut tx = writer
         .begin_with(dialect.begin_write())
@@ -87,6 +90,12 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
                 .await
                 .map_err(|e| write_error(e, "tenant"))?;
         }
+        Write::UpdateTenant {
+            record,
+            expected_revision,
+        } => update_tenant(conn, &record, expected_revision).await?,
+        Write::ArchiveVersion(archived) => archive_version(conn, &archived).await?,
+        Write::RecoverVersion(version) => recover_version(conn, &version).await?,
         Write::InsertKey(record) => insert_key(conn, &record).await?,
         Write::UpdateKey {
             record,
@@ -168,6 +177,49 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
             }
         }
         Write::AppendAudit(event) => append_audit(conn, std::slice::from_ref(&event)).await?,
+        Write::InsertClientCert(cert) => {
+            sqlx::query(
+                "INSERT INTO client_certs (fingerprint, tenant, revision, doc) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(cert.fingerprint.as_str())
+            .bind(cert.tenant.as_str())
+            .bind(to_i64(cert.revision, "client certificate revision")?)
+            .bind(encode_record(&cert))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, "client certificate"))?;
+        }
+        Write::UpdateClientCert {
+            record,
+            expected_revision,
+        } => {
+            let done = sqlx::query(
+                "UPDATE client_certs SET revision = $1, doc = $2 WHERE fingerprint = $3 AND tenant = $4 AND revision = $5",
+            )
+            .bind(to_i64(record.revision, "client certificate revision")?)
+            .bind(encode_record(&record))
+            .bind(record.fingerprint.as_str())
+            .bind(record.tenant.as_str())
+            .bind(to_i64(expected_revision, "client certificate revision")?)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, "client certificate"))?;
+            if done.rows_affected() == 0 {
+                let exists = sqlx::query(
+                    "SELECT 1 FROM client_certs WHERE fingerprint = $1 AND tenant = $2",
+                )
+                .bind(record.fingerprint.as_str())
+                .bind(record.tenant.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+                return Err(if exists.is_some() {
+                    StoreError::Conflict
+                } else {
+                    StoreError::NotFound("client certificate")
+                });
+            }
+        }
     }
     Ok(())
 }
@@ -329,6 +381,101 @@ async fn destroy_material(
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
+    Ok(())
+}
+
+/// Replaces a tenant whose stored revision is `expected_revision`.
+async fn update_tenant(
+    conn: &mut AnyConnection,
+    record: &TenantRecord,
+    expected_revision: u64,
+) -> Result<(), StoreError> {
+    let row = sqlx::query("SELECT doc FROM tenants WHERE id = $1")
+        .bind(record.id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound("tenant"))?;
+    let current: TenantRecord = decode_doc(&row)?;
+    if current.revision != expected_revision {
+        return Err(StoreError::Conflict);
+    }
+    sqlx::query("UPDATE tenants SET doc = $1 WHERE id = $2")
+        .bind(encode_record(record))
+        .bind(record.id.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Moves one version's material into the archive table.
+async fn archive_version(
+    conn: &mut AnyConnection,
+    archived: &ArchivedVersion,
+) -> Result<(), StoreError> {
+    let key_id = archived.key_id.to_string();
+    let version = i64::from(archived.version);
+    let row = sqlx::query("SELECT doc FROM key_versions WHERE key_id = $1 AND version = $2")
+        .bind(key_id.as_str())
+        .bind(version)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound("key version"))?;
+    let mut record: KeyVersion = decode_doc(&row)?;
+    if exists(
+        conn,
+        sqlx::query("SELECT 1 FROM archive WHERE key_id = $1 AND version = $2")
+            .bind(key_id.as_str())
+            .bind(version),
+    )
+    .await?
+    {
+        return Err(StoreError::AlreadyExists("archived version"));
+    }
+    sqlx::query("INSERT INTO archive (key_id, version, doc) VALUES ($1, $2, $3)")
+        .bind(key_id.as_str())
+        .bind(version)
+        .bind(encode_record(archived))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| write_error(e, "archived version"))?;
+    record.wrapped = Vec::new();
+    record.nonce = Vec::new();
+    sqlx::query("UPDATE key_versions SET doc = $1 WHERE key_id = $2 AND version = $3")
+        .bind(encode_record(&record))
+        .bind(key_id.as_str())
+        .bind(version)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Puts a version's material back and deletes its archived copy.
+async fn recover_version(conn: &mut AnyConnection, record: &KeyVersion) -> Result<(), StoreError> {
+    let key_id = record.key_id.to_string();
+    let version = i64::from(record.version);
+    let done = sqlx::query("DELETE FROM archive WHERE key_id = $1 AND version = $2")
+        .bind(key_id.as_str())
+        .bind(version)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("archived version"));
+    }
+    let done = sqlx::query("UPDATE key_versions SET doc = $1 WHERE key_id = $2 AND version = $3")
+        .bind(encode_record(record))
+        .bind(key_id.as_str())
+        .bind(version)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("key version"));
+    }
     Ok(())
 }
 

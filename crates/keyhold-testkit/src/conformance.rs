@@ -12,6 +12,7 @@
 //! store, or a `(store, guard)` pair whose guard (a temporary directory, a server) lives as long
 //! as the test. The calling crate needs `tokio` (with `macros` and `rt`) as a dev-dependency.
 
+use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{KeyId, TenantId};
 use keyhold_core::lifecycle::KeyState;
@@ -76,6 +77,9 @@ macro_rules! store_conformance_tests {
             out_of_order_audit_seq_conflicts,
             a_long_run_of_audit_events_commits_as_one,
             reads_are_isolated_by_tenant,
+            update_tenant_is_compare_and_swap,
+            archive_and_recover_move_version_material,
+            snapshot_pages_a_fixed_view_while_writes_go_on,
         );
     };
     (@checks $fixture:expr; $($check:ident),+ $(,)?) => {
@@ -1284,4 +1288,213 @@ pub async fn reads_are_isolated_by_tenant(store: &dyn KeyStore) {
     assert_eq!(store.token(&b, &tok.id).await.expect("read"), None);
     assert!(store.tokens(&b).await.expect("read").is_empty());
     assert_eq!(store.key(&a, &key.id).await.expect("read"), Some(key));
+}
+
+/// A tenant update is compare-and-swap on its revision.
+pub async fn update_tenant_is_compare_and_swap(store: &dyn KeyStore) {
+    let t = fixtures::tenant("acme");
+    commit(store, [Write::InsertTenant(t.clone())]).await;
+    let mut next = t.clone();
+    next.wrapped_kek = b"another wrapped kek".to_vec();
+    next.revision = t.revision + 1;
+    assert_conflict(
+        store
+            .commit(batch([Write::UpdateTenant {
+                record: next.clone(),
+                expected_revision: t.revision + 5,
+            }]))
+            .await,
+    );
+    assert_eq!(store.tenant(&t.id).await.expect("read"), Some(t.clone()));
+    commit(
+        store,
+        [Write::UpdateTenant {
+            record: next.clone(),
+            expected_revision: t.revision,
+        }],
+    )
+    .await;
+    assert_eq!(store.tenant(&t.id).await.expect("read"), Some(next));
+    let mut missing = fixtures::tenant("nobody");
+    missing.revision = 2;
+    assert_not_found(
+        store
+            .commit(batch([Write::UpdateTenant {
+                record: missing,
+                expected_revision: 1,
+            }]))
+            .await,
+        "tenant",
+    );
+}
+
+/// Archiving empties a version's `wrapped` and `nonce` (keeping the public key) and stores the
+/// archived copy; recovering puts a version back and deletes the copy. Both are atomic.
+pub async fn archive_and_recover_move_version_material(store: &dyn KeyStore) {
+    let t = setup_tenant(store, "acme").await;
+    let key = put_key(store, fixtures::key(&t)).await;
+    let v1 = fixtures::version(&key.id, 1);
+    commit(store, [Write::InsertVersion(v1.clone())]).await;
+    let archived = ArchivedVersion {
+        v: 1,
+        key_id: key.id,
+        version: 1,
+        archived_at: T0,
+        wrapped: b"under the archive key".to_vec(),
+        nonce: vec![7; 12],
+    };
+    commit(store, [Write::ArchiveVersion(archived.clone())]).await;
+    let emptied = store.version(&key.id, 1).await.expect("read").expect("row");
+    assert!(emptied.wrapped.is_empty() && emptied.nonce.is_empty());
+    assert_eq!(emptied.public_key, v1.public_key);
+    assert!(!emptied.destroyed);
+    assert_eq!(
+        store.archived_version(&key.id, 1).await.expect("read"),
+        Some(archived.clone())
+    );
+    assert_already_exists(
+        store
+            .commit(batch([Write::ArchiveVersion(archived.clone())]))
+            .await,
+        "archived version",
+    );
+    let mut orphan = archived.clone();
+    orphan.version = 9;
+    assert_not_found(
+        store.commit(batch([Write::ArchiveVersion(orphan)])).await,
+        "key version",
+    );
+    // A failed batch leaves the archive as it was.
+    let mut back = v1.clone();
+    back.wrapped = b"rewrapped".to_vec();
+    let failing = store
+        .commit(batch([
+            Write::RecoverVersion(back.clone()),
+            Write::InsertVersion(v1.clone()),
+        ]))
+        .await;
+    assert!(failing.is_err());
+    assert_eq!(
+        store.archived_version(&key.id, 1).await.expect("read"),
+        Some(archived)
+    );
+    commit(store, [Write::RecoverVersion(back.clone())]).await;
+    assert_eq!(
+        store.version(&key.id, 1).await.expect("read"),
+        Some(back.clone())
+    );
+    assert_eq!(
+        store.archived_version(&key.id, 1).await.expect("read"),
+        None
+    );
+    assert_not_found(
+        store.commit(batch([Write::RecoverVersion(back)])).await,
+        "archived version",
+    );
+}
+
+/// A snapshot pages every record in its order and does not see writes made after it opened.
+pub async fn snapshot_pages_a_fixed_view_while_writes_go_on(store: &dyn KeyStore) {
+    let t = setup_tenant(store, "acme").await;
+    let mut keys = Vec::new();
+    for i in 0..5 {
+        let key = put_key(store, fixtures::named_key(&t, &format!("k{i}"))).await;
+        commit(
+            store,
+            [
+                Write::InsertVersion(fixtures::version(&key.id, 1)),
+                Write::InsertVersion(fixtures::version(&key.id, 2)),
+                Write::InsertAlias(fixtures::alias(&t, &format!("alias/a{i}"), &key.id)),
+                Write::InsertGrant(fixtures::grant(&t, &key.id, "app")),
+                Write::InsertToken(fixtures::token(&t, &format!("p{i}"), &format!("s{i}"))),
+            ],
+        )
+        .await;
+        keys.push(key);
+    }
+    commit(
+        store,
+        [
+            Write::AppendAudit(fixtures::audit_event(None, "first")),
+            Write::InsertSystem {
+                name: "archive-key/acme".into(),
+                value: b"sealed".to_vec(),
+            },
+        ],
+    )
+    .await;
+    let head = store.audit_head().await.expect("head");
+    let mut snap = store.snapshot().await.expect("snapshot");
+
+    // Writes after the snapshot opened.
+    let late = put_key(store, fixtures::named_key(&t, "late")).await;
+    commit(
+        store,
+        [
+            Write::InsertVersion(fixtures::version(&late.id, 1)),
+            Write::DestroyVersionMaterial {
+                key_id: keys[0].id,
+                version: 1,
+            },
+        ],
+    )
+    .await;
+
+    assert_eq!(snap.tenants().await.expect("tenants").len(), 1);
+    assert_eq!(snap.audit_head().await.expect("head"), head);
+    assert_eq!(
+        snap.system_values("archive-key/").await.expect("system"),
+        vec![("archive-key/acme".to_owned(), b"sealed".to_vec())]
+    );
+    let mut seen = Vec::new();
+    let mut after: Option<KeyId> = None;
+    loop {
+        let page = snap.keys(after.as_ref(), 2).await.expect("keys");
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        seen.extend(page);
+    }
+    assert_eq!(ids(&seen), sorted_ids(&keys), "the late key is not seen");
+    let mut versions = Vec::new();
+    let mut after: Option<(KeyId, u32)> = None;
+    loop {
+        let page = snap
+            .versions(after.as_ref().map(|(k, v)| (k, *v)), 3)
+            .await
+            .expect("versions");
+        let Some(last) = page.last() else { break };
+        after = Some((last.key_id, last.version));
+        versions.extend(page);
+    }
+    assert_eq!(versions.len(), 10);
+    assert!(
+        versions.iter().all(|v| !v.destroyed),
+        "destruction after the snapshot is not seen"
+    );
+    let mut sorted = versions.clone();
+    sorted.sort_by_key(|v| (v.key_id, v.version));
+    assert_eq!(versions, sorted);
+    let aliases = snap.aliases(None, 3).await.expect("aliases");
+    assert_eq!(aliases.len(), 3);
+    let last = aliases.last().expect("alias");
+    let rest = snap
+        .aliases(Some((&last.tenant, &last.name)), 10)
+        .await
+        .expect("aliases");
+    assert_eq!(rest.len(), 2);
+    let grants = snap.grants(None, 10).await.expect("grants");
+    assert_eq!(grants.len(), 5);
+    assert!(snap
+        .grants(Some(&grants[4].id), 10)
+        .await
+        .expect("grants")
+        .is_empty());
+    assert_eq!(snap.tokens(None, 10).await.expect("tokens").len(), 5);
+    assert!(snap
+        .archived_versions(None, 10)
+        .await
+        .expect("archive")
+        .is_empty());
+    drop(snap);
+    assert!(store.key(&t, &late.id).await.expect("read").is_some());
 }

@@ -10,8 +10,8 @@ use keyhold_core::ids::{
 };
 use keyhold_core::lifecycle::{Lifecycle, RevocationReason};
 use keyhold_core::model::{
-    Alias, Grant, Idempotency, KeyOp, KeyRecord, KeyUsage, KeyVersion, Origin, Role, TenantRecord,
-    TokenRecord, RECORD_VERSION,
+    Alias, Grant, Idempotency, KeyOp, KeyRecord, KeyUsage, KeyVersion, Link, LinkKind, ObjectKind,
+    Origin, Role, TenantRecord, TokenRecord, RECORD_VERSION,
 };
 use keyhold_core::store::{Write, WriteBatch};
 use keyhold_crypto::{Algorithm, Provider};
@@ -72,6 +72,8 @@ pub fn key(tenant: &TenantId) -> KeyRecord {
         algorithm: Algorithm::Aes256,
         usage: KeyUsage::EncryptDecrypt,
         origin: Origin::Generated,
+        kind: Default::default(),
+        links: Vec::new(),
         created_at: T0,
         created_by: principal("alice"),
         lifecycle: Lifecycle::new(T0, Some(T0), None, None),
@@ -125,6 +127,11 @@ pub fn full_key(tenant: &TenantId) -> KeyRecord {
         algorithm: Algorithm::EcP384,
         usage: KeyUsage::SignVerify,
         origin: Origin::Imported,
+        kind: ObjectKind::PublicKey,
+        links: vec![Link {
+            kind: LinkKind::PrivateKey,
+            target: KeyId::generate(),
+        }],
         created_at: T0.plus_secs(1),
         created_by: principal("key-admin@example"),
         lifecycle,

@@ -10,12 +10,15 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
-use keyhold_core::model::{Alias, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord};
+use keyhold_core::model::{
+    Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+};
 use keyhold_core::store::{
-    decode_record, encode_record, KeyFilter, KeyStore, StoreError, Write, WriteBatch,
+    decode_record, encode_record, KeyFilter, KeyStore, Snapshot, StoreError, Write, WriteBatch,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -28,7 +31,7 @@ pub struct MemoryStore {
 }
 
 /// The tables.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     system: BTreeMap<String, Vec<u8>>,
     tenants: BTreeMap<TenantId, TenantRecord>,
@@ -37,6 +40,8 @@ struct State {
     aliases: BTreeMap<(TenantId, AliasName), Alias>,
     tokens: BTreeMap<TokenId, TokenRecord>,
     grants: BTreeMap<GrantId, Grant>,
+    client_certs: BTreeMap<String, ClientCertRecord>,
+    archive: BTreeMap<(KeyId, u32), ArchivedVersion>,
     /// Event `seq` is at index `seq - 1`.
     audit: Vec<AuditEvent>,
 }
@@ -45,11 +50,15 @@ struct State {
 enum Undo {
     System(String),
     Tenant(TenantId),
+    TenantUpdate(TenantRecord),
+    ArchiveMove((KeyId, u32), Option<KeyVersion>),
+    RecoverMove((KeyId, u32), Option<KeyVersion>, ArchivedVersion),
     Key(KeyId, Option<KeyRecord>),
     Version((KeyId, u32), Option<KeyVersion>),
     Alias((TenantId, AliasName), Option<Alias>),
     Token(TokenId, Option<TokenRecord>),
     Grant(GrantId, Option<Grant>),
+    ClientCert(String, Option<ClientCertRecord>),
     Audit,
 }
 
@@ -87,6 +96,54 @@ impl State {
                 let id = tenant.id.clone();
                 self.tenants.insert(id.clone(), tenant);
                 Ok(Undo::Tenant(id))
+            }
+            Write::UpdateTenant {
+                record,
+                expected_revision,
+            } => {
+                let record = round_trip(&record)?;
+                let current = self
+                    .tenants
+                    .get(&record.id)
+                    .ok_or(StoreError::NotFound("tenant"))?;
+                if current.revision != expected_revision {
+                    return Err(StoreError::Conflict);
+                }
+                let old = self.tenants.insert(record.id.clone(), record);
+                Ok(Undo::TenantUpdate(
+                    old.ok_or(StoreError::NotFound("tenant"))?,
+                ))
+            }
+            Write::ArchiveVersion(archived) => {
+                let archived = round_trip(&archived)?;
+                let at = (archived.key_id, archived.version);
+                let current = self
+                    .versions
+                    .get(&at)
+                    .ok_or(StoreError::NotFound("key version"))?;
+                if self.archive.contains_key(&at) {
+                    return Err(StoreError::AlreadyExists("archived version"));
+                }
+                let mut emptied = current.clone();
+                emptied.wrapped = Vec::new();
+                emptied.nonce = Vec::new();
+                let old = self.versions.insert(at, emptied);
+                self.archive.insert(at, archived);
+                // Undoing the version restores the row; the archive row goes with the next undo.
+                Ok(Undo::ArchiveMove(at, old))
+            }
+            Write::RecoverVersion(version) => {
+                let version = round_trip(&version)?;
+                let at = (version.key_id, version.version);
+                if !self.versions.contains_key(&at) {
+                    return Err(StoreError::NotFound("key version"));
+                }
+                let archived = self
+                    .archive
+                    .remove(&at)
+                    .ok_or(StoreError::NotFound("archived version"))?;
+                let old = self.versions.insert(at, version);
+                Ok(Undo::RecoverMove(at, old, archived))
             }
             Write::InsertKey(record) => {
                 let record = round_trip(&record)?;
@@ -216,6 +273,32 @@ impl State {
                 self.audit.push(event);
                 Ok(Undo::Audit)
             }
+            Write::InsertClientCert(cert) => {
+                let cert = round_trip(&cert)?;
+                if self.client_certs.contains_key(&cert.fingerprint) {
+                    return Err(StoreError::AlreadyExists("client certificate"));
+                }
+                let fp = cert.fingerprint.clone();
+                self.client_certs.insert(fp.clone(), cert);
+                Ok(Undo::ClientCert(fp, None))
+            }
+            Write::UpdateClientCert {
+                record,
+                expected_revision,
+            } => {
+                let record = round_trip(&record)?;
+                match self.client_certs.get(&record.fingerprint) {
+                    Some(c) if c.tenant == record.tenant => {
+                        if c.revision != expected_revision {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
+                    _ => return Err(StoreError::NotFound("client certificate")),
+                }
+                let fp = record.fingerprint.clone();
+                let old = self.client_certs.insert(fp.clone(), record);
+                Ok(Undo::ClientCert(fp, old))
+            }
         }
     }
 
@@ -228,11 +311,23 @@ impl State {
             Undo::Tenant(id) => {
                 self.tenants.remove(&id);
             }
+            Undo::TenantUpdate(old) => {
+                self.tenants.insert(old.id.clone(), old);
+            }
+            Undo::ArchiveMove(at, old) => {
+                restore(&mut self.versions, at, old);
+                self.archive.remove(&at);
+            }
+            Undo::RecoverMove(at, old, archived) => {
+                restore(&mut self.versions, at, old);
+                self.archive.insert(at, archived);
+            }
             Undo::Key(id, old) => restore(&mut self.keys, id, old),
             Undo::Version(at, old) => restore(&mut self.versions, at, old),
             Undo::Alias(at, old) => restore(&mut self.aliases, at, old),
             Undo::Token(id, old) => restore(&mut self.tokens, id, old),
             Undo::Grant(id, old) => restore(&mut self.grants, id, old),
+            Undo::ClientCert(fp, old) => restore(&mut self.client_certs, fp, old),
             Undo::Audit => {
                 self.audit.pop();
             }
@@ -465,6 +560,20 @@ impl KeyStore for MemoryStore {
             .cloned())
     }
 
+    async fn client_cert(&self, fingerprint: &str) -> Result<Option<ClientCertRecord>, StoreError> {
+        Ok(self.lock().client_certs.get(fingerprint).cloned())
+    }
+
+    async fn client_certs(&self, tenant: &TenantId) -> Result<Vec<ClientCertRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .client_certs
+            .values()
+            .filter(|c| &c.tenant == tenant)
+            .cloned()
+            .collect())
+    }
+
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
         let state = self.lock();
         Ok(state
@@ -509,6 +618,18 @@ impl KeyStore for MemoryStore {
             .collect())
     }
 
+    async fn archived_version(
+        &self,
+        key: &KeyId,
+        version: u32,
+    ) -> Result<Option<ArchivedVersion>, StoreError> {
+        Ok(self.lock().archive.get(&(*key, version)).cloned())
+    }
+
+    async fn snapshot(&self) -> Result<Box<dyn Snapshot>, StoreError> {
+        Ok(Box::new(MemorySnapshot(self.lock().clone())))
+    }
+
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut state = self.lock();
         let mut undo_log = Vec::with_capacity(batch.0.len());
@@ -524,5 +645,102 @@ impl KeyStore for MemoryStore {
             }
         }
         Ok(())
+    }
+}
+
+/// A copy of the tables taken under the lock: the in-memory form of a read transaction.
+struct MemorySnapshot(State);
+
+/// Up to `limit` values of `map` after `after` (every value when `after` is `None`).
+fn page<K: Ord + Clone, V: Clone>(map: &BTreeMap<K, V>, after: Option<K>, limit: u32) -> Vec<V> {
+    use std::ops::Bound;
+    let lower = match after {
+        Some(k) => Bound::Excluded(k),
+        None => Bound::Unbounded,
+    };
+    map.range((lower, Bound::Unbounded))
+        .take(take(limit))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+#[async_trait]
+impl Snapshot for MemorySnapshot {
+    async fn tenants(&mut self) -> Result<Vec<TenantRecord>, StoreError> {
+        Ok(self.0.tenants.values().cloned().collect())
+    }
+
+    async fn system_values(&mut self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Ok(self
+            .0
+            .system
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    async fn audit_head(&mut self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self.0.audit.last().map(|e| (e.seq, e.hash.clone())))
+    }
+
+    async fn keys(
+        &mut self,
+        after: Option<&KeyId>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        Ok(page(&self.0.keys, after.copied(), limit))
+    }
+
+    async fn versions(
+        &mut self,
+        after: Option<(&KeyId, u32)>,
+        limit: u32,
+    ) -> Result<Vec<KeyVersion>, StoreError> {
+        Ok(page(&self.0.versions, after.map(|(k, v)| (*k, v)), limit))
+    }
+
+    async fn archived_versions(
+        &mut self,
+        after: Option<(&KeyId, u32)>,
+        limit: u32,
+    ) -> Result<Vec<ArchivedVersion>, StoreError> {
+        Ok(page(&self.0.archive, after.map(|(k, v)| (*k, v)), limit))
+    }
+
+    async fn aliases(
+        &mut self,
+        after: Option<(&TenantId, &AliasName)>,
+        limit: u32,
+    ) -> Result<Vec<Alias>, StoreError> {
+        Ok(page(
+            &self.0.aliases,
+            after.map(|(t, n)| (t.clone(), n.clone())),
+            limit,
+        ))
+    }
+
+    async fn grants(
+        &mut self,
+        after: Option<&GrantId>,
+        limit: u32,
+    ) -> Result<Vec<Grant>, StoreError> {
+        Ok(page(&self.0.grants, after.copied(), limit))
+    }
+
+    async fn tokens(
+        &mut self,
+        after: Option<&TokenId>,
+        limit: u32,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        Ok(page(&self.0.tokens, after.copied(), limit))
+    }
+
+    async fn client_certs(
+        &mut self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ClientCertRecord>, StoreError> {
+        Ok(page(&self.0.client_certs, after.map(str::to_owned), limit))
     }
 }

@@ -165,6 +165,7 @@ pub(super) async fn create_key(
         destroyed_at: None,
         state_changed_at: now,
         crypto_period_secs: None,
+        archived_at: None,
     };
     let info = KeyInfo {
         id,
@@ -174,6 +175,8 @@ pub(super) async fn create_key(
         algorithm,
         usage,
         origin: Origin::Generated,
+        kind: Default::default(),
+        links: Vec::new(),
         state: KeyState::Active,
         lifecycle: active,
         rotation_period_secs: None,

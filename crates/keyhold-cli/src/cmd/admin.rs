@@ -11,7 +11,7 @@ use keyhold_core::ids::{GrantId, KeyRef, TokenId};
 use keyhold_core::model::Grant;
 use keyhold_core::ops::{CreateGrant, CreateToken, ListGrants, TokenInfo};
 
-use crate::args::{AuditCommand, GrantCommand, TokenCommand};
+use crate::args::{AuditCommand, GrantCommand, KmipClientCommand, TokenCommand};
 use crate::error::CliError;
 use crate::output::{kv, or_dash, table, Ctx};
 
@@ -221,4 +221,83 @@ async fn export(ctx: &Ctx, from: Option<u64>, out: Option<PathBuf>) -> Result<()
     }
     sink.flush()?;
     Ok(())
+}
+
+/// Runs a `kmip-client` subcommand.
+pub async fn kmip_client(ctx: &Ctx, command: KmipClientCommand) -> Result<ExitCode, CliError> {
+    match command {
+        KmipClientCommand::Add {
+            cert,
+            roles,
+            principal,
+            allow_combined_duties,
+            description,
+        } => {
+            let certificate_pem = std::fs::read_to_string(&cert)
+                .map_err(|e| CliError::Input(format!("{}: {e}", cert.display())))?;
+            let req = api::AddClientCert {
+                certificate_pem,
+                principal,
+                roles: keyhold_core::model::Roles::of(&roles),
+                allow_combined_duties,
+                description,
+            };
+            ctx.run(api::add_client_cert(&req), |o, c| {
+                kv(
+                    o,
+                    &[
+                        ("fingerprint", c.fingerprint.clone()),
+                        ("principal", c.principal.to_string()),
+                        ("roles", c.roles.to_string()),
+                        ("subject", c.subject.clone()),
+                        ("expires", or_dash(c.not_after)),
+                    ],
+                )
+            })
+            .await?;
+        }
+        KmipClientCommand::List => {
+            ctx.run(api::list_client_certs(), |o, list| {
+                let rows: Vec<Vec<String>> = list
+                    .client_certs
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.fingerprint.clone(),
+                            c.principal.to_string(),
+                            c.roles.to_string(),
+                            if c.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            }
+                            .into(),
+                            or_dash(c.not_after),
+                            c.subject.clone(),
+                        ]
+                    })
+                    .collect();
+                table(
+                    o,
+                    &[
+                        "FINGERPRINT",
+                        "PRINCIPAL",
+                        "ROLES",
+                        "STATUS",
+                        "EXPIRES",
+                        "SUBJECT",
+                    ],
+                    &rows,
+                )
+            })
+            .await?;
+        }
+        KmipClientCommand::Revoke { fingerprint } => {
+            ctx.run(api::revoke_client_cert(fingerprint.trim()), |o, c| {
+                writeln!(o, "revoked {}", c.fingerprint)
+            })
+            .await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

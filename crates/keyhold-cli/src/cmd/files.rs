@@ -135,7 +135,7 @@ impl Output {
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise.
-fn progress_bar(total: Option<u64>) -> ProgressBar {
+pub(crate) fn progress_bar(total: Option<u64>) -> ProgressBar {
     if !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -48,6 +48,8 @@ pub async fn run(ctx: &Ctx, command: KeyCommand) -> Result<ExitCode, CliError> {
         KeyCommand::Deactivate(k) => change(ctx, &k.key, StateChange::Deactivate).await?,
         KeyCommand::CancelDestroy(k) => change(ctx, &k.key, StateChange::CancelDestroy).await?,
         KeyCommand::Destroy(k) => change(ctx, &k.key, StateChange::Destroy).await?,
+        KeyCommand::Archive(k) => change(ctx, &k.key, StateChange::Archive).await?,
+        KeyCommand::Recover(k) => change(ctx, &k.key, StateChange::Recover).await?,
         KeyCommand::Revoke(a) => {
             change(ctx, &a.key, StateChange::Revoke { reason: a.reason }).await?
         }

@@ -1,6 +1,7 @@
 //! One module per group of commands; [`run`] dispatches.
 
 mod admin;
+mod backup;
 mod crypto;
 mod files;
 mod keys;
@@ -30,9 +31,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<ExitCode, CliError> {
         Command::Random(a) => crypto::random(ctx, a).await,
         Command::Token(c) => admin::token(ctx, c).await,
         Command::Grant(c) => admin::grant(ctx, c).await,
+        Command::KmipClient(c) => admin::kmip_client(ctx, c).await,
         Command::Audit(c) => admin::audit(ctx, c).await,
         Command::EncryptFile(a) => files::encrypt_file(ctx, a).await,
         Command::DecryptFile(a) => files::decrypt_file(ctx, a).await,
+        Command::Backup(c) => backup::run(ctx, c).await,
         // Dispatched in main, on their own runtime, before a client is built.
         Command::Serve(_) | Command::Init(_) => Ok(ExitCode::SUCCESS),
     }

@@ -71,7 +71,7 @@ pub async fn whoami(ctx: &Ctx) -> Result<ExitCode, CliError> {
             &[
                 ("tenant", w.tenant.to_string()),
                 ("principal", w.principal.to_string()),
-                ("role", w.role.to_string()),
+                ("roles", w.roles.to_string()),
             ],
         )
     })

@@ -18,6 +18,8 @@ pub struct Server {
     child: Option<Child>,
     pub dir: PathBuf,
     pub addr: String,
+    /// `host:port` of the KMIP (mutual TLS) listener.
+    pub kmip_addr: String,
     pub ca: PathBuf,
     dev: bool,
 }
@@ -79,6 +81,8 @@ impl Server {
             dir.to_str().unwrap(),
             "--listen",
             "127.0.0.1:0",
+            "--kmip-listen",
+            "127.0.0.1:0",
         ])
         .env("KEYHOLD_LOG", "warn")
         .env_remove("KEYHOLD_CONFIG")
@@ -87,32 +91,37 @@ impl Server {
         .stderr(Stdio::from(log));
         let mut child = cmd.spawn().expect("start keyhold serve");
         let stdout = child.stdout.take().unwrap();
+        // The REST line comes first, then the KMIP one.
+        const REST: &str = "listening on https://";
+        const KMIP: &str = "KMIP listening on kmip://";
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(i) = line.find("listening on https://") {
-                    let addr = line[i + "listening on ".len()..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap()
-                        .to_owned();
+                let found = [(KMIP, KMIP.len()), (REST, "listening on ".len())]
+                    .into_iter()
+                    .find_map(|(marker, skip)| line.find(marker).map(|i| i + skip));
+                if let Some(start) = found {
+                    let addr = line[start..].split_whitespace().next().unwrap().to_owned();
                     let _ = tx.send(addr);
                 }
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        let mut next_line = || match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(a) => a,
             Err(_) => {
                 let _ = child.kill();
                 let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-                panic!("server did not start; log:\n{log}");
+                panic!("server did not start (REST and KMIP listeners); log:\n{log}");
             }
         };
+        let addr = next_line();
+        let kmip_addr = next_line();
         Server {
             child: Some(child),
             dir: dir.to_owned(),
             addr,
+            kmip_addr,
             ca: dir.join("ca.pem"),
             dev,
         }

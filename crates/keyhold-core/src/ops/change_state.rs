@@ -38,6 +38,11 @@ pub enum StateChange {
     CancelDestroy,
     /// Destroy the material now (refused while active).
     Destroy,
+    /// Move the material of a deactivated or compromised key to archive storage; the key does
+    /// nothing but answer metadata requests until recovered.
+    Archive,
+    /// Bring an archived key's material back.
+    Recover,
 }
 
 /// Request: change a key's life-cycle state.
@@ -62,6 +67,8 @@ impl ChangeState {
             StateChange::ScheduleDestroy { .. } => "key.schedule-destroy",
             StateChange::CancelDestroy => "key.cancel-destroy",
             StateChange::Destroy => "key.destroy",
+            StateChange::Archive => "key.archive",
+            StateChange::Recover => "key.recover",
         }
     }
 
@@ -94,21 +101,30 @@ impl ChangeState {
             }
             StateChange::CancelDestroy => Transition::CancelDestroy,
             StateChange::Destroy => Transition::Destroy,
+            StateChange::Archive => Transition::Archive,
+            StateChange::Recover => Transition::Recover,
         };
         let before = old.lifecycle.effective(cx.now);
         let lifecycle = apply(&old.lifecycle, transition, cx.now)?;
-        let detail = match lifecycle.destroy_at {
-            Some(at) if before.destroy_at.is_none() => {
+        let detail = match (lifecycle.destroy_at, lifecycle.archived_at) {
+            (Some(at), _) if before.destroy_at.is_none() => {
                 format!("{}; destruction at {at}", lifecycle.state)
             }
+            (_, Some(_)) if before.archived_at.is_none() => {
+                format!("{}; archived", lifecycle.state)
+            }
+            (_, None) if before.archived_at.is_some() => format!("{}; recovered", lifecycle.state),
             _ => format!("{} -> {}", before.state, lifecycle.state),
         };
         let mut new = old.clone();
         new.lifecycle = lifecycle;
         let info = key_info(cx, &new).await?;
+        let material = super::archive::material_writes(cx, &old, &new).await?;
+        let mut writes = update_writes(&old, new.clone());
+        writes.0.extend(material.0);
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(new.id, None)
-            .writes(update_writes(&old, new))
+            .writes(writes)
             .detail(detail))
     }
 }

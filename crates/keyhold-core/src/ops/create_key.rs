@@ -87,6 +87,9 @@ impl CreateKey {
         let mut batch = WriteBatch::default();
         batch.push(Write::InsertKey(record.clone()));
         batch.push(Write::InsertVersion(version));
+        if let Some(grant) = cx.owner_grant(&record) {
+            batch.push(grant);
+        }
         let info = key_info(cx, &record).await?;
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(record.id, Some(1))
@@ -201,6 +204,8 @@ pub(crate) async fn new_record(
         algorithm,
         usage,
         origin,
+        kind: Default::default(),
+        links: Vec::new(),
         created_at: cx.now,
         created_by: cx.caller.principal.clone(),
         lifecycle: Lifecycle::new(

@@ -10,7 +10,7 @@ use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::{AliasName, KeyId, KeyName, KeyRef, PrincipalName};
 use crate::lifecycle::{KeyState, Lifecycle};
-use crate::model::{KeyRecord, KeyUsage, Origin, Role};
+use crate::model::{KeyRecord, KeyUsage, Link, ObjectKind, Origin, Role};
 use crate::store::KeyFilter;
 
 /// A key as clients see it: metadata and the effective life-cycle state, never material.
@@ -32,6 +32,12 @@ pub struct KeyInfo {
     pub usage: KeyUsage,
     /// Generated or imported.
     pub origin: Origin,
+    /// What kind of object (a key, or the public half of a key pair).
+    #[serde(default, skip_serializing_if = "ObjectKind::is_key")]
+    pub kind: ObjectKind,
+    /// Related objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
     /// Effective state now.
     pub state: KeyState,
     /// Life-cycle dates.
@@ -87,6 +93,8 @@ pub(crate) fn summary(now: Timestamp, k: &KeyRecord) -> KeyInfo {
         algorithm: k.algorithm,
         usage: k.usage,
         origin: k.origin,
+        kind: k.kind,
+        links: k.links.clone(),
         state: lifecycle.state,
         lifecycle,
         rotation_period_secs: k.rotation_period_secs,

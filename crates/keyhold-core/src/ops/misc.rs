@@ -8,7 +8,7 @@ use super::{Cx, Done, Response};
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyRef, PrincipalName, TenantId};
 use crate::lifecycle::Use;
-use crate::model::{KeyOp, KeyUsage, Role};
+use crate::model::{KeyOp, KeyUsage, Role, Roles};
 
 /// Request: the public half of an asymmetric key, as PEM.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -43,9 +43,8 @@ pub struct PublicKeyResponse {
 impl GetPublicKey {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let key = cx.resolve(&self.key).await?;
-        match cx.caller.role {
-            Role::KeyManager => {}
-            _ => cx.authorize_use(&key, KeyOp::GetPublicKey).await?,
+        if !cx.caller.roles.contains(Role::KeyManager) {
+            cx.authorize_use(&key, KeyOp::GetPublicKey).await?;
         }
         if !key.algorithm.is_asymmetric() {
             return Err(KmsError::WrongKeyUsage("symmetric keys have no public key"));
@@ -120,8 +119,8 @@ pub struct WhoAmIResponse {
     pub tenant: TenantId,
     /// Principal.
     pub principal: PrincipalName,
-    /// Role.
-    pub role: Role,
+    /// Roles.
+    pub roles: Roles,
 }
 
 impl WhoAmI {
@@ -129,7 +128,7 @@ impl WhoAmI {
         Ok(Done::new(Response::WhoAmI(WhoAmIResponse {
             tenant: cx.caller.tenant.clone(),
             principal: cx.caller.principal.clone(),
-            role: cx.caller.role,
+            roles: cx.caller.roles,
         })))
     }
 }

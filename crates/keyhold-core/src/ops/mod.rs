@@ -5,8 +5,11 @@
 //! writes to commit with its audit event. Nothing here talks to a protocol.
 
 mod aliases;
+pub(crate) mod archive;
 mod audit_ops;
 mod change_state;
+mod cipher;
+mod client_certs;
 mod create_key;
 mod crypt;
 mod describe;
@@ -14,6 +17,7 @@ mod grants;
 mod import_key;
 mod mac;
 mod misc;
+mod objects;
 mod rotate;
 mod sign;
 mod tokens;
@@ -29,6 +33,10 @@ use keyhold_crypto::SecretBytes;
 pub use aliases::{AliasList, CreateAlias, DeleteAlias, ListAliases};
 pub use audit_ops::{AuditExport, AuditExportResponse, AuditVerify, AuditVerifyResponse};
 pub use change_state::{ChangeState, StateChange};
+pub use cipher::{
+    CipherDecrypt, CipherDecryptResponse, CipherEncrypt, CipherEncryptResponse, CipherMode,
+};
+pub use client_certs::{ClientCertList, ListClientCerts, RegisterClientCert, RevokeClientCert};
 pub use create_key::{CreateKey, KeySpec};
 pub use crypt::{
     Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey, GenerateDataKeyResponse,
@@ -39,6 +47,7 @@ pub use grants::{CreateGrant, GrantList, ListGrants, RevokeGrant};
 pub use import_key::{GetImportParameters, ImportKey, ImportParameters};
 pub use mac::{GenerateMac, MacResponse, VerifyMac, VerifyResponse};
 pub use misc::{GetPublicKey, PublicKeyResponse, Random, RandomResponse, WhoAmI, WhoAmIResponse};
+pub use objects::{CreateKeyPair, ExportKey, ExportedKey, KeyPairInfo, RegisterKey};
 pub use rotate::RotateKey;
 pub use sign::{Sign, SignResponse, Verify};
 pub use tokens::{CreateToken, CreatedToken, ListTokens, RevokeToken, TokenInfo, TokenList};
@@ -53,7 +62,7 @@ use crate::error::KmsError;
 use crate::ids::{KeyId, KeyLocator, KeyRef, PrincipalName, TenantId, TokenId};
 use crate::kms::Kms;
 use crate::lifecycle::{check_use, Permit, Use};
-use crate::model::{Grant, KeyOp, KeyRecord, KeyVersion, Role};
+use crate::model::{Grant, KeyOp, KeyRecord, KeyVersion, ObjectKind, Role, Roles};
 use crate::store::{Write, WriteBatch};
 
 /// Secret bytes in a request or response body: base64 in JSON, `[redacted]` in Debug.
@@ -148,6 +157,22 @@ pub enum Operation {
     AuditExport(AuditExport),
     /// See [`WhoAmI`].
     WhoAmI(WhoAmI),
+    /// See [`CreateKeyPair`].
+    CreateKeyPair(CreateKeyPair),
+    /// See [`RegisterKey`].
+    RegisterKey(RegisterKey),
+    /// See [`ExportKey`].
+    ExportKey(ExportKey),
+    /// See [`RegisterClientCert`].
+    RegisterClientCert(RegisterClientCert),
+    /// See [`ListClientCerts`].
+    ListClientCerts(ListClientCerts),
+    /// See [`RevokeClientCert`].
+    RevokeClientCert(RevokeClientCert),
+    /// See [`CipherEncrypt`].
+    CipherEncrypt(CipherEncrypt),
+    /// See [`CipherDecrypt`].
+    CipherDecrypt(CipherDecrypt),
 }
 
 /// The result of an [`Operation`], one variant per response shape.
@@ -197,6 +222,18 @@ pub enum Response {
     AuditExport(AuditExportResponse),
     /// The caller.
     WhoAmI(WhoAmIResponse),
+    /// Both halves of a new key pair.
+    KeyPair(KeyPairInfo),
+    /// An object's material.
+    Exported(ExportedKey),
+    /// One client certificate.
+    ClientCert(crate::model::ClientCertRecord),
+    /// Client certificates.
+    ClientCerts(ClientCertList),
+    /// A bare ciphertext.
+    CipherEncrypt(CipherEncryptResponse),
+    /// A bare plaintext.
+    CipherDecrypt(CipherDecryptResponse),
     /// Nothing to say beyond success.
     Empty {},
 }
@@ -235,6 +272,14 @@ impl Operation {
             Self::AuditVerify(_) => "audit.verify",
             Self::AuditExport(_) => "audit.export",
             Self::WhoAmI(_) => "whoami",
+            Self::CreateKeyPair(_) => "key.create-pair",
+            Self::RegisterKey(_) => "key.register",
+            Self::ExportKey(_) => "key.export",
+            Self::RegisterClientCert(_) => "client-cert.register",
+            Self::ListClientCerts(_) => "client-cert.list",
+            Self::RevokeClientCert(_) => "client-cert.revoke",
+            Self::CipherEncrypt(_) => "encrypt",
+            Self::CipherDecrypt(_) => "decrypt",
         }
     }
 
@@ -254,6 +299,9 @@ impl Operation {
             Self::VerifyMac(o) => &o.key,
             Self::GetPublicKey(o) => &o.key,
             Self::CreateGrant(o) => &o.key,
+            Self::ExportKey(o) => &o.key,
+            Self::CipherEncrypt(o) => &o.key,
+            Self::CipherDecrypt(o) => &o.key,
             _ => return None,
         };
         Some(r.0.clone())
@@ -267,8 +315,8 @@ pub struct Caller {
     pub tenant: TenantId,
     /// Who.
     pub principal: PrincipalName,
-    /// Its role.
-    pub role: Role,
+    /// Its roles.
+    pub roles: Roles,
     /// How it authenticated.
     pub auth: AuthMethod,
     /// The token it used, if any.
@@ -355,13 +403,21 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::AuditVerify(o) => o.execute(cx).await,
         Operation::AuditExport(o) => o.execute(cx).await,
         Operation::WhoAmI(o) => o.execute(cx).await,
+        Operation::CreateKeyPair(o) => o.execute(cx).await,
+        Operation::RegisterKey(o) => o.execute(cx).await,
+        Operation::ExportKey(o) => o.execute(cx).await,
+        Operation::RegisterClientCert(o) => o.execute(cx).await,
+        Operation::ListClientCerts(o) => o.execute(cx).await,
+        Operation::RevokeClientCert(o) => o.execute(cx).await,
+        Operation::CipherEncrypt(o) => o.execute(cx).await,
+        Operation::CipherDecrypt(o) => o.execute(cx).await,
     }
 }
 
 impl Cx<'_> {
     /// Refuses unless the caller has one of `roles`.
     pub(crate) fn require(&self, roles: &[Role], what: &'static str) -> Result<(), KmsError> {
-        if roles.contains(&self.caller.role) {
+        if self.caller.roles.any_of(roles) {
             Ok(())
         } else {
             Err(KmsError::PermissionDenied(what))
@@ -428,18 +484,29 @@ impl Cx<'_> {
     }
 
     /// Separation of duties for key use: only a key-user with a grant for `op` on this key.
+    /// A public-key object can only verify, encrypt (RSA) and show its public key.
     pub(crate) async fn authorize_use(&self, key: &KeyRecord, op: KeyOp) -> Result<(), KmsError> {
-        match self.caller.role {
-            Role::KeyUser => {}
-            Role::KeyManager => {
-                return Err(KmsError::PermissionDenied(
-                    "key managers cannot use keys; separation of duties",
-                ))
-            }
-            Role::Admin => {
-                return Err(KmsError::PermissionDenied("administrators cannot use keys"))
-            }
-            Role::Auditor => return Err(KmsError::PermissionDenied("auditors cannot use keys")),
+        let roles = self.caller.roles;
+        if !roles.contains(Role::KeyUser) {
+            return Err(KmsError::PermissionDenied(
+                if roles.contains(Role::KeyManager) {
+                    "key managers cannot use keys; separation of duties"
+                } else if roles.contains(Role::Admin) {
+                    "administrators cannot use keys"
+                } else {
+                    "auditors cannot use keys"
+                },
+            ));
+        }
+        if key.kind == ObjectKind::PublicKey
+            && !matches!(
+                op,
+                KeyOp::Verify | KeyOp::Encrypt | KeyOp::GetPublicKey | KeyOp::Export
+            )
+        {
+            return Err(KmsError::WrongKeyUsage(
+                "a public key can only verify, encrypt and be read",
+            ));
         }
         if self
             .own_grants(key)
@@ -453,6 +520,25 @@ impl Cx<'_> {
                 "no grant allows this operation on this key",
             ))
         }
+    }
+
+    /// The grant a principal that both manages and uses keys gets on each object it creates,
+    /// so that it can use what it made (KMIP clients work this way). `None` for everyone else:
+    /// separation of duties stays the default.
+    pub(crate) fn owner_grant(&self, key: &KeyRecord) -> Option<Write> {
+        if !self.caller.roles.combines_duties() {
+            return None;
+        }
+        Some(Write::InsertGrant(Grant {
+            v: crate::model::RECORD_VERSION,
+            id: crate::ids::GrantId::generate(),
+            tenant: key.tenant.clone(),
+            key_id: key.id,
+            grantee: self.caller.principal.clone(),
+            operations: KeyOp::ALL.into_iter().collect(),
+            created_at: self.now,
+            created_by: self.caller.principal.clone(),
+        }))
     }
 
     /// The caller's grants on `key` (an empty list is remembered too, until a grant write).
@@ -482,18 +568,19 @@ impl Cx<'_> {
 
     /// Metadata reads: key managers always; key users with any grant on the key.
     pub(crate) async fn authorize_read(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        match self.caller.role {
-            Role::KeyManager => Ok(()),
-            Role::KeyUser => {
-                if self.own_grants(key).await?.is_empty() {
-                    Err(KmsError::PermissionDenied("no grant on this key"))
-                } else {
-                    Ok(())
-                }
+        let roles = self.caller.roles;
+        if roles.contains(Role::KeyManager) {
+            Ok(())
+        } else if roles.contains(Role::KeyUser) {
+            if self.own_grants(key).await?.is_empty() {
+                Err(KmsError::PermissionDenied("no grant on this key"))
+            } else {
+                Ok(())
             }
-            Role::Admin | Role::Auditor => Err(KmsError::PermissionDenied(
+        } else {
+            Err(KmsError::PermissionDenied(
                 "only key managers and key users read keys",
-            )),
+            ))
         }
     }
 
@@ -533,16 +620,6 @@ impl Cx<'_> {
     }
 }
 
-/// The AAD binding a wrapped version to its key's identity and immutable attributes.
-pub(crate) fn version_aad(kms: &Kms, key: &KeyRecord, version: u32) -> Vec<u8> {
-    let mut aad = b"keyhold/key-version/v1".to_vec();
-    aad.extend_from_slice(key.id.as_bytes());
-    aad.extend_from_slice(&version.to_be_bytes());
-    aad.extend_from_slice(key.algorithm.as_str().as_bytes());
-    aad.extend_from_slice(&kms.crypto.sha256(&key.immutable_digest_input()));
-    aad
-}
-
 /// Wraps fresh material as version `version` of `key`.
 pub(crate) fn wrap_material(
     kms: &Kms,
@@ -554,7 +631,7 @@ pub(crate) fn wrap_material(
     let kek = kms.kek(&key.tenant)?;
     let (nonce, wrapped) = kms.crypto.aes_gcm_seal(
         kek.as_bytes(),
-        &version_aad(kms, key, version),
+        &key.version_aad(version),
         material.private.as_bytes(),
     )?;
     Ok(KeyVersion {
@@ -569,7 +646,11 @@ pub(crate) fn wrap_material(
     })
 }
 
-fn unwrap_material(kms: &Kms, key: &KeyRecord, v: &KeyVersion) -> Result<SecretBytes, KmsError> {
+pub(crate) fn unwrap_material(
+    kms: &Kms,
+    key: &KeyRecord,
+    v: &KeyVersion,
+) -> Result<SecretBytes, KmsError> {
     let kek = kms.kek(&key.tenant)?;
     let nonce: [u8; 12] = v
         .nonce
@@ -580,7 +661,7 @@ fn unwrap_material(kms: &Kms, key: &KeyRecord, v: &KeyVersion) -> Result<SecretB
         .aes_gcm_open(
             kek.as_bytes(),
             &nonce,
-            &version_aad(kms, key, v.version),
+            &key.version_aad(v.version),
             &v.wrapped,
         )
         .map_err(|_| KmsError::Integrity("wrapped key material does not authenticate"))

@@ -27,6 +27,11 @@ impl RotateKey {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require(&[Role::KeyManager], "only key managers rotate keys")?;
         let old = cx.resolve(&self.key).await?;
+        if !old.links.is_empty() || !old.kind.is_key() {
+            return Err(KmsError::invalid(
+                "the halves of a key pair held as two objects are not rotated; create a new key pair",
+            ));
+        }
         if old.origin == Origin::Imported {
             return Err(KmsError::invalid(
                 "imported keys are rotated by importing new material (`keyhold key import --key …`)",

@@ -381,3 +381,87 @@ pub async fn audit_events(
 pub async fn whoami(state: AppState, ctx: Ctx) -> ApiResult {
     run(&state, ctx, Operation::WhoAmI(WhoAmI {})).await
 }
+
+/// A client certificate to register, as the CLI sends it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddClientCert {
+    /// The certificate, PEM.
+    pub certificate_pem: String,
+    /// The principal; default: the subject's common name.
+    #[serde(default)]
+    pub principal: Option<keyhold_core::ids::PrincipalName>,
+    /// Roles.
+    pub roles: keyhold_core::model::Roles,
+    /// Required for key-manager together with key-user.
+    #[serde(default)]
+    pub allow_combined_duties: bool,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Registers a client certificate for mutual TLS (admins).
+#[utoipa::path(post, path = "/v1/client-certs", tag = "access", request_body = AddClientCert, responses((status = 200, body = keyhold_core::model::ClientCertRecord)))]
+pub async fn add_client_cert(
+    state: AppState,
+    ctx: Ctx,
+    ApiJson(req): ApiJson<AddClientCert>,
+) -> ApiResult {
+    let parsed = crate::certs::parse_pem(&req.certificate_pem)
+        .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))?;
+    let principal = match req.principal {
+        Some(p) => p,
+        None => parsed
+            .common_name
+            .parse()
+            .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))?,
+    };
+    let op = Operation::RegisterClientCert(RegisterClientCert {
+        certificate: parsed.der,
+        subject: parsed.subject,
+        not_after: parsed.not_after,
+        principal,
+        roles: req.roles,
+        allow_combined_duties: req.allow_combined_duties,
+        description: req.description,
+    });
+    run(&state, ctx, op).await
+}
+
+/// Lists client certificates (admins).
+#[utoipa::path(get, path = "/v1/client-certs", tag = "access", responses((status = 200, body = ClientCertList)))]
+pub async fn list_client_certs(state: AppState, ctx: Ctx) -> ApiResult {
+    run(&state, ctx, Operation::ListClientCerts(ListClientCerts {})).await
+}
+
+/// Revokes a client certificate by fingerprint (admins).
+#[utoipa::path(delete, path = "/v1/client-certs/{fingerprint}", tag = "access", params(("fingerprint" = String, Path, description = "hex SHA-256 of the DER")), responses((status = 200, body = keyhold_core::model::ClientCertRecord)))]
+pub async fn revoke_client_cert(
+    state: AppState,
+    ctx: Ctx,
+    Path(fingerprint): Path<String>,
+) -> ApiResult {
+    run(
+        &state,
+        ctx,
+        Operation::RevokeClientCert(RevokeClientCert { fingerprint }),
+    )
+    .await
+}
+
+/// KMIP over HTTPS: a binary TTLV Request Message in, a Response Message out, authenticated
+/// by the bearer token.
+#[utoipa::path(post, path = "/kmip", tag = "kmip", request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>)))]
+pub async fn kmip(state: AppState, ctx: Ctx, body: axum::body::Bytes) -> impl IntoResponse {
+    let limits = keyhold_kmip::Limits::DEFAULT;
+    let out = crate::kmip::handle(
+        &state,
+        &ctx.credential,
+        ctx.meta.peer.clone(),
+        &body,
+        &limits,
+    )
+    .await;
+    ([(header::CONTENT_TYPE, "application/octet-stream")], out)
+}

@@ -117,6 +117,18 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/audit/verify", get(handlers::audit_verify))
         .route("/v1/audit/events", get(handlers::audit_events))
         .route("/v1/whoami", get(handlers::whoami))
+        .route(
+            "/v1/client-certs",
+            get(handlers::list_client_certs).post(handlers::add_client_cert),
+        )
+        .route(
+            "/v1/client-certs/{fingerprint}",
+            delete(handlers::revoke_client_cert),
+        )
+        .route("/kmip", post(handlers::kmip))
+        .route("/v1/backups", post(crate::backup::create_backup))
+        .route("/v1/backups/restore", post(crate::backup::restore_backup))
+        .route("/v1/backups/recover-key", post(crate::backup::recover_key))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

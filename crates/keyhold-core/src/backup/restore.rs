@@ -1,0 +1,503 @@
+//! Restoring a backup into an empty server, and recovering one key into a running one.
+//!
+//! Both verify the whole pair first (nothing is written if any byte is wrong), then read the key
+//! backup a second time and write it in batches, each committed with its audit event.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncRead;
+
+use keyhold_crypto::{Provider, SecretBytes};
+
+use super::create::{audit, audit_with};
+use super::format::{BackupError, BackupKey, BackupSecret};
+use super::verify::{key_reader, open_keks, read_pair, Checker, Keks, Pair};
+use super::{KeyEntry, Progress, Report};
+use crate::archive::{
+    archive_key_aad, archive_key_name, archived_version_aad, ArchivedVersion, SealedArchiveKey,
+};
+use crate::error::KmsError;
+use crate::ids::{KeyId, TenantId};
+use crate::kms::{tenant_aad, Kms, RequestMeta};
+use crate::model::{Alias, Grant, KeyRecord, KeyVersion, RECORD_VERSION};
+use crate::store::{KeyFilter, Write, WriteBatch};
+
+/// Writes per committed batch.
+const BATCH: usize = 500;
+
+/// Verifies the pair in full and returns the opened KEK backup and the report (pass one).
+async fn verify_all(
+    key_backup: &Path,
+    kek_backup: &[u8],
+    key: &BackupKey,
+    progress: Progress<'_>,
+) -> Result<(Pair, Keks, Report), KmsError> {
+    let mut file = tokio::fs::File::open(key_backup)
+        .await
+        .map_err(|e| KmsError::invalid(format!("cannot read the key backup: {e}")))?;
+    let mut kek = kek_backup;
+    let pair = read_pair(&mut file, &mut kek).await?;
+    let keks = open_keks(&pair, kek, &BackupSecret::Key(key.clone())).await?;
+    let mut reader = key_reader(&pair, file, &keks)?;
+    let mut checker = Checker::new(&pair, &keks);
+    while let Some(entry) = reader.next::<KeyEntry>().await? {
+        checker.check(&entry)?;
+        progress(reader.bytes_read());
+    }
+    let (digest, bytes) = reader.finish().await?;
+    let report = checker.finish(digest, bytes)?;
+    Ok((pair, keks, report))
+}
+
+/// The key backup read a second time (pass two), every record checked as in pass one.
+struct Replay<'a> {
+    reader: super::format::ArtifactReader<tokio::fs::File>,
+    checker: Checker<'a>,
+}
+
+impl<'a> Replay<'a> {
+    async fn start(
+        key_backup: &Path,
+        pair: &'a Pair,
+        keks: &'a Keks,
+    ) -> Result<Replay<'a>, KmsError> {
+        let mut file = tokio::fs::File::open(key_backup)
+            .await
+            .map_err(|e| KmsError::invalid(format!("cannot read the key backup: {e}")))?;
+        let (header, header_bytes) = super::format::read_header(&mut file).await?;
+        if header_bytes != pair.key_header_bytes || header != pair.key_header {
+            return Err(BackupError::Mismatch(
+                "the key backup changed between its two readings".into(),
+            )
+            .into());
+        }
+        Ok(Replay {
+            reader: key_reader(pair, file, keks)?,
+            checker: Checker::new(pair, keks),
+        })
+    }
+
+    async fn next(&mut self) -> Result<Option<KeyEntry>, KmsError> {
+        let Some(entry) = self.reader.next::<KeyEntry>().await? else {
+            return Ok(None);
+        };
+        self.checker.check(&entry)?;
+        Ok(Some(entry))
+    }
+
+    async fn finish(self) -> Result<(), KmsError> {
+        let (digest, bytes) = self.reader.finish().await?;
+        self.checker.finish(digest, bytes)?;
+        Ok(())
+    }
+}
+
+/// Whether the server holds no key in any tenant.
+async fn is_empty(kms: &Kms) -> Result<bool, KmsError> {
+    for t in kms.store().tenants().await? {
+        if !kms
+            .store()
+            .list_keys(&t.id, &KeyFilter::default(), None, 1)
+            .await?
+            .is_empty()
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Restores a backup into a server that holds no key (initialized and unsealed): every tenant
+/// gets its backed-up KEK (wrapped under this server's root key) and archive key, and every
+/// record is written as it was. Tokens already present (same id or secret) are kept as they are.
+///
+/// The key backup is read from `key_backup` twice: verified in full, then written. Audited as
+/// `backup.restore` (one event per committed batch, the last naming the source audit head).
+pub async fn restore_as(
+    kms: &Kms,
+    meta: &RequestMeta,
+    caller: &crate::ops::Caller,
+    key: BackupKey,
+    kek_backup: &[u8],
+    key_backup: &Path,
+    progress: Progress<'_>,
+) -> Result<Report, KmsError> {
+    let result = restore(kms, meta, caller, &key, kek_backup, key_backup, progress).await;
+    if let Err(e) = &result {
+        audit(kms, meta, Some(caller), "backup.restore", Err(e)).await?;
+    }
+    result
+}
+
+async fn restore(
+    kms: &Kms,
+    meta: &RequestMeta,
+    caller: &crate::ops::Caller,
+    key: &BackupKey,
+    kek_backup: &[u8],
+    key_backup: &Path,
+    progress: Progress<'_>,
+) -> Result<Report, KmsError> {
+    if !is_empty(kms).await? {
+        return Err(KmsError::invalid(
+            "the server already holds keys: restore only into an empty server (initialize a new one), \
+             or recover single keys with `keyhold backup recover-key`",
+        ));
+    }
+    let (pair, keks, report) = verify_all(key_backup, kek_backup, key, progress).await?;
+    let id = pair.key_header.backup_id;
+
+    // Tenants (with their KEKs) and archive keys go in the last batch: until it commits, the
+    // restored keys cannot be used.
+    let current_tenants = kms.store().tenants().await?;
+    let mut tenant_writes = Vec::new();
+    let mut pending = WriteBatch::default();
+    let mut part = 0usize;
+    let mut replay = Replay::start(key_backup, &pair, &keks).await?;
+    while let Some(entry) = replay.next().await? {
+        match entry {
+            KeyEntry::Tenant(mut t) => {
+                let kek = keks
+                    .keks
+                    .get(&t.id)
+                    .ok_or(KmsError::Integrity("tenant without KEK after verification"))?;
+                let (nonce, wrapped) = kms.root_seal(&tenant_aad(&t.id), kek.as_bytes())?;
+                t.wrapped_kek = wrapped;
+                t.kek_nonce = nonce.to_vec();
+                match current_tenants.iter().find(|c| c.id == t.id) {
+                    Some(current) => tenant_writes.push(Write::UpdateTenant {
+                        record: t,
+                        expected_revision: current.revision,
+                    }),
+                    None => tenant_writes.push(Write::InsertTenant(t)),
+                }
+            }
+            KeyEntry::Key(k) => pending.push(Write::InsertKey(k)),
+            KeyEntry::Version(v) => pending.push(Write::InsertVersion(v)),
+            KeyEntry::Archived(a) => pending.push(Write::ArchiveVersion(a)),
+            KeyEntry::Alias(a) => pending.push(Write::InsertAlias(a)),
+            KeyEntry::Grant(g) => pending.push(Write::InsertGrant(g)),
+            KeyEntry::Token(t) => {
+                // The target's own tokens stay; a backed-up one whose id or secret is present
+                // is skipped.
+                let taken = kms.store().token(&t.tenant, &t.id).await?.is_some()
+                    || kms.store().token_by_hash(&t.secret_hash).await?.is_some();
+                if !taken {
+                    pending.push(Write::InsertToken(t));
+                }
+            }
+            KeyEntry::ClientCert(c) => {
+                // Likewise the target's own client certificates stay.
+                if kms.store().client_cert(&c.fingerprint).await?.is_none() {
+                    pending.push(Write::InsertClientCert(c));
+                }
+            }
+            KeyEntry::End(_) => {}
+        }
+        if pending.0.len() >= BATCH {
+            part += 1;
+            let detail = format!("backup {id}: part {part}");
+            audit_with(
+                kms,
+                meta,
+                Some(caller),
+                "backup.restore",
+                Ok(Some(detail)),
+                std::mem::take(&mut pending),
+            )
+            .await?;
+            progress(replay.reader.bytes_read());
+        }
+    }
+    replay.finish().await?;
+    if !pending.0.is_empty() {
+        part += 1;
+        let detail = format!("backup {id}: part {part}");
+        audit_with(
+            kms,
+            meta,
+            Some(caller),
+            "backup.restore",
+            Ok(Some(detail)),
+            pending,
+        )
+        .await?;
+    }
+    let mut last = WriteBatch(tenant_writes);
+    for (tenant, (created_at, archive_key)) in &keks.archive_keys {
+        let (nonce, wrapped) = kms.root_seal(&archive_key_aad(tenant), archive_key.as_bytes())?;
+        let sealed = SealedArchiveKey {
+            v: RECORD_VERSION,
+            tenant: tenant.clone(),
+            created_at: *created_at,
+            nonce: nonce.to_vec(),
+            wrapped,
+        };
+        last.push(Write::InsertSystem {
+            name: archive_key_name(tenant),
+            value: serde_json::to_vec(&sealed)
+                .map_err(|_| KmsError::Integrity("archive key encoding"))?,
+        });
+    }
+    let c = report.counts.clone().unwrap_or_default();
+    let detail = format!(
+        "restored backup {id}: {} tenants, {} keys, {} versions, {} archived, {} aliases, {} grants, {} tokens, {} client certificates; \
+         source audit head {}",
+        c.tenants,
+        c.keys,
+        c.versions,
+        c.archived,
+        c.aliases,
+        c.grants,
+        c.tokens,
+        c.client_certs,
+        report
+            .audit_head
+            .as_ref()
+            .map_or("none".to_owned(), |(seq, hash)| format!("seq {seq} hash {hash}")),
+    );
+    audit_with(
+        kms,
+        meta,
+        Some(caller),
+        "backup.restore",
+        Ok(Some(detail)),
+        last,
+    )
+    .await?;
+    for (tenant, kek) in &keks.keks {
+        kms.install_kek(tenant.clone(), kek.clone())?;
+    }
+    Ok(report)
+}
+
+/// What Recover Key did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recovered {
+    /// The key.
+    pub key_id: KeyId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Versions restored.
+    pub versions: u32,
+    /// Aliases restored.
+    pub aliases: Vec<String>,
+    /// Aliases not restored because the name now points elsewhere.
+    pub aliases_skipped: Vec<String>,
+    /// Grants restored.
+    pub grants: u32,
+    /// The backup it came from.
+    pub backup_id: String,
+}
+
+/// Recovers one key from a backup into a running server.
+///
+/// The rule: the key is restored only if no key with its id exists on the server, whatever the
+/// existing key's state. A key destroyed since the backup stays destroyed: destruction is a
+/// deliberate, audited, irreversible act, and bringing its material back into service would undo
+/// it behind the life cycle's back (to read old data, restore the backup into a separate, empty
+/// server instead). Its tenant must exist and its name must be free; aliases whose names are
+/// taken are skipped and reported. Versions are re-wrapped under the server's KEK when it differs
+/// from the backup's. Audited as `backup.recover-key`.
+pub async fn recover_key_as(
+    kms: &Kms,
+    meta: &RequestMeta,
+    caller: &crate::ops::Caller,
+    key: BackupKey,
+    kek_backup: &[u8],
+    key_backup: &Path,
+    key_id: KeyId,
+) -> Result<Recovered, KmsError> {
+    let result = recover_key(kms, &key, kek_backup, key_backup, key_id).await;
+    match &result {
+        Ok((recovered, writes)) => {
+            let detail = format!(
+                "key {} recovered from backup {}: {} versions, {} aliases ({} skipped), {} grants",
+                recovered.key_id,
+                recovered.backup_id,
+                recovered.versions,
+                recovered.aliases.len(),
+                recovered.aliases_skipped.len(),
+                recovered.grants
+            );
+            audit_with(
+                kms,
+                meta,
+                Some(caller),
+                "backup.recover-key",
+                Ok(Some(detail)),
+                writes.clone(),
+            )
+            .await?;
+        }
+        Err(e) => audit(kms, meta, Some(caller), "backup.recover-key", Err(e)).await?,
+    }
+    result.map(|(r, _)| r)
+}
+
+/// Everything of one key found in a backup.
+#[derive(Default)]
+struct Found {
+    key: Option<KeyRecord>,
+    versions: Vec<KeyVersion>,
+    archived: Vec<ArchivedVersion>,
+    aliases: Vec<Alias>,
+    grants: Vec<Grant>,
+}
+
+async fn recover_key(
+    kms: &Kms,
+    key: &BackupKey,
+    kek_backup: &[u8],
+    key_backup: &Path,
+    key_id: KeyId,
+) -> Result<(Recovered, WriteBatch), KmsError> {
+    let (pair, keks, _) = verify_all(key_backup, kek_backup, key, &|_| {}).await?;
+    let mut found = Found::default();
+    let mut replay = Replay::start(key_backup, &pair, &keks).await?;
+    while let Some(entry) = replay.next().await? {
+        match entry {
+            KeyEntry::Key(k) if k.id == key_id => found.key = Some(k),
+            KeyEntry::Version(v) if v.key_id == key_id => found.versions.push(v),
+            KeyEntry::Archived(a) if a.key_id == key_id => found.archived.push(a),
+            KeyEntry::Alias(a) if a.key_id == key_id => found.aliases.push(a),
+            KeyEntry::Grant(g) if g.key_id == key_id => found.grants.push(g),
+            _ => {}
+        }
+    }
+    replay.finish().await?;
+    let record = found.key.ok_or(KmsError::NotFound("key in this backup"))?;
+    let store = kms.store();
+    if let Some(existing) = store.key_any_tenant(&key_id).await? {
+        return Err(if existing.lifecycle.state.is_destroyed() {
+            KmsError::invalid(
+                "the key was destroyed after this backup and stays destroyed; to read data under it, \
+                 restore the backup into a separate, empty server",
+            )
+        } else {
+            KmsError::AlreadyExists("key (it exists on this server; nothing to recover)")
+        });
+    }
+    if store.tenant(&record.tenant).await?.is_none() {
+        return Err(KmsError::invalid(format!(
+            "tenant {} does not exist on this server",
+            record.tenant
+        )));
+    }
+    if let Some(name) = &record.name {
+        if store.key_by_name(&record.tenant, name).await?.is_some() {
+            return Err(KmsError::AlreadyExists("key name (another key has it now)"));
+        }
+    }
+    let provider = Provider::aws_lc();
+    let backup_kek = keks
+        .keks
+        .get(&record.tenant)
+        .ok_or(KmsError::Integrity("tenant without KEK after verification"))?;
+    let server_kek = kms.kek(&record.tenant)?;
+    let same_kek = keyhold_crypto::constant_time_eq(backup_kek.as_bytes(), server_kek.as_bytes());
+    let mut writes = WriteBatch::default();
+    writes.push(Write::InsertKey(record.clone()));
+    let versions = found.versions.len() as u32;
+    for mut v in found.versions {
+        if !same_kek && !v.destroyed && !v.wrapped.is_empty() {
+            let material = open(
+                &provider,
+                backup_kek,
+                &v.nonce,
+                &record.version_aad(v.version),
+                &v.wrapped,
+            )?;
+            let (nonce, wrapped) = provider.aes_gcm_seal(
+                server_kek.as_bytes(),
+                &record.version_aad(v.version),
+                material.as_bytes(),
+            )?;
+            v.wrapped = wrapped;
+            v.nonce = nonce.to_vec();
+        }
+        writes.push(Write::InsertVersion(v));
+    }
+    if !found.archived.is_empty() {
+        let (_, backup_archive_key) =
+            keks.archive_keys
+                .get(&record.tenant)
+                .ok_or(KmsError::Integrity(
+                    "archived material without archive key after verification",
+                ))?;
+        let (server_archive_key, store_key) =
+            crate::ops::archive::archive_key(kms, &record.tenant, kms.now()).await?;
+        if let Some(w) = store_key {
+            writes.push(w);
+        }
+        for mut a in found.archived {
+            let aad = archived_version_aad(&record, a.version);
+            let material = open(&provider, backup_archive_key, &a.nonce, &aad, &a.wrapped)?;
+            let (nonce, wrapped) =
+                provider.aes_gcm_seal(server_archive_key.as_bytes(), &aad, material.as_bytes())?;
+            a.wrapped = wrapped;
+            a.nonce = nonce.to_vec();
+            writes.push(Write::ArchiveVersion(a));
+        }
+    }
+    let mut aliases = Vec::new();
+    let mut aliases_skipped = Vec::new();
+    for a in found.aliases {
+        if store.alias(&a.tenant, &a.name).await?.is_some() {
+            aliases_skipped.push(a.name.to_string());
+        } else {
+            aliases.push(a.name.to_string());
+            writes.push(Write::InsertAlias(a));
+        }
+    }
+    let mut grants = 0;
+    for g in found.grants {
+        grants += 1;
+        writes.push(Write::InsertGrant(g));
+    }
+    Ok((
+        Recovered {
+            key_id,
+            tenant: record.tenant,
+            versions,
+            aliases,
+            aliases_skipped,
+            grants,
+            backup_id: pair.key_header.backup_id.to_string(),
+        },
+        writes,
+    ))
+}
+
+fn open(
+    provider: &Provider,
+    key: &SecretBytes,
+    nonce: &[u8],
+    aad: &[u8],
+    wrapped: &[u8],
+) -> Result<SecretBytes, KmsError> {
+    let nonce: [u8; 12] = nonce
+        .try_into()
+        .map_err(|_| KmsError::Integrity("wrapped material nonce"))?;
+    provider
+        .aes_gcm_open(key.as_bytes(), &nonce, aad, wrapped)
+        .map_err(|_| KmsError::Integrity("backed-up material does not authenticate"))
+}
+
+/// Reads a whole stream into memory up to `limit` bytes (the KEK backup is small).
+pub async fn read_limited<R: AsyncRead + Unpin>(
+    mut r: R,
+    limit: usize,
+) -> Result<Vec<u8>, BackupError> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let n = (&mut r)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .await?;
+    if n > limit {
+        return Err(BackupError::BadHeader("the KEK backup is too large".into()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,241 @@
+//! Managed objects as KMIP clients see them: a key pair held as two linked objects, keys
+//! registered in plaintext over an authenticated channel, and reading an object's material back.
+//!
+//! Every object still has its material wrapped under the tenant KEK and runs through the same
+//! life cycle as any key; these operations only add ways in and out.
+
+use keyhold_crypto::{Algorithm, KeyMaterial};
+use serde::{Deserialize, Serialize};
+
+use super::create_key::{new_record, KeySpec};
+use super::describe::{key_info, KeyInfo};
+use super::{wrap_material, Cx, Done, Response, SecretData};
+use crate::error::KmsError;
+use crate::ids::{KeyId, KeyRef};
+use crate::lifecycle::Use;
+use crate::model::{KeyOp, Link, LinkKind, ObjectKind, Origin, Role};
+use crate::store::{Write, WriteBatch};
+
+/// Request: generate a key pair and keep its halves as two linked objects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateKeyPair {
+    /// An asymmetric algorithm (`rsa-*`, `ec-*`, `ed25519`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub algorithm: Algorithm,
+    /// Attributes of the private key.
+    #[serde(flatten)]
+    pub spec: KeySpec,
+    /// Tags of the public key (its other attributes follow the private key's; it has no name,
+    /// since names are unique within a tenant).
+    #[serde(default)]
+    pub public_tags: std::collections::BTreeMap<String, String>,
+}
+
+/// Both halves of a new key pair.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyPairInfo {
+    /// The private key (it also holds the public key, as every Keyhold key pair does).
+    pub private_key: Box<KeyInfo>,
+    /// The public key object.
+    pub public_key: Box<KeyInfo>,
+}
+
+impl CreateKeyPair {
+    pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
+        cx.require(&[Role::KeyManager], "only key managers create keys")?;
+        if !self.algorithm.is_asymmetric() {
+            return Err(KmsError::invalid(format!(
+                "{} is not an asymmetric algorithm",
+                self.algorithm
+            )));
+        }
+        let material = cx.kms.crypto.generate(self.algorithm)?;
+        let spki = material
+            .public
+            .clone()
+            .ok_or(KmsError::Integrity("generated key pair without public key"))?;
+        let mut private = new_record(
+            cx,
+            self.algorithm,
+            self.spec,
+            Origin::Generated,
+            None,
+            String::new(),
+        )
+        .await?;
+        let mut public = private.clone();
+        public.id = KeyId::generate();
+        public.kind = ObjectKind::PublicKey;
+        public.name = None;
+        public.tags = self.public_tags;
+        super::create_key::validate_metadata(&public.description, &public.tags)?;
+        public.rotation_period_secs = None;
+        private.rotation_period_secs = None;
+        private.links = vec![Link {
+            kind: LinkKind::PublicKey,
+            target: public.id,
+        }];
+        public.links = vec![Link {
+            kind: LinkKind::PrivateKey,
+            target: private.id,
+        }];
+        let public_material = KeyMaterial {
+            private: keyhold_crypto::SecretBytes::from(spki.as_slice()),
+            public: Some(spki),
+        };
+        let mut batch = WriteBatch::default();
+        for (record, material) in [(&private, &material), (&public, &public_material)] {
+            batch.push(Write::InsertKey(record.clone()));
+            batch.push(Write::InsertVersion(wrap_material(
+                cx.kms, record, 1, material, cx.now,
+            )?));
+            if let Some(grant) = cx.owner_grant(record) {
+                batch.push(grant);
+            }
+        }
+        let response = KeyPairInfo {
+            private_key: Box::new(key_info(cx, &private).await?),
+            public_key: Box::new(key_info(cx, &public).await?),
+        };
+        Ok(Done::new(Response::KeyPair(response))
+            .key(private.id, Some(1))
+            .writes(batch)
+            .detail(format!(
+                "{} key pair, public key {}",
+                private.algorithm, public.id
+            )))
+    }
+}
+
+/// Request: register a key whose material the client sends in plaintext over an authenticated,
+/// encrypted channel (KMIP Register). Over REST, prefer the wrapped import
+/// ([`super::ImportKey`]), which never exposes the material to the transport.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisterKey {
+    /// The algorithm of a key's material; `data` (or absent) for data objects.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub algorithm: Option<Algorithm>,
+    /// Raw bytes (symmetric key, data objects), PKCS#8 DER (private key), SubjectPublicKeyInfo
+    /// DER (public key) or X.509 DER (certificate).
+    pub material: SecretData,
+    /// What the object is; a key (symmetric or private) by default.
+    #[serde(default)]
+    pub kind: ObjectKind,
+    /// Attributes.
+    #[serde(flatten)]
+    pub spec: KeySpec,
+}
+
+impl RegisterKey {
+    pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
+        cx.require(&[Role::KeyManager], "only key managers register keys")?;
+        let bytes = self.material.0.as_bytes();
+        let kind = self.kind;
+        let algorithm = match (kind.is_data(), self.algorithm) {
+            (true, None | Some(Algorithm::Data)) => Algorithm::Data,
+            (true, Some(_)) => {
+                return Err(KmsError::invalid(
+                    "secret data, opaque objects and certificates have no algorithm",
+                ))
+            }
+            (false, Some(Algorithm::Data) | None) => {
+                return Err(KmsError::invalid("a key needs its algorithm"))
+            }
+            (false, Some(a)) => a,
+        };
+        let material = if kind == ObjectKind::PublicKey {
+            cx.kms
+                .crypto
+                .check_public_key(algorithm, bytes)
+                .map_err(|e| KmsError::invalid(format!("public key: {e}")))?;
+            KeyMaterial {
+                private: keyhold_crypto::SecretBytes::from(bytes),
+                public: Some(bytes.to_vec()),
+            }
+        } else {
+            cx.kms
+                .crypto
+                .import(algorithm, bytes)
+                .map_err(|e| KmsError::invalid(format!("material: {e}")))?
+        };
+        let mut spec = self.spec;
+        if kind != ObjectKind::Key {
+            spec.rotation_period_secs = None;
+        }
+        let mut record =
+            new_record(cx, algorithm, spec, Origin::Imported, None, String::new()).await?;
+        record.kind = kind;
+        let mut batch = WriteBatch::default();
+        batch.push(Write::InsertKey(record.clone()));
+        batch.push(Write::InsertVersion(wrap_material(
+            cx.kms, &record, 1, &material, cx.now,
+        )?));
+        if let Some(grant) = cx.owner_grant(&record) {
+            batch.push(grant);
+        }
+        let info = key_info(cx, &record).await?;
+        Ok(Done::new(Response::Key(Box::new(info)))
+            .key(record.id, Some(1))
+            .writes(batch)
+            .detail(format!("registered {} {}", record.algorithm, kind.as_str())))
+    }
+}
+
+/// Request: read an object's material (KMIP Get). Secret material needs a grant for `export`;
+/// a public-key object's material is its public key and needs no more than reading it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExportKey {
+    /// Id, name or alias.
+    #[serde(default)]
+    pub key: KeyRef,
+    /// The version; the current one when absent.
+    #[serde(default)]
+    pub key_version: Option<u32>,
+}
+
+/// An object's material and description.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExportedKey {
+    /// The object.
+    pub key: Box<KeyInfo>,
+    /// The version read.
+    pub key_version: u32,
+    /// Raw bytes (symmetric), PKCS#8 DER (private key) or SubjectPublicKeyInfo DER (public key).
+    pub material: SecretData,
+    /// SubjectPublicKeyInfo DER of an asymmetric key.
+    #[serde(with = "crate::b64::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub public_key: Option<Vec<u8>>,
+}
+
+impl ExportKey {
+    pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
+        let key = cx.resolve(&self.key).await?;
+        let public = key.kind == ObjectKind::PublicKey;
+        if !(public && cx.caller.roles.contains(Role::KeyManager)) {
+            cx.authorize_use(&key, KeyOp::Export).await?;
+        }
+        let use_ = if public { Use::PublicKey } else { Use::Export };
+        let permit = cx.check(&key, use_, "export")?;
+        let version = super::requested_version(&key, self.key_version)?;
+        let (material, v) = cx.material(&key, version).await?;
+        let mut done = Done::new(Response::Exported(ExportedKey {
+            key: Box::new(key_info(cx, &key).await?),
+            key_version: version,
+            material: SecretData(material),
+            public_key: v.public_key,
+        }))
+        .key(key.id, Some(version));
+        done.compromised = super::compromised(permit);
+        Ok(done)
+    }
+}

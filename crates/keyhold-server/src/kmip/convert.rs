@@ -1,0 +1,508 @@
+//! Translations between KMIP and the core: error codes to Result Reasons (the one table),
+//! Keyhold objects to KMIP attributes and managed objects, and the DER re-wrappings between
+//! PKCS#1 and PKCS#8 / SubjectPublicKeyInfo that KMIP key formats need.
+
+use std::collections::BTreeMap;
+
+use keyhold_core::lifecycle::KeyState;
+use keyhold_core::model::{KeyUsage, ObjectKind};
+use keyhold_core::ops::KeyInfo;
+use keyhold_core::{Algorithm, ErrorCode, KmsError};
+use keyhold_kmip::attributes::{name_item, Attribute};
+use keyhold_kmip::enums::{CryptographicAlgorithm, ObjectType, ResultReason, State};
+use keyhold_kmip::{tags, Failure, Item, ProtocolVersion};
+
+/// Tags holding KMIP attributes that Keyhold has no field for.
+pub const TAG_NAME: &str = "kmip:name";
+/// Object Group.
+pub const TAG_GROUP: &str = "kmip:object-group";
+/// Contact Information.
+pub const TAG_CONTACT: &str = "kmip:contact-information";
+/// Secret Data Type / Opaque Data Type / Certificate Type of a data object.
+pub const TAG_DATA_TYPE: &str = "kmip:data-type";
+
+/// Cryptographic Usage Mask bits.
+pub mod usage_mask {
+    /// Sign.
+    pub const SIGN: i32 = 0x1;
+    /// Verify.
+    pub const VERIFY: i32 = 0x2;
+    /// Encrypt.
+    pub const ENCRYPT: i32 = 0x4;
+    /// Decrypt.
+    pub const DECRYPT: i32 = 0x8;
+    /// MAC Generate.
+    pub const MAC_GENERATE: i32 = 0x80;
+    /// MAC Verify.
+    pub const MAC_VERIFY: i32 = 0x100;
+    /// Export.
+    pub const EXPORT: i32 = 0x40;
+}
+
+/// The one mapping from Keyhold's errors to KMIP Result Reasons. Reasons that KMIP 1.x does not
+/// define are replaced by the nearest 1.x reason for 1.x clients.
+pub fn result_reason(code: ErrorCode, version: ProtocolVersion) -> ResultReason {
+    use ResultReason as R;
+    let v2 = version.is_2x();
+    match code {
+        ErrorCode::Sealed => R::GeneralFailure,
+        ErrorCode::Unauthenticated => R::AuthenticationNotSuccessful,
+        ErrorCode::PermissionDenied => R::PermissionDenied,
+        ErrorCode::NotFound => R::ItemNotFound,
+        ErrorCode::AlreadyExists => R::ObjectAlreadyExists,
+        ErrorCode::InvalidRequest | ErrorCode::IdempotencyMismatch => R::InvalidField,
+        ErrorCode::InvalidKeyState if v2 => R::WrongKeyLifecycleState,
+        ErrorCode::InvalidKeyState => R::PermissionDenied,
+        ErrorCode::WrongKeyUsage if v2 => R::IncompatibleCryptographicUsageMask,
+        ErrorCode::WrongKeyUsage => R::PermissionDenied,
+        ErrorCode::InvalidCiphertext => R::CryptographicFailure,
+        ErrorCode::KeyVersionDisabled => R::PermissionDenied,
+        ErrorCode::Conflict => R::GeneralFailure,
+        ErrorCode::LimitExceeded if v2 => R::ServerLimitExceeded,
+        ErrorCode::LimitExceeded => R::ResponseTooLarge,
+        ErrorCode::AuditUnavailable | ErrorCode::Internal => R::GeneralFailure,
+        ErrorCode::MalformedRequest => R::InvalidMessage,
+        ErrorCode::PayloadTooLarge => R::InvalidMessage,
+    }
+}
+
+/// A core error as a KMIP failure. A destroyed object is, to KMIP clients, an object that is
+/// no longer there.
+pub fn failure(e: &KmsError, version: ProtocolVersion) -> Failure {
+    if let KmsError::InvalidState {
+        state: KeyState::Destroyed | KeyState::DestroyedCompromised,
+        ..
+    } = e
+    {
+        return Failure::new(ResultReason::ItemNotFound, "object not found");
+    }
+    let reason = match e {
+        KmsError::Archived(_) => ResultReason::ObjectArchived,
+        KmsError::Crypto(_) | KmsError::Integrity(_) => ResultReason::CryptographicFailure,
+        _ => result_reason(e.code(), version),
+    };
+    Failure::new(reason, e.to_string())
+}
+
+/// The KMIP state of a Keyhold state.
+pub fn state(s: KeyState) -> State {
+    match s {
+        KeyState::PreActive => State::PreActive,
+        KeyState::Active => State::Active,
+        // KMIP has no Suspended state: a suspended key can neither protect nor process, which
+        // KMIP clients see most faithfully as Deactivated.
+        KeyState::Suspended | KeyState::Deactivated => State::Deactivated,
+        KeyState::Compromised => State::Compromised,
+        KeyState::Destroyed => State::Destroyed,
+        KeyState::DestroyedCompromised => State::DestroyedCompromised,
+    }
+}
+
+/// The KMIP object type of an object.
+pub fn object_type(info: &KeyInfo) -> ObjectType {
+    match info.kind {
+        ObjectKind::PublicKey => ObjectType::PublicKey,
+        ObjectKind::SecretData => ObjectType::SecretData,
+        ObjectKind::OpaqueObject => ObjectType::OpaqueObject,
+        ObjectKind::Certificate => ObjectType::Certificate,
+        _ if info.algorithm.is_asymmetric() => ObjectType::PrivateKey,
+        _ => ObjectType::SymmetricKey,
+    }
+}
+
+/// The KMIP algorithm and length of a Keyhold algorithm.
+pub fn algorithm(a: Algorithm) -> Option<(CryptographicAlgorithm, i32)> {
+    use CryptographicAlgorithm as C;
+    Some(match a {
+        Algorithm::Aes128 => (C::Aes, 128),
+        Algorithm::Aes192 => (C::Aes, 192),
+        Algorithm::Aes256 => (C::Aes, 256),
+        Algorithm::HmacSha256 => (C::HmacSha256, 256),
+        Algorithm::HmacSha384 => (C::HmacSha384, 384),
+        Algorithm::HmacSha512 => (C::HmacSha512, 512),
+        Algorithm::Rsa2048 => (C::Rsa, 2048),
+        Algorithm::Rsa3072 => (C::Rsa, 3072),
+        Algorithm::Rsa4096 => (C::Rsa, 4096),
+        Algorithm::EcP256 => (C::Ecdsa, 256),
+        Algorithm::EcP384 => (C::Ecdsa, 384),
+        Algorithm::EcP521 => (C::Ecdsa, 521),
+        Algorithm::Ed25519 => (C::Ed25519, 255),
+        Algorithm::Data => return None,
+    })
+}
+
+/// The Keyhold algorithm for a KMIP algorithm and length (`len` may be absent for HMAC and
+/// Ed25519).
+pub fn keyhold_algorithm(
+    alg: CryptographicAlgorithm,
+    len: Option<i32>,
+) -> Result<Algorithm, Failure> {
+    use CryptographicAlgorithm as C;
+    let a = match (alg, len) {
+        (C::Aes, Some(128)) => Algorithm::Aes128,
+        (C::Aes, Some(192)) => Algorithm::Aes192,
+        (C::Aes, Some(256)) => Algorithm::Aes256,
+        (C::HmacSha256, _) => Algorithm::HmacSha256,
+        (C::HmacSha384, _) => Algorithm::HmacSha384,
+        (C::HmacSha512, _) => Algorithm::HmacSha512,
+        (C::Rsa, Some(2048)) => Algorithm::Rsa2048,
+        (C::Rsa, Some(3072)) => Algorithm::Rsa3072,
+        (C::Rsa, Some(4096)) => Algorithm::Rsa4096,
+        (C::Ecdsa | C::Ec, Some(256)) => Algorithm::EcP256,
+        (C::Ecdsa | C::Ec, Some(384)) => Algorithm::EcP384,
+        (C::Ecdsa | C::Ec, Some(521)) => Algorithm::EcP521,
+        (C::Ed25519, _) => Algorithm::Ed25519,
+        (alg, len) => {
+            return Err(Failure::new(
+                ResultReason::InvalidField,
+                format!(
+                    "unsupported algorithm {} with length {}",
+                    alg.name(),
+                    len.map_or("none".to_owned(), |l| l.to_string())
+                ),
+            ))
+        }
+    };
+    Ok(a)
+}
+
+/// The usage mask of an object.
+pub fn usage_mask_of(info: &KeyInfo) -> i32 {
+    use usage_mask::*;
+    match (info.usage, info.kind) {
+        (KeyUsage::EncryptDecrypt, ObjectKind::PublicKey) => ENCRYPT,
+        (KeyUsage::EncryptDecrypt, _) => ENCRYPT | DECRYPT,
+        (KeyUsage::SignVerify, ObjectKind::PublicKey) => VERIFY,
+        (KeyUsage::SignVerify, _) => SIGN | VERIFY,
+        (KeyUsage::Mac, _) => MAC_GENERATE | MAC_VERIFY,
+        (KeyUsage::Storage, _) => EXPORT,
+    }
+}
+
+/// The Keyhold usage a usage mask asks for, given the algorithm.
+pub fn usage_from_mask(mask: Option<i32>, alg: Algorithm) -> Result<Option<KeyUsage>, Failure> {
+    use usage_mask::*;
+    let Some(mask) = mask else { return Ok(None) };
+    let default = KeyUsage::default_for(alg);
+    let wanted = if mask & (SIGN | VERIFY) != 0 && alg.is_asymmetric() {
+        KeyUsage::SignVerify
+    } else if mask & (ENCRYPT | DECRYPT) != 0 && default != KeyUsage::Mac {
+        KeyUsage::EncryptDecrypt
+    } else if mask & (MAC_GENERATE | MAC_VERIFY) != 0 {
+        KeyUsage::Mac
+    } else {
+        default
+    };
+    if !wanted.fits(alg) {
+        return Ok(Some(default));
+    }
+    Ok(Some(wanted))
+}
+
+fn date(tag: keyhold_kmip::Tag, t: keyhold_core::clock::Timestamp) -> Item {
+    Item::date_time(tag, t.millis().div_euclid(1000))
+}
+
+/// Every attribute of an object, in a stable order. `decodable_only` leaves out what PyKMIP
+/// and similar clients cannot decode when they ask for all attributes.
+pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
+    let mut out = vec![
+        Attribute::standard(Item::text(tags::UNIQUE_IDENTIFIER, info.id.to_string())),
+        Attribute::standard(Item::enumeration(
+            tags::OBJECT_TYPE,
+            object_type(info).to_u32(),
+        )),
+    ];
+    if let Some((alg, len)) = algorithm(info.algorithm) {
+        out.push(Attribute::standard(Item::enumeration(
+            tags::CRYPTOGRAPHIC_ALGORITHM,
+            alg.to_u32(),
+        )));
+        out.push(Attribute::standard(Item::int(
+            tags::CRYPTOGRAPHIC_LENGTH,
+            len,
+        )));
+    }
+    out.push(Attribute::standard(Item::int(
+        tags::CRYPTOGRAPHIC_USAGE_MASK,
+        usage_mask_of(info),
+    )));
+    out.push(Attribute::standard(Item::enumeration(
+        tags::STATE,
+        state(info.state).to_u32(),
+    )));
+    out.push(Attribute::standard(date(
+        tags::INITIAL_DATE,
+        info.created_at,
+    )));
+    let lc = &info.lifecycle;
+    if let Some(t) = lc.activation_date {
+        out.push(Attribute::standard(date(tags::ACTIVATION_DATE, t)));
+    }
+    if let Some(t) = lc.deactivation_date {
+        out.push(Attribute::standard(date(tags::DEACTIVATION_DATE, t)));
+    }
+    if let Some(t) = lc.compromise_date {
+        out.push(Attribute::standard(date(
+            tags::COMPROMISE_OCCURRENCE_DATE,
+            t,
+        )));
+        out.push(Attribute::standard(date(tags::COMPROMISE_DATE, t)));
+    }
+    if let Some(t) = lc.destroyed_at {
+        out.push(Attribute::standard(date(tags::DESTROY_DATE, t)));
+    }
+    out.push(Attribute::standard(date(
+        tags::LAST_CHANGE_DATE,
+        lc.state_changed_at.max(info.rotated_at),
+    )));
+    for name in names_of(info) {
+        out.push(Attribute::standard(name_item(&name)));
+    }
+    if let Some(g) = info.tags.get(TAG_GROUP) {
+        out.push(Attribute::standard(Item::text(
+            tags::OBJECT_GROUP,
+            g.clone(),
+        )));
+    }
+    if let Some(c) = info.tags.get(TAG_CONTACT) {
+        out.push(Attribute::standard(Item::text(
+            tags::CONTACT_INFORMATION,
+            c.clone(),
+        )));
+    }
+    for (k, v) in &info.tags {
+        if k.starts_with("x-") || k.starts_with("y-") {
+            out.push(Attribute {
+                name: k.clone(),
+                index: None,
+                value: Item::text(tags::ATTRIBUTE_VALUE, v.clone()),
+            });
+        }
+    }
+    if !decodable_only {
+        for link in &info.links {
+            let kind = match link.kind {
+                keyhold_core::model::LinkKind::PublicKey => 0x0000_0102u32,
+                keyhold_core::model::LinkKind::PrivateKey => 0x0000_0103u32,
+            };
+            out.push(Attribute::standard(Item::structure(
+                tags::LINK,
+                vec![
+                    Item::enumeration(tags::LINK_TYPE, kind),
+                    Item::text(tags::LINKED_OBJECT_IDENTIFIER, link.target.to_string()),
+                ],
+            )));
+        }
+        if !info.description.is_empty() {
+            out.push(Attribute::standard(Item::text(
+                tags::DESCRIPTION,
+                info.description.clone(),
+            )));
+        }
+    }
+    out
+}
+
+/// The KMIP names of an object: its Keyhold name and the names KMIP clients gave it.
+pub fn names_of(info: &KeyInfo) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Some(n) = &info.name {
+        names.push(n.to_string());
+    }
+    if let Some(n) = info.tags.get(TAG_NAME) {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    names
+}
+
+/// Tags for the KMIP-only attributes of a request (names, group, contact, custom).
+pub fn tags_from(attrs: &keyhold_kmip::Attributes) -> Result<BTreeMap<String, String>, Failure> {
+    let mut tags_out = BTreeMap::new();
+    if let Some(n) = attrs.get("Name") {
+        tags_out.insert(TAG_NAME.to_owned(), n.name_value()?);
+    }
+    if let Some(g) = attrs.text("Object Group")? {
+        tags_out.insert(TAG_GROUP.to_owned(), g);
+    }
+    if let Some(c) = attrs.text("Contact Information")? {
+        tags_out.insert(TAG_CONTACT.to_owned(), c);
+    }
+    for a in &attrs.0 {
+        if a.name.starts_with("x-") || a.name.starts_with("y-") {
+            let v = match a.value.as_text() {
+                Ok(t) => t.to_owned(),
+                Err(_) => {
+                    return Err(Failure::invalid(format!(
+                        "custom attribute {} must be text",
+                        a.name
+                    )))
+                }
+            };
+            tags_out.insert(a.name.clone(), v);
+        }
+    }
+    Ok(tags_out)
+}
+
+// ---- DER re-wrappings --------------------------------------------------------------------
+
+const RSA_ALG_ID: &[u8] = &[
+    0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+];
+
+fn der_len(len: usize, out: &mut Vec<u8>) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+fn der_tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    der_len(body.len(), &mut out);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Reads one DER TLV at the start of `input`: (tag, body, rest).
+fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// PKCS#1 RSAPrivateKey → PKCS#8 PrivateKeyInfo.
+pub fn rsa_pkcs1_to_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x02, 0x01, 0x00];
+    body.extend_from_slice(RSA_ALG_ID);
+    body.extend(der_tlv(0x04, pkcs1));
+    der_tlv(0x30, &body)
+}
+
+/// PKCS#8 PrivateKeyInfo of an RSA key → PKCS#1 RSAPrivateKey.
+pub fn rsa_pkcs8_to_pkcs1(pkcs8: &[u8]) -> Option<Vec<u8>> {
+    let (0x30, body, _) = der_read(pkcs8)? else {
+        return None;
+    };
+    let (0x02, _, rest) = der_read(body)? else {
+        return None;
+    };
+    let (0x30, alg, rest) = der_read(rest)? else {
+        return None;
+    };
+    if alg != &RSA_ALG_ID[2..] {
+        return None;
+    }
+    let (0x04, key, _) = der_read(rest)? else {
+        return None;
+    };
+    Some(key.to_vec())
+}
+
+/// PKCS#1 RSAPublicKey → SubjectPublicKeyInfo.
+pub fn rsa_pkcs1_to_spki(pkcs1: &[u8]) -> Vec<u8> {
+    let mut bits = vec![0x00];
+    bits.extend_from_slice(pkcs1);
+    let mut body = RSA_ALG_ID.to_vec();
+    body.extend(der_tlv(0x03, &bits));
+    der_tlv(0x30, &body)
+}
+
+/// SubjectPublicKeyInfo of an RSA key → PKCS#1 RSAPublicKey.
+pub fn rsa_spki_to_pkcs1(spki: &[u8]) -> Option<Vec<u8>> {
+    let (0x30, body, _) = der_read(spki)? else {
+        return None;
+    };
+    let (0x30, alg, rest) = der_read(body)? else {
+        return None;
+    };
+    if alg != &RSA_ALG_ID[2..] {
+        return None;
+    }
+    let (0x03, bits, _) = der_read(rest)? else {
+        return None;
+    };
+    let (0x00, key) = bits.split_first().map(|(a, b)| (*a, b))? else {
+        return None;
+    };
+    Some(key.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_code_has_a_reason_that_pykmip_knows_in_every_version() {
+        for v in ProtocolVersion::SUPPORTED {
+            for code in ErrorCode::ALL {
+                let r = result_reason(code, v);
+                assert!(
+                    ![0x27u32, 0x31, 0x33, 0x38].contains(&r.to_u32()),
+                    "{code:?} -> {r:?}"
+                );
+                if !v.is_2x() {
+                    assert!(
+                        r.to_u32() <= 0x18 || r == ResultReason::GeneralFailure,
+                        "{code:?} -> {r:?} is not a 1.x reason"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            result_reason(ErrorCode::NotFound, ProtocolVersion::new(1, 0)),
+            ResultReason::ItemNotFound
+        );
+        assert_eq!(
+            result_reason(ErrorCode::InvalidKeyState, ProtocolVersion::new(2, 0)),
+            ResultReason::WrongKeyLifecycleState
+        );
+    }
+
+    #[test]
+    fn destroyed_objects_are_not_found() {
+        let e = KmsError::InvalidState {
+            state: KeyState::Destroyed,
+            action: "get",
+        };
+        assert_eq!(
+            failure(&e, ProtocolVersion::new(1, 2)).reason,
+            ResultReason::ItemNotFound
+        );
+    }
+
+    #[test]
+    fn rsa_der_rewrappings_round_trip() {
+        let p = keyhold_crypto::Provider::default();
+        let m = p.generate(Algorithm::Rsa2048).unwrap();
+        let pkcs8 = m.private.as_bytes();
+        let pkcs1 = rsa_pkcs8_to_pkcs1(pkcs8).unwrap();
+        assert_eq!(rsa_pkcs1_to_pkcs8(&pkcs1), pkcs8);
+        let spki = m.public.unwrap();
+        let pub1 = rsa_spki_to_pkcs1(&spki).unwrap();
+        assert_eq!(rsa_pkcs1_to_spki(&pub1), spki);
+        assert!(rsa_spki_to_pkcs1(b"\x30\x03\x02\x01\x00").is_none());
+    }
+}

@@ -1,0 +1,245 @@
+//! The KMIP adapter: binary TTLV over mutual TLS (default 127.0.0.1:5696), and over HTTPS as
+//! `POST /kmip` on the REST port.
+//!
+//! ```text
+//!  TLS (client certificate required) ─► 8-byte header ─► message_length (limits)
+//!   ─► read body (timeout) ─► ttlv::decode ─► RequestMessage ─► for each batch item:
+//!        ops::Session::execute ─► Kms::run(credential = the certificate) ─► payload
+//!   ─► Response Message (the request's version) ─► socket
+//! ```
+//!
+//! A message that cannot be decoded gets an Invalid Message response when its header could be
+//! read, and the connection is closed; nothing a peer sends can make the server allocate more
+//! than the configured message limit.
+
+pub mod convert;
+mod objects;
+mod ops;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyhold_core::audit::Protocol;
+use keyhold_core::ids::RequestId;
+use keyhold_core::{Credential, RequestMeta};
+use keyhold_kmip::enums::ResultReason;
+use keyhold_kmip::message::{self, OnError, ResponseBatchItem};
+use keyhold_kmip::{Failure, Limits, ProtocolVersion, RequestMessage};
+use rustls::ServerConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::app::App;
+
+/// Bounds of the KMIP listener.
+#[derive(Debug, Clone, Copy)]
+pub struct KmipLimits {
+    /// A client must finish the TLS handshake, and send each message once started, within this.
+    pub handshake_timeout: Duration,
+    /// A connection with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// Simultaneous connections.
+    pub max_connections: usize,
+    /// TTLV decoding limits (message size, depth, items).
+    pub ttlv: Limits,
+}
+
+/// Handles one encoded request; always returns an encoded response.
+pub async fn handle(
+    app: &App,
+    credential: &Credential,
+    peer: Option<String>,
+    request: &[u8],
+    limits: &Limits,
+) -> Vec<u8> {
+    let now = app.kms.now().millis().div_euclid(1000);
+    let item = match keyhold_kmip::decode(request, limits) {
+        Ok(item) => item,
+        Err(e) => {
+            return failure_response(
+                ProtocolVersion::new(1, 0),
+                now,
+                Failure::new(ResultReason::InvalidMessage, e.to_string()),
+            )
+        }
+    };
+    let msg = match RequestMessage::from_item(&item) {
+        Ok(m) => m,
+        Err((version, f)) => {
+            return failure_response(version.unwrap_or(ProtocolVersion::new(1, 0)), now, f)
+        }
+    };
+    if !msg.version.is_supported() {
+        let f = Failure::new(
+            ResultReason::InvalidMessage,
+            format!("KMIP {} is not supported", msg.version),
+        );
+        return failure_response(ProtocolVersion::new(1, 0), now, f);
+    }
+    let mut session = ops::Session {
+        app,
+        credential,
+        meta: RequestMeta {
+            request_id: RequestId::generate(),
+            protocol: Protocol::Kmip,
+            peer,
+        },
+        version: msg.version,
+        placeholder: None,
+    };
+    let mut results = Vec::with_capacity(msg.items.len());
+    let mut failed = false;
+    for item in &msg.items {
+        let result = if failed {
+            Err(Failure::new(
+                ResultReason::OperationCanceledByRequester,
+                "not executed: an earlier batch item failed",
+            ))
+        } else {
+            session.execute(item.operation, &item.payload).await
+        };
+        if result.is_err() && msg.on_error != OnError::Continue {
+            failed = true;
+        }
+        results.push(ResponseBatchItem {
+            operation: Some(item.operation),
+            id: item.id.clone(),
+            result,
+        });
+    }
+    let response = message::response(msg.version, now, &results);
+    let bytes = keyhold_kmip::encode(&response);
+    match msg.max_response_size {
+        Some(max) if usize::try_from(max).is_ok_and(|m| bytes.len() > m) => failure_response(
+            msg.version,
+            now,
+            Failure::new(
+                ResultReason::ResponseTooLarge,
+                "the response exceeds Maximum Response Size",
+            ),
+        ),
+        _ => bytes,
+    }
+}
+
+fn failure_response(version: ProtocolVersion, now: i64, f: Failure) -> Vec<u8> {
+    let item = message::response(
+        version,
+        now,
+        &[ResponseBatchItem {
+            operation: None,
+            id: None,
+            result: Err(f),
+        }],
+    );
+    keyhold_kmip::encode(&item)
+}
+
+/// Serves KMIP on `listener` until `stop` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: Arc<App>,
+    limits: KmipLimits,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(tls);
+    let open = Arc::new(AtomicUsize::new(0));
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "KMIP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return Ok(()),
+        };
+        if open.load(Ordering::Relaxed) >= limits.max_connections {
+            drop(tcp);
+            metrics::counter!("keyhold_kmip_connections_refused_total").increment(1);
+            continue;
+        }
+        let _ = tcp.set_nodelay(true);
+        open.fetch_add(1, Ordering::Relaxed);
+        let (acceptor, app, open, stop) =
+            (acceptor.clone(), app.clone(), open.clone(), stop.clone());
+        tokio::spawn(async move {
+            connection(acceptor, tcp, peer, app, limits, stop).await;
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+async fn connection(
+    acceptor: TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    app: Arc<App>,
+    limits: KmipLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "KMIP handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "KMIP handshake timed out");
+            return;
+        }
+    };
+    let credential = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+        Some(cert) => Credential::Certificate(cert.as_ref().to_vec()),
+        None => Credential::None,
+    };
+    let peer_text = Some(peer.to_string());
+    loop {
+        let mut header = [0u8; keyhold_kmip::ttlv::HEADER_LEN];
+        let first = tokio::select! {
+            r = tokio::time::timeout(limits.idle_timeout, tls.read_exact(&mut header)) => r,
+            _ = stop.changed() => return,
+        };
+        match first {
+            Ok(Ok(_)) => {}
+            _ => return,
+        }
+        let len = match keyhold_kmip::message_length(&header, &limits.ttlv) {
+            Ok(l) => l,
+            Err(e) => {
+                let now = app.kms.now().millis().div_euclid(1000);
+                let out = failure_response(
+                    ProtocolVersion::new(1, 0),
+                    now,
+                    Failure::new(ResultReason::InvalidMessage, e.to_string()),
+                );
+                let _ = tls.write_all(&out).await;
+                let _ = tls.shutdown().await;
+                return;
+            }
+        };
+        let mut buf = vec![0u8; len];
+        buf[..header.len()].copy_from_slice(&header);
+        match tokio::time::timeout(
+            limits.handshake_timeout,
+            tls.read_exact(&mut buf[header.len()..]),
+        )
+        .await
+        {
+            Ok(Ok(_)) => {}
+            _ => return,
+        }
+        let out = handle(&app, &credential, peer_text.clone(), &buf, &limits.ttlv).await;
+        metrics::counter!("keyhold_kmip_messages_total").increment(1);
+        if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! KMIP managed objects (Key Block, Secret Data, Opaque Object, Certificate) to and from the
+//! core's objects, and Locate's attribute filter.
+
+use keyhold_core::model::ObjectKind;
+use keyhold_core::ops::{ExportedKey, KeyInfo};
+use keyhold_core::SecretBytes;
+use keyhold_kmip::enums::{CryptographicAlgorithm, KeyFormatType, ObjectType, ResultReason, State};
+use keyhold_kmip::{tags, Attributes, Failure, Item};
+
+use super::convert::{self, TAG_DATA_TYPE};
+use super::ops::Decoded;
+
+fn key_block(obj: &Item) -> Result<&Item, Failure> {
+    Ok(obj.require(tags::KEY_BLOCK)?)
+}
+
+/// The raw key bytes of a Key Block: Key Value is a Structure holding Key Material (bytes, or a
+/// Transparent Symmetric Key structure), or in a few clients the bytes themselves.
+fn key_material(block: &Item) -> Result<Vec<u8>, Failure> {
+    let value = block.require(tags::KEY_VALUE)?;
+    let material = match value.as_bytes() {
+        Ok(b) => return Ok(b.to_vec()),
+        Err(_) => value.require(tags::KEY_MATERIAL)?,
+    };
+    match material.as_bytes() {
+        Ok(b) => Ok(b.to_vec()),
+        Err(_) => Ok(material.require(tags::KEY)?.as_bytes()?.to_vec()),
+    }
+}
+
+/// Decodes the object of a Register request.
+pub fn decode(ot: ObjectType, payload: &Item) -> Result<Decoded, Failure> {
+    let unsupported = || {
+        Failure::new(
+            ResultReason::InvalidField,
+            format!("registering {} objects is not supported", ot.name()),
+        )
+    };
+    let (tag, kind) = match ot {
+        ObjectType::SymmetricKey => (tags::SYMMETRIC_KEY, ObjectKind::Key),
+        ObjectType::PrivateKey => (tags::PRIVATE_KEY, ObjectKind::Key),
+        ObjectType::PublicKey => (tags::PUBLIC_KEY, ObjectKind::PublicKey),
+        ObjectType::SecretData => (tags::SECRET_DATA, ObjectKind::SecretData),
+        ObjectType::OpaqueObject => (tags::OPAQUE_OBJECT, ObjectKind::OpaqueObject),
+        ObjectType::Certificate => (tags::CERTIFICATE, ObjectKind::Certificate),
+        _ => return Err(unsupported()),
+    };
+    let obj = payload
+        .child(tag)
+        .ok_or_else(|| Failure::missing(ot.name()))?;
+    match ot {
+        ObjectType::OpaqueObject => {
+            let t = obj.require(tags::OPAQUE_DATA_TYPE)?.as_enum()?;
+            let v = obj.require(tags::OPAQUE_DATA_VALUE)?.as_bytes()?.to_vec();
+            Ok((kind, None, SecretBytes::new(v), Some(t)))
+        }
+        ObjectType::Certificate => {
+            let t = obj.require(tags::CERTIFICATE_TYPE)?.as_enum()?;
+            let v = obj.require(tags::CERTIFICATE_VALUE)?.as_bytes()?.to_vec();
+            Ok((kind, None, SecretBytes::new(v), Some(t)))
+        }
+        ObjectType::SecretData => {
+            let t = obj.require(tags::SECRET_DATA_TYPE)?.as_enum()?;
+            let block = key_block(obj)?;
+            Ok((kind, None, SecretBytes::new(key_material(block)?), Some(t)))
+        }
+        _ => {
+            let block = key_block(obj)?;
+            if block.child(tags::KEY_WRAPPING_DATA).is_some() {
+                return Err(Failure::new(
+                    ResultReason::FeatureNotSupported,
+                    "registering wrapped keys is not supported",
+                ));
+            }
+            let format: KeyFormatType = block.require(tags::KEY_FORMAT_TYPE)?.as_enum_of()?;
+            let alg: CryptographicAlgorithm =
+                block.require(tags::CRYPTOGRAPHIC_ALGORITHM)?.as_enum_of()?;
+            let len = block
+                .child(tags::CRYPTOGRAPHIC_LENGTH)
+                .map(Item::as_i32)
+                .transpose()?;
+            let bytes = key_material(block)?;
+            let len = match (ot, len) {
+                (ObjectType::SymmetricKey, _) if alg == CryptographicAlgorithm::Aes => {
+                    Some(i32::try_from(bytes.len() * 8).unwrap_or(0))
+                }
+                (_, l) => l,
+            };
+            let algorithm = convert::keyhold_algorithm(alg, len)?;
+            let material = match (ot, format, algorithm.family()) {
+                (
+                    ObjectType::SymmetricKey,
+                    KeyFormatType::Raw | KeyFormatType::TransparentSymmetricKey,
+                    _,
+                ) => bytes,
+                (ObjectType::PrivateKey, KeyFormatType::Pkcs8, _) => bytes,
+                (
+                    ObjectType::PrivateKey,
+                    KeyFormatType::Pkcs1 | KeyFormatType::Raw,
+                    keyhold_crypto::KeyFamily::Rsa,
+                ) => convert::rsa_pkcs1_to_pkcs8(&bytes),
+                (ObjectType::PublicKey, KeyFormatType::X509, _) => bytes,
+                (
+                    ObjectType::PublicKey,
+                    KeyFormatType::Pkcs1 | KeyFormatType::Raw,
+                    keyhold_crypto::KeyFamily::Rsa,
+                ) => convert::rsa_pkcs1_to_spki(&bytes),
+                _ => {
+                    return Err(Failure::new(
+                        ResultReason::KeyFormatTypeNotSupported,
+                        format!(
+                            "{} keys in format {} are not supported",
+                            ot.name(),
+                            format.name()
+                        ),
+                    ))
+                }
+            };
+            Ok((kind, Some(algorithm), SecretBytes::new(material), None))
+        }
+    }
+}
+
+fn block(
+    format: KeyFormatType,
+    material: Vec<u8>,
+    alg: Option<(CryptographicAlgorithm, i32)>,
+) -> Item {
+    let mut children = vec![
+        Item::enumeration(tags::KEY_FORMAT_TYPE, format.to_u32()),
+        Item::structure(
+            tags::KEY_VALUE,
+            vec![Item::bytes(tags::KEY_MATERIAL, material)],
+        ),
+    ];
+    if let Some((a, l)) = alg {
+        children.push(Item::enumeration(tags::CRYPTOGRAPHIC_ALGORITHM, a.to_u32()));
+        children.push(Item::int(tags::CRYPTOGRAPHIC_LENGTH, l));
+    }
+    Item::structure(tags::KEY_BLOCK, children)
+}
+
+fn data_type(info: &KeyInfo, default: u32) -> u32 {
+    info.tags
+        .get(TAG_DATA_TYPE)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The managed object of a Get response, in the requested key format (or the usual default).
+pub fn encode(
+    e: &ExportedKey,
+    format: Option<KeyFormatType>,
+) -> Result<(ObjectType, Item), Failure> {
+    let info = &e.key;
+    let ot = convert::object_type(info);
+    let bytes = e.material.0.as_bytes().to_vec();
+    let alg = convert::algorithm(info.algorithm);
+    let rsa = info.algorithm.family() == keyhold_crypto::KeyFamily::Rsa;
+    let bad = |f: KeyFormatType| {
+        Failure::new(
+            ResultReason::KeyFormatTypeNotSupported,
+            format!("{} objects cannot be returned as {}", ot.name(), f.name()),
+        )
+    };
+    let item = match ot {
+        ObjectType::SymmetricKey => {
+            let f = format.unwrap_or(KeyFormatType::Raw);
+            let b = match f {
+                KeyFormatType::Raw => block(f, bytes, alg),
+                KeyFormatType::TransparentSymmetricKey => Item::structure(
+                    tags::KEY_BLOCK,
+                    vec![
+                        Item::enumeration(tags::KEY_FORMAT_TYPE, f.to_u32()),
+                        Item::structure(
+                            tags::KEY_VALUE,
+                            vec![Item::structure(
+                                tags::KEY_MATERIAL,
+                                vec![Item::bytes(tags::KEY, bytes)],
+                            )],
+                        ),
+                    ]
+                    .into_iter()
+                    .chain(alg.into_iter().flat_map(|(a, l)| {
+                        [
+                            Item::enumeration(tags::CRYPTOGRAPHIC_ALGORITHM, a.to_u32()),
+                            Item::int(tags::CRYPTOGRAPHIC_LENGTH, l),
+                        ]
+                    }))
+                    .collect(),
+                ),
+                f => return Err(bad(f)),
+            };
+            Item::structure(tags::SYMMETRIC_KEY, vec![b])
+        }
+        ObjectType::PrivateKey => {
+            let f = format.unwrap_or(KeyFormatType::Pkcs8);
+            let material = match f {
+                KeyFormatType::Pkcs8 => bytes,
+                KeyFormatType::Pkcs1 if rsa => {
+                    convert::rsa_pkcs8_to_pkcs1(&bytes).ok_or_else(|| {
+                        Failure::new(ResultReason::GeneralFailure, "stored key is not RSA PKCS#8")
+                    })?
+                }
+                f => return Err(bad(f)),
+            };
+            Item::structure(tags::PRIVATE_KEY, vec![block(f, material, alg)])
+        }
+        ObjectType::PublicKey => {
+            let f = format.unwrap_or(if rsa {
+                KeyFormatType::Pkcs1
+            } else {
+                KeyFormatType::X509
+            });
+            let material = match f {
+                KeyFormatType::X509 => bytes,
+                KeyFormatType::Pkcs1 if rsa => {
+                    convert::rsa_spki_to_pkcs1(&bytes).ok_or_else(|| {
+                        Failure::new(
+                            ResultReason::GeneralFailure,
+                            "stored key is not an RSA SubjectPublicKeyInfo",
+                        )
+                    })?
+                }
+                f => return Err(bad(f)),
+            };
+            Item::structure(tags::PUBLIC_KEY, vec![block(f, material, alg)])
+        }
+        ObjectType::SecretData => Item::structure(
+            tags::SECRET_DATA,
+            vec![
+                Item::enumeration(tags::SECRET_DATA_TYPE, data_type(info, 1)),
+                block(KeyFormatType::Opaque, bytes, None),
+            ],
+        ),
+        ObjectType::OpaqueObject => Item::structure(
+            tags::OPAQUE_OBJECT,
+            vec![
+                Item::enumeration(tags::OPAQUE_DATA_TYPE, data_type(info, 0x8000_0000)),
+                Item::bytes(tags::OPAQUE_DATA_VALUE, bytes),
+            ],
+        ),
+        ObjectType::Certificate => Item::structure(
+            tags::CERTIFICATE,
+            vec![
+                Item::enumeration(tags::CERTIFICATE_TYPE, data_type(info, 1)),
+                Item::bytes(tags::CERTIFICATE_VALUE, bytes),
+            ],
+        ),
+        other => {
+            return Err(Failure::new(
+                ResultReason::GeneralFailure,
+                format!("cannot return {} objects", other.name()),
+            ))
+        }
+    };
+    Ok((ot, item))
+}
+
+/// Whether `k` has every attribute Locate asked for. Attributes Keyhold does not keep match
+/// nothing, so an unknown filter never returns everything by accident.
+pub fn matches(k: &KeyInfo, attrs: &Attributes) -> Result<bool, Failure> {
+    for a in &attrs.0 {
+        let ok = match a.name.as_str() {
+            "Object Type" => convert::object_type(k) == a.as_enum::<ObjectType>()?,
+            "Cryptographic Algorithm" => {
+                convert::algorithm(k.algorithm).map(|x| x.0) == Some(a.as_enum()?)
+            }
+            "Cryptographic Length" => {
+                convert::algorithm(k.algorithm).map(|x| x.1) == Some(a.value.as_i32()?)
+            }
+            "State" => convert::state(k.state) == a.as_enum::<State>()?,
+            "Name" => convert::names_of(k).contains(&a.name_value()?),
+            "Object Group" => {
+                k.tags.get(convert::TAG_GROUP).map(String::as_str) == Some(a.value.as_text()?)
+            }
+            "Contact Information" => {
+                k.tags.get(convert::TAG_CONTACT).map(String::as_str) == Some(a.value.as_text()?)
+            }
+            "Unique Identifier" => k.id.to_string() == a.value.as_text()?,
+            "Cryptographic Usage Mask" => {
+                let want = a.value.as_i32()?;
+                convert::usage_mask_of(k) & want == want
+            }
+            n if n.starts_with("x-") || n.starts_with("y-") => {
+                k.tags.get(n).map(String::as_str) == a.value.as_text().ok()
+            }
+            _ => false,
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

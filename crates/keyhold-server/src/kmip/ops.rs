@@ -1,0 +1,991 @@
+//! KMIP operations, each decoded into one of the core's operations and encoded back. No
+//! business rule lives here: authorization, life cycle and cryptography are the core's.
+
+use keyhold_core::ids::KeyRef;
+use keyhold_core::lifecycle::{KeyState, RevocationReason};
+use keyhold_core::model::ObjectKind;
+use keyhold_core::ops::{
+    ChangeState, CipherDecrypt, CipherEncrypt, CipherMode, CreateKey, CreateKeyPair, DescribeKey,
+    ExportKey, GenerateMac, KeyInfo, KeySpec, ListKeys, Random, RegisterKey, SecretData, Sign,
+    StateChange, UpdateKey, Verify, VerifyMac,
+};
+use keyhold_core::{
+    Algorithm, Credential, MessageType, Operation, RequestMeta, Response, SigningAlgorithm,
+};
+use keyhold_kmip::attributes::Attribute;
+use keyhold_kmip::enums::{
+    BlockCipherMode, CryptographicAlgorithm, HashingAlgorithm, KeyFormatType, ObjectType,
+    Operation as Op, PaddingMethod, QueryFunction, ResultReason,
+};
+use keyhold_kmip::{tags, Attributes, Failure, Item, ProtocolVersion};
+
+use super::convert::{self, TAG_DATA_TYPE};
+use crate::app::App;
+
+/// What one request needs to run its batch items.
+pub struct Session<'a> {
+    pub app: &'a App,
+    pub credential: &'a Credential,
+    pub meta: RequestMeta,
+    pub version: ProtocolVersion,
+    /// The ID placeholder: the Unique Identifier of the last object a batch item made or used.
+    pub placeholder: Option<String>,
+}
+
+/// The operations this server performs (Query lists them).
+pub const SUPPORTED: &[Op] = &[
+    Op::Create,
+    Op::CreateKeyPair,
+    Op::Register,
+    Op::ReKey,
+    Op::Locate,
+    Op::Check,
+    Op::Get,
+    Op::GetAttributes,
+    Op::GetAttributeList,
+    Op::AddAttribute,
+    Op::ModifyAttribute,
+    Op::DeleteAttribute,
+    Op::Activate,
+    Op::Revoke,
+    Op::Destroy,
+    Op::Query,
+    Op::DiscoverVersions,
+    Op::Encrypt,
+    Op::Decrypt,
+    Op::Sign,
+    Op::SignatureVerify,
+    Op::Mac,
+    Op::MacVerify,
+    Op::RngRetrieve,
+    Op::SetAttribute,
+    Op::Archive,
+    Op::Recover,
+];
+
+type Out = Result<Vec<Item>, Failure>;
+
+impl Session<'_> {
+    async fn run(&self, op: Operation) -> Result<Response, Failure> {
+        let mut meta = self.meta.clone();
+        meta.request_id = keyhold_core::ids::RequestId::generate();
+        self.app
+            .kms
+            .run(&meta, self.credential, op)
+            .await
+            .map_err(|e| convert::failure(&e, self.version))
+    }
+
+    fn uid(&self, payload: &Item) -> Result<String, Failure> {
+        match payload.child(tags::UNIQUE_IDENTIFIER) {
+            Some(i) => Ok(i.as_text()?.to_owned()),
+            None => self
+                .placeholder
+                .clone()
+                .ok_or_else(|| Failure::missing("Unique Identifier")),
+        }
+    }
+
+    /// The answer of an operation on `uid`: its Unique Identifier, then `rest`; `uid` becomes
+    /// the ID placeholder of the next batch item.
+    fn answer(&mut self, uid: String, rest: impl IntoIterator<Item = Item>) -> Out {
+        let mut out = vec![Self::uid_item(&uid)];
+        out.extend(rest);
+        self.placeholder = Some(uid);
+        Ok(out)
+    }
+
+    fn uid_item(uid: &str) -> Item {
+        Item::text(tags::UNIQUE_IDENTIFIER, uid)
+    }
+
+    async fn describe(&self, uid: &str) -> Result<KeyInfo, Failure> {
+        match self
+            .run(Operation::DescribeKey(DescribeKey {
+                key: KeyRef(uid.to_owned()),
+            }))
+            .await?
+        {
+            Response::Key(info) if !info.state.is_destroyed() => Ok(*info),
+            Response::Key(_) => Err(Failure::new(ResultReason::ItemNotFound, "object not found")),
+            _ => Err(internal()),
+        }
+    }
+
+    /// Runs one batch item.
+    pub async fn execute(&mut self, op: Op, payload: &Item) -> Out {
+        let v = self.version;
+        match op {
+            Op::Create => self.create(payload).await,
+            Op::CreateKeyPair => self.create_key_pair(payload).await,
+            Op::Register => self.register(payload).await,
+            Op::ReKey => self.rekey(payload).await,
+            Op::Locate => self.locate(payload).await,
+            Op::Check => {
+                let uid = self.uid(payload)?;
+                self.describe(&uid).await?;
+                self.answer(uid, [])
+            }
+            Op::Get => self.get(payload).await,
+            Op::GetAttributes => self.get_attributes(payload).await,
+            Op::GetAttributeList => {
+                let uid = self.uid(payload)?;
+                let info = self.describe(&uid).await?;
+                let mut out = vec![Self::uid_item(&uid)];
+                let mut names: Vec<Attribute> = convert::attributes_of(&info, false);
+                names.sort_by(|a, b| a.name.cmp(&b.name));
+                names.dedup_by(|a, b| a.name == b.name);
+                for a in names {
+                    if v.is_2x() {
+                        match a.tag() {
+                            Some(t) => {
+                                out.push(Item::enumeration(tags::ATTRIBUTE_REFERENCE, t.value()))
+                            }
+                            None => out.push(Item::structure(
+                                tags::ATTRIBUTE_REFERENCE,
+                                vec![
+                                    Item::text(tags::VENDOR_IDENTIFICATION, "x"),
+                                    Item::text(tags::ATTRIBUTE_NAME, a.name.clone()),
+                                ],
+                            )),
+                        }
+                    } else {
+                        out.push(Item::text(tags::ATTRIBUTE_NAME, a.name.clone()));
+                    }
+                }
+                self.placeholder = Some(uid);
+                Ok(out)
+            }
+            Op::AddAttribute | Op::ModifyAttribute | Op::SetAttribute => {
+                self.set_attribute(op, payload).await
+            }
+            Op::DeleteAttribute => self.delete_attribute(payload).await,
+            Op::Activate => self.change(payload, StateChange::Activate).await,
+            Op::Revoke => {
+                let reason = payload
+                    .child(tags::REVOCATION_REASON)
+                    .and_then(|r| r.child(tags::REVOCATION_REASON_CODE))
+                    .map(Item::as_enum)
+                    .transpose()?
+                    .unwrap_or(1);
+                let reason = match reason {
+                    2 => RevocationReason::KeyCompromise,
+                    3 => RevocationReason::CaCompromise,
+                    4 => RevocationReason::AffiliationChanged,
+                    5 => RevocationReason::Superseded,
+                    6 => RevocationReason::CessationOfOperation,
+                    7 => RevocationReason::PrivilegeWithdrawn,
+                    _ => RevocationReason::Unspecified,
+                };
+                self.change(payload, StateChange::Revoke { reason }).await
+            }
+            Op::Destroy => self.change(payload, StateChange::Destroy).await,
+            Op::Archive => self.change(payload, StateChange::Archive).await,
+            Op::Recover => self.change(payload, StateChange::Recover).await,
+            Op::Query => Ok(self.query(payload)?),
+            Op::DiscoverVersions => {
+                let asked: Vec<ProtocolVersion> = payload
+                    .children(tags::PROTOCOL_VERSION)
+                    .map(ProtocolVersion::from_item)
+                    .collect::<Result<_, _>>()?;
+                Ok(ProtocolVersion::SUPPORTED
+                    .into_iter()
+                    .filter(|v| asked.is_empty() || asked.contains(v))
+                    .map(ProtocolVersion::to_item)
+                    .collect())
+            }
+            Op::Encrypt => self.encrypt(payload).await,
+            Op::Decrypt => self.decrypt(payload).await,
+            Op::Sign => self.sign(payload).await,
+            Op::SignatureVerify => self.verify(payload).await,
+            Op::Mac => self.mac(payload).await,
+            Op::MacVerify => self.mac_verify(payload).await,
+            Op::RngRetrieve => {
+                let len = payload.require(tags::DATA_LENGTH)?.as_i32()?;
+                let length = u32::try_from(len)
+                    .map_err(|_| Failure::invalid("Data Length must be positive"))?;
+                match self.run(Operation::Random(Random { length })).await? {
+                    Response::Random(r) => Ok(vec![Item::bytes(tags::DATA, r.random)]),
+                    _ => Err(internal()),
+                }
+            }
+            other => Err(Failure::new(
+                ResultReason::OperationNotSupported,
+                format!("{} is not supported", other.name()),
+            )),
+        }
+    }
+
+    fn attributes(&self, payload: &Item) -> Result<Attributes, Failure> {
+        Attributes::read(payload, tags::TEMPLATE_ATTRIBUTE, tags::ATTRIBUTES)
+    }
+
+    fn spec(&self, attrs: &Attributes) -> Result<KeySpec, Failure> {
+        let mut spec = KeySpec {
+            tags: convert::tags_from(attrs)?,
+            pre_active: true,
+            ..KeySpec::default()
+        };
+        if let Some(t) = attrs.date("Activation Date")? {
+            spec.activation_date = Some(keyhold_core::clock::Timestamp::from_millis(t * 1000));
+        }
+        if let Some(t) = attrs.date("Deactivation Date")? {
+            spec.deactivation_date = Some(keyhold_core::clock::Timestamp::from_millis(t * 1000));
+        }
+        Ok(spec)
+    }
+
+    async fn create(&mut self, payload: &Item) -> Out {
+        let ot: ObjectType = payload.require(tags::OBJECT_TYPE)?.as_enum_of()?;
+        if ot != ObjectType::SymmetricKey {
+            return Err(Failure::new(
+                ResultReason::InvalidField,
+                "Create makes symmetric keys; use Create Key Pair or Register",
+            ));
+        }
+        let attrs = self.attributes(payload)?;
+        let alg = attrs
+            .enum_of::<CryptographicAlgorithm>("Cryptographic Algorithm")?
+            .ok_or_else(|| Failure::missing("Cryptographic Algorithm"))?;
+        let algorithm = convert::keyhold_algorithm(alg, attrs.int("Cryptographic Length")?)?;
+        let mut spec = self.spec(&attrs)?;
+        spec.usage = convert::usage_from_mask(attrs.int("Cryptographic Usage Mask")?, algorithm)?;
+        let info = match self
+            .run(Operation::CreateKey(CreateKey {
+                algorithm,
+                spec,
+                idempotency_token: None,
+            }))
+            .await?
+        {
+            Response::Key(k) => k,
+            _ => return Err(internal()),
+        };
+        let uid = info.id.to_string();
+        self.placeholder = Some(uid.clone());
+        Ok(vec![
+            Item::enumeration(tags::OBJECT_TYPE, ObjectType::SymmetricKey.to_u32()),
+            Self::uid_item(&uid),
+        ])
+    }
+
+    /// KMIP Re-key makes a replacement object with a new identifier and the old one's
+    /// attributes (Keyhold's own rotation keeps the identifier and adds a version: see
+    /// `RotateKey`). The replacement is active when the old key was.
+    async fn rekey(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let old = self.describe(&uid).await?;
+        if old.kind != ObjectKind::Key || old.algorithm.is_asymmetric() {
+            return Err(Failure::new(
+                ResultReason::InvalidField,
+                "Re-key replaces symmetric keys",
+            ));
+        }
+        let spec = KeySpec {
+            tags: old.tags.clone(),
+            usage: Some(old.usage),
+            pre_active: old.state != KeyState::Active,
+            description: old.description.clone(),
+            ..KeySpec::default()
+        };
+        let info = match self
+            .run(Operation::CreateKey(CreateKey {
+                algorithm: old.algorithm,
+                spec,
+                idempotency_token: None,
+            }))
+            .await?
+        {
+            Response::Key(k) => k,
+            _ => return Err(internal()),
+        };
+        let new_uid = info.id.to_string();
+        self.answer(new_uid, [])
+    }
+
+    async fn create_key_pair(&mut self, payload: &Item) -> Out {
+        let common = Attributes::read(
+            payload,
+            tags::COMMON_TEMPLATE_ATTRIBUTE,
+            tags::COMMON_ATTRIBUTES,
+        )?;
+        let private = Attributes::read(
+            payload,
+            tags::PRIVATE_KEY_TEMPLATE_ATTRIBUTE,
+            tags::PRIVATE_KEY_ATTRIBUTES,
+        )?;
+        let public = Attributes::read(
+            payload,
+            tags::PUBLIC_KEY_TEMPLATE_ATTRIBUTE,
+            tags::PUBLIC_KEY_ATTRIBUTES,
+        )?;
+        let pick =
+            |name: &str| -> Option<&Attribute> { private.get(name).or_else(|| common.get(name)) };
+        let alg = pick("Cryptographic Algorithm")
+            .or_else(|| public.get("Cryptographic Algorithm"))
+            .ok_or_else(|| Failure::missing("Cryptographic Algorithm"))?
+            .as_enum::<CryptographicAlgorithm>()?;
+        let len = pick("Cryptographic Length")
+            .or_else(|| public.get("Cryptographic Length"))
+            .map(|a| a.value.as_i32())
+            .transpose()?;
+        let algorithm = convert::keyhold_algorithm(alg, len)?;
+        let mut merged = common.clone();
+        merged.0.extend(private.0.iter().cloned());
+        let mut spec = self.spec(&merged)?;
+        let mask = private
+            .int("Cryptographic Usage Mask")?
+            .or(common.int("Cryptographic Usage Mask")?);
+        spec.usage = convert::usage_from_mask(mask, algorithm)?;
+        let mut public_all = common.clone();
+        public_all.0.extend(public.0.iter().cloned());
+        let public_tags = convert::tags_from(&public_all)?;
+        let pair = match self
+            .run(Operation::CreateKeyPair(CreateKeyPair {
+                algorithm,
+                spec,
+                public_tags,
+            }))
+            .await?
+        {
+            Response::KeyPair(p) => p,
+            _ => return Err(internal()),
+        };
+        let private_id = pair.private_key.id.to_string();
+        self.placeholder = Some(private_id.clone());
+        Ok(vec![
+            Item::text(tags::PRIVATE_KEY_UNIQUE_IDENTIFIER, private_id),
+            Item::text(
+                tags::PUBLIC_KEY_UNIQUE_IDENTIFIER,
+                pair.public_key.id.to_string(),
+            ),
+        ])
+    }
+
+    async fn register(&mut self, payload: &Item) -> Out {
+        let ot: ObjectType = payload.require(tags::OBJECT_TYPE)?.as_enum_of()?;
+        let attrs = self.attributes(payload)?;
+        let mut spec = self.spec(&attrs)?;
+        let (kind, algorithm, material, data_type) = super::objects::decode(ot, payload)?;
+        if let Some(t) = data_type {
+            spec.tags.insert(TAG_DATA_TYPE.to_owned(), t.to_string());
+        }
+        if let Some(alg) = algorithm {
+            spec.usage = convert::usage_from_mask(attrs.int("Cryptographic Usage Mask")?, alg)?;
+        }
+        let info = match self
+            .run(Operation::RegisterKey(RegisterKey {
+                algorithm,
+                material: SecretData(material),
+                kind,
+                spec,
+            }))
+            .await?
+        {
+            Response::Key(k) => k,
+            _ => return Err(internal()),
+        };
+        let uid = info.id.to_string();
+        self.answer(uid, [])
+    }
+
+    async fn locate(&mut self, payload: &Item) -> Out {
+        let attrs = self.attributes(payload)?;
+        let max = payload
+            .child(tags::MAXIMUM_ITEMS)
+            .map(Item::as_i32)
+            .transpose()?;
+        let offset = payload
+            .child(tags::OFFSET_ITEMS)
+            .map(Item::as_i32)
+            .transpose()?
+            .unwrap_or(0)
+            .max(0) as usize;
+        let mut all = Vec::new();
+        let mut page_token = None;
+        loop {
+            let page = match self
+                .run(Operation::ListKeys(ListKeys {
+                    limit: Some(1000),
+                    page_token,
+                    ..ListKeys::default()
+                }))
+                .await?
+            {
+                Response::Keys(k) => k,
+                _ => return Err(internal()),
+            };
+            for k in page.keys {
+                if !k.state.is_destroyed() && super::objects::matches(&k, &attrs)? {
+                    all.push(k);
+                }
+            }
+            match page.next_page {
+                Some(t) => page_token = Some(t),
+                None => break,
+            }
+        }
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        let total = all.len();
+        let take = max.map_or(usize::MAX, |m| m.max(0) as usize);
+        let ids: Vec<String> = all
+            .into_iter()
+            .skip(offset)
+            .take(take)
+            .map(|k| k.id.to_string())
+            .collect();
+        let mut out = Vec::new();
+        if self.version >= ProtocolVersion::new(1, 3) {
+            out.push(Item::int(
+                tags::LOCATED_ITEMS,
+                i32::try_from(total).unwrap_or(i32::MAX),
+            ));
+        }
+        if let Some(first) = ids.first() {
+            self.placeholder = Some(first.clone());
+        }
+        out.extend(ids.iter().map(|id| Self::uid_item(id)));
+        Ok(out)
+    }
+
+    async fn get(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        if payload.child(tags::KEY_WRAPPING_SPECIFICATION).is_some() {
+            return Err(Failure::new(
+                ResultReason::FeatureNotSupported,
+                "key wrapping on Get is not supported yet",
+            ));
+        }
+        let format = payload
+            .child(tags::KEY_FORMAT_TYPE)
+            .map(|i| i.as_enum_of::<KeyFormatType>())
+            .transpose()?;
+        let exported = match self
+            .run(Operation::ExportKey(ExportKey {
+                key: KeyRef(uid.clone()),
+                key_version: None,
+            }))
+            .await?
+        {
+            Response::Exported(e) => e,
+            _ => return Err(internal()),
+        };
+        let (ot, object) = super::objects::encode(&exported, format)?;
+        self.placeholder = Some(uid.clone());
+        Ok(vec![
+            Item::enumeration(tags::OBJECT_TYPE, ot.to_u32()),
+            Self::uid_item(&uid),
+            object,
+        ])
+    }
+
+    async fn get_attributes(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let info = self.describe(&uid).await?;
+        let v = self.version;
+        let wanted: Vec<String> = if v.is_2x() {
+            payload
+                .children(tags::ATTRIBUTE_REFERENCE)
+                .filter_map(|r| match r.as_enum() {
+                    Ok(t) => keyhold_kmip::Tag::new(t)
+                        .and_then(tags::name)
+                        .map(str::to_owned),
+                    Err(_) => r
+                        .child(tags::ATTRIBUTE_NAME)
+                        .and_then(|n| n.as_text().ok())
+                        .map(str::to_owned),
+                })
+                .collect()
+        } else {
+            payload
+                .children(tags::ATTRIBUTE_NAME)
+                .map(|n| n.as_text().map(str::to_owned))
+                .collect::<Result<_, _>>()?
+        };
+        let attrs = convert::attributes_of(&info, wanted.is_empty());
+        let selected = attrs
+            .into_iter()
+            .filter(|a| wanted.is_empty() || wanted.contains(&a.name));
+        let mut out = vec![Self::uid_item(&uid)];
+        if v.is_2x() {
+            out.push(Item::structure(
+                tags::ATTRIBUTES,
+                selected.map(|a| a.encode(v)).collect(),
+            ));
+        } else {
+            out.extend(selected.map(|a| a.encode(v)));
+        }
+        self.placeholder = Some(uid);
+        Ok(out)
+    }
+
+    async fn set_attribute(&mut self, op: Op, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let info = self.describe(&uid).await?;
+        let attr = if self.version.is_2x() {
+            let holder = payload
+                .child(tags::NEW_ATTRIBUTE)
+                .ok_or_else(|| Failure::missing("New Attribute"))?;
+            let item = holder
+                .as_structure()?
+                .first()
+                .ok_or_else(|| Failure::missing("attribute"))?;
+            Attribute::from_v2(item)?
+        } else {
+            Attribute::from_v1(payload.require(tags::ATTRIBUTE)?)?
+        };
+        let key = tag_key(&attr.name)?;
+        let value = match attr.name.as_str() {
+            "Name" => attr.name_value()?,
+            _ => attr
+                .value
+                .as_text()
+                .map_err(|_| Failure::invalid(format!("{} must be text", attr.name)))?
+                .to_owned(),
+        };
+        let mut tags_new = info.tags.clone();
+        let existed = tags_new.insert(key.clone(), value).is_some();
+        if op == Op::AddAttribute && existed && attr.name != "Name" {
+            return Err(Failure::new(
+                ResultReason::IllegalOperation,
+                format!("{} is already set", attr.name),
+            ));
+        }
+        self.update_tags(&uid, tags_new).await?;
+        let echo =
+            (!self.version.is_2x() && op != Op::SetAttribute).then(|| attr.encode(self.version));
+        self.answer(uid, echo)
+    }
+
+    async fn delete_attribute(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let info = self.describe(&uid).await?;
+        let name = if self.version.is_2x() {
+            if let Some(cur) = payload.child(tags::CURRENT_ATTRIBUTE) {
+                let item = cur
+                    .as_structure()?
+                    .first()
+                    .ok_or_else(|| Failure::missing("attribute"))?;
+                Attribute::from_v2(item)?.name
+            } else {
+                let r = payload.require(tags::ATTRIBUTE_REFERENCE)?;
+                match r.as_enum() {
+                    Ok(t) => keyhold_kmip::Tag::new(t)
+                        .and_then(tags::name)
+                        .ok_or_else(|| Failure::invalid("unknown attribute reference"))?
+                        .to_owned(),
+                    Err(_) => r.require(tags::ATTRIBUTE_NAME)?.as_text()?.to_owned(),
+                }
+            }
+        } else {
+            payload.require(tags::ATTRIBUTE_NAME)?.as_text()?.to_owned()
+        };
+        let key = tag_key(&name)?;
+        let mut tags_new = info.tags.clone();
+        let Some(old) = tags_new.remove(&key) else {
+            return Err(Failure::new(
+                ResultReason::ItemNotFound,
+                format!("{name} is not set"),
+            ));
+        };
+        self.update_tags(&uid, tags_new).await?;
+        let mut deleted = None;
+        if !self.version.is_2x() {
+            let value = if name == "Name" {
+                keyhold_kmip::attributes::name_item(&old)
+            } else {
+                Item::text(tags::ATTRIBUTE_VALUE, old)
+            };
+            let tag = tags::by_name(&name).unwrap_or(tags::ATTRIBUTE_VALUE);
+            deleted = Some(
+                Attribute {
+                    name,
+                    index: None,
+                    value: Item::new(tag, value.value),
+                }
+                .encode(self.version),
+            );
+        }
+        self.answer(uid, deleted)
+    }
+
+    async fn update_tags(
+        &self,
+        uid: &str,
+        tags_new: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), Failure> {
+        self.run(Operation::UpdateKey(UpdateKey {
+            key: KeyRef(uid.to_owned()),
+            tags: Some(tags_new),
+            ..UpdateKey::default()
+        }))
+        .await
+        .map(|_| ())
+    }
+
+    async fn change(&mut self, payload: &Item, change: StateChange) -> Out {
+        let uid = self.uid(payload)?;
+        self.run(Operation::ChangeState(ChangeState {
+            key: KeyRef(uid.clone()),
+            change,
+        }))
+        .await?;
+        self.answer(uid, [])
+    }
+
+    fn query(&self, payload: &Item) -> Out {
+        let functions: Vec<QueryFunction> = payload
+            .children(tags::QUERY_FUNCTION)
+            .filter_map(|f| f.as_enum_of().ok())
+            .collect();
+        let mut out = Vec::new();
+        if functions.contains(&QueryFunction::QueryOperations) {
+            for op in SUPPORTED {
+                if op.to_u32() <= 0x35 {
+                    out.push(Item::enumeration(tags::OPERATION, op.to_u32()));
+                }
+            }
+        }
+        if functions.contains(&QueryFunction::QueryObjects) {
+            for ot in [
+                ObjectType::Certificate,
+                ObjectType::SymmetricKey,
+                ObjectType::PublicKey,
+                ObjectType::PrivateKey,
+                ObjectType::SecretData,
+                ObjectType::OpaqueObject,
+            ] {
+                out.push(Item::enumeration(tags::OBJECT_TYPE, ot.to_u32()));
+            }
+        }
+        if functions.contains(&QueryFunction::QueryServerInformation) {
+            out.push(Item::text(tags::VENDOR_IDENTIFICATION, "Keyhold"));
+            out.push(Item::structure(
+                tags::SERVER_INFORMATION,
+                vec![Item::text(
+                    tags::VENDOR_IDENTIFICATION,
+                    format!("Keyhold {}", env!("CARGO_PKG_VERSION")),
+                )],
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn encrypt(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let data = payload.require(tags::DATA)?.as_bytes()?.to_vec();
+        let (mode, pkcs7) = self.cipher_params(&uid, payload).await?;
+        let iv = opt_bytes(payload, tags::IV_COUNTER_NONCE)?;
+        let aad = opt_bytes(payload, tags::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA)?;
+        let r = match self
+            .run(Operation::CipherEncrypt(CipherEncrypt {
+                key: KeyRef(uid.clone()),
+                mode,
+                pkcs7_padding: pkcs7,
+                iv,
+                aad,
+                plaintext: SecretData(keyhold_core::SecretBytes::new(data)),
+            }))
+            .await?
+        {
+            Response::CipherEncrypt(r) => r,
+            _ => return Err(internal()),
+        };
+        let mut rest = vec![Item::bytes(tags::DATA, r.ciphertext)];
+        if let Some(iv) = r.iv {
+            rest.push(Item::bytes(tags::IV_COUNTER_NONCE, iv));
+        }
+        if let Some(tag) = r.tag {
+            if self.version >= ProtocolVersion::new(1, 4) {
+                rest.push(Item::bytes(tags::AUTHENTICATED_ENCRYPTION_TAG, tag));
+            }
+        }
+        self.answer(uid, rest)
+    }
+
+    async fn decrypt(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let data = payload.require(tags::DATA)?.as_bytes()?.to_vec();
+        let (mode, pkcs7) = self.cipher_params(&uid, payload).await?;
+        let r = match self
+            .run(Operation::CipherDecrypt(CipherDecrypt {
+                key: KeyRef(uid.clone()),
+                mode,
+                pkcs7_padding: pkcs7,
+                iv: opt_bytes(payload, tags::IV_COUNTER_NONCE)?,
+                aad: opt_bytes(payload, tags::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA)?,
+                tag: opt_bytes(payload, tags::AUTHENTICATED_ENCRYPTION_TAG)?,
+                ciphertext: data,
+            }))
+            .await?
+        {
+            Response::CipherDecrypt(r) => r,
+            _ => return Err(internal()),
+        };
+        self.answer(
+            uid,
+            [Item::bytes(tags::DATA, r.plaintext.0.as_bytes().to_vec())],
+        )
+    }
+
+    /// The cipher mode of Cryptographic Parameters; without them, GCM for AES keys and
+    /// OAEP-SHA256 for RSA keys.
+    async fn cipher_params(
+        &self,
+        uid: &str,
+        payload: &Item,
+    ) -> Result<(CipherMode, bool), Failure> {
+        let params = payload.child(tags::CRYPTOGRAPHIC_PARAMETERS);
+        let mode = params
+            .and_then(|p| p.child(tags::BLOCK_CIPHER_MODE))
+            .map(|m| m.as_enum_of::<BlockCipherMode>())
+            .transpose()?;
+        let padding = params
+            .and_then(|p| p.child(tags::PADDING_METHOD))
+            .map(|m| m.as_enum_of::<PaddingMethod>())
+            .transpose()?;
+        let alg = params
+            .and_then(|p| p.child(tags::CRYPTOGRAPHIC_ALGORITHM))
+            .map(|m| m.as_enum_of::<CryptographicAlgorithm>())
+            .transpose()?;
+        let hash = params
+            .and_then(|p| p.child(tags::HASHING_ALGORITHM))
+            .map(|m| m.as_enum_of::<HashingAlgorithm>())
+            .transpose()?;
+        let rsa = match alg {
+            Some(a) => a == CryptographicAlgorithm::Rsa,
+            None if mode.is_some() => false,
+            None => self.describe(uid).await?.algorithm.family() == keyhold_crypto::KeyFamily::Rsa,
+        };
+        if rsa {
+            return match (padding, hash) {
+                (None | Some(PaddingMethod::Oaep), None | Some(HashingAlgorithm::Sha256)) => {
+                    Ok((CipherMode::RsaOaepSha256, false))
+                }
+                _ => Err(Failure::new(
+                    ResultReason::InvalidField,
+                    "RSA encryption supports OAEP with SHA-256 only",
+                )),
+            };
+        }
+        let mode = match mode {
+            None | Some(BlockCipherMode::Gcm) => CipherMode::Gcm,
+            Some(BlockCipherMode::Cbc) => CipherMode::Cbc,
+            Some(BlockCipherMode::Ecb) => CipherMode::Ecb,
+            Some(BlockCipherMode::Ctr) => CipherMode::Ctr,
+            Some(other) => {
+                return Err(Failure::new(
+                    ResultReason::InvalidField,
+                    format!("block cipher mode {} is not supported", other.name()),
+                ))
+            }
+        };
+        let pkcs7 = match padding {
+            None | Some(PaddingMethod::None) => false,
+            Some(PaddingMethod::Pkcs5) => true,
+            Some(other) => {
+                return Err(Failure::new(
+                    ResultReason::InvalidField,
+                    format!("padding method {} is not supported", other.name()),
+                ))
+            }
+        };
+        Ok((mode, pkcs7))
+    }
+
+    fn signing_params(&self, payload: &Item) -> Result<Option<SigningAlgorithm>, Failure> {
+        let Some(p) = payload.child(tags::CRYPTOGRAPHIC_PARAMETERS) else {
+            return Ok(None);
+        };
+        if let Some(dsa) = p.child(tags::DIGITAL_SIGNATURE_ALGORITHM) {
+            use SigningAlgorithm as S;
+            return match dsa.as_enum()? {
+                5 => Ok(Some(S::RsaPkcs1Sha256)),
+                6 => Ok(Some(S::RsaPkcs1Sha384)),
+                7 => Ok(Some(S::RsaPkcs1Sha512)),
+                8 => Ok(Some(S::RsaPssSha256)),
+                14 => Ok(Some(S::EcdsaSha256)),
+                15 => Ok(Some(S::EcdsaSha384)),
+                16 => Ok(Some(S::EcdsaSha512)),
+                other => Err(Failure::new(
+                    ResultReason::InvalidField,
+                    format!("digital signature algorithm {other} is not supported"),
+                )),
+            };
+        }
+        let alg = p
+            .child(tags::CRYPTOGRAPHIC_ALGORITHM)
+            .map(|i| i.as_enum_of::<CryptographicAlgorithm>())
+            .transpose()?;
+        let hash = p
+            .child(tags::HASHING_ALGORITHM)
+            .map(|i| i.as_enum_of::<HashingAlgorithm>())
+            .transpose()?;
+        let padding = p
+            .child(tags::PADDING_METHOD)
+            .map(|i| i.as_enum_of::<PaddingMethod>())
+            .transpose()?;
+        use SigningAlgorithm as S;
+        let s = match (alg, padding, hash) {
+            (Some(CryptographicAlgorithm::Ed25519), _, _) => S::Ed25519,
+            (_, Some(PaddingMethod::Pss), Some(HashingAlgorithm::Sha256)) => S::RsaPssSha256,
+            (_, Some(PaddingMethod::Pss), Some(HashingAlgorithm::Sha384)) => S::RsaPssSha384,
+            (_, Some(PaddingMethod::Pss), Some(HashingAlgorithm::Sha512)) => S::RsaPssSha512,
+            (_, Some(PaddingMethod::Pkcs1V15), Some(HashingAlgorithm::Sha256)) => S::RsaPkcs1Sha256,
+            (_, Some(PaddingMethod::Pkcs1V15), Some(HashingAlgorithm::Sha384)) => S::RsaPkcs1Sha384,
+            (_, Some(PaddingMethod::Pkcs1V15), Some(HashingAlgorithm::Sha512)) => S::RsaPkcs1Sha512,
+            (
+                Some(CryptographicAlgorithm::Ecdsa | CryptographicAlgorithm::Ec),
+                _,
+                Some(HashingAlgorithm::Sha256),
+            ) => S::EcdsaSha256,
+            (
+                Some(CryptographicAlgorithm::Ecdsa | CryptographicAlgorithm::Ec),
+                _,
+                Some(HashingAlgorithm::Sha384),
+            ) => S::EcdsaSha384,
+            (
+                Some(CryptographicAlgorithm::Ecdsa | CryptographicAlgorithm::Ec),
+                _,
+                Some(HashingAlgorithm::Sha512),
+            ) => S::EcdsaSha512,
+            (_, None, None) => return Ok(None),
+            _ => {
+                return Err(Failure::new(
+                    ResultReason::InvalidField,
+                    "unsupported combination of signature parameters",
+                ))
+            }
+        };
+        Ok(Some(s))
+    }
+
+    fn message(payload: &Item) -> Result<(Vec<u8>, MessageType), Failure> {
+        if let Some(d) = payload.child(tags::DATA) {
+            return Ok((d.as_bytes()?.to_vec(), MessageType::Raw));
+        }
+        if let Some(d) = payload.child(tags::DIGESTED_DATA) {
+            return Ok((d.as_bytes()?.to_vec(), MessageType::Digest));
+        }
+        Err(Failure::missing("Data"))
+    }
+
+    async fn sign(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let (message, message_type) = Self::message(payload)?;
+        let algorithm = self.signing_params(payload)?;
+        let r = match self
+            .run(Operation::Sign(Sign {
+                key: KeyRef(uid.clone()),
+                message,
+                message_type: Some(message_type),
+                algorithm,
+            }))
+            .await?
+        {
+            Response::Sign(r) => r,
+            _ => return Err(internal()),
+        };
+        self.answer(uid, [Item::bytes(tags::SIGNATURE_DATA, r.signature)])
+    }
+
+    async fn verify(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let (message, message_type) = Self::message(payload)?;
+        let signature = payload.require(tags::SIGNATURE_DATA)?.as_bytes()?.to_vec();
+        let algorithm = self.signing_params(payload)?;
+        let r = match self
+            .run(Operation::Verify(Verify {
+                key: KeyRef(uid.clone()),
+                message,
+                signature,
+                message_type: Some(message_type),
+                algorithm,
+                key_version: None,
+            }))
+            .await?
+        {
+            Response::Verify(r) => r,
+            _ => return Err(internal()),
+        };
+        self.answer(uid, [validity(r.valid)])
+    }
+
+    async fn mac(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let message = payload.require(tags::DATA)?.as_bytes()?.to_vec();
+        let r = match self
+            .run(Operation::GenerateMac(GenerateMac {
+                key: KeyRef(uid.clone()),
+                message,
+            }))
+            .await?
+        {
+            Response::Mac(r) => r,
+            _ => return Err(internal()),
+        };
+        self.answer(uid, [Item::bytes(tags::MAC_DATA, r.mac)])
+    }
+
+    async fn mac_verify(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let message = payload.require(tags::DATA)?.as_bytes()?.to_vec();
+        let mac = payload.require(tags::MAC_DATA)?.as_bytes()?.to_vec();
+        let r = match self
+            .run(Operation::VerifyMac(VerifyMac {
+                key: KeyRef(uid.clone()),
+                message,
+                mac,
+                key_version: None,
+            }))
+            .await?
+        {
+            Response::Verify(r) => r,
+            _ => return Err(internal()),
+        };
+        self.answer(uid, [validity(r.valid)])
+    }
+}
+
+/// The tag a KMIP-only attribute is kept in.
+fn tag_key(name: &str) -> Result<String, Failure> {
+    Ok(match name {
+        "Name" => convert::TAG_NAME.to_owned(),
+        "Object Group" => convert::TAG_GROUP.to_owned(),
+        "Contact Information" => convert::TAG_CONTACT.to_owned(),
+        n if n.starts_with("x-") || n.starts_with("y-") => n.to_owned(),
+        n => {
+            return Err(Failure::new(
+                ResultReason::PermissionDenied,
+                format!("{n} cannot be changed by the client"),
+            ))
+        }
+    })
+}
+
+/// Validity Indicator: Valid (1) or Invalid (2).
+fn validity(valid: bool) -> Item {
+    Item::enumeration(tags::VALIDITY_INDICATOR, if valid { 1u32 } else { 2u32 })
+}
+
+fn opt_bytes(payload: &Item, tag: keyhold_kmip::Tag) -> Result<Option<Vec<u8>>, Failure> {
+    Ok(payload
+        .child(tag)
+        .map(|i| i.as_bytes().map(|b| b.to_vec()))
+        .transpose()?)
+}
+
+fn internal() -> Failure {
+    Failure::new(
+        ResultReason::GeneralFailure,
+        "unexpected response from the core",
+    )
+}
+
+/// The kind, algorithm, material and data sub-type of a Register request's object.
+pub type Decoded = (
+    ObjectKind,
+    Option<Algorithm>,
+    keyhold_core::SecretBytes,
+    Option<u32>,
+);
