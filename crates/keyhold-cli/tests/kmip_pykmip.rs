@@ -10,7 +10,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use support::{Server, TempDir};
@@ -57,7 +56,7 @@ fn run_suite(tag: &str, versions: &str) {
         .kmip_addr
         .rsplit_once(':')
         .unwrap_or_else(|| panic!("bad KMIP address {:?}", server.kmip_addr));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = manifest_dir().join("../..");
     let out = Command::new(&python)
         .args([
             "-m",
@@ -101,4 +100,12 @@ fn pykmip_kmip_1_0_to_1_2() {
 #[test]
 fn pykmip_kmip_1_3_to_2_0() {
     run_suite("pykmip-2x", "kmip1_3 or kmip1_4 or kmip2_0");
+}
+
+/// The crate's directory, read when the test runs: a target directory shared between checkouts
+/// at different paths reuses test binaries, so a path baked in at compile time may be stale.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }

@@ -507,7 +507,10 @@ mod tests {
         assert_eq!(archived.archived_at, Some(t(2)));
         for use_ in [Use::Protect, Use::Process, Use::PublicKey] {
             assert!(
-                matches!(check_use(&archived, use_, "x"), Err(KmsError::Archived("x"))),
+                matches!(
+                    check_use(&archived, use_, "x"),
+                    Err(KmsError::Archived("x"))
+                ),
                 "{use_:?}"
             );
         }

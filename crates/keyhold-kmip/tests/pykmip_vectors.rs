@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use keyhold_kmip::{decode, encode, tags, Attributes, Limits, ProtocolVersion, RequestMessage};
 
 fn vectors() -> Vec<(ProtocolVersion, PathBuf)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/pykmip");
+    let root = manifest_dir().join("tests/vectors/pykmip");
     let mut out = Vec::new();
     for dir in std::fs::read_dir(&root).unwrap() {
         let dir = dir.unwrap().path();
@@ -53,4 +53,12 @@ fn every_pykmip_request_decodes_into_its_version_and_round_trips() {
                 .unwrap_or_else(|f| panic!("{}: {f}", path.display()));
         }
     }
+}
+
+/// The crate's directory, read when the test runs: a target directory shared between checkouts
+/// at different paths reuses test binaries, so a path baked in at compile time may be stale.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }

@@ -289,3 +289,36 @@ def test_client_without_certificate_is_refused(server, version):
 def test_many_requests_on_one_connection(client):
     for _ in range(20):
         assert client.create(enums.CryptographicAlgorithm.AES, 128)
+
+
+def test_archive_and_recover(proxy, client, monkeypatch):
+    """Archive moves a deactivated key's material out of the active store: the key then
+    answers only metadata (Get fails with Object Archived) until Recover brings it back."""
+    # PyKMIP 0.11 has the Archive and Recover payload classes but its response factory does
+    # not hand them out; give it them so the responses decode.
+    from kmip.core.factories.payloads.response import ResponsePayloadFactory
+    monkeypatch.setattr(ResponsePayloadFactory, "_create_archive_payload",
+                        lambda self: payloads.ArchiveResponsePayload(), raising=False)
+    monkeypatch.setattr(ResponsePayloadFactory, "_create_recover_payload",
+                        lambda self: payloads.RecoverResponsePayload(), raising=False)
+    uid = client.create(enums.CryptographicAlgorithm.AES, 256)
+    client.activate(uid)
+    client.revoke(enums.RevocationReasonCode.CESSATION_OF_OPERATION, uid)
+
+    def one(op, payload):
+        item = messages.RequestBatchItem(operation=Operation(op), request_payload=payload)
+        response = proxy._send_and_receive_message(proxy._build_request_message(None, [item]))
+        return response.batch_items[0]
+
+    archived = ok(one(enums.Operation.ARCHIVE, payloads.ArchiveRequestPayload(uid)))
+    assert archived.response_payload.unique_identifier == uid
+    with kmip_failure(enums.ResultReason.OBJECT_ARCHIVED):
+        client.get(uid)
+    _, attrs = client.get_attributes(uid, ["State"])
+    assert attribute_map(attrs)["State"] == [enums.State.DEACTIVATED]
+    again = one(enums.Operation.ARCHIVE, payloads.ArchiveRequestPayload(uid))
+    assert again.result_reason.value == enums.ResultReason.OBJECT_ARCHIVED
+
+    ok(one(enums.Operation.RECOVER, payloads.RecoverRequestPayload(uid)))
+    assert len(client.get(uid).value) == 32
+    client.destroy(uid)
