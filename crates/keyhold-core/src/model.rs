@@ -29,6 +29,8 @@ pub enum KeyUsage {
     /// No cryptographic use: the object (secret data, opaque data, a certificate) is stored and
     /// returned.
     Storage,
+    /// Deriving other keys (PBKDF2, HKDF, SP 800-108) and nothing else.
+    Derive,
 }
 
 impl KeyUsage {
@@ -39,6 +41,7 @@ impl KeyUsage {
             Self::SignVerify => "sign-verify",
             Self::Mac => "mac",
             Self::Storage => "storage",
+            Self::Derive => "derive",
         }
     }
 
@@ -63,6 +66,7 @@ impl KeyUsage {
                 | (Rsa, Self::EncryptDecrypt | Self::SignVerify)
                 | (Ec | Ed25519, Self::SignVerify)
                 | (Data, Self::Storage)
+                | (Aes | Hmac | Data, Self::Derive)
         )
     }
 }
@@ -82,6 +86,8 @@ pub enum Origin {
     Generated,
     /// Imported by a client (bring your own key).
     Imported,
+    /// Derived from another object of the tenant (PBKDF2, HKDF, SP 800-108).
+    Derived,
 }
 
 /// What kind of managed object a record is. Every kind is stored wrapped and runs through the
@@ -139,6 +145,8 @@ pub enum LinkKind {
     PublicKey,
     /// The private key of this public key.
     PrivateKey,
+    /// The object this key was derived from.
+    DerivedFrom,
 }
 
 /// A link to another object of the same tenant.
@@ -539,11 +547,13 @@ pub enum KeyOp {
     GetPublicKey,
     /// Read the key material itself (KMIP Get of a secret object).
     Export,
+    /// Derive new keys from this one.
+    Derive,
 }
 
 impl KeyOp {
     /// Every operation.
-    pub const ALL: [KeyOp; 10] = [
+    pub const ALL: [KeyOp; 11] = [
         Self::Encrypt,
         Self::Decrypt,
         Self::GenerateDataKey,
@@ -554,6 +564,7 @@ impl KeyOp {
         Self::MacVerify,
         Self::GetPublicKey,
         Self::Export,
+        Self::Derive,
     ];
 
     /// The wire name.
@@ -569,6 +580,7 @@ impl KeyOp {
             Self::MacVerify => "mac-verify",
             Self::GetPublicKey => "get-public-key",
             Self::Export => "export",
+            Self::Derive => "derive",
         }
     }
 }

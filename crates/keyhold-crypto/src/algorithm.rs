@@ -170,7 +170,7 @@ impl Algorithm {
 
     /// Raw key length in bytes for AES keys and generated HMAC keys; the
     /// modulus length in bytes for RSA; `None` for EC and Ed25519.
-    pub(crate) fn key_len(&self) -> Option<usize> {
+    pub fn key_len(&self) -> Option<usize> {
         match self {
             Algorithm::Aes128 => Some(16),
             Algorithm::Aes192 => Some(24),

@@ -1,6 +1,6 @@
 //! The provider value, randomness, hashing, key derivation and PEM.
 
-use aws_lc_rs::{digest, hkdf, hmac, rand};
+use aws_lc_rs::{digest, hmac, rand};
 use base64::Engine as _;
 
 use crate::{CryptoError, SecretBytes};
@@ -75,7 +75,7 @@ impl Provider {
 
     /// HKDF-SHA256 (RFC 5869): extract with `salt` (an empty salt means the
     /// all-zero salt of the RFC), expand with `info` to `out_len` bytes
-    /// (1..=8160).
+    /// (1..=1024).
     pub fn hkdf_sha256(
         &self,
         ikm: &[u8],
@@ -83,20 +83,7 @@ impl Provider {
         info: &[u8],
         out_len: usize,
     ) -> Result<SecretBytes, CryptoError> {
-        if out_len == 0 || out_len > 255 * 32 {
-            return Err(CryptoError::InvalidInput(
-                "HKDF-SHA256 output length must be 1..=8160 bytes",
-            ));
-        }
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
-        let info = [info];
-        let okm = prk
-            .expand(&info, OkmLen(out_len))
-            .map_err(|_| CryptoError::InvalidInput("HKDF-SHA256 output too long"))?;
-        let mut out = SecretBytes::zeroed(out_len);
-        okm.fill(out.as_mut_bytes())
-            .map_err(|_| CryptoError::Internal("HKDF expand failed"))?;
-        Ok(out)
+        self.hkdf(crate::KdfHash::Sha256, ikm, salt, info, out_len)
     }
 
     /// Encodes a SubjectPublicKeyInfo DER as a `PUBLIC KEY` PEM block with
@@ -152,14 +139,6 @@ pub(crate) fn fill_random(out: &mut [u8]) -> Result<(), CryptoError> {
 }
 
 /// An HKDF output length for aws-lc-rs's `expand`.
-struct OkmLen(usize);
-
-impl hkdf::KeyType for OkmLen {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,12 +198,14 @@ mod tests {
             Err(CryptoError::InvalidInput(_))
         ));
         assert!(matches!(
-            p().hkdf_sha256(&ikm, &salt, &info, 255 * 32 + 1),
+            p().hkdf_sha256(&ikm, &salt, &info, crate::MAX_DERIVED_LEN + 1),
             Err(CryptoError::InvalidInput(_))
         ));
         assert_eq!(
-            p().hkdf_sha256(&ikm, &salt, &info, 255 * 32).unwrap().len(),
-            8160
+            p().hkdf_sha256(&ikm, &salt, &info, crate::MAX_DERIVED_LEN)
+                .unwrap()
+                .len(),
+            crate::MAX_DERIVED_LEN
         );
     }
 

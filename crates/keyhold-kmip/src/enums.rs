@@ -620,6 +620,28 @@ kmip_enum! {
 }
 
 kmip_enum! {
+    /// Derivation Method of Derive Key.
+    DerivationMethod, "Derivation Method" {
+        /// PBKDF2.
+        Pbkdf2 = 0x0000_0001, "PBKDF2";
+        /// A hash of the base object.
+        Hash = 0x0000_0002, "HASH";
+        /// HMAC-based derivation (HKDF).
+        Hmac = 0x0000_0003, "HMAC";
+        /// Encryption of the derivation data.
+        Encrypt = 0x0000_0004, "ENCRYPT";
+        /// SP 800-108 counter mode.
+        Nist800108C = 0x0000_0005, "NIST800-108-C";
+        /// SP 800-108 feedback mode.
+        Nist800108F = 0x0000_0006, "NIST800-108-F";
+        /// SP 800-108 double-pipeline iteration mode.
+        Nist800108Dpi = 0x0000_0007, "NIST800-108-DPI";
+        /// Asymmetric key agreement.
+        AsymmetricKey = 0x0000_0008, "Asymmetric Key";
+    }
+}
+
+kmip_enum! {
     /// Block Cipher Mode in Cryptographic Parameters.
     BlockCipherMode, "Block Cipher Mode" {
         /// CBC.
@@ -808,6 +830,7 @@ mod tests {
         check::<HashingAlgorithm>();
         check::<QueryFunction>();
         check::<NameType>();
+        check::<DerivationMethod>();
     }
 
     #[test]

@@ -107,7 +107,6 @@ def test_proxy_get_private_key_as_pkcs8_and_pkcs1(proxy):
         assert got.secret.key_block.key_format_type.value == fmt
 
 
-@pytest.mark.xfail(strict=True, reason="Re-key Key Pair is not implemented yet (issue 3 open)")
 @pytest.mark.parametrize("version", V11, ids=version_id)
 def test_proxy_rekey_key_pair(proxy):
     result = ok(create_rsa_pair(proxy))
@@ -231,7 +230,6 @@ def test_gcm_encrypt_decrypt_with_tag_and_aad(proxy, client):
             auth_additional_data=aad, auth_tag=bad_tag, cryptographic_parameters=params))
 
 
-@pytest.mark.xfail(strict=True, reason="key wrapping on Get is not implemented yet (issue 3 open)")
 def test_get_with_key_wrapping_specification(client):
     wrapping_value = os.urandom(32)
     wrapping = client.register(objects.SymmetricKey(

@@ -187,7 +187,6 @@ def test_rekey_returns_a_new_key_with_the_same_algorithm_and_length(client):
     cleanup(client, uid, new_uid)
 
 
-@pytest.mark.xfail(strict=True, reason="Derive Key is not implemented yet (issue 3 open)")
 def test_derive_key_pbkdf2_matches_python(client):
     password = b"correct horse battery staple"
     secret = objects.SecretData(password, enums.SecretDataType.PASSWORD,
@@ -206,7 +205,6 @@ def test_derive_key_pbkdf2_matches_python(client):
     assert key.value == hashlib.pbkdf2_hmac("sha256", password, salt, 1000, 32)
 
 
-@pytest.mark.xfail(strict=True, reason="Derive Key is not implemented yet (issue 3 open)")
 @pytest.mark.parametrize("method", [enums.DerivationMethod.HMAC,
                                     enums.DerivationMethod.NIST800_108_C])
 def test_derive_key_is_deterministic(client, method):
@@ -228,3 +226,44 @@ def test_derive_key_is_deterministic(client, method):
     assert derive(params) == first
     other = dict(params, derivation_data=b"another-context")
     assert derive(other) != first
+
+
+def test_derive_key_functions_match_python(client):
+    """HMAC is HKDF (RFC 5869) with Salt and Derivation Data as info; NIST800-108-C is the
+    counter-mode KDF with an HMAC PRF over Derivation Data followed by the length in bits."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.kdf.kbkdf import CounterLocation, KBKDFHMAC, Mode
+
+    secret = os.urandom(32)
+    base = register_aes(client, secret, masks=(U.DERIVE_KEY,))
+    data = b"label-and-context"
+
+    def derive(method, params):
+        uid = client.derive_key(enums.ObjectType.SYMMETRIC_KEY, [base], method, params,
+                                cryptographic_algorithm=enums.CryptographicAlgorithm.AES,
+                                cryptographic_length=256)
+        return client.get(uid).value
+
+    sha256 = {"hashing_algorithm": enums.HashingAlgorithm.SHA_256}
+    got = derive(enums.DerivationMethod.HMAC, {"cryptographic_parameters": sha256,
+                                               "derivation_data": data, "salt": b"salt"})
+    assert got == HKDF(hashes.SHA256(), 32, b"salt", data).derive(secret)
+    got = derive(enums.DerivationMethod.NIST800_108_C, {"cryptographic_parameters": sha256,
+                                                        "derivation_data": data})
+    kbkdf = KBKDFHMAC(algorithm=hashes.SHA256(), mode=Mode.CounterMode, length=32, rlen=4,
+                      llen=None, location=CounterLocation.BeforeFixed, label=None,
+                      context=None, fixed=data + (256).to_bytes(4, "big"))
+    assert got == kbkdf.derive(secret)
+
+
+def test_derive_key_refuses_a_base_not_for_derivation(client):
+    base = register_aes(client, os.urandom(32))
+    with kmip_failure(enums.ResultReason.PERMISSION_DENIED,
+                      enums.ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK):
+        client.derive_key(enums.ObjectType.SYMMETRIC_KEY, [base], enums.DerivationMethod.HMAC,
+                          {"cryptographic_parameters":
+                           {"hashing_algorithm": enums.HashingAlgorithm.SHA_256},
+                           "derivation_data": b"x"},
+                          cryptographic_algorithm=enums.CryptographicAlgorithm.AES,
+                          cryptographic_length=128)

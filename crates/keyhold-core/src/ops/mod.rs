@@ -12,6 +12,7 @@ mod cipher;
 mod client_certs;
 mod create_key;
 mod crypt;
+mod derive;
 mod describe;
 mod grants;
 mod import_key;
@@ -42,12 +43,15 @@ pub use crypt::{
     Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey, GenerateDataKeyResponse,
     ReEncrypt, ReEncryptResponse,
 };
+pub use derive::{Derivation, DeriveKey};
 pub use describe::{DescribeKey, KeyInfo, KeyList, ListKeys, VersionInfo};
 pub use grants::{CreateGrant, GrantList, ListGrants, RevokeGrant};
 pub use import_key::{GetImportParameters, ImportKey, ImportParameters};
 pub use mac::{GenerateMac, MacResponse, VerifyMac, VerifyResponse};
 pub use misc::{GetPublicKey, PublicKeyResponse, Random, RandomResponse, WhoAmI, WhoAmIResponse};
-pub use objects::{CreateKeyPair, ExportKey, ExportedKey, KeyPairInfo, RegisterKey};
+pub use objects::{
+    CreateKeyPair, ExportKey, ExportedKey, KeyPairInfo, RegisterKey, WrapMode, WrapSpec, WrappedBy,
+};
 pub use rotate::RotateKey;
 pub use sign::{Sign, SignResponse, Verify};
 pub use tokens::{CreateToken, CreatedToken, ListTokens, RevokeToken, TokenInfo, TokenList};
@@ -173,6 +177,8 @@ pub enum Operation {
     CipherEncrypt(CipherEncrypt),
     /// See [`CipherDecrypt`].
     CipherDecrypt(CipherDecrypt),
+    /// See [`DeriveKey`].
+    DeriveKey(DeriveKey),
 }
 
 /// The result of an [`Operation`], one variant per response shape.
@@ -280,6 +286,7 @@ impl Operation {
             Self::RevokeClientCert(_) => "client-cert.revoke",
             Self::CipherEncrypt(_) => "encrypt",
             Self::CipherDecrypt(_) => "decrypt",
+            Self::DeriveKey(_) => "key.derive",
         }
     }
 
@@ -302,6 +309,7 @@ impl Operation {
             Self::ExportKey(o) => &o.key,
             Self::CipherEncrypt(o) => &o.key,
             Self::CipherDecrypt(o) => &o.key,
+            Self::DeriveKey(o) => &o.base,
             _ => return None,
         };
         Some(r.0.clone())
@@ -411,6 +419,7 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::RevokeClientCert(o) => o.execute(cx).await,
         Operation::CipherEncrypt(o) => o.execute(cx).await,
         Operation::CipherDecrypt(o) => o.execute(cx).await,
+        Operation::DeriveKey(o) => o.execute(cx).await,
     }
 }
 

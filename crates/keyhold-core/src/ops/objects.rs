@@ -199,6 +199,44 @@ pub struct ExportKey {
     /// The version; the current one when absent.
     #[serde(default)]
     pub key_version: Option<u32>,
+    /// Return the material wrapped under another key of the tenant instead of in the clear.
+    #[serde(default)]
+    pub wrap: Option<WrapSpec>,
+}
+
+/// How exported material is wrapped.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WrapSpec {
+    /// The wrapping key: an active AES key with usage `encrypt-decrypt` that the caller may
+    /// encrypt with.
+    pub key: KeyRef,
+    /// The key-wrap algorithm.
+    pub mode: WrapMode,
+}
+
+/// A key-wrap algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum WrapMode {
+    /// AES key wrap, RFC 3394 (material a multiple of 8 bytes, at least 16).
+    AesKeyWrap,
+    /// AES key wrap with padding, RFC 5649 (any material).
+    AesKeyWrapPad,
+}
+
+/// The key that wrapped exported material.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WrappedBy {
+    /// The wrapping key.
+    pub key_id: KeyId,
+    /// Its version used.
+    pub key_version: u32,
+    /// The algorithm.
+    pub mode: WrapMode,
 }
 
 /// An object's material and description.
@@ -215,6 +253,8 @@ pub struct ExportedKey {
     #[serde(with = "crate::b64::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub public_key: Option<Vec<u8>>,
+    /// Set when `material` is wrapped rather than in the clear.
+    pub wrapped_by: Option<WrappedBy>,
 }
 
 impl ExportKey {
@@ -228,14 +268,63 @@ impl ExportKey {
         let permit = cx.check(&key, use_, "export")?;
         let version = super::requested_version(&key, self.key_version)?;
         let (material, v) = cx.material(&key, version).await?;
+        let (material, wrapped_by) = match &self.wrap {
+            None => (material, None),
+            Some(spec) => {
+                let (wrapped, by) = wrap(cx, spec, material.as_bytes()).await?;
+                (wrapped, Some(by))
+            }
+        };
+        let detail = wrapped_by
+            .as_ref()
+            .map(|w| format!("wrapped under {} version {}", w.key_id, w.key_version));
         let mut done = Done::new(Response::Exported(ExportedKey {
             key: Box::new(key_info(cx, &key).await?),
             key_version: version,
             material: SecretData(material),
             public_key: v.public_key,
+            wrapped_by,
         }))
         .key(key.id, Some(version));
+        if let Some(detail) = detail {
+            done = done.detail(detail);
+        }
         done.compromised = super::compromised(permit);
         Ok(done)
     }
+}
+
+/// Wraps exported material under the key `spec` names, after checking the caller may encrypt
+/// with it.
+async fn wrap(
+    cx: &Cx<'_>,
+    spec: &WrapSpec,
+    material: &[u8],
+) -> Result<(keyhold_crypto::SecretBytes, WrappedBy), KmsError> {
+    let kek = cx.resolve(&spec.key).await?;
+    cx.authorize_use(&kek, KeyOp::Encrypt).await?;
+    if kek.kind != ObjectKind::Key
+        || kek.algorithm.family() != keyhold_crypto::KeyFamily::Aes
+        || kek.usage != crate::model::KeyUsage::EncryptDecrypt
+    {
+        return Err(KmsError::WrongKeyUsage(
+            "the wrapping key must be an AES key for encryption",
+        ));
+    }
+    cx.check(&kek, Use::Protect, "wrap a key")?;
+    let (kek_material, _) = cx.material(&kek, kek.current_version).await?;
+    let crypto = &cx.kms.crypto;
+    let wrapped = match spec.mode {
+        WrapMode::AesKeyWrap => crypto.aes_kw_wrap(kek_material.as_bytes(), material),
+        WrapMode::AesKeyWrapPad => crypto.aes_kwp_wrap(kek_material.as_bytes(), material),
+    }
+    .map_err(|e| KmsError::invalid(format!("key wrap: {e}")))?;
+    Ok((
+        keyhold_crypto::SecretBytes::from(wrapped.as_slice()),
+        WrappedBy {
+            key_id: kek.id,
+            key_version: kek.current_version,
+            mode: spec.mode,
+        },
+    ))
 }

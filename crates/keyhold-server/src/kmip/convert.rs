@@ -35,8 +35,14 @@ pub mod usage_mask {
     pub const MAC_GENERATE: i32 = 0x80;
     /// MAC Verify.
     pub const MAC_VERIFY: i32 = 0x100;
+    /// Wrap Key.
+    pub const WRAP_KEY: i32 = 0x10;
+    /// Unwrap Key.
+    pub const UNWRAP_KEY: i32 = 0x20;
     /// Export.
     pub const EXPORT: i32 = 0x40;
+    /// Derive Key.
+    pub const DERIVE_KEY: i32 = 0x200;
 }
 
 /// The one mapping from Keyhold's errors to KMIP Result Reasons. Reasons that KMIP 1.x does not
@@ -176,6 +182,7 @@ pub fn usage_mask_of(info: &KeyInfo) -> i32 {
         (KeyUsage::SignVerify, _) => SIGN | VERIFY,
         (KeyUsage::Mac, _) => MAC_GENERATE | MAC_VERIFY,
         (KeyUsage::Storage, _) => EXPORT,
+        (KeyUsage::Derive, _) => DERIVE_KEY,
     }
 }
 
@@ -190,6 +197,8 @@ pub fn usage_from_mask(mask: Option<i32>, alg: Algorithm) -> Result<Option<KeyUs
         KeyUsage::EncryptDecrypt
     } else if mask & (MAC_GENERATE | MAC_VERIFY) != 0 {
         KeyUsage::Mac
+    } else if mask & DERIVE_KEY != 0 {
+        KeyUsage::Derive
     } else {
         default
     };
@@ -285,6 +294,8 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
             let kind = match link.kind {
                 keyhold_core::model::LinkKind::PublicKey => 0x0000_0102u32,
                 keyhold_core::model::LinkKind::PrivateKey => 0x0000_0103u32,
+                // Derivation Base Object Link.
+                keyhold_core::model::LinkKind::DerivedFrom => 0x0000_0104u32,
             };
             out.push(Attribute::standard(Item::structure(
                 tags::LINK,

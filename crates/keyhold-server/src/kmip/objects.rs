@@ -2,9 +2,11 @@
 //! core's objects, and Locate's attribute filter.
 
 use keyhold_core::model::ObjectKind;
-use keyhold_core::ops::{ExportedKey, KeyInfo};
+use keyhold_core::ops::{ExportedKey, KeyInfo, WrapMode, WrappedBy};
 use keyhold_core::SecretBytes;
-use keyhold_kmip::enums::{CryptographicAlgorithm, KeyFormatType, ObjectType, ResultReason, State};
+use keyhold_kmip::enums::{
+    BlockCipherMode, CryptographicAlgorithm, KeyFormatType, ObjectType, ResultReason, State,
+};
 use keyhold_kmip::{tags, Attributes, Failure, Item};
 
 use super::convert::{self, TAG_DATA_TYPE};
@@ -152,6 +154,9 @@ pub fn encode(
     e: &ExportedKey,
     format: Option<KeyFormatType>,
 ) -> Result<(ObjectType, Item), Failure> {
+    if let Some(w) = &e.wrapped_by {
+        return encode_wrapped(e, format, w);
+    }
     let info = &e.key;
     let ot = convert::object_type(info);
     let bytes = e.material.0.as_bytes().to_vec();
@@ -255,6 +260,88 @@ pub fn encode(
         }
     };
     Ok((ot, item))
+}
+
+/// A key or secret data whose material the core returned wrapped: with Encoding Option "No
+/// Encoding" the Key Value structure stays and its Key Material is the wrapped bytes, described
+/// by Key Wrapping Data. Only
+/// the stored format can be wrapped, since the wrapping happens where the material is.
+fn encode_wrapped(
+    e: &ExportedKey,
+    format: Option<KeyFormatType>,
+    w: &WrappedBy,
+) -> Result<(ObjectType, Item), Failure> {
+    const ENCRYPT: u32 = 1;
+    const NO_ENCODING: u32 = 1;
+    let info = &e.key;
+    let ot = convert::object_type(info);
+    let (tag, natural) = match ot {
+        ObjectType::SymmetricKey => (tags::SYMMETRIC_KEY, KeyFormatType::Raw),
+        ObjectType::PrivateKey => (tags::PRIVATE_KEY, KeyFormatType::Pkcs8),
+        ObjectType::SecretData => (tags::SECRET_DATA, KeyFormatType::Opaque),
+        other => {
+            return Err(Failure::new(
+                ResultReason::FeatureNotSupported,
+                format!("{} objects are not returned wrapped", other.name()),
+            ))
+        }
+    };
+    if let Some(f) = format.filter(|f| *f != natural) {
+        return Err(Failure::new(
+            ResultReason::KeyFormatTypeNotSupported,
+            format!(
+                "a wrapped {} is returned as {} only, not {}",
+                ot.name(),
+                natural.name(),
+                f.name()
+            ),
+        ));
+    }
+    let mode = match w.mode {
+        WrapMode::AesKeyWrap => BlockCipherMode::NistKeyWrap,
+        WrapMode::AesKeyWrapPad => BlockCipherMode::AesKeyWrapPadding,
+    };
+    let mut children = vec![
+        Item::enumeration(tags::KEY_FORMAT_TYPE, natural.to_u32()),
+        Item::structure(
+            tags::KEY_VALUE,
+            vec![Item::bytes(
+                tags::KEY_MATERIAL,
+                e.material.0.as_bytes().to_vec(),
+            )],
+        ),
+    ];
+    if let Some((a, l)) = convert::algorithm(info.algorithm) {
+        children.push(Item::enumeration(tags::CRYPTOGRAPHIC_ALGORITHM, a.to_u32()));
+        children.push(Item::int(tags::CRYPTOGRAPHIC_LENGTH, l));
+    }
+    children.push(Item::structure(
+        tags::KEY_WRAPPING_DATA,
+        vec![
+            Item::enumeration(tags::WRAPPING_METHOD, ENCRYPT),
+            Item::structure(
+                tags::ENCRYPTION_KEY_INFORMATION,
+                vec![
+                    Item::text(tags::UNIQUE_IDENTIFIER, w.key_id.to_string()),
+                    Item::structure(
+                        tags::CRYPTOGRAPHIC_PARAMETERS,
+                        vec![Item::enumeration(tags::BLOCK_CIPHER_MODE, mode.to_u32())],
+                    ),
+                ],
+            ),
+            Item::enumeration(tags::ENCODING_OPTION, NO_ENCODING),
+        ],
+    ));
+    let block = Item::structure(tags::KEY_BLOCK, children);
+    let object = if ot == ObjectType::SecretData {
+        vec![
+            Item::enumeration(tags::SECRET_DATA_TYPE, data_type(info, 1)),
+            block,
+        ]
+    } else {
+        vec![block]
+    };
+    Ok((ot, Item::structure(tag, object)))
 }
 
 /// Whether `k` has every attribute Locate asked for. Attributes Keyhold does not keep match

@@ -3,19 +3,19 @@
 
 use keyhold_core::ids::KeyRef;
 use keyhold_core::lifecycle::{KeyState, RevocationReason};
-use keyhold_core::model::ObjectKind;
+use keyhold_core::model::{LinkKind, ObjectKind};
 use keyhold_core::ops::{
-    ChangeState, CipherDecrypt, CipherEncrypt, CipherMode, CreateKey, CreateKeyPair, DescribeKey,
-    ExportKey, GenerateMac, KeyInfo, KeySpec, ListKeys, Random, RegisterKey, SecretData, Sign,
-    StateChange, UpdateKey, Verify, VerifyMac,
+    ChangeState, CipherDecrypt, CipherEncrypt, CipherMode, CreateKey, CreateKeyPair, Derivation,
+    DeriveKey, DescribeKey, ExportKey, GenerateMac, KeyInfo, KeySpec, ListKeys, Random,
+    RegisterKey, SecretData, Sign, StateChange, UpdateKey, Verify, VerifyMac, WrapMode, WrapSpec,
 };
 use keyhold_core::{
     Algorithm, Credential, MessageType, Operation, RequestMeta, Response, SigningAlgorithm,
 };
 use keyhold_kmip::attributes::Attribute;
 use keyhold_kmip::enums::{
-    BlockCipherMode, CryptographicAlgorithm, HashingAlgorithm, KeyFormatType, ObjectType,
-    Operation as Op, PaddingMethod, QueryFunction, ResultReason,
+    BlockCipherMode, CryptographicAlgorithm, DerivationMethod, HashingAlgorithm, KeyFormatType,
+    ObjectType, Operation as Op, PaddingMethod, QueryFunction, ResultReason,
 };
 use keyhold_kmip::{tags, Attributes, Failure, Item, ProtocolVersion};
 
@@ -61,6 +61,8 @@ pub const SUPPORTED: &[Op] = &[
     Op::SetAttribute,
     Op::Archive,
     Op::Recover,
+    Op::ReKeyKeyPair,
+    Op::DeriveKey,
 ];
 
 type Out = Result<Vec<Item>, Failure>;
@@ -120,6 +122,8 @@ impl Session<'_> {
             Op::CreateKeyPair => self.create_key_pair(payload).await,
             Op::Register => self.register(payload).await,
             Op::ReKey => self.rekey(payload).await,
+            Op::ReKeyKeyPair => self.rekey_key_pair(payload).await,
+            Op::DeriveKey => self.derive_key(payload).await,
             Op::Locate => self.locate(payload).await,
             Op::Check => {
                 let uid = self.uid(payload)?;
@@ -303,6 +307,159 @@ impl Session<'_> {
         self.answer(new_uid, [])
     }
 
+    /// KMIP Re-key Key Pair, like Re-key: a new pair with the old private key's algorithm,
+    /// usage, tags and description; active when the old one was.
+    async fn rekey_key_pair(&mut self, payload: &Item) -> Out {
+        let uid = match payload.child(tags::PRIVATE_KEY_UNIQUE_IDENTIFIER) {
+            Some(i) => i.as_text()?.to_owned(),
+            None => self
+                .placeholder
+                .clone()
+                .ok_or_else(|| Failure::missing("Private Key Unique Identifier"))?,
+        };
+        let old = self.describe(&uid).await?;
+        if old.kind != ObjectKind::Key || !old.algorithm.is_asymmetric() {
+            return Err(Failure::new(
+                ResultReason::InvalidField,
+                "Re-key Key Pair replaces private keys",
+            ));
+        }
+        let spec = KeySpec {
+            tags: old.tags.clone(),
+            usage: Some(old.usage),
+            pre_active: old.state != KeyState::Active,
+            description: old.description.clone(),
+            ..KeySpec::default()
+        };
+        let public_tags = match old.links.iter().find(|l| l.kind == LinkKind::PublicKey) {
+            Some(l) => self.describe(&l.target.to_string()).await?.tags,
+            None => old.tags.clone(),
+        };
+        self.new_pair(CreateKeyPair {
+            algorithm: old.algorithm,
+            spec,
+            public_tags,
+        })
+        .await
+    }
+
+    async fn new_pair(&mut self, request: CreateKeyPair) -> Out {
+        let pair = match self.run(Operation::CreateKeyPair(request)).await? {
+            Response::KeyPair(p) => p,
+            _ => return Err(internal()),
+        };
+        let private_id = pair.private_key.id.to_string();
+        self.placeholder = Some(private_id.clone());
+        Ok(vec![
+            Item::text(tags::PRIVATE_KEY_UNIQUE_IDENTIFIER, private_id),
+            Item::text(
+                tags::PUBLIC_KEY_UNIQUE_IDENTIFIER,
+                pair.public_key.id.to_string(),
+            ),
+        ])
+    }
+
+    /// KMIP Derive Key: PBKDF2 (from secret data or a key), HMAC (HKDF, RFC 5869) and
+    /// NIST800-108-C (counter mode, HMAC PRF, fixed input = Derivation Data ‖ [L]_32).
+    async fn derive_key(&mut self, payload: &Item) -> Out {
+        let ot: ObjectType = payload.require(tags::OBJECT_TYPE)?.as_enum_of()?;
+        if ot != ObjectType::SymmetricKey {
+            return Err(Failure::new(
+                ResultReason::InvalidField,
+                "Derive Key makes symmetric keys",
+            ));
+        }
+        let bases: Vec<&Item> = payload.children(tags::UNIQUE_IDENTIFIER).collect();
+        let base = match bases.as_slice() {
+            [one] => one.as_text()?.to_owned(),
+            [] => self
+                .placeholder
+                .clone()
+                .ok_or_else(|| Failure::missing("Unique Identifier"))?,
+            _ => {
+                return Err(Failure::new(
+                    ResultReason::FeatureNotSupported,
+                    "derivation from more than one object is not supported",
+                ))
+            }
+        };
+        let method: DerivationMethod = payload.require(tags::DERIVATION_METHOD)?.as_enum_of()?;
+        let params = payload.require(tags::DERIVATION_PARAMETERS)?;
+        let bytes = |tag| -> Result<Vec<u8>, Failure> {
+            Ok(params
+                .child(tag)
+                .map(Item::as_bytes)
+                .transpose()?
+                .map(|b| b.to_vec())
+                .unwrap_or_default())
+        };
+        let hash = match params
+            .child(tags::CRYPTOGRAPHIC_PARAMETERS)
+            .and_then(|p| p.child(tags::HASHING_ALGORITHM))
+            .map(|h| h.as_enum_of::<HashingAlgorithm>())
+            .transpose()?
+        {
+            None | Some(HashingAlgorithm::Sha256) => keyhold_crypto::KdfHash::Sha256,
+            Some(HashingAlgorithm::Sha384) => keyhold_crypto::KdfHash::Sha384,
+            Some(HashingAlgorithm::Sha512) => keyhold_crypto::KdfHash::Sha512,
+            Some(h) => {
+                return Err(Failure::new(
+                    ResultReason::CryptographicFailure,
+                    format!(
+                        "hashing algorithm {} is not supported for derivation",
+                        h.name()
+                    ),
+                ))
+            }
+        };
+        let derivation = match method {
+            DerivationMethod::Pbkdf2 => Derivation::Pbkdf2 {
+                hash,
+                salt: bytes(tags::SALT)?,
+                iterations: params
+                    .require(tags::ITERATION_COUNT)?
+                    .as_i32()?
+                    .try_into()
+                    .map_err(|_| Failure::invalid("Iteration Count must be positive"))?,
+            },
+            DerivationMethod::Hmac => Derivation::Hkdf {
+                hash,
+                salt: bytes(tags::SALT)?,
+                info: bytes(tags::DERIVATION_DATA)?,
+            },
+            DerivationMethod::Nist800108C => Derivation::Sp800108Counter {
+                hash,
+                context: bytes(tags::DERIVATION_DATA)?,
+            },
+            m => {
+                return Err(Failure::new(
+                    ResultReason::FeatureNotSupported,
+                    format!("derivation method {} is not supported", m.name()),
+                ))
+            }
+        };
+        let attrs = self.attributes(payload)?;
+        let alg = attrs
+            .enum_of::<CryptographicAlgorithm>("Cryptographic Algorithm")?
+            .ok_or_else(|| Failure::missing("Cryptographic Algorithm"))?;
+        let algorithm = convert::keyhold_algorithm(alg, attrs.int("Cryptographic Length")?)?;
+        let mut spec = self.spec(&attrs)?;
+        spec.usage = convert::usage_from_mask(attrs.int("Cryptographic Usage Mask")?, algorithm)?;
+        let info = match self
+            .run(Operation::DeriveKey(DeriveKey {
+                base: KeyRef(base),
+                derivation,
+                algorithm,
+                spec,
+            }))
+            .await?
+        {
+            Response::Key(k) => k,
+            _ => return Err(internal()),
+        };
+        self.answer(info.id.to_string(), [])
+    }
+
     async fn create_key_pair(&mut self, payload: &Item) -> Out {
         let common = Attributes::read(
             payload,
@@ -340,26 +497,12 @@ impl Session<'_> {
         let mut public_all = common.clone();
         public_all.0.extend(public.0.iter().cloned());
         let public_tags = convert::tags_from(&public_all)?;
-        let pair = match self
-            .run(Operation::CreateKeyPair(CreateKeyPair {
-                algorithm,
-                spec,
-                public_tags,
-            }))
-            .await?
-        {
-            Response::KeyPair(p) => p,
-            _ => return Err(internal()),
-        };
-        let private_id = pair.private_key.id.to_string();
-        self.placeholder = Some(private_id.clone());
-        Ok(vec![
-            Item::text(tags::PRIVATE_KEY_UNIQUE_IDENTIFIER, private_id),
-            Item::text(
-                tags::PUBLIC_KEY_UNIQUE_IDENTIFIER,
-                pair.public_key.id.to_string(),
-            ),
-        ])
+        self.new_pair(CreateKeyPair {
+            algorithm,
+            spec,
+            public_tags,
+        })
+        .await
     }
 
     async fn register(&mut self, payload: &Item) -> Out {
@@ -370,9 +513,10 @@ impl Session<'_> {
         if let Some(t) = data_type {
             spec.tags.insert(TAG_DATA_TYPE.to_owned(), t.to_string());
         }
-        if let Some(alg) = algorithm {
-            spec.usage = convert::usage_from_mask(attrs.int("Cryptographic Usage Mask")?, alg)?;
-        }
+        spec.usage = convert::usage_from_mask(
+            attrs.int("Cryptographic Usage Mask")?,
+            algorithm.unwrap_or(keyhold_crypto::Algorithm::Data),
+        )?;
         let info = match self
             .run(Operation::RegisterKey(RegisterKey {
                 algorithm,
@@ -450,12 +594,10 @@ impl Session<'_> {
 
     async fn get(&mut self, payload: &Item) -> Out {
         let uid = self.uid(payload)?;
-        if payload.child(tags::KEY_WRAPPING_SPECIFICATION).is_some() {
-            return Err(Failure::new(
-                ResultReason::FeatureNotSupported,
-                "key wrapping on Get is not supported yet",
-            ));
-        }
+        let wrap = payload
+            .child(tags::KEY_WRAPPING_SPECIFICATION)
+            .map(wrap_spec)
+            .transpose()?;
         let format = payload
             .child(tags::KEY_FORMAT_TYPE)
             .map(|i| i.as_enum_of::<KeyFormatType>())
@@ -464,6 +606,7 @@ impl Session<'_> {
             .run(Operation::ExportKey(ExportKey {
                 key: KeyRef(uid.clone()),
                 key_version: None,
+                wrap,
             }))
             .await?
         {
@@ -989,3 +1132,57 @@ pub type Decoded = (
     keyhold_core::SecretBytes,
     Option<u32>,
 );
+
+/// The Key Wrapping Specification of a Get: encryption with an AES key of the tenant, by
+/// NIST key wrap (RFC 3394) or AES key wrap with padding (RFC 5649), returning the wrapped
+/// Key Material bytes (Encoding Option "No Encoding"). TTLV-encoded wrapping and MAC/signature
+/// wrapping are not supported and say so.
+fn wrap_spec(spec: &Item) -> Result<WrapSpec, Failure> {
+    const ENCRYPT: u32 = 1;
+    const NO_ENCODING: u32 = 1;
+    let unsupported = |what: &str| Failure::new(ResultReason::FeatureNotSupported, what);
+    if spec.require(tags::WRAPPING_METHOD)?.as_enum()? != ENCRYPT {
+        return Err(unsupported("only the Encrypt wrapping method is supported"));
+    }
+    if spec.child(tags::MAC_SIGNATURE_KEY_INFORMATION).is_some()
+        || spec.child(tags::ATTRIBUTE_NAME).is_some()
+    {
+        return Err(unsupported(
+            "wrapping with a MAC or signature, or of attributes, is not supported",
+        ));
+    }
+    match spec
+        .child(tags::ENCODING_OPTION)
+        .map(Item::as_enum)
+        .transpose()?
+    {
+        Some(NO_ENCODING) => {}
+        _ => {
+            return Err(Failure::new(
+                ResultReason::EncodingOptionError,
+                "only the No Encoding option is supported: the wrapped value is the Key Material",
+            ))
+        }
+    }
+    let info = spec.require(tags::ENCRYPTION_KEY_INFORMATION)?;
+    let key = info.require(tags::UNIQUE_IDENTIFIER)?.as_text()?.to_owned();
+    let mode = match info
+        .child(tags::CRYPTOGRAPHIC_PARAMETERS)
+        .and_then(|p| p.child(tags::BLOCK_CIPHER_MODE))
+        .map(|m| m.as_enum_of::<BlockCipherMode>())
+        .transpose()?
+    {
+        None | Some(BlockCipherMode::NistKeyWrap) => WrapMode::AesKeyWrap,
+        Some(BlockCipherMode::AesKeyWrapPadding) => WrapMode::AesKeyWrapPad,
+        Some(m) => {
+            return Err(unsupported(&format!(
+                "block cipher mode {} is not a key wrap",
+                m.name()
+            )))
+        }
+    };
+    Ok(WrapSpec {
+        key: KeyRef(key),
+        mode,
+    })
+}

@@ -1,0 +1,277 @@
+//! Parity of the protocol adapters: the same operation through REST and through KMIP
+//! (`POST /kmip`, same token) leaves the same audit event apart from the protocol field (and
+//! what differs between any two events: sequence number, time, request id, hashes), for
+//! successes, refusals and missing keys.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use keyhold_kmip::enums::Operation as Op;
+use keyhold_kmip::{tags, Item, Limits};
+use serde_json::{json, Value};
+use support::{Server, TempDir};
+
+/// One KMIP 1.4 request with one batch item, TTLV-encoded.
+fn kmip_request(op: Op, payload: Vec<Item>) -> Vec<u8> {
+    let version = Item::structure(
+        tags::PROTOCOL_VERSION,
+        vec![
+            Item::int(tags::PROTOCOL_VERSION_MAJOR, 1),
+            Item::int(tags::PROTOCOL_VERSION_MINOR, 4),
+        ],
+    );
+    keyhold_kmip::encode(&Item::structure(
+        tags::REQUEST_MESSAGE,
+        vec![
+            Item::structure(
+                tags::REQUEST_HEADER,
+                vec![version, Item::int(tags::BATCH_COUNT, 1)],
+            ),
+            Item::structure(
+                tags::BATCH_ITEM,
+                vec![
+                    Item::enumeration(tags::OPERATION, op),
+                    Item::structure(tags::REQUEST_PAYLOAD, payload),
+                ],
+            ),
+        ],
+    ))
+}
+
+fn kmip(s: &Server, token: &str, op: Op, payload: Vec<Item>) {
+    let body = s
+        .http()
+        .post(s.url("/kmip"))
+        .bearer_auth(token)
+        .body(kmip_request(op, payload))
+        .send()
+        .unwrap();
+    assert!(body.status().is_success(), "{}", body.status());
+    let bytes = body.bytes().unwrap();
+    // A well-formed response message, whatever its result status.
+    let item = keyhold_kmip::decode(&bytes, &Limits::DEFAULT).unwrap();
+    assert_eq!(item.tag, tags::RESPONSE_MESSAGE);
+}
+
+fn rest(s: &Server, token: &str, path: &str, body: Value) {
+    s.http()
+        .post(s.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .unwrap();
+}
+
+/// The last audit event, without the fields every event has of its own.
+fn last_event(s: &Server, auditor: &str) -> Value {
+    let out = s.ok(auditor, &["audit", "export"]);
+    let events: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    // The export itself is audited after the fact, so the last event is the operation's.
+    let mut e = events
+        .iter()
+        .rev()
+        .find(|e| e["action"] != "audit.export")
+        .unwrap()
+        .clone();
+    let o = e.as_object_mut().unwrap();
+    for f in ["seq", "time", "request_id", "prev_hash", "hash", "peer"] {
+        o.remove(f);
+    }
+    e
+}
+
+/// Runs `via_rest` and `via_kmip`; their events must be equal once the protocol is set aside
+/// (and, when they act on different keys, the key).
+fn assert_parity(
+    s: &Server,
+    auditor: &str,
+    via_rest: impl FnOnce(),
+    via_kmip: impl FnOnce(),
+    same_key: bool,
+) -> Value {
+    via_rest();
+    let mut r = last_event(s, auditor);
+    via_kmip();
+    let mut k = last_event(s, auditor);
+    assert_eq!(r["protocol"], "rest", "{r}");
+    assert_eq!(k["protocol"], "kmip", "{k}");
+    for e in [&mut r, &mut k] {
+        let o = e.as_object_mut().unwrap();
+        o.remove("protocol");
+        if !same_key {
+            o.remove("key");
+        }
+    }
+    assert_eq!(r, k, "REST and KMIP audit the same operation differently");
+    r
+}
+
+#[test]
+fn rest_and_kmip_leave_the_same_audit_events() {
+    let dir = TempDir::new("parity");
+    let s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let manager = s.token(&admin, "ops", "key-manager");
+    let user = s.token(&admin, "app", "key-user");
+    let auditor = s.token(&admin, "audit", "auditor");
+    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+
+    let hmac = id(&s.json(&manager, &["key", "create", "--alg", "hmac-sha256"]));
+    let ec = id(&s.json(&manager, &["key", "create", "--alg", "ec-p256"]));
+    let ungranted = id(&s.json(&manager, &["key", "create", "--alg", "hmac-sha256"]));
+    for k in [&hmac, &ec] {
+        s.ok(
+            &manager,
+            &["grant", "create", k, "--to", "app", "--ops", "sign,mac"],
+        );
+    }
+    let message = b"parity".to_vec();
+    let b64 = "cGFyaXR5";
+
+    // A MAC.
+    let e = assert_parity(
+        &s,
+        &auditor,
+        || {
+            rest(
+                &s,
+                &user,
+                &format!("/v1/keys/{hmac}/mac"),
+                json!({ "message": b64 }),
+            )
+        },
+        || {
+            kmip(
+                &s,
+                &user,
+                Op::Mac,
+                vec![
+                    Item::text(tags::UNIQUE_IDENTIFIER, hmac.clone()),
+                    Item::bytes(tags::DATA, message.clone()),
+                ],
+            )
+        },
+        true,
+    );
+    assert_eq!(e["outcome"], "ok", "{e}");
+    assert_eq!(e["principal"], "app");
+
+    // A signature.
+    let e = assert_parity(
+        &s,
+        &auditor,
+        || {
+            rest(
+                &s,
+                &user,
+                &format!("/v1/keys/{ec}/sign"),
+                json!({ "message": b64, "message_type": "raw" }),
+            )
+        },
+        || {
+            kmip(
+                &s,
+                &user,
+                Op::Sign,
+                vec![
+                    Item::text(tags::UNIQUE_IDENTIFIER, ec.clone()),
+                    Item::bytes(tags::DATA, message.clone()),
+                ],
+            )
+        },
+        true,
+    );
+    assert_eq!(e["outcome"], "ok", "{e}");
+
+    // A refusal: no grant.
+    let e = assert_parity(
+        &s,
+        &auditor,
+        || {
+            rest(
+                &s,
+                &user,
+                &format!("/v1/keys/{ungranted}/mac"),
+                json!({ "message": b64 }),
+            )
+        },
+        || {
+            kmip(
+                &s,
+                &user,
+                Op::Mac,
+                vec![
+                    Item::text(tags::UNIQUE_IDENTIFIER, ungranted.clone()),
+                    Item::bytes(tags::DATA, message.clone()),
+                ],
+            )
+        },
+        true,
+    );
+    assert_eq!(e["outcome"], "denied", "{e}");
+
+    // A key that does not exist.
+    let missing = "00000000-0000-4000-8000-000000000001";
+    let e = assert_parity(
+        &s,
+        &auditor,
+        || {
+            rest(
+                &s,
+                &user,
+                &format!("/v1/keys/{missing}/mac"),
+                json!({ "message": b64 }),
+            )
+        },
+        || {
+            kmip(
+                &s,
+                &user,
+                Op::Mac,
+                vec![
+                    Item::text(tags::UNIQUE_IDENTIFIER, missing),
+                    Item::bytes(tags::DATA, message.clone()),
+                ],
+            )
+        },
+        true,
+    );
+    assert_eq!(e["error_code"], "not_found", "{e}");
+
+    // A life-cycle change by a key manager, on two pre-active keys.
+    let a = id(&s.json(
+        &manager,
+        &["key", "create", "--alg", "aes-256", "--pre-active"],
+    ));
+    let b = id(&s.json(
+        &manager,
+        &["key", "create", "--alg", "aes-256", "--pre-active"],
+    ));
+    let e = assert_parity(
+        &s,
+        &auditor,
+        || {
+            rest(
+                &s,
+                &manager,
+                &format!("/v1/keys/{a}/lifecycle"),
+                json!({ "action": "activate" }),
+            )
+        },
+        || {
+            kmip(
+                &s,
+                &manager,
+                Op::Activate,
+                vec![Item::text(tags::UNIQUE_IDENTIFIER, b.clone())],
+            )
+        },
+        false,
+    );
+    assert_eq!(e["outcome"], "ok", "{e}");
+    assert_eq!(e["principal"], "ops");
+}

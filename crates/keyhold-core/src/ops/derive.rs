@@ -1,0 +1,191 @@
+//! Derive a new symmetric key from an object of the tenant (KMIP Derive Key): PBKDF2 from a
+//! password held as secret data, HKDF or the SP 800-108 counter-mode KDF from a key.
+//!
+//! The derived key is a new managed object (origin `derived`) with its own life cycle, wrapped
+//! under the tenant KEK like any other; it is linked to the object it came from. Deriving both
+//! uses the base object (a `derive` grant on it, and it must be active with usage `derive`) and
+//! creates a key (the key-manager role), so only a principal trusted with both duties derives.
+
+use keyhold_crypto::{Algorithm, KdfHash, KeyFamily, KeyMaterial};
+use serde::{Deserialize, Serialize};
+
+use super::create_key::{new_record, KeySpec};
+use super::describe::key_info;
+use super::{wrap_material, Cx, Done, Response};
+use crate::b64;
+use crate::error::KmsError;
+use crate::ids::KeyRef;
+use crate::lifecycle::Use;
+use crate::model::{KeyOp, KeyUsage, Link, LinkKind, Origin, Role};
+use crate::store::{Write, WriteBatch};
+
+/// Longest salt, info or fixed input accepted.
+const MAX_INPUT: usize = 4096;
+
+/// How a key is derived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "kebab-case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Derivation {
+    /// PBKDF2 with HMAC-`hash` (RFC 8018): the base object's bytes are the password.
+    Pbkdf2 {
+        /// The PRF's hash.
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        hash: KdfHash,
+        /// The salt (base64, not empty).
+        #[serde(with = "b64")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        salt: Vec<u8>,
+        /// Iterations, 1..=1,000,000.
+        iterations: u32,
+    },
+    /// HKDF with `hash` (RFC 5869): the base key is the input keying material.
+    Hkdf {
+        /// The hash.
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        hash: KdfHash,
+        /// The salt (base64; empty for the RFC's all-zero salt).
+        #[serde(default, with = "b64")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        salt: Vec<u8>,
+        /// The context and application information (base64).
+        #[serde(default, with = "b64")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        info: Vec<u8>,
+    },
+    /// SP 800-108 counter mode with an HMAC-`hash` PRF and a 32-bit counter before the fixed
+    /// input, which is `context ‖ [L]_32` (L = the derived length in bits).
+    Sp800108Counter {
+        /// The PRF's hash.
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        hash: KdfHash,
+        /// Label and context (base64).
+        #[serde(default, with = "b64")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        context: Vec<u8>,
+    },
+}
+
+impl Derivation {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Pbkdf2 { .. } => "pbkdf2",
+            Self::Hkdf { .. } => "hkdf",
+            Self::Sp800108Counter { .. } => "sp800-108-counter",
+        }
+    }
+}
+
+/// Request: derive a new key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeriveKey {
+    /// The object derived from: a key or secret data with usage `derive`.
+    pub base: KeyRef,
+    /// The function and its parameters.
+    pub derivation: Derivation,
+    /// The new key's algorithm: `aes-*` or `hmac-*` (the derived length follows from it).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub algorithm: Algorithm,
+    /// Attributes of the new key.
+    #[serde(flatten)]
+    pub spec: KeySpec,
+}
+
+impl DeriveKey {
+    pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
+        cx.require(&[Role::KeyManager], "only key managers create keys")?;
+        let out_len = match self.algorithm.family() {
+            KeyFamily::Aes | KeyFamily::Hmac => self.algorithm.key_len().ok_or_else(|| {
+                KmsError::invalid(format!("{} has no fixed key length", self.algorithm))
+            })?,
+            _ => return Err(KmsError::invalid("only AES and HMAC keys can be derived")),
+        };
+        let base = cx.resolve(&self.base).await?;
+        cx.authorize_use(&base, KeyOp::Derive).await?;
+        if base.usage != KeyUsage::Derive {
+            return Err(KmsError::WrongKeyUsage(
+                "the base object's usage is not derive",
+            ));
+        }
+        cx.check(&base, Use::Protect, "derive")?;
+        let (secret, _) = cx.material(&base, base.current_version).await?;
+        let crypto = &cx.kms.crypto;
+        let derived = match &self.derivation {
+            Derivation::Pbkdf2 {
+                hash,
+                salt,
+                iterations,
+            } => {
+                check_input("salt", salt)?;
+                crypto.pbkdf2(*hash, secret.as_bytes(), salt, *iterations, out_len)
+            }
+            Derivation::Hkdf { hash, salt, info } => {
+                check_input("salt", salt)?;
+                check_input("info", info)?;
+                crypto.hkdf(*hash, secret.as_bytes(), salt, info, out_len)
+            }
+            Derivation::Sp800108Counter { hash, context } => {
+                check_input("context", context)?;
+                let bits = u32::try_from(out_len * 8)
+                    .map_err(|_| KmsError::invalid("derived length too long"))?;
+                let mut fixed = context.clone();
+                fixed.extend_from_slice(&bits.to_be_bytes());
+                crypto.kbkdf_counter(*hash, secret.as_bytes(), &fixed, out_len)
+            }
+        }
+        .map_err(|e| KmsError::invalid(format!("derivation: {e}")))?;
+        let material = crypto.import(self.algorithm, derived.as_bytes())?;
+        drop(derived);
+        let mut record = new_record(
+            cx,
+            self.algorithm,
+            self.spec,
+            Origin::Derived,
+            None,
+            String::new(),
+        )
+        .await?;
+        record.rotation_period_secs = None;
+        record.links = vec![Link {
+            kind: LinkKind::DerivedFrom,
+            target: base.id,
+        }];
+        let mut batch = WriteBatch::default();
+        batch.push(Write::InsertKey(record.clone()));
+        batch.push(Write::InsertVersion(wrap_material(
+            cx.kms,
+            &record,
+            1,
+            &KeyMaterial {
+                private: material.private,
+                public: None,
+            },
+            cx.now,
+        )?));
+        if let Some(grant) = cx.owner_grant(&record) {
+            batch.push(grant);
+        }
+        let info = key_info(cx, &record).await?;
+        Ok(Done::new(Response::Key(Box::new(info)))
+            .key(record.id, Some(1))
+            .writes(batch)
+            .detail(format!(
+                "{} derived by {} from {} version {}",
+                record.algorithm,
+                self.derivation.name(),
+                base.id,
+                base.current_version
+            )))
+    }
+}
+
+fn check_input(what: &str, bytes: &[u8]) -> Result<(), KmsError> {
+    if bytes.len() > MAX_INPUT {
+        return Err(KmsError::invalid(format!(
+            "derivation {what} is longer than {MAX_INPUT} bytes"
+        )));
+    }
+    Ok(())
+}
