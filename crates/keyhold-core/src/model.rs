@@ -108,6 +108,9 @@ pub enum ObjectKind {
     OpaqueObject,
     /// An X.509 certificate (DER); algorithm `data`.
     Certificate,
+    /// One part of a key split M-of-N by a client (KMIP Split Key); algorithm `data`: a part is
+    /// stored and returned, never used as a key.
+    SplitKey,
 }
 
 impl ObjectKind {
@@ -119,6 +122,7 @@ impl ObjectKind {
             Self::SecretData => "secret-data",
             Self::OpaqueObject => "opaque-object",
             Self::Certificate => "certificate",
+            Self::SplitKey => "split-key",
         }
     }
 
@@ -126,7 +130,7 @@ impl ObjectKind {
     pub fn is_data(self) -> bool {
         matches!(
             self,
-            Self::SecretData | Self::OpaqueObject | Self::Certificate
+            Self::SecretData | Self::OpaqueObject | Self::Certificate | Self::SplitKey
         )
     }
 

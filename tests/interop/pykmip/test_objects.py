@@ -193,7 +193,6 @@ def test_register_opaque_object_and_get_exact_bytes(client):
     assert got.opaque_type == enums.OpaqueDataType.NONE
 
 
-@pytest.mark.xfail(strict=True, reason="Split Key objects are not implemented yet (issue 3 open)")
 def test_register_split_key_and_get_exact_bytes(client):
     value = os.urandom(16)
     split = objects.SplitKey(

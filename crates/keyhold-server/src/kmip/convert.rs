@@ -20,6 +20,8 @@ pub const TAG_GROUP: &str = "kmip:object-group";
 pub const TAG_CONTACT: &str = "kmip:contact-information";
 /// Secret Data Type / Opaque Data Type / Certificate Type of a data object.
 pub const TAG_DATA_TYPE: &str = "kmip:data-type";
+/// Tag holding a Split Key's parameters and its Key Block's description (see `objects.rs`).
+pub const TAG_SPLIT_KEY: &str = "kmip:split-key";
 
 /// Cryptographic Usage Mask bits.
 pub mod usage_mask {
@@ -111,6 +113,7 @@ pub fn object_type(info: &KeyInfo) -> ObjectType {
         ObjectKind::SecretData => ObjectType::SecretData,
         ObjectKind::OpaqueObject => ObjectType::OpaqueObject,
         ObjectKind::Certificate => ObjectType::Certificate,
+        ObjectKind::SplitKey => ObjectType::SplitKey,
         _ if info.algorithm.is_asymmetric() => ObjectType::PrivateKey,
         _ => ObjectType::SymmetricKey,
     }

@@ -9,7 +9,7 @@ use keyhold_kmip::enums::{
 };
 use keyhold_kmip::{tags, Attributes, Failure, Item};
 
-use super::convert::{self, TAG_DATA_TYPE};
+use super::convert::{self, TAG_DATA_TYPE, TAG_SPLIT_KEY};
 use super::ops::Decoded;
 
 fn key_block(obj: &Item) -> Result<&Item, Failure> {
@@ -45,6 +45,7 @@ pub fn decode(ot: ObjectType, payload: &Item) -> Result<Decoded, Failure> {
         ObjectType::SecretData => (tags::SECRET_DATA, ObjectKind::SecretData),
         ObjectType::OpaqueObject => (tags::OPAQUE_OBJECT, ObjectKind::OpaqueObject),
         ObjectType::Certificate => (tags::CERTIFICATE, ObjectKind::Certificate),
+        ObjectType::SplitKey => (tags::SPLIT_KEY, ObjectKind::SplitKey),
         _ => return Err(unsupported()),
     };
     let obj = payload
@@ -54,17 +55,31 @@ pub fn decode(ot: ObjectType, payload: &Item) -> Result<Decoded, Failure> {
         ObjectType::OpaqueObject => {
             let t = obj.require(tags::OPAQUE_DATA_TYPE)?.as_enum()?;
             let v = obj.require(tags::OPAQUE_DATA_VALUE)?.as_bytes()?.to_vec();
-            Ok((kind, None, SecretBytes::new(v), Some(t)))
+            Ok((kind, None, SecretBytes::new(v), data_type_tag(t)))
         }
         ObjectType::Certificate => {
             let t = obj.require(tags::CERTIFICATE_TYPE)?.as_enum()?;
             let v = obj.require(tags::CERTIFICATE_VALUE)?.as_bytes()?.to_vec();
-            Ok((kind, None, SecretBytes::new(v), Some(t)))
+            Ok((kind, None, SecretBytes::new(v), data_type_tag(t)))
         }
         ObjectType::SecretData => {
             let t = obj.require(tags::SECRET_DATA_TYPE)?.as_enum()?;
             let block = key_block(obj)?;
-            Ok((kind, None, SecretBytes::new(key_material(block)?), Some(t)))
+            Ok((
+                kind,
+                None,
+                SecretBytes::new(key_material(block)?),
+                data_type_tag(t),
+            ))
+        }
+        ObjectType::SplitKey => {
+            let (split, material) = SplitKey::decode(obj)?;
+            Ok((
+                kind,
+                None,
+                SecretBytes::new(material),
+                vec![(TAG_SPLIT_KEY, split.to_tag())],
+            ))
         }
         _ => {
             let block = key_block(obj)?;
@@ -118,7 +133,12 @@ pub fn decode(ot: ObjectType, payload: &Item) -> Result<Decoded, Failure> {
                     ))
                 }
             };
-            Ok((kind, Some(algorithm), SecretBytes::new(material), None))
+            Ok((
+                kind,
+                Some(algorithm),
+                SecretBytes::new(material),
+                Vec::new(),
+            ))
         }
     }
 }
@@ -140,6 +160,154 @@ fn block(
         children.push(Item::int(tags::CRYPTOGRAPHIC_LENGTH, l));
     }
     Item::structure(tags::KEY_BLOCK, children)
+}
+
+fn data_type_tag(t: u32) -> Vec<(&'static str, String)> {
+    vec![(TAG_DATA_TYPE, t.to_string())]
+}
+
+/// What a Split Key says about itself beyond its bytes, kept in the tag `kmip:split-key` as
+/// `parts=N,id=N,threshold=N,method=N,format=N[,alg=N,len=N][,prime=HEX]`. A part is stored
+/// and returned exactly, never used as a key (joining parts is the client's business).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SplitKey {
+    parts: i32,
+    id: i32,
+    threshold: i32,
+    method: u32,
+    format: u32,
+    alg: Option<(u32, Option<i32>)>,
+    prime: Option<Vec<u8>>,
+}
+
+impl SplitKey {
+    fn decode(obj: &Item) -> Result<(SplitKey, Vec<u8>), Failure> {
+        let int = |tag| -> Result<i32, Failure> { Ok(obj.require(tag)?.as_i32()?) };
+        let (parts, id, threshold) = (
+            int(tags::SPLIT_KEY_PARTS)?,
+            int(tags::KEY_PART_IDENTIFIER)?,
+            int(tags::SPLIT_KEY_THRESHOLD)?,
+        );
+        if !(1..=parts).contains(&threshold) || !(1..=parts).contains(&id) {
+            return Err(Failure::invalid(
+                "Split Key: need 1 <= threshold <= parts and 1 <= key part identifier <= parts",
+            ));
+        }
+        let method = obj.require(tags::SPLIT_KEY_METHOD)?.as_enum()?;
+        let prime = obj
+            .child(tags::PRIME_FIELD_SIZE)
+            .map(|p| p.as_big_int().map(|b| b.as_be_bytes().to_vec()))
+            .transpose()?;
+        let block = key_block(obj)?;
+        if block.child(tags::KEY_WRAPPING_DATA).is_some() {
+            return Err(Failure::new(
+                ResultReason::FeatureNotSupported,
+                "registering wrapped keys is not supported",
+            ));
+        }
+        let format = block.require(tags::KEY_FORMAT_TYPE)?.as_enum()?;
+        let alg = block
+            .child(tags::CRYPTOGRAPHIC_ALGORITHM)
+            .map(Item::as_enum)
+            .transpose()?;
+        let len = block
+            .child(tags::CRYPTOGRAPHIC_LENGTH)
+            .map(Item::as_i32)
+            .transpose()?;
+        let split = SplitKey {
+            parts,
+            id,
+            threshold,
+            method,
+            format,
+            alg: alg.map(|a| (a, len)),
+            prime,
+        };
+        Ok((split, key_material(block)?))
+    }
+
+    fn to_tag(&self) -> String {
+        let mut s = format!(
+            "parts={},id={},threshold={},method={},format={}",
+            self.parts, self.id, self.threshold, self.method, self.format
+        );
+        if let Some((a, len)) = self.alg {
+            s.push_str(&format!(",alg={a}"));
+            if let Some(l) = len {
+                s.push_str(&format!(",len={l}"));
+            }
+        }
+        if let Some(p) = &self.prime {
+            s.push_str(&format!(",prime={}", hex::encode(p)));
+        }
+        s
+    }
+
+    fn from_tags(tags: &std::collections::BTreeMap<String, String>) -> Result<SplitKey, Failure> {
+        let corrupt = || Failure::new(ResultReason::GeneralFailure, "split key description");
+        let tag = tags.get(TAG_SPLIT_KEY).ok_or_else(corrupt)?;
+        let mut split = SplitKey {
+            parts: 0,
+            id: 0,
+            threshold: 0,
+            method: 0,
+            format: 0,
+            alg: None,
+            prime: None,
+        };
+        let mut len = None;
+        for field in tag.split(',') {
+            let (k, v) = field.split_once('=').ok_or_else(corrupt)?;
+            let n = || v.parse::<i64>().map_err(|_| corrupt());
+            let u = || n().and_then(|x| u32::try_from(x).map_err(|_| corrupt()));
+            let i = || n().and_then(|x| i32::try_from(x).map_err(|_| corrupt()));
+            match k {
+                "parts" => split.parts = i()?,
+                "id" => split.id = i()?,
+                "threshold" => split.threshold = i()?,
+                "method" => split.method = u()?,
+                "format" => split.format = u()?,
+                "alg" => split.alg = Some((u()?, None)),
+                "len" => len = Some(i()?),
+                "prime" => split.prime = Some(hex::decode(v).map_err(|_| corrupt())?),
+                _ => return Err(corrupt()),
+            }
+        }
+        if let Some((_, l)) = split.alg.as_mut() {
+            *l = len;
+        }
+        Ok(split)
+    }
+
+    fn encode(&self, material: Vec<u8>) -> Item {
+        let mut block = vec![
+            Item::enumeration(tags::KEY_FORMAT_TYPE, self.format),
+            Item::structure(
+                tags::KEY_VALUE,
+                vec![Item::bytes(tags::KEY_MATERIAL, material)],
+            ),
+        ];
+        if let Some((a, len)) = self.alg {
+            block.push(Item::enumeration(tags::CRYPTOGRAPHIC_ALGORITHM, a));
+            if let Some(l) = len {
+                block.push(Item::int(tags::CRYPTOGRAPHIC_LENGTH, l));
+            }
+        }
+        let mut children = vec![
+            Item::int(tags::SPLIT_KEY_PARTS, self.parts),
+            Item::int(tags::KEY_PART_IDENTIFIER, self.id),
+            Item::int(tags::SPLIT_KEY_THRESHOLD, self.threshold),
+            Item::enumeration(tags::SPLIT_KEY_METHOD, self.method),
+        ];
+        if let Some(p) = &self.prime {
+            children.push(Item::big_int(
+                tags::PRIME_FIELD_SIZE,
+                keyhold_kmip::BigInt::from_signed_be(p),
+            ));
+        }
+        children.push(Item::structure(tags::KEY_BLOCK, block));
+        Item::structure(tags::SPLIT_KEY, children)
+    }
 }
 
 fn data_type(info: &KeyInfo, default: u32) -> u32 {
@@ -245,6 +413,7 @@ pub fn encode(
                 Item::bytes(tags::OPAQUE_DATA_VALUE, bytes),
             ],
         ),
+        ObjectType::SplitKey => SplitKey::from_tags(&info.tags)?.encode(bytes),
         ObjectType::Certificate => Item::structure(
             tags::CERTIFICATE,
             vec![
@@ -379,4 +548,35 @@ pub fn matches(k: &KeyInfo, attrs: &Attributes) -> Result<bool, Failure> {
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_key_description_round_trips_through_its_tag() {
+        let split = SplitKey {
+            parts: 5,
+            id: 2,
+            threshold: 3,
+            method: 3,
+            format: 1,
+            alg: Some((3, Some(128))),
+            prime: Some(vec![0, 0, 0, 0, 0, 1, 0, 1]),
+        };
+        let item = split.encode(vec![7; 16]);
+        let (decoded, material) = SplitKey::decode(&item).unwrap();
+        assert_eq!(decoded, split);
+        assert_eq!(material, vec![7; 16]);
+        let tags = [(TAG_SPLIT_KEY.to_owned(), split.to_tag())].into();
+        assert_eq!(SplitKey::from_tags(&tags).unwrap(), split);
+        let bad = [(TAG_SPLIT_KEY.to_owned(), "parts=x".to_owned())].into();
+        assert!(SplitKey::from_tags(&bad).is_err());
+        let mut item = split.encode(vec![7; 16]);
+        if let keyhold_kmip::Value::Structure(children) = &mut item.value {
+            children[2] = Item::int(tags::SPLIT_KEY_THRESHOLD, 6);
+        }
+        assert!(SplitKey::decode(&item).is_err(), "threshold above parts");
+    }
 }

@@ -19,7 +19,7 @@ use keyhold_kmip::enums::{
 };
 use keyhold_kmip::{tags, Attributes, Failure, Item, ProtocolVersion};
 
-use super::convert::{self, TAG_DATA_TYPE};
+use super::convert;
 use crate::app::App;
 
 /// What one request needs to run its batch items.
@@ -509,9 +509,9 @@ impl Session<'_> {
         let ot: ObjectType = payload.require(tags::OBJECT_TYPE)?.as_enum_of()?;
         let attrs = self.attributes(payload)?;
         let mut spec = self.spec(&attrs)?;
-        let (kind, algorithm, material, data_type) = super::objects::decode(ot, payload)?;
-        if let Some(t) = data_type {
-            spec.tags.insert(TAG_DATA_TYPE.to_owned(), t.to_string());
+        let (kind, algorithm, material, described) = super::objects::decode(ot, payload)?;
+        for (tag, value) in described {
+            spec.tags.insert(tag.to_owned(), value);
         }
         spec.usage = convert::usage_from_mask(
             attrs.int("Cryptographic Usage Mask")?,
@@ -795,6 +795,7 @@ impl Session<'_> {
                 ObjectType::SymmetricKey,
                 ObjectType::PublicKey,
                 ObjectType::PrivateKey,
+                ObjectType::SplitKey,
                 ObjectType::SecretData,
                 ObjectType::OpaqueObject,
             ] {
@@ -1125,12 +1126,13 @@ fn internal() -> Failure {
     )
 }
 
-/// The kind, algorithm, material and data sub-type of a Register request's object.
+/// The kind, algorithm, material and the KMIP-only description (tags) of a Register request's
+/// object.
 pub type Decoded = (
     ObjectKind,
     Option<Algorithm>,
     keyhold_core::SecretBytes,
-    Option<u32>,
+    Vec<(&'static str, String)>,
 );
 
 /// The Key Wrapping Specification of a Get: encryption with an AES key of the tenant, by
