@@ -49,6 +49,9 @@ pub enum Command {
     Unseal(UnsealArgs),
     /// Show who the token authenticates.
     Whoami,
+    /// Root of trust: rotate the root key.
+    #[command(subcommand)]
+    Root(RootCommand),
     /// Create, inspect and manage keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -609,6 +612,23 @@ pub enum GrantCommand {
         /// The grant's id.
         #[arg(value_name = "ID")]
         id: String,
+    },
+}
+
+/// `root …`.
+#[derive(Debug, Subcommand)]
+pub enum RootCommand {
+    /// Rotate the root key online: every tenant key-encryption key and archive key is rewrapped
+    /// under a new root key sealed by the root of trust (administrators of the default tenant).
+    Rotate,
+    /// Issue a new set of unseal shares with a new threshold; the old shares stop working.
+    Rekey {
+        /// N: shares to hand out.
+        #[arg(long)]
+        shares: u8,
+        /// M: shares needed to unseal.
+        #[arg(long)]
+        threshold: u8,
     },
 }
 

@@ -277,3 +277,92 @@ fn failed_verification(s: &Server, auditor: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+#[test]
+fn root_rotation_and_unseal_rekey_survive_a_restart() {
+    let dir = TempDir::new("rekey");
+    let init = init(&dir.0, 3, 2);
+    let old_shares: Vec<String> = init["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    let admin = init["admin_token"].as_str().unwrap().to_owned();
+    let mut s = Server::sealed(&dir.0);
+    assert!(unseal(&s, &old_shares[0]).status.success());
+    assert!(unseal(&s, &old_shares[1]).status.success());
+    let manager = s.token(&admin, "m", "key-manager");
+    let user = s.token(&admin, "u", "key-user");
+    s.ok(
+        &manager,
+        &["key", "create", "--alg", "aes-256", "--name", "k"],
+    );
+    s.ok(
+        &manager,
+        &[
+            "grant",
+            "create",
+            "k",
+            "--to",
+            "u",
+            "--ops",
+            "encrypt,decrypt",
+        ],
+    );
+    let ct = s.ok(&user, &["encrypt", "k", "--plaintext", "before"]);
+
+    // Only the installation's administrators rotate; the answer counts the rewrapped KEKs.
+    assert!(!s.cli(&manager, &["root", "rotate"]).status.success());
+    let rotated = s.json(&admin, &["root", "rotate"]);
+    assert_eq!(rotated["tenants"], 1, "{rotated}");
+    assert_eq!(s.ok(&user, &["decrypt", ct.trim()]).trim(), "before");
+
+    // New shares, a new threshold.
+    let rekeyed = s.json(
+        &admin,
+        &["root", "rekey", "--shares", "5", "--threshold", "3"],
+    );
+    let new_shares: Vec<String> = rekeyed["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        (new_shares.len(), rekeyed["threshold"].as_u64()),
+        (5, Some(3))
+    );
+    let ct2 = s.ok(&user, &["encrypt", "k", "--plaintext", "after"]);
+
+    // After a restart the new threshold applies, the old shares are refused once there are
+    // enough of them to try, and three new ones unseal.
+    s.restart();
+    assert_eq!(s.json(&admin, &["status"])["unseal"]["threshold"], 3);
+    assert!(unseal(&s, &old_shares[0]).status.success());
+    assert!(unseal(&s, &old_shares[1]).status.success());
+    assert!(
+        !unseal(&s, &old_shares[2]).status.success(),
+        "old shares must not unseal after a rekey"
+    );
+    assert_eq!(s.json(&admin, &["status"])["sealed"], true);
+    for share in &new_shares[1..4] {
+        assert!(unseal(&s, share).status.success());
+    }
+    assert_eq!(s.json(&admin, &["status"])["sealed"], false);
+    assert_eq!(s.ok(&user, &["decrypt", ct.trim()]).trim(), "before");
+    assert_eq!(s.ok(&user, &["decrypt", ct2.trim()]).trim(), "after");
+    let auditor = s.token(&admin, "a", "auditor");
+    let out = s.ok(&auditor, &["audit", "export"]);
+    for action in ["root.rotate", "unseal.rekey"] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(&format!("\"action\":\"{action}\""))),
+            "{action} audited"
+        );
+    }
+    assert!(
+        !out.contains(&new_shares[0]),
+        "a share must never reach the audit trail"
+    );
+}

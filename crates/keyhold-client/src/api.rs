@@ -15,8 +15,8 @@ use keyhold_core::ops::{
     CreateToken, Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey,
     GenerateDataKeyResponse, GenerateMac, GrantList, ImportKey, ImportParameters, KeyInfo, KeyList,
     ListGrants, ListKeys, MacResponse, PublicKeyResponse, RandomResponse, ReEncrypt,
-    ReEncryptResponse, Sign, SignResponse, TokenInfo, TokenList, UpdateKey, Verify, VerifyMac,
-    VerifyResponse, WhoAmIResponse,
+    ReEncryptResponse, RekeyUnseal, RootKeyRotation, Sign, SignResponse, TokenInfo, TokenList,
+    UnsealRekey, UpdateKey, Verify, VerifyMac, VerifyResponse, WhoAmIResponse,
 };
 use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -208,6 +208,16 @@ pub fn unseal(share: &str) -> ApiRequest<UnsealResponse> {
 /// `GET /v1/whoami`.
 pub fn whoami() -> ApiRequest<WhoAmIResponse> {
     ApiRequest::get(&["v1", "whoami"])
+}
+
+/// `POST /v1/sys/rotate-root`.
+pub fn rotate_root() -> ApiRequest<RootKeyRotation> {
+    ApiRequest::post(&["v1", "sys", "rotate-root"]).json(&serde_json::json!({}))
+}
+
+/// `POST /v1/sys/rekey`.
+pub fn rekey_unseal(req: &RekeyUnseal) -> ApiRequest<UnsealRekey> {
+    ApiRequest::post(&["v1", "sys", "rekey"]).json(req)
 }
 
 /// `POST /v1/keys`.

@@ -213,6 +213,7 @@ pub(crate) fn touches(w: &Write) -> bool {
         w,
         Write::AppendAudit(_)
             | Write::InsertSystem { .. }
+            | Write::UpdateSystem { .. }
             | Write::InsertKey(_)
             | Write::InsertToken(_)
             | Write::InsertClientCert(_)
@@ -426,6 +427,7 @@ impl Caches {
                 }
                 Write::AppendAudit(_)
                 | Write::InsertSystem { .. }
+                | Write::UpdateSystem { .. }
                 | Write::InsertKey(_)
                 | Write::InsertToken(_)
                 | Write::InsertClientCert(_)

@@ -30,6 +30,9 @@ use crate::store::{KeyStore, StoreError, Write, WriteBatch};
 const ROOT_BLOB: &str = "root-key";
 const ROOT_AAD: &[u8] = b"keyhold/root-key/v1";
 const MAX_ATTEMPTS: usize = 4;
+/// Attempts of one request in all, counting those lost to root-key changes (which do not count
+/// against [`MAX_ATTEMPTS`]: a rotation must not fail requests).
+const MAX_ROOT_RETRIES: usize = 32;
 
 /// Tunables of the core, validated by the server's configuration.
 #[derive(Debug, Clone)]
@@ -119,6 +122,15 @@ pub struct SealStatus {
 struct Unsealed {
     root_key: SecretBytes,
     keks: HashMap<TenantId, SecretBytes>,
+    /// The root of trust that sealed the root key, kept to seal a rotated one.
+    root: Arc<dyn RootOfTrust>,
+    /// The stored root-key blob `root_key` came from: batches holding values sealed under the
+    /// root key assert it unchanged, so none commits across a rotation.
+    root_blob: Vec<u8>,
+    /// The root key before a rotation, until the rotation has rewrapped everything.
+    previous_root: Option<SecretBytes>,
+    /// Counts root-key changes, so a request whose attempt crossed one retries for free.
+    generation: u64,
 }
 
 /// A short-lived RSA wrapping key issued for an import.
@@ -142,6 +154,8 @@ pub struct Kms {
     /// Tokens, key records, grants and unwrapped versions (see [`crate::cache`]).
     pub(crate) caches: Arc<Caches>,
     pub(crate) imports: Mutex<HashMap<String, ImportSlot>>,
+    /// Makes new roots of trust for the unseal rekey (set by the server).
+    root_factory: RwLock<Option<Arc<dyn crate::root::RootFactory>>>,
 }
 
 impl std::fmt::Debug for Kms {
@@ -180,7 +194,13 @@ impl Kms {
             chain: Arc::new(tokio::sync::Mutex::new(head)),
             queue: Arc::new(Mutex::new(Vec::new())),
             imports: Mutex::new(HashMap::new()),
+            root_factory: RwLock::new(None),
         })
+    }
+
+    /// Sets what makes a new root of trust when the unseal keys are rekeyed.
+    pub fn set_root_factory(&self, factory: Arc<dyn crate::root::RootFactory>) {
+        *self.root_factory.write().unwrap_or_else(|e| e.into_inner()) = Some(factory);
     }
 
     /// The store (for backups and diagnostics).
@@ -240,11 +260,12 @@ impl Kms {
             &admin,
             now,
         )?;
+        let root_blob =
+            serde_json::to_vec(&blob).map_err(|_| KmsError::Integrity("root blob encoding"))?;
         let mut batch = WriteBatch::default();
         batch.push(Write::InsertSystem {
             name: ROOT_BLOB.into(),
-            value: serde_json::to_vec(&blob)
-                .map_err(|_| KmsError::Integrity("root blob encoding"))?,
+            value: root_blob.clone(),
         });
         batch.push(Write::InsertTenant(TenantRecord {
             v: RECORD_VERSION,
@@ -268,7 +289,14 @@ impl Kms {
         self.commit(batch, draft).await?;
         let mut keks = HashMap::new();
         keks.insert(tenant, kek);
-        *self.write_unsealed() = Some(Unsealed { root_key, keks });
+        *self.write_unsealed() = Some(Unsealed {
+            root_key,
+            keks,
+            root: root.shared(),
+            root_blob,
+            previous_root: None,
+            generation: 0,
+        });
         Ok(secret)
     }
 
@@ -307,7 +335,14 @@ impl Kms {
                 })?;
             keks.insert(t.id, kek);
         }
-        *self.write_unsealed() = Some(Unsealed { root_key, keks });
+        *self.write_unsealed() = Some(Unsealed {
+            root_key,
+            keks,
+            root: root.shared(),
+            root_blob: raw,
+            previous_root: None,
+            generation: 0,
+        });
         let draft = self.system_event("system.unseal", Outcome::Ok, None, None);
         self.commit(WriteBatch::default(), draft).await?;
         Ok(())
@@ -349,8 +384,12 @@ impl Kms {
             }
         };
         let mut attempt = 0;
+        let mut tries = 0;
         loop {
             attempt += 1;
+            tries += 1;
+            let generation = self.root_generation();
+
             let cx = Cx {
                 kms: self,
                 caller: &caller,
@@ -360,7 +399,12 @@ impl Kms {
             let result = ops::execute(&cx, op.clone()).await;
             let done = match result {
                 Ok(done) => done,
-                Err(KmsError::Conflict) if attempt < MAX_ATTEMPTS => continue,
+                Err(KmsError::Conflict) if attempt < MAX_ATTEMPTS => {
+                    if self.root_changed_since(generation).await? && tries < MAX_ROOT_RETRIES {
+                        attempt -= 1;
+                    }
+                    continue;
+                }
                 Err(e) => {
                     self.audit_failure(meta, Some(&caller), action, key_hint, &e)
                         .await?;
@@ -384,9 +428,30 @@ impl Kms {
                 peer: meta.peer.clone(),
             };
             match self.commit(done.writes, draft).await {
-                Ok(()) => return Ok(done.response),
+                Ok(()) => {
+                    match done.root_change {
+                        Some(RootChange::Rotated(rotated)) => {
+                            self.finish_root_rotation(rotated).await?
+                        }
+                        Some(RootChange::Rekeyed(rekeyed)) => {
+                            let mut guard = self.write_unsealed();
+                            if let Some(u) = guard.as_mut() {
+                                u.root = rekeyed.root;
+                                u.root_blob = rekeyed.blob;
+                                u.generation += 1;
+                            }
+                        }
+                        None => {}
+                    }
+                    return Ok(done.response);
+                }
                 Err(KmsError::Conflict | KmsError::AlreadyExists(_)) if attempt < MAX_ATTEMPTS => {
-                    continue
+                    // A conflict because the root key changed under this attempt is not its
+                    // fault: it retries without using up an attempt.
+                    if self.root_changed_since(generation).await? && tries < MAX_ROOT_RETRIES {
+                        attempt -= 1;
+                    }
+                    continue;
                 }
                 Err(e) => {
                     self.audit_failure(meta, Some(&caller), action, key_hint, &e)
@@ -680,16 +745,237 @@ impl Kms {
     }
 
     /// Seals `secret` under the root key with `aad` (tenant KEKs, archive keys).
-    pub(crate) fn root_seal(
-        &self,
-        aad: &[u8],
-        secret: &[u8],
-    ) -> Result<([u8; 12], Vec<u8>), KmsError> {
+    pub(crate) fn root_seal(&self, aad: &[u8], secret: &[u8]) -> Result<RootSealed, KmsError> {
         let guard = self.read_unsealed();
         let unsealed = guard.as_ref().ok_or(KmsError::Sealed)?;
-        Ok(self
+        let (nonce, wrapped) =
+            self.crypto
+                .aes_gcm_seal(unsealed.root_key.as_bytes(), aad, secret)?;
+        Ok(RootSealed {
+            nonce,
+            wrapped,
+            guard: Write::UpdateSystem {
+                name: ROOT_BLOB.into(),
+                value: unsealed.root_blob.clone(),
+                expected: unsealed.root_blob.clone(),
+            },
+        })
+    }
+
+    /// Plans a root-key rotation: a new root key sealed by the root of trust, and every tenant
+    /// KEK and archive key rewrapped under it. The writes compare-and-swap the root-key blob and
+    /// each record, so the rotation commits whole or not at all; the new key takes effect in
+    /// [`Kms::finish_root_rotation`] once they are durable.
+    pub(crate) async fn plan_root_rotation(&self) -> Result<(RootRotated, WriteBatch), KmsError> {
+        let (old_blob, root) = {
+            let guard = self.read_unsealed();
+            let u = guard.as_ref().ok_or(KmsError::Sealed)?;
+            (u.root_blob.clone(), u.root.clone())
+        };
+        let key = self.crypto.random(32)?;
+        let sealed = root.seal(key.as_bytes(), ROOT_AAD)?;
+        let blob =
+            serde_json::to_vec(&sealed).map_err(|_| KmsError::Integrity("root blob encoding"))?;
+        let mut batch = WriteBatch::default();
+        batch.push(Write::UpdateSystem {
+            name: ROOT_BLOB.into(),
+            value: blob.clone(),
+            expected: old_blob,
+        });
+        let (writes, tenants, archive_keys) = self.rewrap_under(&key).await?;
+        batch.0.extend(writes);
+        Ok((
+            RootRotated {
+                key,
+                blob,
+                key_id: sealed.key_id,
+                tenants,
+                archive_keys,
+            },
+            batch,
+        ))
+    }
+
+    /// Plans an unseal rekey: a new root of trust (new unseal shares, a new threshold) seals the
+    /// same root key. Nothing wrapped under the root key changes. Returns what the custodians
+    /// are handed.
+    pub(crate) async fn plan_unseal_rekey(
+        &self,
+        shares: u8,
+        threshold: u8,
+    ) -> Result<(RootRekeyed, WriteBatch, Vec<SecretBytes>), KmsError> {
+        let factory = self
+            .root_factory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(KmsError::invalid(
+                "this server's root of trust cannot be rekeyed",
+            ))?;
+        let (root_key, old_blob) = {
+            let guard = self.read_unsealed();
+            let u = guard.as_ref().ok_or(KmsError::Sealed)?;
+            (u.root_key.clone(), u.root_blob.clone())
+        };
+        let new = factory.rekey(shares, threshold)?;
+        let sealed = new.root.seal(root_key.as_bytes(), ROOT_AAD)?;
+        let blob =
+            serde_json::to_vec(&sealed).map_err(|_| KmsError::Integrity("root blob encoding"))?;
+        let mut batch = WriteBatch::default();
+        batch.push(Write::UpdateSystem {
+            name: ROOT_BLOB.into(),
+            value: blob.clone(),
+            expected: old_blob,
+        });
+        for (name, value) in new.system {
+            batch.push(match self.store.system_value(&name).await? {
+                Some(expected) => Write::UpdateSystem {
+                    name,
+                    value,
+                    expected,
+                },
+                None => Write::InsertSystem { name, value },
+            });
+        }
+        Ok((
+            RootRekeyed {
+                root: new.root,
+                blob,
+                key_id: sealed.key_id,
+            },
+            batch,
+            new.secrets,
+        ))
+    }
+
+    /// Writes that move every tenant KEK and archive key not yet under `new` to it (opening
+    /// them with the current or the previous root key), with their counts.
+    async fn rewrap_under(
+        &self,
+        new: &SecretBytes,
+    ) -> Result<(Vec<Write>, usize, usize), KmsError> {
+        let mut writes = Vec::new();
+        let (mut tenants, mut archive_keys) = (0, 0);
+        for t in self.store.tenants().await? {
+            let name = crate::archive::archive_key_name(&t.id);
+            if let Some(raw) = self.store.system_value(&name).await? {
+                let mut sealed: crate::archive::SealedArchiveKey = serde_json::from_slice(&raw)
+                    .map_err(|_| KmsError::Integrity("an archive key record does not decode"))?;
+                let aad = crate::archive::archive_key_aad(&t.id);
+                if let Some((nonce, wrapped)) =
+                    self.rewrap(new, &aad, &sealed.nonce, &sealed.wrapped)?
+                {
+                    sealed.nonce = nonce.to_vec();
+                    sealed.wrapped = wrapped;
+                    writes.push(Write::UpdateSystem {
+                        name,
+                        value: serde_json::to_vec(&sealed)
+                            .map_err(|_| KmsError::Integrity("archive key encoding"))?,
+                        expected: raw,
+                    });
+                    archive_keys += 1;
+                }
+            }
+            let aad = tenant_aad(&t.id);
+            if let Some((nonce, wrapped)) = self.rewrap(new, &aad, &t.kek_nonce, &t.wrapped_kek)? {
+                let expected_revision = t.revision;
+                let mut record = t;
+                record.kek_nonce = nonce.to_vec();
+                record.wrapped_kek = wrapped;
+                record.revision += 1;
+                writes.push(Write::UpdateTenant {
+                    record,
+                    expected_revision,
+                });
+                tenants += 1;
+            }
+        }
+        Ok((writes, tenants, archive_keys))
+    }
+
+    /// Opens a value sealed under the current or previous root key and seals it under `new`;
+    /// `None` when it is already under `new`.
+    fn rewrap(
+        &self,
+        new: &SecretBytes,
+        aad: &[u8],
+        nonce: &[u8],
+        sealed: &[u8],
+    ) -> Result<Option<Resealed>, KmsError> {
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| KmsError::Integrity("nonce of a value sealed by the root key"))?;
+        if self
             .crypto
-            .aes_gcm_seal(unsealed.root_key.as_bytes(), aad, secret)?)
+            .aes_gcm_open(new.as_bytes(), &nonce, aad, sealed)
+            .is_ok()
+        {
+            return Ok(None);
+        }
+        let secret = self.root_open(aad, &nonce, sealed)?;
+        Ok(Some(self.crypto.aes_gcm_seal(
+            new.as_bytes(),
+            aad,
+            secret.as_bytes(),
+        )?))
+    }
+
+    /// Makes a committed rotation's key the root key, then rewraps whatever was sealed under
+    /// the old one while the rotation was planned (a tenant or archive key created meanwhile),
+    /// and forgets the old key.
+    async fn finish_root_rotation(&self, rotated: RootRotated) -> Result<(), KmsError> {
+        {
+            let mut guard = self.write_unsealed();
+            let u = guard.as_mut().ok_or(KmsError::Sealed)?;
+            let old = std::mem::replace(&mut u.root_key, rotated.key.clone());
+            u.previous_root = Some(old);
+            u.root_blob = rotated.blob;
+            u.generation += 1;
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            let (writes, tenants, archive_keys) = self.rewrap_under(&rotated.key).await?;
+            if writes.is_empty() {
+                break;
+            }
+            let draft = self.system_event(
+                "root.rotate.sweep",
+                Outcome::Ok,
+                None,
+                Some(format!(
+                    "rewrapped {tenants} tenant KEKs and {archive_keys} archive keys sealed during the rotation"
+                )),
+            );
+            match self.commit(WriteBatch(writes), draft).await {
+                Ok(()) | Err(KmsError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(u) = self.write_unsealed().as_mut() {
+            u.previous_root = None;
+        }
+        Ok(())
+    }
+
+    /// Whether the root key (or what seals it) changed since `generation`; when a change is
+    /// committed but not yet in memory, waits for it (briefly: it follows its commit at once).
+    async fn root_changed_since(&self, generation: u64) -> Result<bool, KmsError> {
+        for _ in 0..1000 {
+            if self.root_generation() != generation {
+                return Ok(true);
+            }
+            let stored = self.store.system_value(ROOT_BLOB).await?;
+            let in_memory = self.read_unsealed().as_ref().map(|u| u.root_blob.clone());
+            if stored.is_none() || stored == in_memory {
+                return Ok(self.root_generation() != generation);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        Ok(false)
+    }
+
+    /// How many times the root key (or what seals it) changed since unsealing.
+    fn root_generation(&self) -> u64 {
+        self.read_unsealed().as_ref().map_or(0, |u| u.generation)
     }
 
     /// Opens what [`Kms::root_seal`] sealed.
@@ -704,9 +990,17 @@ impl Kms {
             .map_err(|_| KmsError::Integrity("nonce of a value sealed by the root key"))?;
         let guard = self.read_unsealed();
         let unsealed = guard.as_ref().ok_or(KmsError::Sealed)?;
-        self.crypto
-            .aes_gcm_open(unsealed.root_key.as_bytes(), &nonce, aad, sealed)
-            .map_err(|_| KmsError::Integrity("a value sealed by the root key does not open"))
+        // During a rotation's sweep a value may still be under the previous root key.
+        std::iter::once(&unsealed.root_key)
+            .chain(unsealed.previous_root.as_ref())
+            .find_map(|root| {
+                self.crypto
+                    .aes_gcm_open(root.as_bytes(), &nonce, aad, sealed)
+                    .ok()
+            })
+            .ok_or(KmsError::Integrity(
+                "a value sealed by the root key does not open",
+            ))
     }
 
     /// Makes `kek` the in-memory key-encryption key of `tenant` (after a restore committed it).
@@ -739,6 +1033,59 @@ impl Kms {
     fn write_unsealed(&self) -> std::sync::RwLockWriteGuard<'_, Option<Unsealed>> {
         self.unsealed.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A change of the root key or of what seals it, applied once its writes are durable.
+#[derive(Debug)]
+pub(crate) enum RootChange {
+    /// A new root key.
+    Rotated(RootRotated),
+    /// The same root key sealed by a new root of trust.
+    Rekeyed(RootRekeyed),
+}
+
+/// An unseal rekey whose writes are being committed.
+pub(crate) struct RootRekeyed {
+    /// The new root of trust.
+    pub root: Arc<dyn RootOfTrust>,
+    /// The root key sealed by it, as stored.
+    pub blob: Vec<u8>,
+    /// Which key of the root of trust sealed it.
+    pub key_id: String,
+}
+
+impl std::fmt::Debug for RootRekeyed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootRekeyed")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A nonce and ciphertext sealed anew under a rotated root key.
+type Resealed = ([u8; 12], Vec<u8>);
+
+/// A root-key rotation whose writes are being committed.
+#[derive(Debug)]
+pub(crate) struct RootRotated {
+    /// The new root key.
+    pub key: SecretBytes,
+    /// Its sealed blob, as stored.
+    pub blob: Vec<u8>,
+    /// Which key of the root of trust sealed it.
+    pub key_id: String,
+    /// Tenant KEKs rewrapped.
+    pub tenants: usize,
+    /// Archive keys rewrapped.
+    pub archive_keys: usize,
+}
+
+/// A value sealed under the root key, with the write that asserts (in the batch storing it)
+/// that the root key did not rotate meanwhile.
+pub(crate) struct RootSealed {
+    pub nonce: [u8; 12],
+    pub wrapped: Vec<u8>,
+    pub guard: Write,
 }
 
 /// A batch waiting for the next group commit.

@@ -28,6 +28,25 @@ pub struct SealedBlob {
     pub data: Vec<u8>,
 }
 
+/// Makes a new root of trust of the mechanism in use (the unseal rekey). Injected by the server,
+/// which knows the mechanism; the core only uses what it returns.
+pub trait RootFactory: Send + Sync + 'static {
+    /// A new root of trust for `shares` custodians of whom `threshold` unseal (mechanisms
+    /// without custodians may refuse), what each custodian is handed, once, and system values
+    /// that describe it (e.g. the seal configuration).
+    fn rekey(&self, shares: u8, threshold: u8) -> Result<NewRoot, KmsError>;
+}
+
+/// A new root of trust from [`RootFactory::rekey`].
+pub struct NewRoot {
+    /// The root of trust.
+    pub root: std::sync::Arc<dyn RootOfTrust>,
+    /// What each custodian is handed (e.g. an unseal share in text), shown once.
+    pub secrets: Vec<SecretBytes>,
+    /// System values to store with the new sealed root key.
+    pub system: Vec<(String, Vec<u8>)>,
+}
+
 /// Seals and unseals the root key.
 pub trait RootOfTrust: Send + Sync + 'static {
     /// The mechanism name written into blobs.
@@ -36,4 +55,6 @@ pub trait RootOfTrust: Send + Sync + 'static {
     fn seal(&self, secret: &[u8], aad: &[u8]) -> Result<SealedBlob, KmsError>;
     /// Opens a blob made by `seal` with the same `aad`.
     fn unseal(&self, blob: &SealedBlob, aad: &[u8]) -> Result<SecretBytes, KmsError>;
+    /// A handle the server keeps while unsealed, to seal a rotated root key.
+    fn shared(&self) -> std::sync::Arc<dyn RootOfTrust>;
 }

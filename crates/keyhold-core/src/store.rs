@@ -57,6 +57,17 @@ pub enum Write {
         /// Its value.
         value: Vec<u8>,
     },
+    /// Replaces a system value whose stored value is `expected` (compare-and-swap: `Conflict`
+    /// when it differs, `NotFound` when absent). With `value == expected` it only asserts that
+    /// the value is unchanged, e.g. that the root key did not rotate under a batch sealed by it.
+    UpdateSystem {
+        /// Its name.
+        name: String,
+        /// The new value.
+        value: Vec<u8>,
+        /// The value the writer read.
+        expected: Vec<u8>,
+    },
     /// Creates a tenant.
     InsertTenant(TenantRecord),
     /// Replaces a tenant whose stored revision is `expected_revision` (a restore installs the

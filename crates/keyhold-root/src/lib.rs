@@ -8,4 +8,4 @@
 
 pub mod software;
 
-pub use software::{SealConfig, ShamirRoot, UnsealProgress};
+pub use software::{SealConfig, ShamirFactory, ShamirRoot, UnsealProgress, SEAL_CONFIG};

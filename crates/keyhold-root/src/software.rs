@@ -9,7 +9,7 @@
 //! Combining too few or wrong shares yields a wrong U' rather than an error; the fingerprint
 //! (an HMAC under U) and the GCM tag both catch it, so a wrong key is never used.
 
-use keyhold_core::root::{RootOfTrust, SealedBlob};
+use keyhold_core::root::{NewRoot, RootFactory, RootOfTrust, SealedBlob};
 use keyhold_core::KmsError;
 use keyhold_crypto::shamir::{self, Share};
 use keyhold_crypto::{Provider, SecretBytes};
@@ -17,6 +17,30 @@ use serde::{Deserialize, Serialize};
 
 /// The mechanism name written into sealed blobs.
 pub const MECHANISM: &str = "software-shamir";
+
+/// The system value holding the [`SealConfig`].
+pub const SEAL_CONFIG: &str = "seal-config";
+
+/// Makes new Shamir roots for the unseal rekey: a new unseal key, its shares (handed out as
+/// text) and the new [`SealConfig`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShamirFactory;
+
+impl RootFactory for ShamirFactory {
+    fn rekey(&self, shares: u8, threshold: u8) -> Result<NewRoot, KmsError> {
+        let (root, parts, config) = ShamirRoot::generate(shares, threshold)?;
+        let config = serde_json::to_vec(&config)
+            .map_err(|_| KmsError::Integrity("seal configuration encoding"))?;
+        Ok(NewRoot {
+            root: std::sync::Arc::new(root),
+            secrets: parts
+                .iter()
+                .map(|p| SecretBytes::from(p.to_text().as_bytes()))
+                .collect(),
+            system: vec![(SEAL_CONFIG.to_owned(), config)],
+        })
+    }
+}
 
 /// How the unseal key was split; stored in clear (it is not secret) so the server can report
 /// unseal progress.
@@ -39,6 +63,7 @@ pub enum SealMechanism {
 }
 
 /// A root of trust holding the unseal key in memory.
+#[derive(Clone)]
 pub struct ShamirRoot {
     key: SecretBytes,
     crypto: Provider,
@@ -94,6 +119,10 @@ impl ShamirRoot {
 impl RootOfTrust for ShamirRoot {
     fn mechanism(&self) -> &'static str {
         MECHANISM
+    }
+
+    fn shared(&self) -> std::sync::Arc<dyn RootOfTrust> {
+        std::sync::Arc::new(self.clone())
     }
 
     fn seal(&self, secret: &[u8], aad: &[u8]) -> Result<SealedBlob, KmsError> {

@@ -18,8 +18,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 
-/// The system value holding the [`SealConfig`].
-pub const SEAL_CONFIG: &str = "seal-config";
+pub use keyhold_root::SEAL_CONFIG;
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "keyhold.db";
 
@@ -126,6 +125,7 @@ impl App {
             config.kms.clone(),
         )
         .await?;
+        kms.set_root_factory(Arc::new(keyhold_root::ShamirFactory));
         Ok(Self {
             kms: Arc::new(kms),
             config,

@@ -82,6 +82,31 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
                 .await
                 .map_err(|e| write_error(e, "system value"))?;
         }
+        Write::UpdateSystem {
+            name,
+            value,
+            expected,
+        } => {
+            let done = sqlx::query("UPDATE system SET value = $1 WHERE name = $2 AND value = $3")
+                .bind(value)
+                .bind(name.as_str())
+                .bind(expected)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+            if done.rows_affected() == 0 {
+                let exists = sqlx::query("SELECT 1 FROM system WHERE name = $1")
+                    .bind(name.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                return Err(if exists.is_some() {
+                    StoreError::Conflict
+                } else {
+                    StoreError::NotFound("system value")
+                });
+            }
+        }
         Write::InsertTenant(tenant) => {
             sqlx::query("INSERT INTO tenants (id, doc) VALUES ($1, $2)")
                 .bind(tenant.id.as_str())

@@ -49,6 +49,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@checks $fixture;
             empty_batch_commits,
             system_values_are_set_once,
+            system_values_update_by_compare_and_swap,
             tenants_round_trip,
             key_round_trips_every_field,
             duplicate_key_id_writes_nothing,
@@ -163,6 +164,48 @@ pub async fn empty_batch_commits(store: &dyn KeyStore) {
     store.commit(batch([])).await.expect("empty batch commits");
     assert!(store.tenants().await.expect("tenants").is_empty());
     assert_eq!(store.audit_head().await.expect("audit head"), None);
+}
+
+/// A system value changes only from the value the writer read; an unchanged value can be
+/// asserted; a failed assertion undoes the whole batch.
+pub async fn system_values_update_by_compare_and_swap(store: &dyn KeyStore) {
+    let update = |value: &[u8], expected: &[u8]| Write::UpdateSystem {
+        name: "root".into(),
+        value: value.to_vec(),
+        expected: expected.to_vec(),
+    };
+    assert_not_found(
+        store.commit(batch([update(b"b", b"a")])).await,
+        "system value",
+    );
+    commit(
+        store,
+        [Write::InsertSystem {
+            name: "root".into(),
+            value: b"a".to_vec(),
+        }],
+    )
+    .await;
+    commit(store, [update(b"b", b"a")]).await;
+    assert_eq!(
+        store.system_value("root").await.expect("read"),
+        Some(b"b".to_vec())
+    );
+    assert_conflict(store.commit(batch([update(b"c", b"a")])).await);
+    commit(store, [update(b"b", b"b")]).await;
+    let with_stale_assertion = batch([
+        Write::InsertSystem {
+            name: "other".into(),
+            value: b"x".to_vec(),
+        },
+        update(b"a", b"a"),
+    ]);
+    assert_conflict(store.commit(with_stale_assertion).await);
+    assert_eq!(store.system_value("other").await.expect("read"), None);
+    assert_eq!(
+        store.system_value("root").await.expect("read"),
+        Some(b"b".to_vec())
+    );
 }
 
 /// A system value is absent, then set, then cannot be set again.

@@ -49,6 +49,7 @@ struct State {
 /// The inverse of one applied write.
 enum Undo {
     System(String),
+    SystemUpdate(String, Vec<u8>),
     Tenant(TenantId),
     TenantUpdate(TenantRecord),
     ArchiveMove((KeyId, u32), Option<KeyVersion>),
@@ -88,6 +89,18 @@ impl State {
                 self.system.insert(name.clone(), value);
                 Ok(Undo::System(name))
             }
+            Write::UpdateSystem {
+                name,
+                value,
+                expected,
+            } => match self.system.get(&name) {
+                None => Err(StoreError::NotFound("system value")),
+                Some(current) if *current != expected => Err(StoreError::Conflict),
+                Some(_) => {
+                    let old = self.system.insert(name.clone(), value);
+                    Ok(Undo::SystemUpdate(name, old.unwrap_or_default()))
+                }
+            },
             Write::InsertTenant(tenant) => {
                 let tenant = round_trip(&tenant)?;
                 if self.tenants.contains_key(&tenant.id) {
@@ -307,6 +320,9 @@ impl State {
         match undo {
             Undo::System(name) => {
                 self.system.remove(&name);
+            }
+            Undo::SystemUpdate(name, old) => {
+                self.system.insert(name, old);
             }
             Undo::Tenant(id) => {
                 self.tenants.remove(&id);

@@ -19,6 +19,10 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<ExitCode, CliError> {
         Command::Status => sys::status(ctx).await,
         Command::Unseal(a) => sys::unseal(ctx, a).await,
         Command::Whoami => sys::whoami(ctx).await,
+        Command::Root(crate::args::RootCommand::Rotate) => sys::rotate_root(ctx).await,
+        Command::Root(crate::args::RootCommand::Rekey { shares, threshold }) => {
+            sys::rekey_unseal(ctx, shares, threshold).await
+        }
         Command::Key(c) => keys::run(ctx, c).await,
         Command::Encrypt(a) => crypto::encrypt(ctx, a).await,
         Command::Decrypt(a) => crypto::decrypt(ctx, a).await,

@@ -63,6 +63,49 @@ pub async fn unseal(ctx: &Ctx, args: UnsealArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `keyhold root rotate`.
+pub async fn rotate_root(ctx: &Ctx) -> Result<ExitCode, CliError> {
+    ctx.run(api::rotate_root(), |out, r| {
+        kv(
+            out,
+            &[
+                ("tenant KEKs rewrapped", r.tenants.to_string()),
+                ("archive keys rewrapped", r.archive_keys.to_string()),
+                ("sealed by", r.sealed_by.clone()),
+            ],
+        )
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keyhold root rekey`.
+pub async fn rekey_unseal(ctx: &Ctx, shares: u8, threshold: u8) -> Result<ExitCode, CliError> {
+    let req = keyhold_core::ops::RekeyUnseal { shares, threshold };
+    ctx.run(api::rekey_unseal(&req), |out, r| {
+        use std::io::Write;
+        writeln!(
+            out,
+            "New unseal shares: {} of {} are needed to unseal. Give each to a different person;",
+            r.threshold,
+            r.shares.len()
+        )?;
+        writeln!(out, "the old shares no longer unseal this server.")?;
+        writeln!(out)?;
+        for (i, s) in r.shares.iter().enumerate() {
+            writeln!(
+                out,
+                "  share {}: {}",
+                i + 1,
+                String::from_utf8_lossy(s.0.as_bytes())
+            )?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `keyhold whoami`.
 pub async fn whoami(ctx: &Ctx) -> Result<ExitCode, CliError> {
     ctx.run(api::whoami(), |out, w| {

@@ -153,6 +153,7 @@ async fn restore(
     let current_tenants = kms.store().tenants().await?;
     let mut tenant_writes = Vec::new();
     let mut pending = WriteBatch::default();
+    let mut root_guard = None;
     let mut part = 0usize;
     let mut replay = Replay::start(key_backup, &pair, &keks).await?;
     while let Some(entry) = replay.next().await? {
@@ -162,9 +163,10 @@ async fn restore(
                     .keks
                     .get(&t.id)
                     .ok_or(KmsError::Integrity("tenant without KEK after verification"))?;
-                let (nonce, wrapped) = kms.root_seal(&tenant_aad(&t.id), kek.as_bytes())?;
-                t.wrapped_kek = wrapped;
-                t.kek_nonce = nonce.to_vec();
+                let sealed = kms.root_seal(&tenant_aad(&t.id), kek.as_bytes())?;
+                t.wrapped_kek = sealed.wrapped;
+                t.kek_nonce = sealed.nonce.to_vec();
+                root_guard = Some(sealed.guard);
                 match current_tenants.iter().find(|c| c.id == t.id) {
                     Some(current) => tenant_writes.push(Write::UpdateTenant {
                         record: t,
@@ -226,19 +228,25 @@ async fn restore(
     }
     let mut last = WriteBatch(tenant_writes);
     for (tenant, (created_at, archive_key)) in &keks.archive_keys {
-        let (nonce, wrapped) = kms.root_seal(&archive_key_aad(tenant), archive_key.as_bytes())?;
+        let root_sealed = kms.root_seal(&archive_key_aad(tenant), archive_key.as_bytes())?;
+        root_guard = Some(root_sealed.guard);
         let sealed = SealedArchiveKey {
             v: RECORD_VERSION,
             tenant: tenant.clone(),
             created_at: *created_at,
-            nonce: nonce.to_vec(),
-            wrapped,
+            nonce: root_sealed.nonce.to_vec(),
+            wrapped: root_sealed.wrapped,
         };
         last.push(Write::InsertSystem {
             name: archive_key_name(tenant),
             value: serde_json::to_vec(&sealed)
                 .map_err(|_| KmsError::Integrity("archive key encoding"))?,
         });
+    }
+    // The last batch holds values sealed under the root key: it must not commit across a
+    // root-key rotation (the guard is the same for every value sealed here).
+    if let Some(guard) = root_guard {
+        last.push(guard);
     }
     let c = report.counts.clone().unwrap_or_default();
     let detail = format!(
@@ -428,9 +436,7 @@ async fn recover_key(
                 ))?;
         let (server_archive_key, store_key) =
             crate::ops::archive::archive_key(kms, &record.tenant, kms.now()).await?;
-        if let Some(w) = store_key {
-            writes.push(w);
-        }
+        writes.0.extend(store_key);
         for mut a in found.archived {
             let aad = archived_version_aad(&record, a.version);
             let material = open(&provider, backup_archive_key, &a.nonce, &aad, &a.wrapped)?;

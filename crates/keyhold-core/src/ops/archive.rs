@@ -16,26 +16,26 @@ use crate::kms::Kms;
 use crate::model::{KeyRecord, KeyVersion, RECORD_VERSION};
 use crate::store::{Write, WriteBatch};
 
-/// `tenant`'s archive key; a new one (with the write that stores it) if it has none yet.
+/// `tenant`'s archive key; a new one (with the writes that store it) if it has none yet.
 pub(crate) async fn archive_key(
     kms: &Kms,
     tenant: &TenantId,
     now: Timestamp,
-) -> Result<(SecretBytes, Option<Write>), KmsError> {
+) -> Result<(SecretBytes, Vec<Write>), KmsError> {
     if let Some(raw) = kms.store().system_value(&archive_key_name(tenant)).await? {
         let sealed: SealedArchiveKey = serde_json::from_slice(&raw)
             .map_err(|_| KmsError::Integrity("an archive key record does not decode"))?;
         let key = kms.root_open(&archive_key_aad(tenant), &sealed.nonce, &sealed.wrapped)?;
-        return Ok((key, None));
+        return Ok((key, Vec::new()));
     }
     let key = kms.crypto.random(32)?;
-    let (nonce, wrapped) = kms.root_seal(&archive_key_aad(tenant), key.as_bytes())?;
+    let root_sealed = kms.root_seal(&archive_key_aad(tenant), key.as_bytes())?;
     let sealed = SealedArchiveKey {
         v: RECORD_VERSION,
         tenant: tenant.clone(),
         created_at: now,
-        nonce: nonce.to_vec(),
-        wrapped,
+        nonce: root_sealed.nonce.to_vec(),
+        wrapped: root_sealed.wrapped,
     };
     let value =
         serde_json::to_vec(&sealed).map_err(|_| KmsError::Integrity("archive key encoding"))?;
@@ -43,10 +43,13 @@ pub(crate) async fn archive_key(
     // AlreadyExists and `Kms::run` retries it, finding that key.
     Ok((
         key,
-        Some(Write::InsertSystem {
-            name: archive_key_name(tenant),
-            value,
-        }),
+        vec![
+            Write::InsertSystem {
+                name: archive_key_name(tenant),
+                value,
+            },
+            root_sealed.guard,
+        ],
     ))
 }
 
@@ -64,7 +67,7 @@ pub(crate) async fn material_writes(
     }
     let kms = cx.kms;
     let (archive_key, store_key) = archive_key(kms, &new.tenant, cx.now).await?;
-    if let Some(w) = store_key {
+    for w in store_key {
         batch.push(w);
     }
     for v in kms.store().versions(&new.id).await? {

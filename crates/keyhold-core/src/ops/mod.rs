@@ -19,6 +19,7 @@ mod import_key;
 mod mac;
 mod misc;
 mod objects;
+mod root;
 mod rotate;
 mod sign;
 mod tokens;
@@ -52,6 +53,7 @@ pub use misc::{GetPublicKey, PublicKeyResponse, Random, RandomResponse, WhoAmI, 
 pub use objects::{
     CreateKeyPair, ExportKey, ExportedKey, KeyPairInfo, RegisterKey, WrapMode, WrapSpec, WrappedBy,
 };
+pub use root::{RekeyUnseal, RootKeyRotation, RotateRootKey, UnsealRekey};
 pub use rotate::RotateKey;
 pub use sign::{Sign, SignResponse, Verify};
 pub use tokens::{CreateToken, CreatedToken, ListTokens, RevokeToken, TokenInfo, TokenList};
@@ -179,6 +181,10 @@ pub enum Operation {
     CipherDecrypt(CipherDecrypt),
     /// See [`DeriveKey`].
     DeriveKey(DeriveKey),
+    /// See [`RotateRootKey`].
+    RotateRootKey(RotateRootKey),
+    /// See [`RekeyUnseal`].
+    RekeyUnseal(RekeyUnseal),
 }
 
 /// The result of an [`Operation`], one variant per response shape.
@@ -240,6 +246,10 @@ pub enum Response {
     CipherEncrypt(CipherEncryptResponse),
     /// A bare plaintext.
     CipherDecrypt(CipherDecryptResponse),
+    /// A root-key rotation.
+    RootKeyRotation(RootKeyRotation),
+    /// New unseal shares.
+    UnsealRekey(UnsealRekey),
     /// Nothing to say beyond success.
     Empty {},
 }
@@ -287,6 +297,8 @@ impl Operation {
             Self::CipherEncrypt(_) => "encrypt",
             Self::CipherDecrypt(_) => "decrypt",
             Self::DeriveKey(_) => "key.derive",
+            Self::RotateRootKey(_) => "root.rotate",
+            Self::RekeyUnseal(_) => "unseal.rekey",
         }
     }
 
@@ -340,6 +352,8 @@ pub(crate) struct Done {
     pub version: Option<u32>,
     pub compromised: bool,
     pub detail: Option<String>,
+    /// Set by a root-key rotation or unseal rekey: takes effect once the writes are durable.
+    pub root_change: Option<crate::kms::RootChange>,
 }
 
 impl Done {
@@ -351,6 +365,7 @@ impl Done {
             version: None,
             compromised: false,
             detail: None,
+            root_change: None,
         }
     }
     pub(crate) fn key(mut self, id: KeyId, version: Option<u32>) -> Self {
@@ -420,6 +435,8 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::CipherEncrypt(o) => o.execute(cx).await,
         Operation::CipherDecrypt(o) => o.execute(cx).await,
         Operation::DeriveKey(o) => o.execute(cx).await,
+        Operation::RotateRootKey(o) => o.execute(cx).await,
+        Operation::RekeyUnseal(o) => o.execute(cx).await,
     }
 }
 

@@ -25,6 +25,9 @@ impl RootOfTrust for TestRoot {
     fn mechanism(&self) -> &'static str {
         "test"
     }
+    fn shared(&self) -> std::sync::Arc<dyn RootOfTrust> {
+        std::sync::Arc::new(TestRoot(self.0.clone()))
+    }
     fn seal(&self, secret: &[u8], aad: &[u8]) -> Result<SealedBlob, KmsError> {
         let (nonce, mut ct) = Provider::aws_lc().aes_gcm_seal(self.0.as_bytes(), aad, secret)?;
         let mut data = nonce.to_vec();

@@ -277,6 +277,23 @@ pub async fn mac_verify(
     run(&state, ctx, Operation::VerifyMac(req)).await
 }
 
+/// Rotates the root key: every tenant KEK and archive key is rewrapped under a new root key
+/// sealed by the root of trust, online.
+#[utoipa::path(post, path = "/v1/sys/rotate-root", tag = "system", responses((status = 200, body = RootKeyRotation)))]
+pub async fn rotate_root(state: AppState, ctx: Ctx) -> ApiResult {
+    run(&state, ctx, Operation::RotateRootKey(RotateRootKey {})).await
+}
+
+/// Issues new unseal shares with a new threshold; the old shares stop working.
+#[utoipa::path(post, path = "/v1/sys/rekey", tag = "system", request_body = RekeyUnseal, responses((status = 200, body = UnsealRekey)))]
+pub async fn rekey_unseal(
+    state: AppState,
+    ctx: Ctx,
+    ApiJson(req): ApiJson<RekeyUnseal>,
+) -> ApiResult {
+    run(&state, ctx, Operation::RekeyUnseal(req)).await
+}
+
 /// Random bytes.
 #[utoipa::path(post, path = "/v1/random", tag = "crypto", request_body = Random, responses((status = 200, body = RandomResponse)))]
 pub async fn random(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<Random>) -> ApiResult {

@@ -72,6 +72,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/health", get(handlers::health))
         .route("/v1/sys/unseal", post(handlers::unseal))
+        .route("/v1/sys/rotate-root", post(handlers::rotate_root))
+        .route("/v1/sys/rekey", post(handlers::rekey_unseal))
         .route("/metrics", get(handlers::metrics))
         .route("/v1/openapi.json", get(openapi::serve))
         .route(
