@@ -119,6 +119,7 @@ impl World {
                     role,
                     ttl_secs: None,
                     description: String::new(),
+                    tenant: None,
                 }),
             )
             .await
