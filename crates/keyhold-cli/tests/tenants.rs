@@ -50,7 +50,10 @@ fn call(s: &Server, token: &str, method: &str, path: &str, body: Option<Value>) 
     let resp = req.send().unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// Writes a certificate and key to files in `dir`; returns their paths.
@@ -155,7 +158,8 @@ impl Kmip {
 fn outcome(item: &Item) -> (u32, Option<u32>, Option<String>) {
     (
         item.child(tags::RESULT_STATUS).unwrap().as_enum().unwrap(),
-        item.child(tags::RESULT_REASON).map(|r| r.as_enum().unwrap()),
+        item.child(tags::RESULT_REASON)
+            .map(|r| r.as_enum().unwrap()),
         item.child(tags::RESULT_MESSAGE)
             .map(|m| m.as_text().unwrap().to_owned()),
     )
@@ -181,7 +185,10 @@ fn create_aes() -> Vec<Item> {
                     "Cryptographic Algorithm",
                     Item::enumeration(tags::ATTRIBUTE_VALUE, CryptographicAlgorithm::Aes),
                 ),
-                attr("Cryptographic Length", Item::int(tags::ATTRIBUTE_VALUE, 256)),
+                attr(
+                    "Cryptographic Length",
+                    Item::int(tags::ATTRIBUTE_VALUE, 256),
+                ),
                 attr(
                     "Cryptographic Usage Mask",
                     Item::int(tags::ATTRIBUTE_VALUE, 4 | 8),
@@ -217,7 +224,14 @@ fn tenant(s: &Server, global: &str, id: &str) -> Tenant {
         .ok(
             global,
             &[
-                "token", "create", "--tenant", id, "--principal", "boss", "--role", "admin",
+                "token",
+                "create",
+                "--tenant",
+                id,
+                "--principal",
+                "boss",
+                "--role",
+                "admin",
             ],
         )
         .trim()
@@ -243,10 +257,21 @@ fn tenant_a_cannot_tell_tenant_b_objects_from_missing_ones() {
         &["key", "create", "--alg", "aes-256", "--name", "b-key"],
     );
     let key_id = key["id"].as_str().unwrap().to_owned();
-    s.ok(&b.manager, &["key", "alias", "create", "alias/b-key", &key_id]);
+    s.ok(
+        &b.manager,
+        &["key", "alias", "create", "alias/b-key", &key_id],
+    );
     let grant = s.json(
         &b.manager,
-        &["grant", "create", &key_id, "--to", "app", "--ops", "encrypt,decrypt"],
+        &[
+            "grant",
+            "create",
+            &key_id,
+            "--to",
+            "app",
+            "--ops",
+            "encrypt,decrypt",
+        ],
     );
     let grant_id = grant["id"].as_str().unwrap().to_owned();
     let tokens = s.json(&b.admin, &["token", "list"]);
@@ -270,7 +295,14 @@ fn tenant_a_cannot_tell_tenant_b_objects_from_missing_ones() {
     let (pinned_file, _) = write_pair(&dir.0, "beta-device", &pinned);
     let cert = s.json(
         &b.admin,
-        &["kmip-client", "add", "--cert", &pinned_file, "--role", "key-user"],
+        &[
+            "kmip-client",
+            "add",
+            "--cert",
+            &pinned_file,
+            "--role",
+            "key-user",
+        ],
     );
     let fingerprint = cert["fingerprint"].as_str().unwrap().to_owned();
     let ct = s.ok(&b.user, &["encrypt", &key_id, "--plaintext", "beta secret"]);
@@ -284,48 +316,184 @@ fn tenant_a_cannot_tell_tenant_b_objects_from_missing_ones() {
     let missing_uuid = "0190b5e4-8f3a-7c3e-9a51-2f6d3b1c9e01";
     let missing_fp = "00".repeat(32);
     // (who, method, path for B's object, path for a missing one, body for B, body for missing)
-    type Case<'a> = (&'a str, &'a str, String, String, Option<Value>, Option<Value>);
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        String,
+        String,
+        Option<Value>,
+        Option<Value>,
+    );
     let same = |who: &'static str, m: &'static str, p: &str, q: &str, body: Option<Value>| {
         (who, m, p.to_owned(), q.to_owned(), body.clone(), body)
     };
     let enc = json!({"plaintext": b64(b"x")});
     let cases: Vec<Case> = vec![
-        same("manager", "GET", &format!("/v1/keys/{key_id}"), &format!("/v1/keys/{missing_uuid}"), None),
-        same("manager", "GET", "/v1/keys/b-key", "/v1/keys/no-such-key", None),
-        same("manager", "GET", "/v1/keys/alias%2Fb-key", "/v1/keys/alias%2Fno-such", None),
-        same("manager", "PATCH", &format!("/v1/keys/{key_id}"), &format!("/v1/keys/{missing_uuid}"), Some(json!({"description": "mine"}))),
-        same("manager", "POST", &format!("/v1/keys/{key_id}/rotate"), &format!("/v1/keys/{missing_uuid}/rotate"), None),
-        same("manager", "POST", &format!("/v1/keys/{key_id}/lifecycle"), &format!("/v1/keys/{missing_uuid}/lifecycle"), Some(json!({"action": "suspend"}))),
-        same("manager", "POST", &format!("/v1/keys/{key_id}/lifecycle"), &format!("/v1/keys/{missing_uuid}/lifecycle"), Some(json!({"action": "destroy"}))),
-        same("user", "POST", &format!("/v1/keys/{key_id}/encrypt"), &format!("/v1/keys/{missing_uuid}/encrypt"), Some(enc.clone())),
-        same("user", "POST", "/v1/keys/alias%2Fb-key/encrypt", "/v1/keys/alias%2Fno-such/encrypt", Some(enc)),
-        same("user", "POST", &format!("/v1/keys/{key_id}/datakey"), &format!("/v1/keys/{missing_uuid}/datakey"), Some(json!({}))),
-        same("user", "POST", &format!("/v1/keys/{key_id}/mac"), &format!("/v1/keys/{missing_uuid}/mac"), Some(json!({"message": b64(b"m")}))),
-        same("user", "GET", &format!("/v1/keys/{key_id}/public-key"), &format!("/v1/keys/{missing_uuid}/public-key"), None),
-        (
-            "user", "POST", "/v1/decrypt".into(), "/v1/decrypt".into(),
-            Some(json!({"ciphertext": b64(&ct)})), Some(json!({"ciphertext": b64(&ct_missing)})),
+        same(
+            "manager",
+            "GET",
+            &format!("/v1/keys/{key_id}"),
+            &format!("/v1/keys/{missing_uuid}"),
+            None,
+        ),
+        same(
+            "manager",
+            "GET",
+            "/v1/keys/b-key",
+            "/v1/keys/no-such-key",
+            None,
+        ),
+        same(
+            "manager",
+            "GET",
+            "/v1/keys/alias%2Fb-key",
+            "/v1/keys/alias%2Fno-such",
+            None,
+        ),
+        same(
+            "manager",
+            "PATCH",
+            &format!("/v1/keys/{key_id}"),
+            &format!("/v1/keys/{missing_uuid}"),
+            Some(json!({"description": "mine"})),
+        ),
+        same(
+            "manager",
+            "POST",
+            &format!("/v1/keys/{key_id}/rotate"),
+            &format!("/v1/keys/{missing_uuid}/rotate"),
+            None,
+        ),
+        same(
+            "manager",
+            "POST",
+            &format!("/v1/keys/{key_id}/lifecycle"),
+            &format!("/v1/keys/{missing_uuid}/lifecycle"),
+            Some(json!({"action": "suspend"})),
+        ),
+        same(
+            "manager",
+            "POST",
+            &format!("/v1/keys/{key_id}/lifecycle"),
+            &format!("/v1/keys/{missing_uuid}/lifecycle"),
+            Some(json!({"action": "destroy"})),
+        ),
+        same(
+            "user",
+            "POST",
+            &format!("/v1/keys/{key_id}/encrypt"),
+            &format!("/v1/keys/{missing_uuid}/encrypt"),
+            Some(enc.clone()),
+        ),
+        same(
+            "user",
+            "POST",
+            "/v1/keys/alias%2Fb-key/encrypt",
+            "/v1/keys/alias%2Fno-such/encrypt",
+            Some(enc),
+        ),
+        same(
+            "user",
+            "POST",
+            &format!("/v1/keys/{key_id}/datakey"),
+            &format!("/v1/keys/{missing_uuid}/datakey"),
+            Some(json!({})),
+        ),
+        same(
+            "user",
+            "POST",
+            &format!("/v1/keys/{key_id}/mac"),
+            &format!("/v1/keys/{missing_uuid}/mac"),
+            Some(json!({"message": b64(b"m")})),
+        ),
+        same(
+            "user",
+            "GET",
+            &format!("/v1/keys/{key_id}/public-key"),
+            &format!("/v1/keys/{missing_uuid}/public-key"),
+            None,
         ),
         (
-            "user", "POST", "/v1/reencrypt".into(), "/v1/reencrypt".into(),
-            Some(json!({"ciphertext": b64(&ct)})), Some(json!({"ciphertext": b64(&ct_missing)})),
+            "user",
+            "POST",
+            "/v1/decrypt".into(),
+            "/v1/decrypt".into(),
+            Some(json!({"ciphertext": b64(&ct)})),
+            Some(json!({"ciphertext": b64(&ct_missing)})),
         ),
         (
-            "manager", "POST", "/v1/aliases".into(), "/v1/aliases".into(),
-            Some(json!({"alias": "alias/mine", "key": key_id})), Some(json!({"alias": "alias/mine", "key": missing_uuid})),
+            "user",
+            "POST",
+            "/v1/reencrypt".into(),
+            "/v1/reencrypt".into(),
+            Some(json!({"ciphertext": b64(&ct)})),
+            Some(json!({"ciphertext": b64(&ct_missing)})),
         ),
-        same("manager", "DELETE", "/v1/aliases/alias%2Fb-key", "/v1/aliases/alias%2Fno-such", None),
-        same("manager", "GET", &format!("/v1/aliases?key={key_id}"), &format!("/v1/aliases?key={missing_uuid}"), None),
         (
-            "manager", "POST", "/v1/grants".into(), "/v1/grants".into(),
+            "manager",
+            "POST",
+            "/v1/aliases".into(),
+            "/v1/aliases".into(),
+            Some(json!({"alias": "alias/mine", "key": key_id})),
+            Some(json!({"alias": "alias/mine", "key": missing_uuid})),
+        ),
+        same(
+            "manager",
+            "DELETE",
+            "/v1/aliases/alias%2Fb-key",
+            "/v1/aliases/alias%2Fno-such",
+            None,
+        ),
+        same(
+            "manager",
+            "GET",
+            &format!("/v1/aliases?key={key_id}"),
+            &format!("/v1/aliases?key={missing_uuid}"),
+            None,
+        ),
+        (
+            "manager",
+            "POST",
+            "/v1/grants".into(),
+            "/v1/grants".into(),
             Some(json!({"key": key_id, "grantee": "app", "operations": ["encrypt"]})),
             Some(json!({"key": missing_uuid, "grantee": "app", "operations": ["encrypt"]})),
         ),
-        same("manager", "GET", &format!("/v1/grants?key={key_id}"), &format!("/v1/grants?key={missing_uuid}"), None),
-        same("manager", "DELETE", &format!("/v1/grants/{grant_id}"), &format!("/v1/grants/{missing_uuid}"), None),
-        same("admin", "DELETE", &format!("/v1/tokens/{token_id}"), &format!("/v1/tokens/{missing_uuid}"), None),
-        same("admin", "DELETE", &format!("/v1/client-certs/{fingerprint}"), &format!("/v1/client-certs/{missing_fp}"), None),
-        same("admin", "DELETE", &format!("/v1/trust-anchors/{anchor_id}"), &format!("/v1/trust-anchors/{missing_uuid}"), None),
+        same(
+            "manager",
+            "GET",
+            &format!("/v1/grants?key={key_id}"),
+            &format!("/v1/grants?key={missing_uuid}"),
+            None,
+        ),
+        same(
+            "manager",
+            "DELETE",
+            &format!("/v1/grants/{grant_id}"),
+            &format!("/v1/grants/{missing_uuid}"),
+            None,
+        ),
+        same(
+            "admin",
+            "DELETE",
+            &format!("/v1/tokens/{token_id}"),
+            &format!("/v1/tokens/{missing_uuid}"),
+            None,
+        ),
+        same(
+            "admin",
+            "DELETE",
+            &format!("/v1/client-certs/{fingerprint}"),
+            &format!("/v1/client-certs/{missing_fp}"),
+            None,
+        ),
+        same(
+            "admin",
+            "DELETE",
+            &format!("/v1/trust-anchors/{anchor_id}"),
+            &format!("/v1/trust-anchors/{missing_uuid}"),
+            None,
+        ),
     ];
     for (who, method, foreign, missing, body_f, body_m) in cases {
         let token = match who {
@@ -380,18 +548,29 @@ fn tenant_a_cannot_tell_tenant_b_objects_from_missing_ones() {
     let mut kmip = Kmip::connect(&s, &ca_a.issue("alpha-kmip")).unwrap();
     let own = created_uid(&kmip.send(Operation::Create, create_aes()).unwrap());
     let data = || Item::bytes(tags::DATA, b"0123456789abcdef".to_vec());
-    let kmip_cases: Vec<(Operation, Box<dyn Fn(&str) -> Vec<Item>>)> = vec![
+    type Payload = Box<dyn Fn(&str) -> Vec<Item>>;
+    let kmip_cases: Vec<(Operation, Payload)> = vec![
         (Operation::Get, Box::new(|id| vec![uid(id)])),
         (Operation::GetAttributes, Box::new(|id| vec![uid(id)])),
         (Operation::Activate, Box::new(|id| vec![uid(id)])),
         (Operation::Destroy, Box::new(|id| vec![uid(id)])),
-        (Operation::Encrypt, Box::new(move |id| vec![uid(id), data()])),
+        (
+            Operation::Encrypt,
+            Box::new(move |id| vec![uid(id), data()]),
+        ),
     ];
     for (op, payload) in &kmip_cases {
         let foreign = outcome(&kmip.send(*op, payload(&key_id)).unwrap());
         let missing = outcome(&kmip.send(*op, payload(missing_uuid)).unwrap());
-        assert_eq!(foreign.0, u32::from(ResultStatus::OperationFailed), "{op:?}");
-        assert_eq!(foreign, missing, "KMIP {op:?} on B's key differs from a missing one");
+        assert_eq!(
+            foreign.0,
+            u32::from(ResultStatus::OperationFailed),
+            "{op:?}"
+        );
+        assert_eq!(
+            foreign, missing,
+            "KMIP {op:?} on B's key differs from a missing one"
+        );
     }
     let located = kmip.send(Operation::Locate, vec![]).unwrap();
     let ids: Vec<String> = located
@@ -416,9 +595,19 @@ fn roles_are_enforced_over_rest() {
         ("auditor", s.token(&admin, "a", "auditor")),
     ];
     let cases: Vec<(&str, &str, Option<Value>, &[&str])> = vec![
-        ("POST", "/v1/keys", Some(json!({"algorithm": "aes-256"})), &["key-manager"]),
+        (
+            "POST",
+            "/v1/keys",
+            Some(json!({"algorithm": "aes-256"})),
+            &["key-manager"],
+        ),
         ("GET", "/v1/keys", None, &["key-manager", "key-user"]),
-        ("POST", "/v1/random", Some(json!({"length": 8})), &["key-manager", "key-user"]),
+        (
+            "POST",
+            "/v1/random",
+            Some(json!({"length": 8})),
+            &["key-manager", "key-user"],
+        ),
         ("GET", "/v1/tokens", None, &["admin"]),
         ("GET", "/v1/tenants", None, &["admin"]),
         ("GET", "/v1/trust-anchors", None, &["admin"]),
@@ -464,22 +653,43 @@ fn a_certificate_from_a_registered_ca_authenticates_over_rest_and_kmip() {
     );
     let anchor_id = anchor["id"].as_str().unwrap().to_owned();
     let listed = s.ok(&admin, &["trust-anchor", "list"]);
-    assert!(listed.contains(&anchor_id) && listed.contains("active"), "{listed}");
+    assert!(
+        listed.contains(&anchor_id) && listed.contains("active"),
+        "{listed}"
+    );
 
     // REST with the certificate and no token.
     let svc = ca.issue("svc");
     let svc_files = write_pair(&dir.0, "svc", &svc);
     let me = cli_cert(&s, &svc_files, &["--json", "whoami"]);
-    assert!(me.status.success(), "{}", String::from_utf8_lossy(&me.stderr));
+    assert!(
+        me.status.success(),
+        "{}",
+        String::from_utf8_lossy(&me.stderr)
+    );
     let me: Value = serde_json::from_slice(&me.stdout).unwrap();
     assert_eq!(me["principal"], "svc");
     assert_eq!(me["tenant"], "default");
-    let key = cli_cert(&s, &svc_files, &["--json", "key", "create", "--alg", "aes-256"]);
-    assert!(key.status.success(), "{}", String::from_utf8_lossy(&key.stderr));
+    let key = cli_cert(
+        &s,
+        &svc_files,
+        &["--json", "key", "create", "--alg", "aes-256"],
+    );
+    assert!(
+        key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key.stderr)
+    );
     // A bearer token still wins over the certificate on the same connection.
     let with_token = s.ok(
         &admin,
-        &["--client-cert", &svc_files.0, "--client-key", &svc_files.1, "whoami"],
+        &[
+            "--client-cert",
+            &svc_files.0,
+            "--client-key",
+            &svc_files.1,
+            "whoami",
+        ],
     );
     assert!(with_token.contains("admin"), "{with_token}");
 
@@ -494,20 +704,26 @@ fn a_certificate_from_a_registered_ca_authenticates_over_rest_and_kmip() {
         let files = write_pair(&dir.0, name, bad);
         let out = cli_cert(&s, &files, &["whoami"]);
         assert!(!out.status.success(), "{name} accepted over REST");
-        let refused = Kmip::connect(&s, bad).and_then(|mut k| k.send(Operation::Create, create_aes()));
+        let refused =
+            Kmip::connect(&s, bad).and_then(|mut k| k.send(Operation::Create, create_aes()));
         assert!(refused.is_err(), "{name} accepted over KMIP");
     }
 
     // After removal: refused at the next handshake, and on a connection already open.
     s.ok(&admin, &["trust-anchor", "remove", &anchor_id]);
     let out = cli_cert(&s, &svc_files, &["whoami"]);
-    assert!(!out.status.success(), "removed anchor still trusted over REST");
+    assert!(
+        !out.status.success(),
+        "removed anchor still trusted over REST"
+    );
     let after = kmip.send(Operation::Create, create_aes()).unwrap();
     let (status, reason, _) = outcome(&after);
     assert_eq!(status, u32::from(ResultStatus::OperationFailed));
     assert_eq!(
         reason,
-        Some(u32::from(keyhold_kmip::enums::ResultReason::AuthenticationNotSuccessful))
+        Some(u32::from(
+            keyhold_kmip::enums::ResultReason::AuthenticationNotSuccessful
+        ))
     );
     assert!(Kmip::connect(&s, &svc)
         .and_then(|mut k| k.send(Operation::Create, create_aes()))
@@ -539,7 +755,13 @@ fn disabling_a_tenant_blocks_its_tokens_at_once_and_enabling_restores_them() {
     s.ok(&global, &["tenant", "enable", "acme"]);
     assert_eq!(s.json(&acme.user, &["whoami"])["principal"], "app");
     // Bad ids and non-admins are refused in the protocol's form.
-    let (status, body) = call(&s, &global, "POST", "/v1/tenants", Some(json!({"id": "Bad_Id"})));
+    let (status, body) = call(
+        &s,
+        &global,
+        "POST",
+        "/v1/tenants",
+        Some(json!({"id": "Bad_Id"})),
+    );
     assert_eq!(status, 400, "{body}");
     let (status, _) = call(&s, &acme.admin, "POST", "/v1/tenants/acme/disable", None);
     assert_eq!(status, 403);

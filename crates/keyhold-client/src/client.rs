@@ -45,7 +45,10 @@ impl fmt::Debug for ClientBuilder {
             .field("address", &self.address)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("ca_pem", &self.ca_pem.is_some())
-            .field("identity", &self.identity_pem.as_ref().map(|_| "[redacted]"))
+            .field(
+                "identity",
+                &self.identity_pem.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }

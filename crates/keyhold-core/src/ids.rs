@@ -168,8 +168,7 @@ impl TryFrom<String> for TenantId {
     fn try_from(s: String) -> Result<Self, Self::Error> {
         let valid = !s.is_empty()
             && s.len() <= 63
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
         if !valid {
             return Err(KmsError::invalid(

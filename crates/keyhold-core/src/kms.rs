@@ -616,10 +616,8 @@ impl Kms {
         let fingerprint = crate::pki::fingerprint(end_entity);
         let pin = self.store.client_cert(&fingerprint).await?;
         if let Some(pin) = &pin {
-            if !keyhold_crypto::constant_time_eq(
-                pin.fingerprint.as_bytes(),
-                fingerprint.as_bytes(),
-            ) {
+            if !keyhold_crypto::constant_time_eq(pin.fingerprint.as_bytes(), fingerprint.as_bytes())
+            {
                 return Err(KmsError::Unauthenticated);
             }
         }

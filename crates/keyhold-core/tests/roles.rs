@@ -4,6 +4,8 @@
 //! (the audit trail only). Every cell runs in a fresh world; an allowed cell must succeed, a
 //! forbidden one must be refused with `permission_denied`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -199,9 +201,21 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             }),
             &[M],
         ),
-        ("import parameters", Operation::GetImportParameters(GetImportParameters {}), &[M]),
-        ("describe key", Operation::DescribeKey(DescribeKey { key: aes.clone() }), &[M, U]),
-        ("list keys", Operation::ListKeys(ListKeys::default()), &[M, U]),
+        (
+            "import parameters",
+            Operation::GetImportParameters(GetImportParameters {}),
+            &[M],
+        ),
+        (
+            "describe key",
+            Operation::DescribeKey(DescribeKey { key: aes.clone() }),
+            &[M, U],
+        ),
+        (
+            "list keys",
+            Operation::ListKeys(ListKeys::default()),
+            &[M, U],
+        ),
         (
             "update key",
             Operation::UpdateKey(UpdateKey {
@@ -215,7 +229,11 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             }),
             &[M],
         ),
-        ("rotate key", Operation::RotateKey(RotateKey { key: aes.clone() }), &[M]),
+        (
+            "rotate key",
+            Operation::RotateKey(RotateKey { key: aes.clone() }),
+            &[M],
+        ),
         (
             "revoke key",
             Operation::ChangeState(ChangeState {
@@ -249,7 +267,11 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             }),
             &[M],
         ),
-        ("list aliases", Operation::ListAliases(ListAliases { key: None }), &[M, U]),
+        (
+            "list aliases",
+            Operation::ListAliases(ListAliases { key: None }),
+            &[M, U],
+        ),
         (
             "create grant",
             Operation::CreateGrant(CreateGrant {
@@ -267,7 +289,11 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             }),
             &[M],
         ),
-        ("revoke grant", Operation::RevokeGrant(RevokeGrant { id: f.grant }), &[M]),
+        (
+            "revoke grant",
+            Operation::RevokeGrant(RevokeGrant { id: f.grant }),
+            &[M],
+        ),
         (
             "encrypt",
             Operation::Encrypt(Encrypt {
@@ -386,9 +412,21 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             &[A],
         ),
         ("list tokens", Operation::ListTokens(ListTokens {}), &[A]),
-        ("revoke token", Operation::RevokeToken(RevokeToken { id: f.token }), &[A]),
-        ("register client cert", register_cert(b"another certificate"), &[A]),
-        ("list client certs", Operation::ListClientCerts(ListClientCerts {}), &[A]),
+        (
+            "revoke token",
+            Operation::RevokeToken(RevokeToken { id: f.token }),
+            &[A],
+        ),
+        (
+            "register client cert",
+            register_cert(b"another certificate"),
+            &[A],
+        ),
+        (
+            "list client certs",
+            Operation::ListClientCerts(ListClientCerts {}),
+            &[A],
+        ),
         (
             "revoke client cert",
             Operation::RevokeClientCert(RevokeClientCert {
@@ -427,8 +465,16 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             }),
             &[A],
         ),
-        ("verify audit", Operation::AuditVerify(AuditVerify {}), &[AU]),
-        ("export audit", Operation::AuditExport(AuditExport::default()), &[AU]),
+        (
+            "verify audit",
+            Operation::AuditVerify(AuditVerify {}),
+            &[AU],
+        ),
+        (
+            "export audit",
+            Operation::AuditExport(AuditExport::default()),
+            &[AU],
+        ),
         ("whoami", Operation::WhoAmI(WhoAmI {}), &[A, M, U, AU]),
     ]
 }

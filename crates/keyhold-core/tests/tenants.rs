@@ -1,6 +1,8 @@
 //! Tenants as walls: created by the installation's administrator with their own KEK, their own
 //! principals, keys and audit view; disabled and enabled at once; never readable from outside.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -75,7 +77,9 @@ async fn populated(w: &World, id: &str) -> Tenant {
     let manager = token_in(w, &admin, None, "keeper", Role::KeyManager)
         .await
         .unwrap();
-    let user = token_in(w, &admin, None, "app", Role::KeyUser).await.unwrap();
+    let user = token_in(w, &admin, None, "app", Role::KeyUser)
+        .await
+        .unwrap();
     let auditor = token_in(w, &admin, None, "eve", Role::Auditor)
         .await
         .unwrap();
@@ -134,8 +138,14 @@ async fn a_new_tenant_gets_its_own_principals_and_keys() {
     // The new tenant's KEK is its own: the default tenant's key cannot be used from acme, and
     // acme's from the default tenant.
     let home = w.key(Algorithm::Aes256, |_| {}).await;
-    assert_eq!(code(w.run(&acme.user, encrypt(&home)).await), ErrorCode::NotFound);
-    assert_eq!(code(w.run(&w.user, encrypt(&acme.key)).await), ErrorCode::NotFound);
+    assert_eq!(
+        code(w.run(&acme.user, encrypt(&home)).await),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        code(w.run(&w.user, encrypt(&acme.key)).await),
+        ErrorCode::NotFound
+    );
     let Response::Tenants(list) = w
         .run(&w.admin, Operation::ListTenants(ListTenants {}))
         .await
@@ -161,10 +171,19 @@ async fn the_installation_admin_manages_tenants_but_never_reads_their_keys() {
     let describe = Operation::DescribeKey(DescribeKey {
         key: acme.key.id.into(),
     });
-    assert_eq!(code(w.run(&w.admin, describe.clone()).await), ErrorCode::NotFound);
-    assert_eq!(code(w.run(&w.admin, encrypt(&acme.key)).await), ErrorCode::NotFound);
     assert_eq!(
-        code(w.run(&w.admin, Operation::ListKeys(ListKeys::default())).await),
+        code(w.run(&w.admin, describe.clone()).await),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        code(w.run(&w.admin, encrypt(&acme.key)).await),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        code(
+            w.run(&w.admin, Operation::ListKeys(ListKeys::default()))
+                .await
+        ),
         ErrorCode::PermissionDenied
     );
     // Its tokens for another tenant are admin tokens only.
@@ -179,7 +198,10 @@ async fn the_installation_admin_manages_tenants_but_never_reads_their_keys() {
         ErrorCode::NotFound
     );
     // The tenant's own admin cannot read keys either.
-    assert_eq!(code(w.run(&acme.admin, describe).await), ErrorCode::PermissionDenied);
+    assert_eq!(
+        code(w.run(&acme.admin, describe).await),
+        ErrorCode::PermissionDenied
+    );
 }
 
 #[tokio::test]
@@ -190,8 +212,11 @@ async fn only_the_installation_admin_creates_and_disables_tenants() {
     for who in [&w.manager, &w.user, &w.auditor, &acme.admin, &acme.manager] {
         assert_eq!(
             code(
-                w.run(who, Operation::CreateTenant(CreateTenant { id: tenant("x") }))
-                    .await
+                w.run(
+                    who,
+                    Operation::CreateTenant(CreateTenant { id: tenant("x") })
+                )
+                .await
             ),
             ErrorCode::PermissionDenied
         );
@@ -223,8 +248,11 @@ async fn only_the_installation_admin_creates_and_disables_tenants() {
     w.run(&beta.user, encrypt(&beta.key)).await.unwrap();
     assert_eq!(
         code(
-            w.run(&w.admin, Operation::CreateTenant(CreateTenant { id: tenant("acme") }))
-                .await
+            w.run(
+                &w.admin,
+                Operation::CreateTenant(CreateTenant { id: tenant("acme") })
+            )
+            .await
         ),
         ErrorCode::AlreadyExists
     );
@@ -286,7 +314,10 @@ async fn disabling_a_tenant_refuses_its_tokens_at_once_and_enabling_restores_the
         .map(|e| e.action.as_str())
         .filter(|a| a.starts_with("tenant."))
         .collect();
-    assert_eq!(actions, ["tenant.create", "tenant.disable", "tenant.enable"]);
+    assert_eq!(
+        actions,
+        ["tenant.create", "tenant.disable", "tenant.enable"]
+    );
 }
 
 #[tokio::test]
@@ -336,7 +367,13 @@ async fn a_tenant_auditor_sees_only_its_tenant_events() {
     };
     assert!(v.ok);
     assert_eq!(v.events, page.events.len() as u64 + 2, "+ the two exports");
-    let _ = (acme.admin, acme.manager, beta.admin, beta.manager, beta.auditor);
+    let _ = (
+        acme.admin,
+        acme.manager,
+        beta.admin,
+        beta.manager,
+        beta.auditor,
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! roles in its tenant, through intermediates too; expired, unknown, removed or mis-issued
 //! chains are refused, by the core and by the TLS check alike.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -161,7 +163,10 @@ async fn a_revoked_pin_wins_over_an_anchor() {
     else {
         panic!("pin")
     };
-    assert_eq!(both(&w, &[&leaf.der]).await.unwrap().principal.as_str(), "pinned-app");
+    assert_eq!(
+        both(&w, &[&leaf.der]).await.unwrap().principal.as_str(),
+        "pinned-app"
+    );
     w.run(
         &w.admin,
         Operation::RevokeClientCert(RevokeClientCert {
@@ -183,7 +188,11 @@ async fn anchors_are_checked_when_added_and_unique_across_tenants() {
         ErrorCode::InvalidRequest
     );
     let ca = Ca::root("Acme CA", NOW_SECS);
-    for roles in [&[][..], &[Role::Admin, Role::Auditor], &[Role::KeyManager, Role::KeyUser]] {
+    for roles in [
+        &[][..],
+        &[Role::Admin, Role::Auditor],
+        &[Role::KeyManager, Role::KeyUser],
+    ] {
         assert_eq!(
             code(anchor(&w, &w.admin, add(&ca, None, roles)).await),
             ErrorCode::InvalidRequest
@@ -193,7 +202,10 @@ async fn anchors_are_checked_when_added_and_unique_across_tenants() {
     if let Operation::AddTrustAnchor(a) = &mut garbage {
         a.certificate = b"junk".to_vec();
     }
-    assert_eq!(code(anchor(&w, &w.admin, garbage).await), ErrorCode::InvalidRequest);
+    assert_eq!(
+        code(anchor(&w, &w.admin, garbage).await),
+        ErrorCode::InvalidRequest
+    );
     // Other roles than admin cannot add anchors.
     for who in [&w.manager, &w.user, &w.auditor] {
         assert_eq!(
@@ -219,7 +231,10 @@ async fn anchors_are_checked_when_added_and_unique_across_tenants() {
         ErrorCode::AlreadyExists
     );
     let leaf = ca.issue("beta-app");
-    assert_eq!(both(&w, &[&leaf.der]).await.unwrap().tenant.as_str(), "beta");
+    assert_eq!(
+        both(&w, &[&leaf.der]).await.unwrap().tenant.as_str(),
+        "beta"
+    );
     // A disabled tenant's certificates are refused by both checks.
     w.run(
         &w.admin,

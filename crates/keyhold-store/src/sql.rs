@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
-use keyhold_core::ids::{AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId};
+use keyhold_core::ids::{
+    AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
+};
 use keyhold_core::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
     TrustAnchorRecord,

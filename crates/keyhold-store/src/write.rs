@@ -290,9 +290,11 @@ async fn update_trust_anchor(
     if record.removed_at.is_none()
         && exists(
             conn,
-            sqlx::query("SELECT 1 FROM trust_anchors WHERE identity = $1 AND removed = 0 AND id <> $2")
-                .bind(record.identity.as_str())
-                .bind(record.id.to_string()),
+            sqlx::query(
+                "SELECT 1 FROM trust_anchors WHERE identity = $1 AND removed = 0 AND id <> $2",
+            )
+            .bind(record.identity.as_str())
+            .bind(record.id.to_string()),
         )
         .await?
     {

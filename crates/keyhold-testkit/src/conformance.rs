@@ -1516,7 +1516,10 @@ pub async fn trust_anchors_insert_list_remove(store: &dyn KeyStore) {
         ],
     )
     .await;
-    assert_eq!(store.trust_anchor(&one.id).await.expect("read"), Some(one.clone()));
+    assert_eq!(
+        store.trust_anchor(&one.id).await.expect("read"),
+        Some(one.clone())
+    );
     assert_eq!(
         store.trust_anchors(Some(&a)).await.expect("read"),
         vec![one.clone()]
@@ -1567,7 +1570,10 @@ pub async fn trust_anchors_insert_list_remove(store: &dyn KeyStore) {
         }],
     )
     .await;
-    assert_eq!(store.trust_anchor(&one.id).await.expect("read"), Some(removed));
+    assert_eq!(
+        store.trust_anchor(&one.id).await.expect("read"),
+        Some(removed)
+    );
     let mut snap = store.snapshot().await.expect("snapshot");
     let first = snap.trust_anchors(None, 1).await.expect("page");
     assert_eq!(first.len(), 1);

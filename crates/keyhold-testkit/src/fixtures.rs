@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use keyhold_core::audit::{AuditEvent, AuthMethod, EventDraft, Outcome, Protocol, GENESIS_HASH};
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{
-    AliasName, GrantId, KeyId, KeyName, PrincipalName, RequestId, TenantId, TokenId,
-    TrustAnchorId,
+    AliasName, GrantId, KeyId, KeyName, PrincipalName, RequestId, TenantId, TokenId, TrustAnchorId,
 };
 use keyhold_core::lifecycle::{Lifecycle, RevocationReason};
 use keyhold_core::model::{

@@ -110,12 +110,20 @@ impl Ca {
     /// A client certificate (clientAuth, digitalSignature) for common name `cn`, valid from a
     /// day before this CA's instant to 90 days after.
     pub fn issue(&self, cn: &str) -> Issued {
-        self.issue_valid(cn, self.now - Duration::days(1), self.now + Duration::days(90))
+        self.issue_valid(
+            cn,
+            self.now - Duration::days(1),
+            self.now + Duration::days(90),
+        )
     }
 
     /// A client certificate whose validity ended a day before this CA's instant.
     pub fn issue_expired(&self, cn: &str) -> Issued {
-        self.issue_valid(cn, self.now - Duration::days(30), self.now - Duration::days(1))
+        self.issue_valid(
+            cn,
+            self.now - Duration::days(30),
+            self.now - Duration::days(1),
+        )
     }
 
     fn issue_valid(&self, cn: &str, from: OffsetDateTime, to: OffsetDateTime) -> Issued {

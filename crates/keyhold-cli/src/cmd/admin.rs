@@ -12,8 +12,7 @@ use keyhold_core::model::Grant;
 use keyhold_core::ops::{CreateGrant, CreateToken, ListGrants, TokenInfo};
 
 use crate::args::{
-    AuditCommand, GrantCommand, KmipClientCommand, TenantCommand, TokenCommand,
-    TrustAnchorCommand,
+    AuditCommand, GrantCommand, KmipClientCommand, TenantCommand, TokenCommand, TrustAnchorCommand,
 };
 use crate::error::CliError;
 use crate::output::{kv, or_dash, table, Ctx};
@@ -332,12 +331,10 @@ pub async fn tenant(ctx: &Ctx, command: TenantCommand) -> Result<ExitCode, CliEr
             .await?;
         }
         TenantCommand::Disable { id } => {
-            ctx.run(api::set_tenant_disabled(&id, true), show)
-                .await?;
+            ctx.run(api::set_tenant_disabled(&id, true), show).await?;
         }
         TenantCommand::Enable { id } => {
-            ctx.run(api::set_tenant_disabled(&id, false), show)
-                .await?;
+            ctx.run(api::set_tenant_disabled(&id, false), show).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

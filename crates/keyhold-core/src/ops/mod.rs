@@ -478,13 +478,18 @@ impl Cx<'_> {
     /// The tenant an administrative request acts on: the caller's own when `named` is absent or
     /// names it; another one only for an administrator of the default tenant (the refusal does
     /// not depend on whether that tenant exists), and it must exist.
-    pub(crate) async fn target_tenant(&self, named: Option<TenantId>) -> Result<TenantId, KmsError> {
+    pub(crate) async fn target_tenant(
+        &self,
+        named: Option<TenantId>,
+    ) -> Result<TenantId, KmsError> {
         let tenant = match named {
             None => return Ok(self.caller.tenant.clone()),
             Some(t) if t == self.caller.tenant => return Ok(t),
             Some(t) => t,
         };
-        self.require_global_admin("only administrators of the default tenant act on other tenants")?;
+        self.require_global_admin(
+            "only administrators of the default tenant act on other tenants",
+        )?;
         if self.kms.store.tenant(&tenant).await?.is_none() {
             return Err(KmsError::NotFound("tenant"));
         }

@@ -88,7 +88,10 @@ impl CreateTenant {
             revision: 1,
         };
         let info = TenantInfo::from(&record);
-        let detail = format!("tenant {} created with its own key-encryption key", record.id);
+        let detail = format!(
+            "tenant {} created with its own key-encryption key",
+            record.id
+        );
         let mut batch = WriteBatch::default();
         batch.push(Write::InsertTenant(record));
         Ok(Done::new(Response::Tenant(info))

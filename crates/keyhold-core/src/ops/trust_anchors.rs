@@ -135,9 +135,7 @@ impl RemoveTrustAnchor {
             .filter(|a| a.tenant == cx.caller.tenant || cx.is_global_admin())
             .ok_or(KmsError::NotFound("trust anchor"))?;
         if old.removed_at.is_some() {
-            return Ok(
-                Done::new(Response::TrustAnchor(Box::new(old))).detail("already removed")
-            );
+            return Ok(Done::new(Response::TrustAnchor(Box::new(old))).detail("already removed"));
         }
         let mut new = old.clone();
         new.removed_at = Some(cx.now);
