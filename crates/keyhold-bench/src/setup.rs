@@ -120,6 +120,7 @@ pub async fn prepare(target: &Target, ops: &[Op]) -> Result<Plan, BenchError> {
             role: Role::KeyManager,
             ttl_secs: Some(TOKEN_TTL_SECS),
             description: DESCRIPTION.into(),
+            tenant: None,
         })
         .await
         .map_err(step("creating the key-manager token"))?;
@@ -137,6 +138,7 @@ pub async fn prepare(target: &Target, ops: &[Op]) -> Result<Plan, BenchError> {
                 role: Role::KeyUser,
                 ttl_secs: Some(TOKEN_TTL_SECS),
                 description: DESCRIPTION.into(),
+                tenant: None,
             })
             .await
             .map_err(step("creating the key-user token"))?;

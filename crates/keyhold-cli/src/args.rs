@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use keyhold_client::DEFAULT_ADDRESS;
 use keyhold_core::clock::Timestamp;
-use keyhold_core::ids::PrincipalName;
+use keyhold_core::ids::{PrincipalName, TenantId};
 use keyhold_core::lifecycle::{KeyState, RevocationReason};
 use keyhold_core::model::{KeyOp, KeyUsage, Role};
 use keyhold_crypto::{Algorithm, SigningAlgorithm};
@@ -33,6 +33,13 @@ pub struct Cli {
     /// when it exists, else the system's trust store.
     #[arg(long, global = true, env = "KEYHOLD_CACERT", value_name = "FILE")]
     pub cacert: Option<String>,
+    /// Client certificate (PEM, with its chain) for mutual TLS: without a token, requests are
+    /// authenticated by it (pinned with `kmip-client add`, or issued under a trust anchor).
+    #[arg(long, global = true, env = "KEYHOLD_CLIENT_CERT", value_name = "FILE")]
+    pub client_cert: Option<String>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, global = true, env = "KEYHOLD_CLIENT_KEY", value_name = "FILE")]
+    pub client_key: Option<String>,
     /// Print the server's JSON answer instead of readable text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -82,6 +89,12 @@ pub enum Command {
     /// Register, list and revoke the client certificates of KMIP clients (administrators).
     #[command(subcommand)]
     KmipClient(KmipClientCommand),
+    /// Create, list, disable and enable tenants (administrators of the default tenant).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Trust CA certificates to issue client certificates for a tenant (administrators).
+    #[command(subcommand)]
+    TrustAnchor(TrustAnchorCommand),
     /// Verify and export the audit trail (auditors).
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -538,6 +551,10 @@ pub enum TokenCommand {
         /// Free text.
         #[arg(long, default_value = "")]
         description: String,
+        /// Issue it in another tenant (administrators of the default tenant, admin role only:
+        /// the tenant's first administrator).
+        #[arg(long, value_parser = parse::tenant)]
+        tenant: Option<TenantId>,
     },
     /// List tokens (never their secrets).
     List,
@@ -844,4 +861,65 @@ pub struct BackupRecoverKeyArgs {
     /// Artifacts and secret.
     #[command(flatten)]
     pub input: BackupInputArgs,
+}
+
+/// `tenant …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant with its own key-encryption key.
+    Create {
+        /// The tenant id: 1 to 63 of a-z 0-9 -.
+        #[arg(value_parser = parse::tenant, value_name = "ID")]
+        id: TenantId,
+    },
+    /// List tenants.
+    List,
+    /// Disable a tenant: its principals can no longer authenticate.
+    Disable {
+        /// The tenant.
+        #[arg(value_parser = parse::tenant, value_name = "ID")]
+        id: TenantId,
+    },
+    /// Enable a disabled tenant.
+    Enable {
+        /// The tenant.
+        #[arg(value_parser = parse::tenant, value_name = "ID")]
+        id: TenantId,
+    },
+}
+
+/// `trust-anchor …`.
+#[derive(Debug, Subcommand)]
+pub enum TrustAnchorCommand {
+    /// Trust a CA certificate (PEM): a client certificate it issued authenticates as the
+    /// principal named by its common name, with these roles, in the tenant.
+    Add {
+        /// The CA certificate, PEM.
+        #[arg(long, value_name = "FILE")]
+        ca: PathBuf,
+        /// The tenant (default: yours; administrators of the default tenant may name any).
+        #[arg(long, value_parser = parse::tenant)]
+        tenant: Option<TenantId>,
+        /// admin, key-manager, key-user or auditor; repeat for several.
+        #[arg(long = "role", value_parser = parse::role, required = true)]
+        roles: Vec<Role>,
+        /// Allow key-manager and key-user together (waives separation of duties).
+        #[arg(long)]
+        allow_combined_duties: bool,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List trust anchors (removed ones included).
+    List {
+        /// The tenant (default: yours).
+        #[arg(long, value_parser = parse::tenant)]
+        tenant: Option<TenantId>,
+    },
+    /// Stop trusting an anchor.
+    Remove {
+        /// Its id, as `list` shows it.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
 }

@@ -51,7 +51,16 @@ fn main() -> ExitCode {
         .as_deref()
         .filter(|c| !c.trim().is_empty())
         .map(Path::new);
-    let ctx = match context(&cli.addr, cli.token.as_deref(), cacert, cli.json) {
+    let identity = match (non_empty(&cli.client_cert), non_empty(&cli.client_key)) {
+        (Some(c), Some(k)) => Some((Path::new(c), Path::new(k))),
+        (None, None) => None,
+        _ => {
+            return report(&CliError::Input(
+                "--client-cert and --client-key go together".into(),
+            ))
+        }
+    };
+    let ctx = match context(&cli.addr, cli.token.as_deref(), cacert, identity, cli.json) {
         Ok(ctx) => ctx,
         Err(e) => return report(&e),
     };
@@ -61,11 +70,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// An option that is set and not blank (an empty variable counts as unset).
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.trim().is_empty())
+}
+
 /// Builds the client from the global flags.
 fn context(
     addr: &str,
     token: Option<&str>,
     cacert: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
     json: bool,
 ) -> Result<Ctx, CliError> {
     let addr = if addr.trim().is_empty() {
@@ -84,6 +99,12 @@ fn context(
     if let Some(path) = ca {
         let pem = std::fs::read(&path).map_err(|e| CliError::file(&path, e))?;
         builder = builder.ca_cert_pem(pem);
+    }
+    if let Some((cert, key)) = identity {
+        let mut pem = std::fs::read(cert).map_err(|e| CliError::file(cert, e))?;
+        pem.push(b'\n');
+        pem.extend(std::fs::read(key).map_err(|e| CliError::file(key, e))?);
+        builder = builder.identity_pem(pem);
     }
     Ok(Ctx {
         client: builder.build()?,

@@ -108,6 +108,11 @@ pub fn role(s: &str) -> Result<Role, String> {
     Role::from_str(s).map_err(message)
 }
 
+/// A tenant id.
+pub fn tenant(s: &str) -> Result<keyhold_core::ids::TenantId, String> {
+    keyhold_core::ids::TenantId::from_str(s.trim()).map_err(message)
+}
+
 /// A principal name.
 pub fn principal(s: &str) -> Result<PrincipalName, String> {
     PrincipalName::from_str(s.trim()).map_err(message)

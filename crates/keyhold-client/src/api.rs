@@ -494,3 +494,61 @@ pub fn list_client_certs() -> ApiRequest<keyhold_core::ops::ClientCertList> {
 pub fn revoke_client_cert(fingerprint: &str) -> ApiRequest<keyhold_core::model::ClientCertRecord> {
     ApiRequest::delete(&["v1", "client-certs", fingerprint])
 }
+
+/// `POST /v1/tenants`.
+pub fn create_tenant(
+    req: &keyhold_core::ops::CreateTenant,
+) -> ApiRequest<keyhold_core::ops::TenantInfo> {
+    ApiRequest::post(&["v1", "tenants"]).json(req)
+}
+
+/// `GET /v1/tenants`.
+pub fn list_tenants() -> ApiRequest<keyhold_core::ops::TenantList> {
+    ApiRequest::get(&["v1", "tenants"])
+}
+
+/// `POST /v1/tenants/{id}/disable` (`disabled`) or `/enable`.
+pub fn set_tenant_disabled(
+    id: &keyhold_core::ids::TenantId,
+    disabled: bool,
+) -> ApiRequest<keyhold_core::ops::TenantInfo> {
+    let verb = if disabled { "disable" } else { "enable" };
+    ApiRequest::post(&["v1", "tenants", id.as_str(), verb])
+}
+
+/// The body of `POST /v1/trust-anchors`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddTrustAnchor {
+    /// The CA certificate, PEM.
+    pub certificate_pem: String,
+    /// The tenant; default: the caller's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<keyhold_core::ids::TenantId>,
+    /// Roles of the principals it authenticates.
+    pub roles: keyhold_core::model::Roles,
+    /// Required for key-manager together with key-user.
+    pub allow_combined_duties: bool,
+    /// Free text.
+    pub description: String,
+}
+
+/// `POST /v1/trust-anchors`.
+pub fn add_trust_anchor(
+    req: &AddTrustAnchor,
+) -> ApiRequest<keyhold_core::model::TrustAnchorRecord> {
+    ApiRequest::post(&["v1", "trust-anchors"]).json(req)
+}
+
+/// `GET /v1/trust-anchors`.
+pub fn list_trust_anchors(
+    tenant: Option<&keyhold_core::ids::TenantId>,
+) -> ApiRequest<keyhold_core::ops::TrustAnchorList> {
+    ApiRequest::get(&["v1", "trust-anchors"]).query("tenant", tenant)
+}
+
+/// `DELETE /v1/trust-anchors/{id}`.
+pub fn remove_trust_anchor(
+    id: &keyhold_core::ids::TrustAnchorId,
+) -> ApiRequest<keyhold_core::model::TrustAnchorRecord> {
+    ApiRequest::delete(&["v1", "trust-anchors", &id.to_string()])
+}

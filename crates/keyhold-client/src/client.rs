@@ -35,6 +35,7 @@ pub struct ClientBuilder {
     address: Option<String>,
     token: Option<Zeroizing<String>>,
     ca_pem: Option<Vec<u8>>,
+    identity_pem: Option<Zeroizing<Vec<u8>>>,
     timeout: Option<Duration>,
 }
 
@@ -44,6 +45,10 @@ impl fmt::Debug for ClientBuilder {
             .field("address", &self.address)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("ca_pem", &self.ca_pem.is_some())
+            .field(
+                "identity",
+                &self.identity_pem.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -65,6 +70,13 @@ impl ClientBuilder {
     /// its own CA). Without it, the platform's trust store is used.
     pub fn ca_cert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// A client certificate (and its chain) with its private key, PEM, presented for mutual
+    /// TLS: a request without a token is then authenticated by the certificate.
+    pub fn identity_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.identity_pem = Some(Zeroizing::new(pem.into()));
         self
     }
 
@@ -119,6 +131,14 @@ impl ClientBuilder {
                 ));
             }
             http = http.tls_certs_only(certs);
+        }
+        if let Some(pem) = &self.identity_pem {
+            let identity = reqwest::Identity::from_pem(pem).map_err(|e| {
+                ClientError::Config(format!(
+                    "the client certificate and key are not valid PEM: {e}"
+                ))
+            })?;
+            http = http.identity(identity);
         }
         let http = http.build().map_err(ClientError::Transport)?;
         Ok(Client { http, base, auth })

@@ -218,6 +218,8 @@ pub(crate) fn touches(w: &Write) -> bool {
             | Write::InsertToken(_)
             | Write::InsertClientCert(_)
             | Write::UpdateClientCert { .. }
+            | Write::InsertTrustAnchor(_)
+            | Write::UpdateTrustAnchor { .. }
     )
 }
 
@@ -247,6 +249,8 @@ struct Inner {
 /// Every cache of the hot path, behind one lock (each critical section is a hash lookup).
 pub(crate) struct Caches {
     inner: Mutex<Inner>,
+    /// Pins and trust anchors for the TLS listeners, updated by every successful commit.
+    pub(crate) trust: crate::pki::ClientTrust,
 }
 
 /// Entry counts, for tests and diagnostics.
@@ -276,6 +280,7 @@ impl Caches {
                 grants: ClockCache::new(limits.records, ttl),
                 versions: ClockCache::new(limits.versions, Some(limits.version_ttl_ms)),
             }),
+            trust: crate::pki::ClientTrust::default(),
         }
     }
 
@@ -431,7 +436,9 @@ impl Caches {
                 | Write::InsertKey(_)
                 | Write::InsertToken(_)
                 | Write::InsertClientCert(_)
-                | Write::UpdateClientCert { .. } => {}
+                | Write::UpdateClientCert { .. }
+                | Write::InsertTrustAnchor(_)
+                | Write::UpdateTrustAnchor { .. } => {}
             }
         }
     }

@@ -62,6 +62,10 @@ uuid_id!(
     /// Identifies a grant of operations on a key to a principal.
     GrantId
 );
+uuid_id!(
+    /// Identifies a trust anchor (a CA certificate trusted for client certificates).
+    TrustAnchorId
+);
 
 /// Defines a validated name type: `[A-Za-z0-9._@/-]`, 1..=max characters, with an optional
 /// required prefix.
@@ -123,10 +127,6 @@ macro_rules! name_type {
 }
 
 name_type!(
-    /// A tenant's identifier. Every object belongs to exactly one tenant.
-    TenantId, "tenant id", 64, ""
-);
-name_type!(
     /// The name of a principal (a person or a service) inside its tenant.
     PrincipalName, "principal name", 128, ""
 );
@@ -139,10 +139,62 @@ name_type!(
     AliasName, "alias", 256, "alias/"
 );
 
+/// A tenant's identifier: 1 to 63 of `a-z 0-9 -`. Every object belongs to exactly one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
+pub struct TenantId(String);
+
 impl TenantId {
-    /// The tenant every installation starts with.
+    /// The tenant every installation starts with; its administrators administer the
+    /// installation (tenants, backups).
     pub fn default_tenant() -> Self {
         Self("default".to_owned())
+    }
+
+    /// Whether this is the default tenant.
+    pub fn is_default(&self) -> bool {
+        self.0 == "default"
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TenantId {
+    type Error = KmsError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let valid = !s.is_empty()
+            && s.len() <= 63
+            && s.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+        if !valid {
+            return Err(KmsError::invalid(
+                "invalid tenant id: use 1 to 63 characters from a-z 0-9 -",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl FromStr for TenantId {
+    type Err = KmsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::try_from(s.to_owned())
+    }
+}
+
+impl From<TenantId> for String {
+    fn from(t: TenantId) -> String {
+        t.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -236,6 +288,17 @@ mod tests {
         ));
         assert!(KeyRef("alias/".into()).locate().is_err());
         assert!(KeyRef("bad name".into()).locate().is_err());
+    }
+
+    #[test]
+    fn tenant_ids_are_lowercase_digits_and_dashes() {
+        for ok in ["default", "a", "acme-eu-1", &"x".repeat(63)] {
+            assert!(ok.parse::<TenantId>().is_ok(), "{ok}");
+        }
+        for bad in ["", "Acme", "acme_eu", "a b", "a/b", "é", &"x".repeat(64)] {
+            assert!(bad.parse::<TenantId>().is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<TenantId>("\"UPPER\"").is_err());
     }
 
     #[test]

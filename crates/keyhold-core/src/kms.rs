@@ -80,9 +80,10 @@ impl Default for KmsConfig {
 pub enum Credential {
     /// A bearer token's secret.
     Bearer(SecretBytes),
-    /// The DER of the client certificate a mutual-TLS handshake verified (the peer proved it
-    /// holds the private key); it authenticates if an administrator registered it.
-    Certificate(Vec<u8>),
+    /// The DER certificate chain a mutual-TLS handshake received, end entity first (the peer
+    /// proved it holds the end entity's private key). It authenticates if the end entity is
+    /// pinned, or chains to a trust anchor (see [`crate::pki`]).
+    Certificate(Vec<Vec<u8>>),
     /// No credential.
     None,
 }
@@ -184,6 +185,7 @@ impl Kms {
             ttl_ms: millis(config.cache_ttl_millis),
             version_ttl_ms: millis(config.key_cache_ttl_secs.saturating_mul(1000)),
         }));
+        caches.trust.reload(store.as_ref()).await?;
         Ok(Self {
             store,
             crypto,
@@ -201,6 +203,12 @@ impl Kms {
     /// Sets what makes a new root of trust when the unseal keys are rekeyed.
     pub fn set_root_factory(&self, factory: Arc<dyn crate::root::RootFactory>) {
         *self.root_factory.write().unwrap_or_else(|e| e.into_inner()) = Some(factory);
+    }
+
+    /// The pins and trust anchors the TLS listeners check client certificates against during
+    /// the handshake (the core checks again, from the store, on every request).
+    pub fn client_trust(&self) -> &crate::pki::ClientTrust {
+        &self.caches.trust
     }
 
     /// The store (for backups and diagnostics).
@@ -383,6 +391,11 @@ impl Kms {
                 return Err(e);
             }
         };
+        if let Err(e) = self.ensure_kek(&caller.tenant).await {
+            self.audit_failure(meta, Some(&caller), action, key_hint, &e)
+                .await?;
+            return Err(e);
+        }
         let mut attempt = 0;
         let mut tries = 0;
         loop {
@@ -465,6 +478,8 @@ impl Kms {
     /// Applies due date-driven transitions and rotations; returns how many keys changed. The
     /// server calls this periodically; reads apply the same rules on access.
     pub async fn sweep(&self) -> Result<usize, KmsError> {
+        // Pins and anchors changed by another node reach the TLS listeners here.
+        self.caches.trust.reload(self.store.as_ref()).await?;
         if self.read_unsealed().is_none() {
             return Ok(0);
         }
@@ -472,6 +487,7 @@ impl Kms {
         self.caches.purge_expired(now);
         let mut changed = 0;
         for record in self.store.keys_due(now, 256).await? {
+            self.ensure_kek(&record.tenant).await?;
             let (writes, detail) = ops::sweep_key(self, &record, now)?;
             if writes.0.is_empty() {
                 continue;
@@ -608,7 +624,7 @@ impl Kms {
         }
         match credential {
             Credential::Bearer(secret) => self.authenticate_token(secret).await,
-            Credential::Certificate(der) => self.authenticate_certificate(der).await,
+            Credential::Certificate(chain) => self.authenticate_certificate(chain).await,
             Credential::None => Err(KmsError::Unauthenticated),
         }
     }
@@ -660,25 +676,28 @@ impl Kms {
         })
     }
 
-    async fn authenticate_certificate(&self, der: &[u8]) -> Result<Caller, KmsError> {
-        let fingerprint = hex::encode(self.crypto.sha256(der));
-        let cert = self
-            .store
-            .client_cert(&fingerprint)
-            .await?
-            .ok_or(KmsError::Unauthenticated)?;
-        if !keyhold_crypto::constant_time_eq(cert.fingerprint.as_bytes(), fingerprint.as_bytes()) {
-            return Err(KmsError::Unauthenticated);
+    async fn authenticate_certificate(&self, chain: &[Vec<u8>]) -> Result<Caller, KmsError> {
+        let end_entity = chain.first().ok_or(KmsError::Unauthenticated)?;
+        let fingerprint = crate::pki::fingerprint(end_entity);
+        let pin = self.store.client_cert(&fingerprint).await?;
+        if let Some(pin) = &pin {
+            if !keyhold_crypto::constant_time_eq(pin.fingerprint.as_bytes(), fingerprint.as_bytes())
+            {
+                return Err(KmsError::Unauthenticated);
+            }
         }
+        // Anchors are read only for certificates that are not pinned.
+        let anchors = match pin {
+            Some(_) => Vec::new(),
+            None => self.store.trust_anchors(None).await?,
+        };
         let now = self.clock.now();
-        if cert.revoked_at.is_some() || cert.not_after.is_some_and(|e| e <= now) {
-            return Err(KmsError::Unauthenticated);
-        }
-        self.require_enabled_tenant(&cert.tenant).await?;
+        let who = crate::pki::decide(chain, pin.as_ref(), &anchors, now)?;
+        self.require_enabled_tenant(who.tenant()).await?;
         Ok(Caller {
-            tenant: cert.tenant,
-            principal: cert.principal,
-            roles: cert.roles,
+            tenant: who.tenant().clone(),
+            principal: who.principal().clone(),
+            roles: who.roles(),
             auth: AuthMethod::Certificate,
             token: None,
         })
@@ -1003,6 +1022,25 @@ impl Kms {
             ))
     }
 
+    /// Loads the key-encryption key of `tenant` into memory if it is not there yet: a tenant
+    /// created after this node unsealed (by this node or another one sharing the store).
+    pub(crate) async fn ensure_kek(&self, tenant: &TenantId) -> Result<(), KmsError> {
+        if self
+            .read_unsealed()
+            .as_ref()
+            .is_some_and(|u| u.keks.contains_key(tenant))
+        {
+            return Ok(());
+        }
+        let record = self
+            .store
+            .tenant(tenant)
+            .await?
+            .ok_or(KmsError::Integrity("tenant record missing"))?;
+        let kek = self.root_open(&tenant_aad(tenant), &record.kek_nonce, &record.wrapped_kek)?;
+        self.install_kek(tenant.clone(), kek)
+    }
+
     /// Makes `kek` the in-memory key-encryption key of `tenant` (after a restore committed it).
     pub(crate) fn install_kek(&self, tenant: TenantId, kek: SecretBytes) -> Result<(), KmsError> {
         let mut guard = self.write_unsealed();
@@ -1130,6 +1168,7 @@ async fn commit_group(
             *head = (seq, hash);
             for p in &group {
                 caches.invalidate(&p.batch.0);
+                caches.trust.committed(&p.batch.0);
             }
             for p in group {
                 let _ = p.done.send(Ok(()));
@@ -1158,11 +1197,18 @@ async fn commit_one(
     let event: AuditEvent = draft.seal(head.0, &head.1);
     let (seq, hash) = (event.seq, event.hash.clone());
     let touched: Vec<Write> = batch.0.iter().filter(|w| touches(w)).cloned().collect();
+    let trust: Vec<Write> = batch
+        .0
+        .iter()
+        .filter(|w| crate::pki::ClientTrust::concerns(w))
+        .cloned()
+        .collect();
     batch.push(Write::AppendAudit(event));
     let result = store.commit(batch).await;
     caches.invalidate(&touched);
     match result {
         Ok(()) => {
+            caches.trust.committed(&trust);
             **head = (seq, hash);
             Ok(())
         }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::error::KmsError;
-use crate::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
+use crate::ids::{
+    AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
+};
 use crate::lifecycle::Lifecycle;
 
 /// The current format version of every record written by this release.
@@ -472,6 +474,46 @@ pub struct ClientCertRecord {
     pub created_by: PrincipalName,
     /// When it was revoked.
     pub revoked_at: Option<Timestamp>,
+    /// Compare-and-swap revision.
+    pub revision: u64,
+}
+
+/// A CA certificate trusted to issue client certificates for one tenant: a certificate that
+/// chains to it (and is within its validity period) authenticates the principal named by its
+/// subject's common name, with the anchor's roles, in the anchor's tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TrustAnchorRecord {
+    /// Record format version.
+    pub v: u32,
+    /// The anchor.
+    pub id: TrustAnchorId,
+    /// The tenant whose principals the CA's certificates authenticate.
+    pub tenant: TenantId,
+    /// The roles of every principal it authenticates.
+    pub roles: Roles,
+    /// The CA certificate, DER (base64 in JSON).
+    #[serde(with = "crate::b64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub certificate: Vec<u8>,
+    /// Hex SHA-256 of the certificate's DER.
+    pub fingerprint: String,
+    /// Hex SHA-256 of the subject name and public key: what path building matches. At most one
+    /// trust anchor that is not removed has a given identity, in all tenants, so a certificate
+    /// never authenticates in two tenants.
+    pub identity: String,
+    /// The CA's subject, for display.
+    pub subject: String,
+    /// The CA certificate's notAfter: it vouches for nothing afterwards.
+    pub not_after: Timestamp,
+    /// Free text.
+    pub description: String,
+    /// When it was added.
+    pub created_at: Timestamp,
+    /// By whom.
+    pub created_by: PrincipalName,
+    /// When it was removed; removed anchors are kept for the record and trust nothing.
+    pub removed_at: Option<Timestamp>,
     /// Compare-and-swap revision.
     pub revision: u64,
 }

@@ -18,11 +18,13 @@ use serde::de::DeserializeOwned;
 use crate::archive::ArchivedVersion;
 use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
-use crate::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
+use crate::ids::{
+    AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
+};
 use crate::lifecycle::KeyState;
 use crate::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
-    RECORD_VERSION,
+    TrustAnchorRecord, RECORD_VERSION,
 };
 use keyhold_crypto::Algorithm;
 
@@ -143,6 +145,17 @@ pub enum Write {
         /// The revision the writer read.
         expected_revision: u64,
     },
+    /// Adds a trust anchor; `AlreadyExists("trust anchor")` if its id is taken or another
+    /// anchor that is not removed has the same identity (in any tenant).
+    InsertTrustAnchor(TrustAnchorRecord),
+    /// Replaces a trust anchor whose stored revision is `expected_revision` (removal sets
+    /// `removed_at`).
+    UpdateTrustAnchor {
+        /// The new record.
+        record: TrustAnchorRecord,
+        /// The revision the writer read.
+        expected_revision: u64,
+    },
 }
 
 /// Writes applied atomically by [`KeyStore::commit`].
@@ -231,6 +244,16 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn client_cert(&self, fingerprint: &str) -> Result<Option<ClientCertRecord>, StoreError>;
     /// Client certificates of a tenant, by fingerprint.
     async fn client_certs(&self, tenant: &TenantId) -> Result<Vec<ClientCertRecord>, StoreError>;
+    /// A trust anchor by id, whatever its tenant (callers check the tenant).
+    async fn trust_anchor(
+        &self,
+        id: &TrustAnchorId,
+    ) -> Result<Option<TrustAnchorRecord>, StoreError>;
+    /// Trust anchors of one tenant, or of every tenant, removed ones included, ordered by id.
+    async fn trust_anchors(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<TrustAnchorRecord>, StoreError>;
     /// Tokens of a tenant, ordered by creation.
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError>;
     /// Grants of a tenant, optionally of one key and/or one grantee, ordered by id.
@@ -310,6 +333,12 @@ pub trait Snapshot: Send {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<ClientCertRecord>, StoreError>;
+    /// Trust anchors of every tenant, by id, after `after`.
+    async fn trust_anchors(
+        &mut self,
+        after: Option<&TrustAnchorId>,
+        limit: u32,
+    ) -> Result<Vec<TrustAnchorRecord>, StoreError>;
 }
 
 /// Decodes a stored JSON record, checking its format version. Records of older versions are

@@ -28,6 +28,7 @@ async fn a_revoked_token_fails_on_the_next_request() {
                 role: Role::KeyUser,
                 ttl_secs: None,
                 description: String::new(),
+                tenant: None,
             }),
         )
         .await
@@ -61,6 +62,7 @@ async fn an_expiring_token_expires_although_cached() {
                 role: Role::KeyUser,
                 ttl_secs: Some(2),
                 description: String::new(),
+                tenant: None,
             }),
         )
         .await

@@ -535,6 +535,7 @@ async fn unauthenticated_revoked_and_expired_tokens_are_refused() {
                 role: Role::KeyUser,
                 ttl_secs: Some(60),
                 description: String::new(),
+                tenant: None,
             }),
         )
         .await

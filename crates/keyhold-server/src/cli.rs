@@ -231,7 +231,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     }
     let app = Arc::new(App::open(config.clone(), metrics_recorder()).await?);
     let (cert, key, ca) = ensure_tls(&config)?;
-    let tls_config = tls::server_config(&cert, &key)?;
+    let tls_config = tls::rest_server_config(&cert, &key, app.kms.clone())?;
     if args.dev {
         dev_bootstrap(&app, &config).await?;
         if config.tls_files.is_none() && config.kmip_listen.is_some() {
@@ -314,7 +314,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         let _ = stop_tx.send(true);
     });
     if let Some(listener) = kmip_listener {
-        let kmip_tls = tls::mtls_server_config(&cert, &key)?;
+        let kmip_tls = tls::mtls_server_config(&cert, &key, app.kms.clone())?;
         let limits = crate::kmip::KmipLimits {
             handshake_timeout: config.header_timeout,
             idle_timeout: config.idle_timeout,

@@ -15,7 +15,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::rest::Peer;
+use crate::rest::{Peer, PeerCertificates};
 
 /// Connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -94,8 +94,18 @@ async fn connection(
             return;
         }
     };
+    // The chain the handshake verified (end entity first), if the client sent one.
+    let certs = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .filter(|c| !c.is_empty())
+        .map(|c| PeerCertificates(Arc::new(c.iter().map(|d| d.as_ref().to_vec()).collect())));
     let service = router.map_request(move |mut req: http::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(Peer(peer));
+        if let Some(c) = &certs {
+            req.extensions_mut().insert(c.clone());
+        }
         req
     });
     let service = TowerToHyperService::new(service);

@@ -174,42 +174,81 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
     Ok(Arc::new(config))
 }
 
-/// The rustls configuration of a mutual-TLS listener: every client must present a
-/// certificate and prove it holds its key; which certificates authenticate whom is decided
-/// after the handshake by the core (pinned client certificates).
-pub fn mtls_server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    let (certs, key) = load_pair(cert, key)?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedClientCerts {
-        algorithms: provider.signature_verification_algorithms,
-    });
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)?;
+/// The rustls configuration of the REST listener: a client may present a certificate (mutual
+/// TLS, optional); one it presents must be trusted (see [`ClientTrustVerifier`]).
+pub fn rest_server_config(
+    cert: &Path,
+    key: &Path,
+    kms: Arc<keyhold_core::Kms>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut config = client_auth_config(cert, key, kms, false)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
-/// Requires a client certificate and checks the handshake signature made with its key. The
-/// certificate itself is authorized afterwards by fingerprint, against the client
-/// certificates an administrator registered, so no CA needs to be trusted here.
-#[derive(Debug)]
-struct PinnedClientCerts {
-    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+/// The rustls configuration of a mutual-TLS listener (KMIP): every client must present a
+/// trusted certificate and prove it holds its key.
+pub fn mtls_server_config(
+    cert: &Path,
+    key: &Path,
+    kms: Arc<keyhold_core::Kms>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    Ok(Arc::new(client_auth_config(cert, key, kms, true)?))
 }
 
-impl rustls::server::danger::ClientCertVerifier for PinnedClientCerts {
+fn client_auth_config(
+    cert: &Path,
+    key: &Path,
+    kms: Arc<keyhold_core::Kms>,
+    mandatory: bool,
+) -> Result<ServerConfig, TlsError> {
+    let (certs, key) = load_pair(cert, key)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(ClientTrustVerifier {
+        kms,
+        algorithms: provider.signature_verification_algorithms,
+        mandatory,
+    });
+    Ok(ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)?)
+}
+
+/// Accepts a client certificate during the handshake only if the core would authenticate it
+/// now: pinned and not revoked, or chaining to a trust anchor that is not removed (signatures,
+/// validity, CA constraints, key usage), in an enabled tenant. It reads the core's
+/// [`keyhold_core::pki::ClientTrust`], which every commit of a pin, anchor or tenant updates,
+/// so a change takes effect for the next handshake without a restart. The core decides again,
+/// from the store, on every request (same function, [`keyhold_core::pki::decide`]).
+#[derive(Debug)]
+struct ClientTrustVerifier {
+    kms: Arc<keyhold_core::Kms>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+    mandatory: bool,
+}
+
+impl rustls::server::danger::ClientCertVerifier for ClientTrustVerifier {
     fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
         &[]
     }
 
     fn verify_client_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
         _now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
-        Ok(rustls::server::danger::ClientCertVerified::assertion())
+        let chain: Vec<&[u8]> = std::iter::once(end_entity.as_ref())
+            .chain(intermediates.iter().map(|c| c.as_ref()))
+            .collect();
+        if self.kms.client_trust().accepts(&chain, self.kms.now()) {
+            Ok(rustls::server::danger::ClientCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
     }
 
     fn verify_tls12_signature(
@@ -234,8 +273,12 @@ impl rustls::server::danger::ClientCertVerifier for PinnedClientCerts {
         self.algorithms.supported_schemes()
     }
 
-    fn client_auth_mandatory(&self) -> bool {
+    fn offer_client_auth(&self) -> bool {
         true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
     }
 }
 

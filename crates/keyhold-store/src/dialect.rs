@@ -43,6 +43,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "archive",
         include_str!("../migrations/sqlite/0003_archive.sql"),
     ),
+    (
+        4,
+        "trust anchors",
+        include_str!("../migrations/sqlite/0004_trust_anchors.sql"),
+    ),
 ];
 
 impl Dialect {

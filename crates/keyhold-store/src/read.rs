@@ -4,9 +4,12 @@
 use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
-use keyhold_core::ids::{AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId};
+use keyhold_core::ids::{
+    AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
+};
 use keyhold_core::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+    TrustAnchorRecord,
 };
 use keyhold_core::store::{decode_record, KeyFilter, StoreError};
 use serde::de::DeserializeOwned;
@@ -262,6 +265,31 @@ pub(crate) async fn client_certs(
             .bind(tenant.as_str()),
     )
     .await
+}
+
+/// A trust anchor by id.
+pub(crate) async fn trust_anchor(
+    pool: &AnyPool,
+    id: &TrustAnchorId,
+) -> Result<Option<TrustAnchorRecord>, StoreError> {
+    fetch_record(
+        pool,
+        sqlx::query("SELECT doc FROM trust_anchors WHERE id = $1").bind(id.to_string()),
+    )
+    .await
+}
+
+/// Trust anchors of a tenant or of all, by id.
+pub(crate) async fn trust_anchors(
+    pool: &AnyPool,
+    tenant: Option<&TenantId>,
+) -> Result<Vec<TrustAnchorRecord>, StoreError> {
+    let q = match tenant {
+        Some(t) => sqlx::query("SELECT doc FROM trust_anchors WHERE tenant = $1 ORDER BY id")
+            .bind(t.as_str().to_owned()),
+        None => sqlx::query("SELECT doc FROM trust_anchors ORDER BY id"),
+    };
+    fetch_records(pool, q).await
 }
 
 /// Tokens of a tenant, by id (ids are time-ordered, so this is creation order).

@@ -12,9 +12,10 @@
 
 use async_trait::async_trait;
 use keyhold_core::archive::ArchivedVersion;
-use keyhold_core::ids::{AliasName, GrantId, KeyId, TenantId, TokenId};
+use keyhold_core::ids::{AliasName, GrantId, KeyId, TenantId, TokenId, TrustAnchorId};
 use keyhold_core::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+    TrustAnchorRecord,
 };
 use keyhold_core::store::{Snapshot, StoreError};
 use serde::de::DeserializeOwned;
@@ -185,6 +186,18 @@ impl Snapshot for SqlSnapshot {
         )
         .bind(after.unwrap_or_default().to_owned())
         .bind(i64::from(limit));
+        self.records(q).await
+    }
+
+    async fn trust_anchors(
+        &mut self,
+        after: Option<&TrustAnchorId>,
+        limit: u32,
+    ) -> Result<Vec<TrustAnchorRecord>, StoreError> {
+        let after = after.map(|t| t.to_string()).unwrap_or_default();
+        let q = sqlx::query("SELECT doc FROM trust_anchors WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(i64::from(limit));
         self.records(q).await
     }
 }

@@ -7,9 +7,12 @@ use async_trait::async_trait;
 use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
-use keyhold_core::ids::{AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId};
+use keyhold_core::ids::{
+    AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
+};
 use keyhold_core::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+    TrustAnchorRecord,
 };
 use keyhold_core::store::{KeyFilter, KeyStore, Snapshot, StoreError, WriteBatch};
 use sqlx::AnyPool;
@@ -173,6 +176,20 @@ impl KeyStore for SqlStore {
 
     async fn client_certs(&self, tenant: &TenantId) -> Result<Vec<ClientCertRecord>, StoreError> {
         read::client_certs(&self.read, tenant).await
+    }
+
+    async fn trust_anchor(
+        &self,
+        id: &TrustAnchorId,
+    ) -> Result<Option<TrustAnchorRecord>, StoreError> {
+        read::trust_anchor(&self.read, id).await
+    }
+
+    async fn trust_anchors(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<TrustAnchorRecord>, StoreError> {
+        read::trust_anchors(&self.read, tenant).await
     }
 
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {

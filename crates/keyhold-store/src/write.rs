@@ -7,7 +7,7 @@
 use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::ids::{KeyId, TenantId};
-use keyhold_core::model::{KeyRecord, KeyVersion, TenantRecord, TokenRecord};
+use keyhold_core::model::{KeyRecord, KeyVersion, TenantRecord, TokenRecord, TrustAnchorRecord};
 use keyhold_core::store::{encode_record, StoreError, Write, WriteBatch};
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -245,7 +245,98 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
                 });
             }
         }
+        Write::InsertTrustAnchor(anchor) => insert_trust_anchor(conn, &anchor).await?,
+        Write::UpdateTrustAnchor {
+            record,
+            expected_revision,
+        } => update_trust_anchor(conn, &record, expected_revision).await?,
     }
+    Ok(())
+}
+
+/// Adds a trust anchor; its id, and its identity among anchors not removed, must be free.
+async fn insert_trust_anchor(
+    conn: &mut AnyConnection,
+    anchor: &TrustAnchorRecord,
+) -> Result<(), StoreError> {
+    if !exists(
+        conn,
+        sqlx::query("SELECT 1 FROM tenants WHERE id = $1").bind(anchor.tenant.as_str()),
+    )
+    .await?
+    {
+        return Err(StoreError::NotFound("tenant"));
+    }
+    if anchor.removed_at.is_none()
+        && exists(
+            conn,
+            sqlx::query("SELECT 1 FROM trust_anchors WHERE identity = $1 AND removed = 0")
+                .bind(anchor.identity.as_str()),
+        )
+        .await?
+    {
+        return Err(StoreError::AlreadyExists("trust anchor"));
+    }
+    sqlx::query(
+        "INSERT INTO trust_anchors (id, tenant, identity, removed, revision, doc) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(anchor.id.to_string())
+    .bind(anchor.tenant.as_str())
+    .bind(anchor.identity.as_str())
+    .bind(i64::from(anchor.removed_at.is_some()))
+    .bind(to_i64(anchor.revision, "trust anchor revision")?)
+    .bind(encode_record(anchor))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| write_error(e, "trust anchor"))?;
+    Ok(())
+}
+
+/// Replaces a trust anchor whose stored revision is `expected_revision`.
+async fn update_trust_anchor(
+    conn: &mut AnyConnection,
+    record: &TrustAnchorRecord,
+    expected_revision: u64,
+) -> Result<(), StoreError> {
+    let current = sqlx::query("SELECT revision FROM trust_anchors WHERE id = $1 AND tenant = $2")
+        .bind(record.id.to_string())
+        .bind(record.tenant.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let expected = to_i64(expected_revision, "trust anchor revision")?;
+    match current {
+        None => return Err(StoreError::NotFound("trust anchor")),
+        Some(row) if row.try_get::<i64, _>(0).map_err(backend)? != expected => {
+            return Err(StoreError::Conflict)
+        }
+        Some(_) => {}
+    }
+    if record.removed_at.is_none()
+        && exists(
+            conn,
+            sqlx::query(
+                "SELECT 1 FROM trust_anchors WHERE identity = $1 AND removed = 0 AND id <> $2",
+            )
+            .bind(record.identity.as_str())
+            .bind(record.id.to_string()),
+        )
+        .await?
+    {
+        return Err(StoreError::AlreadyExists("trust anchor"));
+    }
+    sqlx::query(
+        "UPDATE trust_anchors SET identity = $1, removed = $2, revision = $3, doc = $4 WHERE id = $5 AND revision = $6",
+    )
+    .bind(record.identity.as_str())
+    .bind(i64::from(record.removed_at.is_some()))
+    .bind(to_i64(record.revision, "trust anchor revision")?)
+    .bind(encode_record(record))
+    .bind(record.id.to_string())
+    .bind(expected)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| write_error(e, "trust anchor"))?;
     Ok(())
 }
 

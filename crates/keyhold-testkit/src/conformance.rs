@@ -81,6 +81,8 @@ macro_rules! store_conformance_tests {
             update_tenant_is_compare_and_swap,
             archive_and_recover_move_version_material,
             snapshot_pages_a_fixed_view_while_writes_go_on,
+            trust_anchors_insert_list_remove,
+            live_trust_anchor_identity_is_unique_across_tenants,
         );
     };
     (@checks $fixture:expr; $($check:ident),+ $(,)?) => {
@@ -1540,4 +1542,131 @@ pub async fn snapshot_pages_a_fixed_view_while_writes_go_on(store: &dyn KeyStore
         .is_empty());
     drop(snap);
     assert!(store.key(&t, &late.id).await.expect("read").is_some());
+}
+
+/// Trust anchors are stored whole, listed per tenant or for all, found by id whatever their
+/// tenant, updated by compare-and-swap, and paged by snapshots.
+pub async fn trust_anchors_insert_list_remove(store: &dyn KeyStore) {
+    let a = setup_tenant(store, "alpha").await;
+    let b = setup_tenant(store, "beta").await;
+    let one = fixtures::trust_anchor(&a, "ca-one");
+    let two = fixtures::trust_anchor(&b, "ca-two");
+    commit(
+        store,
+        [
+            Write::InsertTrustAnchor(one.clone()),
+            Write::InsertTrustAnchor(two.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        store.trust_anchor(&one.id).await.expect("read"),
+        Some(one.clone())
+    );
+    assert_eq!(
+        store.trust_anchors(Some(&a)).await.expect("read"),
+        vec![one.clone()]
+    );
+    assert_eq!(store.trust_anchors(None).await.expect("read").len(), 2);
+    assert_not_found(
+        store
+            .commit(batch([Write::InsertTrustAnchor(fixtures::trust_anchor(
+                &fixtures::tenant_id("nobody"),
+                "ca-three",
+            ))]))
+            .await,
+        "tenant",
+    );
+    assert_already_exists(
+        store
+            .commit(batch([Write::InsertTrustAnchor(one.clone())]))
+            .await,
+        "trust anchor",
+    );
+    let mut removed = one.clone();
+    removed.removed_at = Some(T0.plus_secs(60));
+    removed.revision = 2;
+    assert_conflict(
+        store
+            .commit(batch([Write::UpdateTrustAnchor {
+                record: removed.clone(),
+                expected_revision: 7,
+            }]))
+            .await,
+    );
+    let mut moved = removed.clone();
+    moved.tenant = b.clone();
+    assert_not_found(
+        store
+            .commit(batch([Write::UpdateTrustAnchor {
+                record: moved,
+                expected_revision: 1,
+            }]))
+            .await,
+        "trust anchor",
+    );
+    commit(
+        store,
+        [Write::UpdateTrustAnchor {
+            record: removed.clone(),
+            expected_revision: 1,
+        }],
+    )
+    .await;
+    assert_eq!(
+        store.trust_anchor(&one.id).await.expect("read"),
+        Some(removed)
+    );
+    let mut snap = store.snapshot().await.expect("snapshot");
+    let first = snap.trust_anchors(None, 1).await.expect("page");
+    assert_eq!(first.len(), 1);
+    let rest = snap
+        .trust_anchors(Some(&first[0].id), 10)
+        .await
+        .expect("page");
+    assert_eq!(rest.len(), 1);
+    assert_ne!(first[0].id, rest[0].id);
+}
+
+/// At most one anchor that is not removed has a given identity, in all tenants; a removed one
+/// frees it, and bringing the removed one back while another holds it is refused.
+pub async fn live_trust_anchor_identity_is_unique_across_tenants(store: &dyn KeyStore) {
+    let a = setup_tenant(store, "alpha").await;
+    let b = setup_tenant(store, "beta").await;
+    let first = fixtures::trust_anchor(&a, "same-ca");
+    commit(store, [Write::InsertTrustAnchor(first.clone())]).await;
+    assert_already_exists(
+        store
+            .commit(batch([Write::InsertTrustAnchor(fixtures::trust_anchor(
+                &b, "same-ca",
+            ))]))
+            .await,
+        "trust anchor",
+    );
+    let mut removed = first.clone();
+    removed.removed_at = Some(T0.plus_secs(1));
+    removed.revision = 2;
+    commit(
+        store,
+        [Write::UpdateTrustAnchor {
+            record: removed.clone(),
+            expected_revision: 1,
+        }],
+    )
+    .await;
+    let second = fixtures::trust_anchor(&b, "same-ca");
+    commit(store, [Write::InsertTrustAnchor(second.clone())]).await;
+    let mut revived = removed.clone();
+    revived.removed_at = None;
+    revived.revision = 3;
+    assert_already_exists(
+        store
+            .commit(batch([Write::UpdateTrustAnchor {
+                record: revived,
+                expected_revision: 2,
+            }]))
+            .await,
+        "trust anchor",
+    );
+    assert_eq!(store.trust_anchors(None).await.expect("read").len(), 2);
 }

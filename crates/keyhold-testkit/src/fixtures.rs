@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use keyhold_core::audit::{AuditEvent, AuthMethod, EventDraft, Outcome, Protocol, GENESIS_HASH};
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{
-    AliasName, GrantId, KeyId, KeyName, PrincipalName, RequestId, TenantId, TokenId,
+    AliasName, GrantId, KeyId, KeyName, PrincipalName, RequestId, TenantId, TokenId, TrustAnchorId,
 };
 use keyhold_core::lifecycle::{Lifecycle, RevocationReason};
 use keyhold_core::model::{
     Alias, Grant, Idempotency, KeyOp, KeyRecord, KeyUsage, KeyVersion, Link, LinkKind, ObjectKind,
-    Origin, Role, TenantRecord, TokenRecord, RECORD_VERSION,
+    Origin, Role, Roles, TenantRecord, TokenRecord, TrustAnchorRecord, RECORD_VERSION,
 };
 use keyhold_core::store::{Write, WriteBatch};
 use keyhold_crypto::{Algorithm, Provider};
@@ -200,6 +200,27 @@ pub fn token(tenant: &TenantId, principal_name: &str, secret: &str) -> TokenReco
         created_by: principal("admin"),
         expires_at: Some(T0.plus_secs(30 * DAY_SECS)),
         revoked_at: None,
+        revision: 1,
+    }
+}
+
+/// A trust anchor of `tenant` for key users whose identity (subject and key) is `identity`. The
+/// certificate bytes are a placeholder: stores do not parse them.
+pub fn trust_anchor(tenant: &TenantId, identity: &str) -> TrustAnchorRecord {
+    TrustAnchorRecord {
+        v: RECORD_VERSION,
+        id: TrustAnchorId::generate(),
+        tenant: tenant.clone(),
+        roles: Roles::one(Role::KeyUser),
+        certificate: identity.as_bytes().to_vec(),
+        fingerprint: token_hash(identity),
+        identity: identity.to_owned(),
+        subject: format!("CN={identity}"),
+        not_after: T0.plus_secs(365 * DAY_SECS),
+        description: String::new(),
+        created_at: T0,
+        created_by: principal("admin"),
+        removed_at: None,
         revision: 1,
     }
 }

@@ -10,5 +10,6 @@
 pub mod conformance;
 pub mod fixtures;
 mod memory;
+pub mod pki;
 
 pub use memory::MemoryStore;

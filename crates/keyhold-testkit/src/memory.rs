@@ -13,9 +13,12 @@ use async_trait::async_trait;
 use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
-use keyhold_core::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId};
+use keyhold_core::ids::{
+    AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
+};
 use keyhold_core::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+    TrustAnchorRecord,
 };
 use keyhold_core::store::{
     decode_record, encode_record, KeyFilter, KeyStore, Snapshot, StoreError, Write, WriteBatch,
@@ -41,6 +44,7 @@ struct State {
     tokens: BTreeMap<TokenId, TokenRecord>,
     grants: BTreeMap<GrantId, Grant>,
     client_certs: BTreeMap<String, ClientCertRecord>,
+    trust_anchors: BTreeMap<TrustAnchorId, TrustAnchorRecord>,
     archive: BTreeMap<(KeyId, u32), ArchivedVersion>,
     /// Event `seq` is at index `seq - 1`.
     audit: Vec<AuditEvent>,
@@ -60,6 +64,7 @@ enum Undo {
     Token(TokenId, Option<TokenRecord>),
     Grant(GrantId, Option<Grant>),
     ClientCert(String, Option<ClientCertRecord>),
+    TrustAnchor(TrustAnchorId, Option<TrustAnchorRecord>),
     Audit,
 }
 
@@ -312,7 +317,49 @@ impl State {
                 let old = self.client_certs.insert(fp.clone(), record);
                 Ok(Undo::ClientCert(fp, old))
             }
+            Write::InsertTrustAnchor(anchor) => {
+                let anchor = round_trip(&anchor)?;
+                if !self.tenants.contains_key(&anchor.tenant) {
+                    return Err(StoreError::NotFound("tenant"));
+                }
+                if self.trust_anchors.contains_key(&anchor.id) || self.live_identity_taken(&anchor)
+                {
+                    return Err(StoreError::AlreadyExists("trust anchor"));
+                }
+                let id = anchor.id;
+                self.trust_anchors.insert(id, anchor);
+                Ok(Undo::TrustAnchor(id, None))
+            }
+            Write::UpdateTrustAnchor {
+                record,
+                expected_revision,
+            } => {
+                let record = round_trip(&record)?;
+                match self.trust_anchors.get(&record.id) {
+                    Some(a) if a.tenant == record.tenant => {
+                        if a.revision != expected_revision {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
+                    _ => return Err(StoreError::NotFound("trust anchor")),
+                }
+                if self.live_identity_taken(&record) {
+                    return Err(StoreError::AlreadyExists("trust anchor"));
+                }
+                let id = record.id;
+                let old = self.trust_anchors.insert(id, record);
+                Ok(Undo::TrustAnchor(id, old))
+            }
         }
+    }
+
+    /// Whether another anchor that is not removed has `anchor`'s identity (only checked when
+    /// `anchor` itself is not removed).
+    fn live_identity_taken(&self, anchor: &TrustAnchorRecord) -> bool {
+        anchor.removed_at.is_none()
+            && self.trust_anchors.values().any(|a| {
+                a.id != anchor.id && a.removed_at.is_none() && a.identity == anchor.identity
+            })
     }
 
     /// Reverts one applied write.
@@ -344,6 +391,7 @@ impl State {
             Undo::Token(id, old) => restore(&mut self.tokens, id, old),
             Undo::Grant(id, old) => restore(&mut self.grants, id, old),
             Undo::ClientCert(fp, old) => restore(&mut self.client_certs, fp, old),
+            Undo::TrustAnchor(id, old) => restore(&mut self.trust_anchors, id, old),
             Undo::Audit => {
                 self.audit.pop();
             }
@@ -590,6 +638,26 @@ impl KeyStore for MemoryStore {
             .collect())
     }
 
+    async fn trust_anchor(
+        &self,
+        id: &TrustAnchorId,
+    ) -> Result<Option<TrustAnchorRecord>, StoreError> {
+        Ok(self.lock().trust_anchors.get(id).cloned())
+    }
+
+    async fn trust_anchors(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<TrustAnchorRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .trust_anchors
+            .values()
+            .filter(|a| tenant.is_none_or(|t| &a.tenant == t))
+            .cloned()
+            .collect())
+    }
+
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
         let state = self.lock();
         Ok(state
@@ -758,5 +826,13 @@ impl Snapshot for MemorySnapshot {
         limit: u32,
     ) -> Result<Vec<ClientCertRecord>, StoreError> {
         Ok(page(&self.0.client_certs, after.map(str::to_owned), limit))
+    }
+
+    async fn trust_anchors(
+        &mut self,
+        after: Option<&TrustAnchorId>,
+        limit: u32,
+    ) -> Result<Vec<TrustAnchorRecord>, StoreError> {
+        Ok(page(&self.0.trust_anchors, after.copied(), limit))
     }
 }

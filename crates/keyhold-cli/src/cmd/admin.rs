@@ -11,7 +11,9 @@ use keyhold_core::ids::{GrantId, KeyRef, TokenId};
 use keyhold_core::model::Grant;
 use keyhold_core::ops::{CreateGrant, CreateToken, ListGrants, TokenInfo};
 
-use crate::args::{AuditCommand, GrantCommand, KmipClientCommand, TokenCommand};
+use crate::args::{
+    AuditCommand, GrantCommand, KmipClientCommand, TenantCommand, TokenCommand, TrustAnchorCommand,
+};
 use crate::error::CliError;
 use crate::output::{kv, or_dash, table, Ctx};
 
@@ -23,12 +25,14 @@ pub async fn token(ctx: &Ctx, command: TokenCommand) -> Result<ExitCode, CliErro
             role,
             ttl,
             description,
+            tenant,
         } => {
             let req = CreateToken {
                 principal,
                 role,
                 ttl_secs: ttl,
                 description,
+                tenant,
             };
             // The secret alone, so that `export KEYHOLD_TOKEN=$(keyhold token create …)` works.
             ctx.run(api::create_token(&req), |o, t| {
@@ -295,6 +299,137 @@ pub async fn kmip_client(ctx: &Ctx, command: KmipClientCommand) -> Result<ExitCo
         KmipClientCommand::Revoke { fingerprint } => {
             ctx.run(api::revoke_client_cert(fingerprint.trim()), |o, c| {
                 writeln!(o, "revoked {}", c.fingerprint)
+            })
+            .await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a `tenant` subcommand.
+pub async fn tenant(ctx: &Ctx, command: TenantCommand) -> Result<ExitCode, CliError> {
+    match command {
+        TenantCommand::Create { id } => {
+            let req = keyhold_core::ops::CreateTenant { id };
+            ctx.run(api::create_tenant(&req), show).await?;
+        }
+        TenantCommand::List => {
+            ctx.run(api::list_tenants(), |o, list| {
+                let rows: Vec<Vec<String>> = list
+                    .tenants
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.to_string(),
+                            tenant_status(t.disabled).into(),
+                            t.created_at.to_string(),
+                        ]
+                    })
+                    .collect();
+                table(o, &["TENANT", "STATUS", "CREATED"], &rows)
+            })
+            .await?;
+        }
+        TenantCommand::Disable { id } => {
+            ctx.run(api::set_tenant_disabled(&id, true), show).await?;
+        }
+        TenantCommand::Enable { id } => {
+            ctx.run(api::set_tenant_disabled(&id, false), show).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(o: &mut crate::output::Out, t: &keyhold_core::ops::TenantInfo) -> io::Result<()> {
+    kv(
+        o,
+        &[
+            ("tenant", t.id.to_string()),
+            ("status", tenant_status(t.disabled).into()),
+            ("created", t.created_at.to_string()),
+        ],
+    )
+}
+
+fn tenant_status(disabled: bool) -> &'static str {
+    if disabled {
+        "disabled"
+    } else {
+        "enabled"
+    }
+}
+
+/// Runs a `trust-anchor` subcommand.
+pub async fn trust_anchor(ctx: &Ctx, command: TrustAnchorCommand) -> Result<ExitCode, CliError> {
+    match command {
+        TrustAnchorCommand::Add {
+            ca,
+            tenant,
+            roles,
+            allow_combined_duties,
+            description,
+        } => {
+            let certificate_pem = std::fs::read_to_string(&ca)
+                .map_err(|e| CliError::Input(format!("{}: {e}", ca.display())))?;
+            let req = api::AddTrustAnchor {
+                certificate_pem,
+                tenant,
+                roles: keyhold_core::model::Roles::of(&roles),
+                allow_combined_duties,
+                description,
+            };
+            ctx.run(api::add_trust_anchor(&req), |o, a| {
+                kv(
+                    o,
+                    &[
+                        ("id", a.id.to_string()),
+                        ("tenant", a.tenant.to_string()),
+                        ("roles", a.roles.to_string()),
+                        ("subject", a.subject.clone()),
+                        ("fingerprint", a.fingerprint.clone()),
+                        ("expires", a.not_after.to_string()),
+                    ],
+                )
+            })
+            .await?;
+        }
+        TrustAnchorCommand::List { tenant } => {
+            ctx.run(api::list_trust_anchors(tenant.as_ref()), |o, list| {
+                let rows: Vec<Vec<String>> = list
+                    .trust_anchors
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.id.to_string(),
+                            a.tenant.to_string(),
+                            a.roles.to_string(),
+                            if a.removed_at.is_some() {
+                                "removed"
+                            } else {
+                                "active"
+                            }
+                            .into(),
+                            a.not_after.to_string(),
+                            a.subject.clone(),
+                        ]
+                    })
+                    .collect();
+                table(
+                    o,
+                    &["ID", "TENANT", "ROLES", "STATUS", "EXPIRES", "SUBJECT"],
+                    &rows,
+                )
+            })
+            .await?;
+        }
+        TrustAnchorCommand::Remove { id } => {
+            let id = keyhold_core::ids::TrustAnchorId::from_str(id.trim()).map_err(|_| {
+                CliError::Input(format!(
+                    "'{id}' is not a trust anchor id (see `keyhold trust-anchor list`)"
+                ))
+            })?;
+            ctx.run(api::remove_trust_anchor(&id), |o, a| {
+                writeln!(o, "removed trust anchor {} ({})", a.id, a.subject)
             })
             .await?;
         }

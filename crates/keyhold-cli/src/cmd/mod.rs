@@ -36,6 +36,8 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<ExitCode, CliError> {
         Command::Token(c) => admin::token(ctx, c).await,
         Command::Grant(c) => admin::grant(ctx, c).await,
         Command::KmipClient(c) => admin::kmip_client(ctx, c).await,
+        Command::Tenant(c) => admin::tenant(ctx, c).await,
+        Command::TrustAnchor(c) => admin::trust_anchor(ctx, c).await,
         Command::Audit(c) => admin::audit(ctx, c).await,
         Command::EncryptFile(a) => files::encrypt_file(ctx, a).await,
         Command::DecryptFile(a) => files::decrypt_file(ctx, a).await,

@@ -151,7 +151,7 @@ impl Detail for Created {
     fn detail(&self) -> Option<String> {
         let c = &self.counts;
         Some(format!(
-            "backup {}: {} tenants, {} keys, {} versions, {} archived, {} aliases, {} grants, {} tokens, {} client certificates; audit head {}",
+            "backup {}: {} tenants, {} keys, {} versions, {} archived, {} aliases, {} grants, {} tokens, {} client certificates, {} trust anchors; audit head {}",
             self.backup_id,
             c.tenants,
             c.keys,
@@ -161,6 +161,7 @@ impl Detail for Created {
             c.grants,
             c.tokens,
             c.client_certs,
+            c.trust_anchors,
             self.audit_head.as_ref().map_or("none".to_owned(), |(s, _)| format!("seq {s}")),
         ))
     }
@@ -391,7 +392,7 @@ macro_rules! next_of_key {
 
 /// Pages every section after the tenants out of the snapshot into the writer: each key followed
 /// by its versions and archived versions (a merge of three listings sorted by key id), then
-/// aliases, grants, tokens and client certificates.
+/// aliases, grants, tokens, client certificates and trust anchors.
 async fn stream_sections<W: AsyncWrite + Unpin + Send>(
     snap: &mut dyn Snapshot,
     w: &mut ArtifactWriter<W>,
@@ -452,6 +453,15 @@ async fn stream_sections<W: AsyncWrite + Unpin + Send>(
         after = Some(last.fingerprint.clone());
         for c in page {
             w.record(&emit(KeyEntry::ClientCert(c), counts)).await?;
+        }
+    }
+    let mut after = None;
+    loop {
+        let page = snap.trust_anchors(after.as_ref(), PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for a in page {
+            w.record(&emit(KeyEntry::TrustAnchor(a), counts)).await?;
         }
     }
     Ok(())

@@ -38,12 +38,13 @@ use crate::clock::Timestamp;
 use crate::ids::TenantId;
 use crate::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+    TrustAnchorRecord,
 };
 
 pub use format::{ArtifactHeader, ArtifactKind, BackupError, BackupKey, BackupSecret, Protection};
 
 /// Records of a key backup, in this order: tenants; each key followed by its versions and
-/// archived versions; aliases; grants; tokens; client certificates; the end.
+/// archived versions; aliases; grants; tokens; client certificates; trust anchors; the end.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum KeyEntry {
@@ -63,6 +64,8 @@ pub enum KeyEntry {
     Token(TokenRecord),
     /// A client certificate that authenticates a principal (public, pinned by fingerprint).
     ClientCert(ClientCertRecord),
+    /// A trust anchor (a CA certificate trusted for one tenant's client certificates; public).
+    TrustAnchor(TrustAnchorRecord),
     /// The last record.
     End(KeyBackupEnd),
 }
@@ -77,7 +80,8 @@ impl KeyEntry {
             Self::Grant(_) => 3,
             Self::Token(_) => 4,
             Self::ClientCert(_) => 5,
-            Self::End(_) => 6,
+            Self::TrustAnchor(_) => 6,
+            Self::End(_) => 7,
         }
     }
 }
@@ -150,6 +154,9 @@ pub struct Counts {
     /// Client certificates.
     #[serde(default)]
     pub client_certs: u64,
+    /// Trust anchors.
+    #[serde(default)]
+    pub trust_anchors: u64,
 }
 
 impl Counts {
@@ -164,6 +171,7 @@ impl Counts {
             KeyEntry::Grant(_) => self.grants += 1,
             KeyEntry::Token(_) => self.tokens += 1,
             KeyEntry::ClientCert(_) => self.client_certs += 1,
+            KeyEntry::TrustAnchor(_) => self.trust_anchors += 1,
             KeyEntry::End(_) => {}
         }
     }
@@ -178,6 +186,7 @@ impl Counts {
             + self.grants
             + self.tokens
             + self.client_certs
+            + self.trust_anchors
     }
 }
 

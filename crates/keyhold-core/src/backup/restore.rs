@@ -152,6 +152,7 @@ async fn restore(
     // restored keys cannot be used.
     let current_tenants = kms.store().tenants().await?;
     let mut tenant_writes = Vec::new();
+    let mut anchor_writes = Vec::new();
     let mut pending = WriteBatch::default();
     let mut root_guard = None;
     let mut part = 0usize;
@@ -195,6 +196,21 @@ async fn restore(
                     pending.push(Write::InsertClientCert(c));
                 }
             }
+            // Anchors need their tenant: they go in the last batch, after the tenants.
+            // The target's own anchors stay; a backed-up one whose id or live identity is taken
+            // is skipped.
+            KeyEntry::TrustAnchor(a) => {
+                let live = kms.store().trust_anchors(None).await?;
+                let taken = live.iter().any(|l| {
+                    l.id == a.id
+                        || (l.removed_at.is_none()
+                            && a.removed_at.is_none()
+                            && l.identity == a.identity)
+                });
+                if !taken {
+                    anchor_writes.push(Write::InsertTrustAnchor(a));
+                }
+            }
             KeyEntry::End(_) => {}
         }
         if pending.0.len() >= BATCH {
@@ -226,6 +242,7 @@ async fn restore(
         )
         .await?;
     }
+    tenant_writes.extend(anchor_writes);
     let mut last = WriteBatch(tenant_writes);
     for (tenant, (created_at, archive_key)) in &keks.archive_keys {
         let root_sealed = kms.root_seal(&archive_key_aad(tenant), archive_key.as_bytes())?;
@@ -250,7 +267,7 @@ async fn restore(
     }
     let c = report.counts.clone().unwrap_or_default();
     let detail = format!(
-        "restored backup {id}: {} tenants, {} keys, {} versions, {} archived, {} aliases, {} grants, {} tokens, {} client certificates; \
+        "restored backup {id}: {} tenants, {} keys, {} versions, {} archived, {} aliases, {} grants, {} tokens, {} client certificates, {} trust anchors; \
          source audit head {}",
         c.tenants,
         c.keys,
@@ -260,6 +277,7 @@ async fn restore(
         c.grants,
         c.tokens,
         c.client_certs,
+        c.trust_anchors,
         report
             .audit_head
             .as_ref()

@@ -373,7 +373,8 @@ impl<'a> Checker<'a> {
             KeyEntry::Alias(_)
             | KeyEntry::Grant(_)
             | KeyEntry::Token(_)
-            | KeyEntry::ClientCert(_) => {}
+            | KeyEntry::ClientCert(_)
+            | KeyEntry::TrustAnchor(_) => {}
             KeyEntry::End(end) => {
                 self.close_key()?;
                 self.end = Some(end.clone());

@@ -77,21 +77,7 @@ impl RegisterClientCert {
         {
             return Err(KmsError::invalid("that principal name is reserved"));
         }
-        if self.roles.is_empty() {
-            return Err(KmsError::invalid(
-                "a client certificate needs at least one role",
-            ));
-        }
-        if self.roles.contains(Role::Admin) && self.roles != Roles::one(Role::Admin) {
-            return Err(KmsError::invalid(
-                "the admin role cannot be combined with other roles",
-            ));
-        }
-        if self.roles.combines_duties() && !self.allow_combined_duties {
-            return Err(KmsError::invalid(
-                "key-manager and key-user together waive separation of duties; ask for it explicitly (allow_combined_duties)",
-            ));
-        }
+        check_roles(self.roles, self.allow_combined_duties)?;
         if self.description.len() > 512 || self.subject.len() > 1024 {
             return Err(KmsError::invalid("description or subject too long"));
         }
@@ -129,6 +115,25 @@ impl RegisterClientCert {
             .writes(batch)
             .detail(detail))
     }
+}
+
+/// The roles a certificate principal (pinned or issued under a trust anchor) may hold: at least
+/// one; admin alone; key-manager with key-user only when asked for explicitly.
+pub(crate) fn check_roles(roles: Roles, allow_combined_duties: bool) -> Result<(), KmsError> {
+    if roles.is_empty() {
+        return Err(KmsError::invalid("at least one role is required"));
+    }
+    if roles.contains(Role::Admin) && roles != Roles::one(Role::Admin) {
+        return Err(KmsError::invalid(
+            "the admin role cannot be combined with other roles",
+        ));
+    }
+    if roles.combines_duties() && !allow_combined_duties {
+        return Err(KmsError::invalid(
+            "key-manager and key-user together waive separation of duties; ask for it explicitly (allow_combined_duties)",
+        ));
+    }
+    Ok(())
 }
 
 impl ListClientCerts {

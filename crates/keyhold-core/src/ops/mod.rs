@@ -22,7 +22,9 @@ mod objects;
 mod root;
 mod rotate;
 mod sign;
+mod tenants;
 mod tokens;
+mod trust_anchors;
 mod update_key;
 
 use std::collections::BTreeMap;
@@ -56,7 +58,9 @@ pub use objects::{
 pub use root::{RekeyUnseal, RootKeyRotation, RotateRootKey, UnsealRekey};
 pub use rotate::RotateKey;
 pub use sign::{Sign, SignResponse, Verify};
+pub use tenants::{CreateTenant, ListTenants, TenantInfo, TenantList, UpdateTenant};
 pub use tokens::{CreateToken, CreatedToken, ListTokens, RevokeToken, TokenInfo, TokenList};
+pub use trust_anchors::{AddTrustAnchor, ListTrustAnchors, RemoveTrustAnchor, TrustAnchorList};
 pub use update_key::UpdateKey;
 
 pub(crate) use rotate::sweep_key;
@@ -185,6 +189,18 @@ pub enum Operation {
     RotateRootKey(RotateRootKey),
     /// See [`RekeyUnseal`].
     RekeyUnseal(RekeyUnseal),
+    /// See [`CreateTenant`].
+    CreateTenant(CreateTenant),
+    /// See [`ListTenants`].
+    ListTenants(ListTenants),
+    /// See [`UpdateTenant`].
+    UpdateTenant(UpdateTenant),
+    /// See [`AddTrustAnchor`].
+    AddTrustAnchor(AddTrustAnchor),
+    /// See [`ListTrustAnchors`].
+    ListTrustAnchors(ListTrustAnchors),
+    /// See [`RemoveTrustAnchor`].
+    RemoveTrustAnchor(RemoveTrustAnchor),
 }
 
 /// The result of an [`Operation`], one variant per response shape.
@@ -250,6 +266,14 @@ pub enum Response {
     RootKeyRotation(RootKeyRotation),
     /// New unseal shares.
     UnsealRekey(UnsealRekey),
+    /// One tenant.
+    Tenant(TenantInfo),
+    /// Tenants.
+    Tenants(TenantList),
+    /// One trust anchor.
+    TrustAnchor(Box<crate::model::TrustAnchorRecord>),
+    /// Trust anchors.
+    TrustAnchors(TrustAnchorList),
     /// Nothing to say beyond success.
     Empty {},
 }
@@ -299,6 +323,13 @@ impl Operation {
             Self::DeriveKey(_) => "key.derive",
             Self::RotateRootKey(_) => "root.rotate",
             Self::RekeyUnseal(_) => "unseal.rekey",
+            Self::CreateTenant(_) => "tenant.create",
+            Self::ListTenants(_) => "tenant.list",
+            Self::UpdateTenant(u) if u.disabled => "tenant.disable",
+            Self::UpdateTenant(_) => "tenant.enable",
+            Self::AddTrustAnchor(_) => "trust-anchor.add",
+            Self::ListTrustAnchors(_) => "trust-anchor.list",
+            Self::RemoveTrustAnchor(_) => "trust-anchor.remove",
         }
     }
 
@@ -437,6 +468,12 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::DeriveKey(o) => o.execute(cx).await,
         Operation::RotateRootKey(o) => o.execute(cx).await,
         Operation::RekeyUnseal(o) => o.execute(cx).await,
+        Operation::CreateTenant(o) => o.execute(cx).await,
+        Operation::ListTenants(o) => o.execute(cx).await,
+        Operation::UpdateTenant(o) => o.execute(cx).await,
+        Operation::AddTrustAnchor(o) => o.execute(cx).await,
+        Operation::ListTrustAnchors(o) => o.execute(cx).await,
+        Operation::RemoveTrustAnchor(o) => o.execute(cx).await,
     }
 }
 
@@ -448,6 +485,41 @@ impl Cx<'_> {
         } else {
             Err(KmsError::PermissionDenied(what))
         }
+    }
+
+    /// Whether the caller administers the installation: an administrator of the default tenant.
+    pub(crate) fn is_global_admin(&self) -> bool {
+        self.caller.roles.contains(Role::Admin) && self.caller.tenant.is_default()
+    }
+
+    /// Refuses unless the caller administers the installation.
+    pub(crate) fn require_global_admin(&self, what: &'static str) -> Result<(), KmsError> {
+        if self.is_global_admin() {
+            Ok(())
+        } else {
+            Err(KmsError::PermissionDenied(what))
+        }
+    }
+
+    /// The tenant an administrative request acts on: the caller's own when `named` is absent or
+    /// names it; another one only for an administrator of the default tenant (the refusal does
+    /// not depend on whether that tenant exists), and it must exist.
+    pub(crate) async fn target_tenant(
+        &self,
+        named: Option<TenantId>,
+    ) -> Result<TenantId, KmsError> {
+        let tenant = match named {
+            None => return Ok(self.caller.tenant.clone()),
+            Some(t) if t == self.caller.tenant => return Ok(t),
+            Some(t) => t,
+        };
+        self.require_global_admin(
+            "only administrators of the default tenant act on other tenants",
+        )?;
+        if self.kms.store.tenant(&tenant).await?.is_none() {
+            return Err(KmsError::NotFound("tenant"));
+        }
+        Ok(tenant)
     }
 
     /// Resolves a key reference inside the caller's tenant. A key of another tenant is

@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Cx, Done, Response, SecretData};
 use crate::error::KmsError;
-use crate::ids::TenantId;
 use crate::kms::RootChange;
-use crate::model::Role;
 
 /// Request: rotate the root key (administrators of the default tenant, who administer the
 /// installation).
@@ -37,7 +35,7 @@ pub struct RootKeyRotation {
 
 impl RotateRootKey {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
-        require_installation_admin(cx, "only administrators rotate the root key")?;
+        cx.require_global_admin("only administrators of the default tenant rotate the root key")?;
         let (rotated, writes) = cx.kms.plan_root_rotation().await?;
         let response = RootKeyRotation {
             tenants: rotated.tenants,
@@ -84,7 +82,9 @@ pub struct UnsealRekey {
 
 impl RekeyUnseal {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
-        require_installation_admin(cx, "only administrators rekey the unseal shares")?;
+        cx.require_global_admin(
+            "only administrators of the default tenant rekey the unseal shares",
+        )?;
         if self.threshold == 0 || self.shares == 0 || self.threshold > self.shares {
             return Err(KmsError::invalid("need 1 <= threshold <= shares <= 255"));
         }
@@ -107,16 +107,6 @@ impl RekeyUnseal {
         done.root_change = Some(RootChange::Rekeyed(rekeyed));
         Ok(done)
     }
-}
-
-fn require_installation_admin(cx: &Cx<'_>, what: &'static str) -> Result<(), KmsError> {
-    cx.require(&[Role::Admin], what)?;
-    if cx.caller.tenant != TenantId::default_tenant() {
-        return Err(KmsError::PermissionDenied(
-            "only administrators of the default tenant administer the root of trust",
-        ));
-    }
-    Ok(())
 }
 
 /// Secret texts (unseal shares) as JSON strings.

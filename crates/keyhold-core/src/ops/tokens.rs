@@ -24,6 +24,11 @@ pub struct CreateToken {
     /// Free text.
     #[serde(default)]
     pub description: String,
+    /// The principal's tenant; default: the caller's. Only administrators of the default tenant
+    /// may name another tenant, and only for an `admin` token (the first administrator of a new
+    /// tenant, who then issues that tenant's other tokens).
+    #[serde(default)]
+    pub tenant: Option<crate::ids::TenantId>,
 }
 
 /// A new token. The secret is shown this once and never stored.
@@ -116,9 +121,15 @@ impl CreateToken {
         if self.ttl_secs == Some(0) {
             return Err(KmsError::invalid("ttl must be positive"));
         }
+        let tenant = cx.target_tenant(self.tenant).await?;
+        if tenant != cx.caller.tenant && self.role != Role::Admin {
+            return Err(KmsError::PermissionDenied(
+                "in another tenant, administrators of the default tenant issue admin tokens only; that tenant's administrators issue the others",
+            ));
+        }
         let expires = self.ttl_secs.map(|t| cx.now.plus_secs(t));
         let (secret, record) = cx.kms.new_token(
-            &cx.caller.tenant,
+            &tenant,
             self.principal,
             self.role,
             expires,
@@ -128,8 +139,8 @@ impl CreateToken {
         )?;
         let info = TokenInfo::from(&record);
         let detail = format!(
-            "token {} for {} as {}",
-            record.id, record.principal, record.role
+            "token {} for {} as {} in tenant {}",
+            record.id, record.principal, record.role, record.tenant
         );
         let mut batch = WriteBatch::default();
         batch.push(Write::InsertToken(record));

@@ -45,6 +45,21 @@ impl RootOfTrust for TestRoot {
     }
 }
 
+/// Makes new test roots for the unseal rekey.
+pub struct TestFactory;
+
+impl keyhold_core::root::RootFactory for TestFactory {
+    fn rekey(&self, shares: u8, _threshold: u8) -> Result<keyhold_core::root::NewRoot, KmsError> {
+        Ok(keyhold_core::root::NewRoot {
+            root: std::sync::Arc::new(TestRoot(Provider::aws_lc().random(32)?)),
+            secrets: (0..shares)
+                .map(|i| SecretBytes::from(format!("share-{i}").as_bytes()))
+                .collect(),
+            system: vec![("test-seal".into(), vec![shares])],
+        })
+    }
+}
+
 pub struct World {
     pub kms: Kms,
     pub clock: Arc<ManualClock>,
@@ -77,6 +92,7 @@ impl World {
         let kms = Kms::open(store.clone(), Provider::aws_lc(), clock.clone(), config)
             .await
             .unwrap();
+        kms.set_root_factory(Arc::new(TestFactory));
         let root = TestRoot(Provider::aws_lc().random(32).unwrap());
         let admin_secret = kms
             .initialize(&root, "admin".parse().unwrap(), vec![])
@@ -122,6 +138,7 @@ impl World {
                     role,
                     ttl_secs: None,
                     description: String::new(),
+                    tenant: None,
                 }),
             )
             .await

@@ -196,9 +196,11 @@ async fn connection(
             return;
         }
     };
-    let credential = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
-        Some(cert) => Credential::Certificate(cert.as_ref().to_vec()),
-        None => Credential::None,
+    let credential = match tls.get_ref().1.peer_certificates() {
+        Some(chain) if !chain.is_empty() => {
+            Credential::Certificate(chain.iter().map(|c| c.as_ref().to_vec()).collect())
+        }
+        _ => Credential::None,
     };
     let peer_text = Some(peer.to_string());
     loop {

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use keyhold_core::ids::{AliasName, GrantId, KeyRef, TokenId};
+use keyhold_core::ids::{AliasName, GrantId, KeyRef, TenantId, TokenId, TrustAnchorId};
 use keyhold_core::ops::*;
 use keyhold_core::{Operation, Response};
 use serde::Deserialize;
@@ -467,8 +467,120 @@ pub async fn revoke_client_cert(
     .await
 }
 
+/// Creates a tenant with its own key-encryption key (administrators of the default tenant).
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = CreateTenant,
+    responses((status = 200, body = TenantInfo), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_tenant(
+    state: AppState,
+    ctx: Ctx,
+    ApiJson(req): ApiJson<CreateTenant>,
+) -> ApiResult {
+    run(&state, ctx, Operation::CreateTenant(req)).await
+}
+
+/// Lists every tenant (administrators of the default tenant).
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants", responses((status = 200, body = TenantList), (status = 403, body = ErrorBody)))]
+pub async fn list_tenants(state: AppState, ctx: Ctx) -> ApiResult {
+    run(&state, ctx, Operation::ListTenants(ListTenants {})).await
+}
+
+/// Disables a tenant: its principals can no longer authenticate (administrators of the default
+/// tenant).
+#[utoipa::path(post, path = "/v1/tenants/{id}/disable", tag = "tenants", params(("id" = String, Path)),
+    responses((status = 200, body = TenantInfo), (status = 404, body = ErrorBody)))]
+pub async fn disable_tenant(state: AppState, ctx: Ctx, Path(id): Path<String>) -> ApiResult {
+    let id: TenantId = parse(&id, &ctx)?;
+    run(
+        &state,
+        ctx,
+        Operation::UpdateTenant(UpdateTenant { id, disabled: true }),
+    )
+    .await
+}
+
+/// Enables a disabled tenant again (administrators of the default tenant).
+#[utoipa::path(post, path = "/v1/tenants/{id}/enable", tag = "tenants", params(("id" = String, Path)),
+    responses((status = 200, body = TenantInfo), (status = 404, body = ErrorBody)))]
+pub async fn enable_tenant(state: AppState, ctx: Ctx, Path(id): Path<String>) -> ApiResult {
+    let id: TenantId = parse(&id, &ctx)?;
+    run(
+        &state,
+        ctx,
+        Operation::UpdateTenant(UpdateTenant {
+            id,
+            disabled: false,
+        }),
+    )
+    .await
+}
+
+/// A trust anchor to add, as the CLI sends it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddTrustAnchorRequest {
+    /// The CA certificate, PEM.
+    pub certificate_pem: String,
+    /// The tenant; default: the caller's (only administrators of the default tenant name
+    /// another).
+    #[serde(default)]
+    pub tenant: Option<TenantId>,
+    /// The roles of the principals it authenticates.
+    pub roles: keyhold_core::model::Roles,
+    /// Required for key-manager together with key-user.
+    #[serde(default)]
+    pub allow_combined_duties: bool,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Trusts a CA certificate to issue client certificates for a tenant and roles (admins).
+#[utoipa::path(post, path = "/v1/trust-anchors", tag = "access", request_body = AddTrustAnchorRequest,
+    responses((status = 200, body = keyhold_core::model::TrustAnchorRecord), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn add_trust_anchor(
+    state: AppState,
+    ctx: Ctx,
+    ApiJson(req): ApiJson<AddTrustAnchorRequest>,
+) -> ApiResult {
+    let parsed = crate::certs::parse_pem(&req.certificate_pem)
+        .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))?;
+    let op = Operation::AddTrustAnchor(AddTrustAnchor {
+        certificate: parsed.der,
+        tenant: req.tenant,
+        roles: req.roles,
+        allow_combined_duties: req.allow_combined_duties,
+        description: req.description,
+    });
+    run(&state, ctx, op).await
+}
+
+/// Lists a tenant's trust anchors, removed ones included (admins).
+#[utoipa::path(get, path = "/v1/trust-anchors", tag = "access", params(ListTrustAnchors),
+    responses((status = 200, body = TrustAnchorList)))]
+pub async fn list_trust_anchors(
+    state: AppState,
+    ctx: Ctx,
+    ApiQuery(req): ApiQuery<ListTrustAnchors>,
+) -> ApiResult {
+    run(&state, ctx, Operation::ListTrustAnchors(req)).await
+}
+
+/// Removes a trust anchor: certificates issued under it are refused from the next request
+/// (and handshake) on (admins).
+#[utoipa::path(delete, path = "/v1/trust-anchors/{id}", tag = "access", params(("id" = String, Path)),
+    responses((status = 200, body = keyhold_core::model::TrustAnchorRecord), (status = 404, body = ErrorBody)))]
+pub async fn remove_trust_anchor(state: AppState, ctx: Ctx, Path(id): Path<String>) -> ApiResult {
+    let id: TrustAnchorId = parse(&id, &ctx)?;
+    run(
+        &state,
+        ctx,
+        Operation::RemoveTrustAnchor(RemoveTrustAnchor { id }),
+    )
+    .await
+}
+
 /// KMIP over HTTPS: a binary TTLV Request Message in, a Response Message out, authenticated
-/// by the bearer token.
+/// by the bearer token or the connection's client certificate.
 #[utoipa::path(post, path = "/kmip", tag = "kmip", request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>)))]
 pub async fn kmip(state: AppState, ctx: Ctx, body: axum::body::Bytes) -> impl IntoResponse {
     let limits = keyhold_kmip::Limits::DEFAULT;

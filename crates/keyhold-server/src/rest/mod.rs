@@ -26,12 +26,17 @@ use error::ApiError;
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
+/// The client certificate chain of a mutual-TLS connection (end entity first), put into each
+/// request by the accept loop.
+#[derive(Debug, Clone)]
+pub struct PeerCertificates(pub Arc<Vec<Vec<u8>>>);
+
 /// What every handler needs: request metadata and the credential.
 #[derive(Debug)]
 pub struct Ctx {
     /// For the core.
     pub meta: RequestMeta,
-    /// The bearer token, if any.
+    /// The bearer token if the request has one, else the connection's client certificate.
     pub credential: Credential,
 }
 
@@ -54,6 +59,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(|t| Credential::Bearer(SecretBytes::new(t.trim().as_bytes().to_vec())))
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<PeerCertificates>()
+                    .map(|c| Credential::Certificate(c.0.as_ref().clone()))
+            })
             .unwrap_or(Credential::None);
         Ok(Ctx {
             meta: RequestMeta {
@@ -126,6 +137,20 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/v1/client-certs/{fingerprint}",
             delete(handlers::revoke_client_cert),
+        )
+        .route(
+            "/v1/tenants",
+            get(handlers::list_tenants).post(handlers::create_tenant),
+        )
+        .route("/v1/tenants/{id}/disable", post(handlers::disable_tenant))
+        .route("/v1/tenants/{id}/enable", post(handlers::enable_tenant))
+        .route(
+            "/v1/trust-anchors",
+            get(handlers::list_trust_anchors).post(handlers::add_trust_anchor),
+        )
+        .route(
+            "/v1/trust-anchors/{id}",
+            delete(handlers::remove_trust_anchor),
         )
         .route("/kmip", post(handlers::kmip))
         .route("/v1/backups", post(crate::backup::create_backup))

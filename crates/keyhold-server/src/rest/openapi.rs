@@ -22,11 +22,15 @@ use super::handlers;
         handlers::audit_verify, handlers::audit_events, handlers::whoami, handlers::rotate_root,
         handlers::rekey_unseal,
         handlers::add_client_cert, handlers::list_client_certs, handlers::revoke_client_cert,
+        handlers::create_tenant, handlers::list_tenants, handlers::disable_tenant, handlers::enable_tenant,
+        handlers::add_trust_anchor, handlers::list_trust_anchors, handlers::remove_trust_anchor,
         handlers::kmip,
         crate::backup::create_backup, crate::backup::restore_backup, crate::backup::recover_key,
     ),
     components(schemas(super::error::ErrorBody, keyhold_core::ErrorCode)),
     modifiers(&BearerAuth),
+    // A request without an Authorization header on a mutual-TLS connection is authenticated by
+    // its client certificate (pinned, or issued under a trust anchor).
     security(("bearer" = [])),
 )]
 pub struct ApiDoc;
