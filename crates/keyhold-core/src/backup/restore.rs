@@ -421,6 +421,7 @@ async fn recover_key(
         .keks
         .get(&record.tenant)
         .ok_or(KmsError::Integrity("tenant without KEK after verification"))?;
+    kms.ensure_kek(&record.tenant).await?;
     let server_kek = kms.kek(&record.tenant)?;
     let same_kek = keyhold_crypto::constant_time_eq(backup_kek.as_bytes(), server_kek.as_bytes());
     let mut writes = WriteBatch::default();
