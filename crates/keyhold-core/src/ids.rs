@@ -62,6 +62,10 @@ uuid_id!(
     /// Identifies a grant of operations on a key to a principal.
     GrantId
 );
+uuid_id!(
+    /// Identifies a request waiting for approvals (dual control).
+    ApprovalId
+);
 
 /// Defines a validated name type: `[A-Za-z0-9._@/-]`, 1..=max characters, with an optional
 /// required prefix.

@@ -26,6 +26,7 @@ pub mod kms;
 pub mod lifecycle;
 pub mod model;
 pub mod ops;
+pub mod policy;
 pub mod root;
 pub mod store;
 

@@ -43,6 +43,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "archive",
         include_str!("../migrations/sqlite/0003_archive.sql"),
     ),
+    (
+        5,
+        "policies and approvals",
+        include_str!("../migrations/sqlite/0005_policies_approvals.sql"),
+    ),
 ];
 
 impl Dialect {

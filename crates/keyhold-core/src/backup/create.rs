@@ -118,12 +118,7 @@ pub async fn authorize(
 ) -> Result<Caller, KmsError> {
     let checked = async {
         let caller = kms.authenticate(credential).await?;
-        let cx = Cx {
-            kms,
-            caller: &caller,
-            now: kms.now(),
-            epoch: kms.caches.epoch(),
-        };
+        let cx = Cx::new(kms, &caller, kms.now(), kms.caches.epoch());
         cx.require(
             &[Role::Admin],
             "only administrators back up and restore keys",

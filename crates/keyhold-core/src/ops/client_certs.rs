@@ -87,10 +87,17 @@ impl RegisterClientCert {
                 "the admin role cannot be combined with other roles",
             ));
         }
-        if self.roles.combines_duties() && !self.allow_combined_duties {
-            return Err(KmsError::invalid(
-                "key-manager and key-user together waive separation of duties; ask for it explicitly (allow_combined_duties)",
-            ));
+        if self.roles.combines_duties() {
+            if !self.allow_combined_duties {
+                return Err(KmsError::invalid(
+                    "key-manager and key-user together waive separation of duties; ask for it explicitly (allow_combined_duties)",
+                ));
+            }
+            if !cx.tenant_policies().await?.duties.allow_combined_duties {
+                return Err(KmsError::PermissionDenied(
+                    "the tenant separates duties: allow combined duties first (`keyhold duties set --allow-combined-duties true`)",
+                ));
+            }
         }
         if self.description.len() > 512 || self.subject.len() > 1024 {
             return Err(KmsError::invalid("description or subject too long"));
