@@ -359,9 +359,10 @@ impl Kms {
                 Err(KmsError::Conflict) if attempt < MAX_ATTEMPTS => continue,
                 Err(KmsError::NeedsApproval) => match cx.take_need() {
                     Some(need) => {
+                        let stored = ops::StoredOperation::of(&op, need.key);
                         return self
-                            .request_approval(meta, &caller, &op, need, cx.now)
-                            .await
+                            .request_approval(meta, &caller, stored, need, cx.now)
+                            .await;
                     }
                     None => {
                         let e = KmsError::Integrity("approval needed without a request");
@@ -377,6 +378,14 @@ impl Kms {
                 }
             };
             done.writes.0.extend(cx.take_extra());
+            if let Some(id) = cx.released() {
+                // The re-issue of an approved request: the approval is consumed with it.
+                let note = format!("under approval {id}");
+                done.detail = Some(match done.detail {
+                    Some(d) => format!("{d}; {note}"),
+                    None => note,
+                });
+            }
             let mut drafts = vec![EventDraft {
                 time: cx.now,
                 tenant: Some(caller.tenant.clone()),
@@ -427,16 +436,16 @@ impl Kms {
 
     /// Stores a pending approval for a request the gate held, with its `approval.request`
     /// event, and answers [`KmsError::ApprovalRequired`].
-    async fn request_approval(
+    pub(crate) async fn request_approval(
         &self,
         meta: &RequestMeta,
         caller: &Caller,
-        op: &Operation,
+        stored: Option<ops::StoredOperation>,
         need: ops::approvals::ApprovalNeed,
         now: Timestamp,
     ) -> Result<Response, KmsError> {
         let rule = ops::approvals::describe_rule(&need.rule);
-        let record = ops::approvals::new_approval(need, caller, op, now);
+        let record = ops::approvals::new_approval(need, caller, stored, now);
         let required = KmsError::ApprovalRequired {
             approval: record.id,
             action: record.action,

@@ -39,11 +39,13 @@ use crate::ids::TenantId;
 use crate::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
 };
+use crate::policy::{ApprovalRecord, GrantUses, PolicyVersion};
 
 pub use format::{ArtifactHeader, ArtifactKind, BackupError, BackupKey, BackupSecret, Protection};
 
 /// Records of a key backup, in this order: tenants; each key followed by its versions and
-/// archived versions; aliases; grants; tokens; client certificates; the end.
+/// archived versions; aliases; grants; tokens; client certificates; policy versions, grant use
+/// counters and approvals; the end.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum KeyEntry {
@@ -63,6 +65,12 @@ pub enum KeyEntry {
     Token(TokenRecord),
     /// A client certificate that authenticates a principal (public, pinned by fingerprint).
     ClientCert(ClientCertRecord),
+    /// A version of a policy (a key's grants, an approval policy, a duties setting).
+    PolicyVersion(PolicyVersion),
+    /// How many times a limited grant was used.
+    GrantUses(GrantUses),
+    /// A request waiting for (or done with) its approvals.
+    Approval(Box<ApprovalRecord>),
     /// The last record.
     End(KeyBackupEnd),
 }
@@ -77,7 +85,8 @@ impl KeyEntry {
             Self::Grant(_) => 3,
             Self::Token(_) => 4,
             Self::ClientCert(_) => 5,
-            Self::End(_) => 6,
+            Self::PolicyVersion(_) | Self::GrantUses(_) | Self::Approval(_) => 6,
+            Self::End(_) => 7,
         }
     }
 }
@@ -150,6 +159,15 @@ pub struct Counts {
     /// Client certificates.
     #[serde(default)]
     pub client_certs: u64,
+    /// Policy versions.
+    #[serde(default)]
+    pub policy_versions: u64,
+    /// Grant use counters.
+    #[serde(default)]
+    pub grant_uses: u64,
+    /// Approvals.
+    #[serde(default)]
+    pub approvals: u64,
 }
 
 impl Counts {
@@ -164,6 +182,9 @@ impl Counts {
             KeyEntry::Grant(_) => self.grants += 1,
             KeyEntry::Token(_) => self.tokens += 1,
             KeyEntry::ClientCert(_) => self.client_certs += 1,
+            KeyEntry::PolicyVersion(_) => self.policy_versions += 1,
+            KeyEntry::GrantUses(_) => self.grant_uses += 1,
+            KeyEntry::Approval(_) => self.approvals += 1,
             KeyEntry::End(_) => {}
         }
     }
@@ -178,6 +199,9 @@ impl Counts {
             + self.grants
             + self.tokens
             + self.client_certs
+            + self.policy_versions
+            + self.grant_uses
+            + self.approvals
     }
 }
 

@@ -373,7 +373,10 @@ impl<'a> Checker<'a> {
             KeyEntry::Alias(_)
             | KeyEntry::Grant(_)
             | KeyEntry::Token(_)
-            | KeyEntry::ClientCert(_) => {}
+            | KeyEntry::ClientCert(_)
+            | KeyEntry::PolicyVersion(_)
+            | KeyEntry::GrantUses(_)
+            | KeyEntry::Approval(_) => {}
             KeyEntry::End(end) => {
                 self.close_key()?;
                 self.end = Some(end.clone());

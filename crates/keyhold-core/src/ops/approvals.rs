@@ -110,22 +110,21 @@ impl StoredOperation {
 
 /// The keyed digest of a gated request: HMAC-SHA-256 under a key derived from the tenant's
 /// KEK, so the stored digest says nothing about the request's secrets.
-pub(crate) fn request_digest(cx: &Cx<'_>, op: &Operation) -> Result<String, KmsError> {
-    let bytes = op.gated_bytes().ok_or(KmsError::Integrity(
-        "an ungated request reached the approval gate",
-    ))?;
+pub(crate) fn request_digest(cx: &Cx<'_>, bytes: &[u8]) -> Result<String, KmsError> {
     let kek = cx.kms.kek(&cx.caller.tenant)?;
     let crypto = &cx.kms.crypto;
     let subkey = crypto.hmac_sha256(kek.as_bytes(), b"keyhold/approval-digest/v1");
-    Ok(hex::encode(crypto.hmac_sha256(&subkey, &bytes)))
+    Ok(hex::encode(crypto.hmac_sha256(&subkey, bytes)))
 }
 
-/// The gate (see the module docs).
+/// The gate (see the module docs). `request` is the canonical form of the request (its keyed
+/// digest binds an approval to it); `None` when the request cannot be held for approval.
 pub(crate) async fn gate(
     cx: &Cx<'_>,
     action: ApprovalAction,
     key: Option<KeyId>,
     summary: impl FnOnce() -> String,
+    request: Option<Vec<u8>>,
 ) -> Result<(), KmsError> {
     let policies = cx.tenant_policies().await?;
     let Some(rule) = policies.approvals.rule(action) else {
@@ -136,12 +135,12 @@ pub(crate) async fn gate(
             return Ok(());
         }
     }
-    let Some(op) = cx.op else {
+    let Some(request) = request else {
         return Err(KmsError::PermissionDenied(
             "this action needs approvals and cannot run on its own",
         ));
     };
-    let digest = request_digest(cx, op)?;
+    let digest = request_digest(cx, &request)?;
     let open = cx
         .kms
         .store
@@ -169,6 +168,7 @@ pub(crate) async fn gate(
                 record: done,
                 expected_revision: a.revision,
             });
+            *crate::kms::lock(&cx.released) = Some(a.id);
             return Ok(());
         }
         if a.status == ApprovalStatus::Pending {
@@ -193,11 +193,39 @@ pub(crate) async fn gate(
     Err(KmsError::NeedsApproval)
 }
 
-/// A new pending approval for `need`, asked by `caller` with `op`.
+/// The gate for a request that does not go through [`crate::Kms::run`] (a restore, a Recover
+/// Key): lets it through with the writes that consume its approval (to commit with the
+/// request's first writes), or stores a pending approval and answers `ApprovalRequired`.
+pub(crate) async fn gate_outside(
+    kms: &crate::Kms,
+    meta: &crate::RequestMeta,
+    caller: &Caller,
+    action: ApprovalAction,
+    key: Option<KeyId>,
+    request: Vec<u8>,
+    summary: String,
+) -> Result<Vec<Write>, KmsError> {
+    let cx = Cx::new(kms, caller, kms.now(), kms.caches.epoch());
+    match gate(&cx, action, key, || summary, Some(request)).await {
+        Ok(()) => Ok(cx.take_extra()),
+        Err(KmsError::NeedsApproval) => {
+            let need = cx
+                .take_need()
+                .ok_or(KmsError::Integrity("approval needed without a request"))?;
+            kms.request_approval(meta, caller, None, need, cx.now)
+                .await
+                .map(|_| Vec::new())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A new pending approval for `need`, asked by `caller`; `stored` is the request when it runs
+/// on approval (execute mode).
 pub(crate) fn new_approval(
     need: ApprovalNeed,
     caller: &Caller,
-    op: &Operation,
+    stored: Option<StoredOperation>,
     now: crate::clock::Timestamp,
 ) -> ApprovalRecord {
     ApprovalRecord {
@@ -213,7 +241,7 @@ pub(crate) fn new_approval(
             auth: caller.auth,
             token: caller.token,
         },
-        operation: StoredOperation::of(op, need.key),
+        operation: stored,
         request_digest: need.digest,
         required: need.rule.approvals,
         approvers: need.rule.approvers,
@@ -244,7 +272,7 @@ pub struct ListApprovals {
 }
 
 /// Approvals, newest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApprovalList {
     /// The approvals.
     pub approvals: Vec<ApprovalRecord>,

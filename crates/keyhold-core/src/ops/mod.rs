@@ -477,6 +477,8 @@ pub(crate) struct Cx<'a> {
     extra: std::sync::Mutex<Vec<Write>>,
     /// What the gate found missing: the approval to create (see [`Kms::run`]).
     need: std::sync::Mutex<Option<approvals::ApprovalNeed>>,
+    /// The approved request this execution consumes (a re-issue in release mode).
+    released: std::sync::Mutex<Option<crate::ids::ApprovalId>>,
 }
 
 impl<'a> Cx<'a> {
@@ -491,7 +493,13 @@ impl<'a> Cx<'a> {
             approved: None,
             extra: std::sync::Mutex::new(Vec::new()),
             need: std::sync::Mutex::new(None),
+            released: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The approval a re-issued request consumed.
+    pub(crate) fn released(&self) -> Option<crate::ids::ApprovalId> {
+        *crate::kms::lock(&self.released)
     }
 
     /// Adds a write to the operation's.
@@ -809,7 +817,8 @@ impl Cx<'_> {
         key: Option<KeyId>,
         summary: impl FnOnce() -> String,
     ) -> Result<(), KmsError> {
-        approvals::gate(self, action, key, summary).await
+        let request = self.op.and_then(Operation::gated_bytes);
+        approvals::gate(self, action, key, summary, request).await
     }
 
     /// Metadata reads: key managers always; key users with any grant on the key.
