@@ -240,8 +240,32 @@ async fn a_grant_to_a_role_covers_every_holder_of_the_role() {
 async fn separation_of_duties_is_the_default_and_the_tenant_setting_governs_it() {
     let w = World::new().await;
     let k = bare_key(&w).await;
-    // A key-user token for the principal that created (manages) the key.
+    let set = |allow| {
+        Operation::SetDuties(SetDuties {
+            allow_combined_duties: allow,
+            expected_version: None,
+        })
+    };
+    // A principal that manages keys gets no key-user token while duties are separated…
+    let refused = w
+        .run(
+            &w.admin,
+            Operation::CreateToken(CreateToken {
+                principal: p("manager"),
+                role: Role::KeyUser,
+                ttl_secs: None,
+                description: String::new(),
+            }),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(KmsError::PermissionDenied(_))),
+        "{refused:?}"
+    );
+    // …and once it holds one anyway (issued while allowed), it cannot use keys it created.
+    w.run(&w.admin, set(true)).await.unwrap();
     let manager_as_user = w.token("manager", Role::KeyUser).await;
+    w.run(&w.admin, set(false)).await.unwrap();
     grant(
         &w,
         k.id,
@@ -269,12 +293,6 @@ async fn separation_of_duties_is_the_default_and_the_tenant_setting_governs_it()
         matches!(self_grant, Err(KmsError::PermissionDenied(m)) if m.contains("itself")),
         "{self_grant:?}"
     );
-    let set = |allow| {
-        Operation::SetDuties(SetDuties {
-            allow_combined_duties: allow,
-            expected_version: None,
-        })
-    };
     // Only administrators change it.
     assert!(w.run(&w.manager, set(true)).await.is_err());
     w.run(&w.admin, set(true)).await.unwrap();
@@ -296,7 +314,7 @@ async fn separation_of_duties_is_the_default_and_the_tenant_setting_governs_it()
     else {
         panic!()
     };
-    assert_eq!(h.versions.len(), 2);
+    assert_eq!(h.versions.len(), 4);
 }
 
 #[tokio::test]

@@ -99,6 +99,9 @@ impl RegisterClientCert {
                 ));
             }
         }
+        for role in self.roles.iter() {
+            super::tokens::require_separate_duties(cx, &self.principal, role).await?;
+        }
         if self.description.len() > 512 || self.subject.len() > 1024 {
             return Err(KmsError::invalid("description or subject too long"));
         }
