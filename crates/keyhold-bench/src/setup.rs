@@ -166,8 +166,9 @@ pub async fn prepare(target: &Target, ops: &[Op]) -> Result<Plan, BenchError> {
             manager
                 .create_grant(&CreateGrant {
                     key: KeyRef(info.id.to_string()),
-                    grantee: user_name.clone(),
+                    grantee: user_name.clone().into(),
                     operations,
+                    conditions: Default::default(),
                 })
                 .await
                 .map_err(step(&format!("granting the use of the {alg} key")))?;

@@ -9,6 +9,7 @@ use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{PrincipalName, TenantId};
 use keyhold_core::lifecycle::{KeyState, RevocationReason};
 use keyhold_core::model::{KeyOp, KeyUsage, Role};
+use keyhold_core::policy::{ApprovalAction, ApprovalStatus};
 use keyhold_crypto::{Algorithm, SigningAlgorithm};
 
 use crate::parse;
@@ -83,9 +84,18 @@ pub enum Command {
     /// Issue, list and revoke API tokens (administrators).
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Allow key users to use keys (key managers).
+    /// Allow key users to use keys: the statements of a key's policy (key managers).
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// A key's policy history, and reverts to an earlier version.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Dual control: requests waiting for approvals, and the approval policy.
+    #[command(subcommand)]
+    Approval(ApprovalCommand),
+    /// The tenant's separation-of-duties setting (administrators).
+    #[command(subcommand)]
+    Duties(DutiesCommand),
     /// Register, list and revoke the client certificates of KMIP clients (administrators).
     #[command(subcommand)]
     KmipClient(KmipClientCommand),
@@ -602,18 +612,34 @@ pub enum KmipClientCommand {
 /// `grant …`.
 #[derive(Debug, Subcommand)]
 pub enum GrantCommand {
-    /// Allow a key user some operations on a key.
+    /// Allow a key user (or every holder of a role) some operations on a key, optionally
+    /// under conditions.
     Create {
         /// Key id, name or alias/….
         #[arg(value_name = "KEY")]
         key: String,
         /// The principal.
-        #[arg(long, value_parser = parse::principal, value_name = "PRINCIPAL")]
-        to: PrincipalName,
+        #[arg(long, value_parser = parse::principal, value_name = "PRINCIPAL", required_unless_present = "to_role", conflicts_with = "to_role")]
+        to: Option<PrincipalName>,
+        /// Every principal of the tenant with this role (e.g. key-user).
+        #[arg(long, value_parser = parse::role, value_name = "ROLE")]
+        to_role: Option<Role>,
         /// Comma-separated: encrypt, decrypt, generate-data-key, re-encrypt, sign, verify, mac,
-        /// mac-verify, get-public-key.
+        /// mac-verify, get-public-key, export.
         #[arg(long, value_parser = parse::key_op, value_delimiter = ',', required = true, value_name = "OPS")]
         ops: Vec<KeyOp>,
+        /// Only requests whose encryption context has KEY=VALUE (repeatable).
+        #[arg(long = "require-context", value_name = "KEY=VALUE", value_parser = parse::key_value)]
+        require_context: Vec<(String, String)>,
+        /// Not valid before this instant (RFC 3339).
+        #[arg(long, value_parser = parse::timestamp, value_name = "TIME")]
+        not_before: Option<Timestamp>,
+        /// Not valid from this instant on (RFC 3339).
+        #[arg(long, value_parser = parse::timestamp, value_name = "TIME")]
+        not_after: Option<Timestamp>,
+        /// At most this many uses in all (counted exactly by the server).
+        #[arg(long, value_name = "N")]
+        max_uses: Option<u64>,
     },
     /// List grants.
     List {
@@ -646,6 +672,126 @@ pub enum RootCommand {
         /// M: shares needed to unseal.
         #[arg(long)]
         threshold: u8,
+    },
+}
+
+/// `policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Every version of a key's policy: who changed what, when.
+    History {
+        /// Key id, name or alias/….
+        #[arg(value_name = "KEY")]
+        key: String,
+    },
+    /// Make an earlier version the key's policy again (a new version).
+    Revert {
+        /// Key id, name or alias/….
+        #[arg(value_name = "KEY")]
+        key: String,
+        /// The version to return to.
+        #[arg(long, value_name = "N")]
+        to: u32,
+    },
+}
+
+/// `approval …`.
+#[derive(Debug, Subcommand)]
+pub enum ApprovalCommand {
+    /// List approvals, newest first.
+    List {
+        /// pending, approved, rejected, expired, executed or failed.
+        #[arg(long, value_parser = parse::approval_status)]
+        status: Option<ApprovalStatus>,
+    },
+    /// Show one approval.
+    Show {
+        /// The approval's id.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Approve a pending request (an eligible approver other than its requester).
+    Approve {
+        /// The approval's id.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Reject a pending request, or withdraw your own.
+    Reject {
+        /// The approval's id.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// The tenant's approval policy (administrators change it).
+    #[command(subcommand)]
+    Policy(ApprovalPolicyCommand),
+}
+
+/// `approval policy …`.
+#[derive(Debug, Subcommand)]
+pub enum ApprovalPolicyCommand {
+    /// Show the policy in force.
+    Show,
+    /// Require approvals for actions: replaces the rule of each action named.
+    Set {
+        /// Comma-separated: key.destroy, key.schedule-destroy, key.import, key.export,
+        /// backup.restore, policy.change, approval-policy.change, duties.change, root.rotate,
+        /// unseal.rekey.
+        #[arg(long = "action", value_parser = parse::approval_action, value_delimiter = ',', required = true, value_name = "ACTIONS")]
+        actions: Vec<ApprovalAction>,
+        /// M: approvals needed.
+        #[arg(long, value_name = "M")]
+        approvals: u32,
+        /// An eligible approver (repeatable).
+        #[arg(long = "approver", value_parser = parse::principal, value_name = "PRINCIPAL")]
+        approvers: Vec<PrincipalName>,
+        /// Every holder of this role may approve (repeatable).
+        #[arg(long = "approver-role", value_parser = parse::role, value_name = "ROLE")]
+        approver_roles: Vec<Role>,
+        /// How long a request waits for its approvals (default 24h).
+        #[arg(long, value_parser = parse::duration_secs, value_name = "DURATION")]
+        ttl: Option<u64>,
+    },
+    /// No longer require approvals for these actions.
+    Remove {
+        /// Comma-separated actions.
+        #[arg(long = "action", value_parser = parse::approval_action, value_delimiter = ',', required = true, value_name = "ACTIONS")]
+        actions: Vec<ApprovalAction>,
+    },
+    /// Every version of the approval policy.
+    History,
+    /// Make an earlier version the approval policy again.
+    Revert {
+        /// The version to return to.
+        #[arg(long, value_name = "N")]
+        to: u32,
+    },
+}
+
+/// `duties …`.
+#[derive(Debug, Subcommand)]
+pub enum DutiesCommand {
+    /// Show the setting in force.
+    Show,
+    /// Allow (true) or forbid (false) one principal to both manage and use keys.
+    Set {
+        /// true or false.
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+        allow_combined_duties: bool,
+    },
+    /// Every version of the setting.
+    History,
+    /// Make an earlier version the setting again.
+    Revert {
+        /// The version to return to.
+        #[arg(long, value_name = "N")]
+        to: u32,
     },
 }
 

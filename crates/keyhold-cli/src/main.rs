@@ -6,6 +6,7 @@
 //!       ─► client commands: Ctx { Client, --json } ─► cmd::run ─► stdout (result only)
 //!       ─► serve / init: keyhold_server::cli
 //!  errors ─► stderr "error: <code>: <message> (request <id>)", exit 1
+//!  held for approvals (202) ─► stdout the approval id, stderr the explanation, exit 3
 //! ```
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -66,6 +67,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cmd::run(&ctx, command)) {
         Ok(code) => code,
+        Err(CliError::Client(keyhold_client::ClientError::ApprovalRequired {
+            approval_id,
+            message,
+            ..
+        })) => approval_required(&approval_id, &message, cli.json),
         Err(e) => report(&e),
     }
 }
@@ -73,6 +79,20 @@ fn main() -> ExitCode {
 /// An option that is set and not blank (an empty variable counts as unset).
 fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.trim().is_empty())
+}
+
+/// The request is held for approvals: its approval id on stdout (for scripts), the
+/// explanation on stderr, exit code 3.
+fn approval_required(id: &str, message: &str, json: bool) -> ExitCode {
+    let line = if json {
+        serde_json::json!({ "code": "approval_required", "approval_id": id, "message": message })
+            .to_string()
+    } else {
+        id.to_owned()
+    };
+    let _ = writeln!(std::io::stdout(), "{line}");
+    let _ = writeln!(std::io::stderr(), "{message}");
+    ExitCode::from(3)
 }
 
 /// Builds the client from the global flags.

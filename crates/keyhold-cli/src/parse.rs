@@ -59,6 +59,16 @@ pub fn rotation_period(s: &str) -> Result<u64, String> {
     }
 }
 
+/// An action an approval policy can govern, e.g. `key.destroy`.
+pub fn approval_action(s: &str) -> Result<keyhold_core::policy::ApprovalAction, String> {
+    s.parse().map_err(message)
+}
+
+/// An approval's status, e.g. `pending`.
+pub fn approval_status(s: &str) -> Result<keyhold_core::policy::ApprovalStatus, String> {
+    s.parse().map_err(message)
+}
+
 /// An RFC 3339 instant, e.g. `2026-01-31T12:00:00Z`.
 pub fn timestamp(s: &str) -> Result<Timestamp, String> {
     Timestamp::parse_rfc3339(s.trim()).map_err(message)

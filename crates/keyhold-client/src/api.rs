@@ -8,7 +8,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use keyhold_core::ids::{GrantId, TokenId};
+use keyhold_core::ids::{ApprovalId, GrantId, TokenId};
 use keyhold_core::model::Grant;
 use keyhold_core::ops::{
     AliasList, AuditExportResponse, AuditVerifyResponse, CreateAlias, CreateGrant, CreateKey,
@@ -18,6 +18,11 @@ use keyhold_core::ops::{
     ReEncryptResponse, RekeyUnseal, RootKeyRotation, Sign, SignResponse, TokenInfo, TokenList,
     UnsealRekey, UpdateKey, Verify, VerifyMac, VerifyResponse, WhoAmIResponse,
 };
+use keyhold_core::ops::{
+    ApprovalList, ApprovalPolicyInfo, DutiesInfo, PolicyHistoryList, PolicyTarget,
+    SetApprovalPolicy, SetDuties,
+};
+use keyhold_core::policy::{ApprovalRecord, ApprovalStatus};
 use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 use zeroize::Zeroizing;
@@ -67,6 +72,10 @@ impl<T> ApiRequest<T> {
 
     fn delete(path: &[&str]) -> Self {
         Self::new(Method::DELETE, path)
+    }
+
+    fn put(path: &[&str]) -> Self {
+        Self::new(Method::PUT, path)
     }
 
     fn json(mut self, body: &impl Serialize) -> Self {
@@ -365,6 +374,80 @@ pub fn list_grants(req: &ListGrants) -> ApiRequest<GrantList> {
 /// `DELETE /v1/grants/{id}`.
 pub fn revoke_grant(id: &GrantId) -> ApiRequest<Empty> {
     ApiRequest::delete(&["v1", "grants", &id.to_string()])
+}
+
+/// `GET /v1/approvals`: newest first, optionally of one status.
+pub fn list_approvals(
+    status: Option<ApprovalStatus>,
+    limit: Option<u32>,
+) -> ApiRequest<ApprovalList> {
+    ApiRequest::get(&["v1", "approvals"])
+        .query("status", status.map(|s| s.as_str()))
+        .query("limit", limit)
+}
+
+/// `GET /v1/approvals/{id}`.
+pub fn show_approval(id: &ApprovalId) -> ApiRequest<ApprovalRecord> {
+    ApiRequest::get(&["v1", "approvals", &id.to_string()])
+}
+
+/// `POST /v1/approvals/{id}/approve`.
+pub fn approve(id: &ApprovalId, comment: &str) -> ApiRequest<ApprovalRecord> {
+    ApiRequest::post(&["v1", "approvals", &id.to_string(), "approve"])
+        .json(&serde_json::json!({ "comment": comment }))
+}
+
+/// `POST /v1/approvals/{id}/reject`.
+pub fn reject(id: &ApprovalId, comment: &str) -> ApiRequest<ApprovalRecord> {
+    ApiRequest::post(&["v1", "approvals", &id.to_string(), "reject"])
+        .json(&serde_json::json!({ "comment": comment }))
+}
+
+/// `GET /v1/policies/approvals`.
+pub fn approval_policy() -> ApiRequest<ApprovalPolicyInfo> {
+    ApiRequest::get(&["v1", "policies", "approvals"])
+}
+
+/// `PUT /v1/policies/approvals`.
+pub fn set_approval_policy(req: &SetApprovalPolicy) -> ApiRequest<ApprovalPolicyInfo> {
+    ApiRequest::put(&["v1", "policies", "approvals"]).json(req)
+}
+
+/// `GET /v1/policies/duties`.
+pub fn duties() -> ApiRequest<DutiesInfo> {
+    ApiRequest::get(&["v1", "policies", "duties"])
+}
+
+/// `PUT /v1/policies/duties`.
+pub fn set_duties(req: &SetDuties) -> ApiRequest<DutiesInfo> {
+    ApiRequest::put(&["v1", "policies", "duties"]).json(req)
+}
+
+/// The history of a policy: `GET /v1/keys/{key}/policy/history` or
+/// `GET /v1/policies/{approvals|duties}/history`.
+pub fn policy_history(target: &PolicyTarget) -> ApiRequest<PolicyHistoryList> {
+    match target {
+        PolicyTarget::Key { key } => ApiRequest::get(&["v1", "keys", &key.0, "policy", "history"]),
+        PolicyTarget::Approvals => ApiRequest::get(&["v1", "policies", "approvals", "history"]),
+        PolicyTarget::Duties => ApiRequest::get(&["v1", "policies", "duties", "history"]),
+    }
+}
+
+/// `POST /v1/keys/{key}/policy/revert`: the key's grants after the revert.
+pub fn revert_key_policy(key: &str, to: u32) -> ApiRequest<GrantList> {
+    ApiRequest::post(&["v1", "keys", key, "policy", "revert"])
+        .json(&serde_json::json!({ "to": to }))
+}
+
+/// `POST /v1/policies/approvals/revert`.
+pub fn revert_approval_policy(to: u32) -> ApiRequest<ApprovalPolicyInfo> {
+    ApiRequest::post(&["v1", "policies", "approvals", "revert"])
+        .json(&serde_json::json!({ "to": to }))
+}
+
+/// `POST /v1/policies/duties/revert`.
+pub fn revert_duties(to: u32) -> ApiRequest<DutiesInfo> {
+    ApiRequest::post(&["v1", "policies", "duties", "revert"]).json(&serde_json::json!({ "to": to }))
 }
 
 /// `GET /v1/audit/verify`.

@@ -169,6 +169,25 @@ struct ErrorBody {
     message: String,
     #[serde(default)]
     request_id: Option<String>,
+    #[serde(default)]
+    approval_id: Option<String>,
+}
+
+/// The answer `202 approval_required`, if `body` is one.
+fn approval_required(
+    status: reqwest::StatusCode,
+    body: &[u8],
+    header_id: &Option<String>,
+) -> Option<ClientError> {
+    if status != reqwest::StatusCode::ACCEPTED {
+        return None;
+    }
+    let e: ErrorBody = serde_json::from_slice(body).ok()?;
+    Some(ClientError::ApprovalRequired {
+        approval_id: e.approval_id?,
+        message: e.message,
+        request_id: e.request_id.or_else(|| header_id.clone()),
+    })
 }
 
 impl Client {
@@ -219,7 +238,7 @@ impl Client {
     /// `resp` if it is a success, else its error decoded.
     pub(crate) async fn checked(resp: reqwest::Response) -> Result<reqwest::Response, ClientError> {
         let status = resp.status();
-        if status.is_success() {
+        if status.is_success() && status != reqwest::StatusCode::ACCEPTED {
             return Ok(resp);
         }
         let header_id = resp
@@ -228,6 +247,9 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let body = resp.bytes().await.map_err(ClientError::Transport)?;
+        if let Some(e) = approval_required(status, &body, &header_id) {
+            return Err(e);
+        }
         Err(match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(e) => ClientError::Api {
                 status: status.as_u16(),
@@ -290,6 +312,9 @@ impl Client {
                 });
             }
             body.extend_from_slice(&chunk);
+        }
+        if let Some(e) = approval_required(status, &body, &header_id) {
+            return Err(e);
         }
         if status.is_success() {
             return Ok((body, header_id));

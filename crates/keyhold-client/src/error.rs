@@ -38,6 +38,17 @@ pub enum ClientError {
     /// The client is misconfigured (address, CA certificate, token).
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// The action is under dual control: the server holds the request as a pending approval
+    /// (HTTP 202). Nothing else happened yet.
+    #[error("{message} (request {})", request_id.as_deref().unwrap_or("unknown"))]
+    ApprovalRequired {
+        /// The pending approval.
+        approval_id: String,
+        /// The server's explanation (how many approvals, whether to re-issue).
+        message: String,
+        /// The request id.
+        request_id: Option<String>,
+    },
 }
 
 impl ClientError {
@@ -45,6 +56,15 @@ impl ClientError {
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
             Self::Api { code, .. } => ErrorCode::ALL.into_iter().find(|c| c.as_str() == code),
+            Self::ApprovalRequired { .. } => Some(ErrorCode::ApprovalRequired),
+            _ => None,
+        }
+    }
+
+    /// The pending approval that holds the request, for `approval_required`.
+    pub fn approval_id(&self) -> Option<&str> {
+        match self {
+            Self::ApprovalRequired { approval_id, .. } => Some(approval_id),
             _ => None,
         }
     }
@@ -53,6 +73,7 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api { status, .. } => Some(*status),
+            Self::ApprovalRequired { .. } => Some(202),
             _ => None,
         }
     }
@@ -60,7 +81,9 @@ impl ClientError {
     /// The request id, when the server assigned one.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Self::Api { request_id, .. } | Self::Decode { request_id, .. } => request_id.as_deref(),
+            Self::Api { request_id, .. }
+            | Self::Decode { request_id, .. }
+            | Self::ApprovalRequired { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }

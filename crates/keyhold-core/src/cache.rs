@@ -1,5 +1,6 @@
 //! The hot path's caches (DESIGN.md §8): authenticated tokens, key records, key references,
-//! grants, and unwrapped key versions. They are per node and in memory only.
+//! key policies (grants), tenant policies (approvals, duties), and unwrapped key versions. They
+//! are per node and in memory only.
 //!
 //! # Correctness
 //!
@@ -30,8 +31,9 @@ use std::sync::{Arc, Mutex};
 use keyhold_crypto::SecretBytes;
 
 use crate::clock::Timestamp;
-use crate::ids::{AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId};
+use crate::ids::{AliasName, GrantId, KeyId, KeyName, TenantId};
 use crate::model::{Grant, KeyRecord, KeyVersion, TokenRecord};
+use crate::policy::{ApprovalPolicy, DutiesPolicy, PolicySubject};
 use crate::store::Write;
 
 /// A bounded map with CLOCK eviction and an optional time to live.
@@ -198,7 +200,15 @@ pub(crate) enum RefName {
     Alias(AliasName),
 }
 
-type GrantKey = (TenantId, KeyId, PrincipalName);
+/// A key's grants are cached whole (every grantee), per tenant and key.
+type GrantKey = (TenantId, KeyId);
+
+/// A tenant's current approval policy and separation-of-duties setting.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TenantPolicies {
+    pub approvals: ApprovalPolicy,
+    pub duties: DutiesPolicy,
+}
 
 /// An unwrapped key version, valid for one revision of its key record.
 struct CachedVersion {
@@ -208,6 +218,7 @@ struct CachedVersion {
 }
 
 /// Whether committing `w` can make a cache entry stale. New rows cannot: misses are not cached.
+/// Use counters and approvals are never cached.
 pub(crate) fn touches(w: &Write) -> bool {
     !matches!(
         w,
@@ -220,6 +231,10 @@ pub(crate) fn touches(w: &Write) -> bool {
             | Write::UpdateClientCert { .. }
             | Write::InsertTrustAnchor(_)
             | Write::UpdateTrustAnchor { .. }
+            | Write::CountGrantUse { .. }
+            | Write::PutGrantUses(_)
+            | Write::InsertApproval(_)
+            | Write::UpdateApproval { .. }
     )
 }
 
@@ -243,6 +258,7 @@ struct Inner {
     keys: ClockCache<KeyId, KeyRecord>,
     refs: ClockCache<(TenantId, RefName), KeyId>,
     grants: ClockCache<GrantKey, Arc<Vec<Grant>>>,
+    policies: ClockCache<TenantId, Arc<TenantPolicies>>,
     versions: ClockCache<(KeyId, u32), CachedVersion>,
 }
 
@@ -262,8 +278,10 @@ pub struct CacheSizes {
     pub keys: usize,
     /// Names and aliases resolved to key ids.
     pub refs: usize,
-    /// Grant lists (per tenant, key and grantee).
+    /// Grant lists (per tenant and key).
     pub grants: usize,
+    /// Tenant policies (approvals and duties, per tenant).
+    pub policies: usize,
     /// Unwrapped key versions.
     pub versions: usize,
 }
@@ -278,6 +296,7 @@ impl Caches {
                 keys: ClockCache::new(limits.records, ttl),
                 refs: ClockCache::new(limits.records, ttl),
                 grants: ClockCache::new(limits.records, ttl),
+                policies: ClockCache::new(limits.records, ttl),
                 versions: ClockCache::new(limits.versions, Some(limits.version_ttl_ms)),
             }),
             trust: crate::pki::ClientTrust::default(),
@@ -344,6 +363,27 @@ impl Caches {
         let mut g = self.lock();
         if g.epoch == epoch {
             g.grants.insert(k, v, now);
+        }
+    }
+
+    pub(crate) fn policies(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Option<Arc<TenantPolicies>> {
+        self.lock().policies.get(tenant, now).cloned()
+    }
+
+    pub(crate) fn put_policies(
+        &self,
+        epoch: u64,
+        tenant: TenantId,
+        v: Arc<TenantPolicies>,
+        now: Timestamp,
+    ) {
+        let mut g = self.lock();
+        if g.epoch == epoch {
+            g.policies.insert(tenant, v, now);
         }
     }
 
@@ -419,17 +459,22 @@ impl Caches {
                 Write::UpdateToken { record, .. } => {
                     inner.tokens.remove(record.secret_hash.as_str())
                 }
-                Write::InsertGrant(grant) => inner.grants.remove(&(
-                    grant.tenant.clone(),
-                    grant.key_id,
-                    grant.grantee.clone(),
-                )),
+                Write::InsertGrant(grant) => {
+                    inner.grants.remove(&(grant.tenant.clone(), grant.key_id))
+                }
                 Write::DeleteGrant { tenant, id } => {
                     let (tenant, id): (&TenantId, &GrantId) = (tenant, id);
                     inner
                         .grants
                         .retain(|k, v| !(k.0 == *tenant && v.iter().any(|x| x.id == *id)));
                 }
+                Write::InsertPolicyVersion(p) => match p.subject {
+                    // A key's grants are cached from the grant rows, which the same batch writes.
+                    PolicySubject::Key(_) => {}
+                    PolicySubject::Approvals | PolicySubject::Duties => {
+                        inner.policies.remove(&p.tenant)
+                    }
+                },
                 Write::AppendAudit(_)
                 | Write::InsertSystem { .. }
                 | Write::UpdateSystem { .. }
@@ -439,6 +484,10 @@ impl Caches {
                 | Write::UpdateClientCert { .. }
                 | Write::InsertTrustAnchor(_)
                 | Write::UpdateTrustAnchor { .. } => {}
+                Write::CountGrantUse { .. }
+                | Write::PutGrantUses(_)
+                | Write::InsertApproval(_)
+                | Write::UpdateApproval { .. } => {}
             }
         }
     }
@@ -450,6 +499,7 @@ impl Caches {
         g.keys.purge_expired(now);
         g.refs.purge_expired(now);
         g.grants.purge_expired(now);
+        g.policies.purge_expired(now);
         g.versions.purge_expired(now);
     }
 
@@ -461,6 +511,7 @@ impl Caches {
         g.keys.clear();
         g.refs.clear();
         g.grants.clear();
+        g.policies.clear();
         g.versions.clear();
     }
 
@@ -471,6 +522,7 @@ impl Caches {
             keys: g.keys.len(),
             refs: g.refs.len(),
             grants: g.grants.len(),
+            policies: g.policies.len(),
             versions: g.versions.len(),
         }
     }
@@ -482,6 +534,7 @@ mod tests {
 
     use super::*;
     use crate::clock::{Clock, ManualClock};
+    use crate::ids::PrincipalName;
     use crate::lifecycle::Lifecycle;
     use crate::model::{KeyUsage, Origin, RECORD_VERSION};
 
@@ -755,12 +808,13 @@ mod tests {
             id: GrantId::generate(),
             tenant: tenant.clone(),
             key_id: k.id,
-            grantee: user.clone(),
+            grantee: user.clone().into(),
             operations: Default::default(),
+            conditions: Default::default(),
             created_at: t(0),
             created_by: PrincipalName::system(),
         };
-        let gk = (tenant.clone(), k.id, user.clone());
+        let gk = (tenant.clone(), k.id);
         let e = c.epoch();
         c.put_grants(e, gk.clone(), Arc::new(vec![grant.clone()]), t(0));
         c.invalidate(&[Write::DeleteGrant {
@@ -774,6 +828,38 @@ mod tests {
             c.grants(&gk, t(0)).is_none(),
             "an empty list is forgotten too"
         );
+
+        // A new version of the tenant's approval policy or duties setting forgets its entry.
+        c.put_policies(
+            c.epoch(),
+            tenant.clone(),
+            Arc::new(TenantPolicies::default()),
+            t(0),
+        );
+        assert!(c.policies(&tenant, t(0)).is_some());
+        c.invalidate(&[Write::InsertPolicyVersion(crate::policy::PolicyVersion {
+            v: RECORD_VERSION,
+            tenant: tenant.clone(),
+            subject: PolicySubject::Duties,
+            version: 1,
+            document: crate::policy::PolicyDocument::Duties(DutiesPolicy {
+                allow_combined_duties: true,
+            }),
+            changed_at: t(0),
+            changed_by: user.clone(),
+            change: String::new(),
+            reverted_to: None,
+            approval: None,
+        })]);
+        assert!(c.policies(&tenant, t(0)).is_none());
+        // Counting a use or recording an approval invalidates nothing.
+        let e = c.epoch();
+        c.invalidate(&[Write::CountGrantUse {
+            tenant: tenant.clone(),
+            grant: grant.id,
+            limit: 3,
+        }]);
+        assert_eq!(c.epoch(), e);
 
         let alias: AliasName = "alias/a".parse().unwrap();
         c.put_ref(

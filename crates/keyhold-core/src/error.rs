@@ -4,7 +4,9 @@
 use keyhold_crypto::CryptoError;
 use serde::{Deserialize, Serialize};
 
+use crate::ids::ApprovalId;
 use crate::lifecycle::KeyState;
+use crate::policy::ApprovalAction;
 use crate::store::StoreError;
 
 /// Everything an operation can fail with.
@@ -74,6 +76,28 @@ pub enum KmsError {
     /// Stored data failed an integrity check (wrapped material, record format).
     #[error("integrity check failed: {0}")]
     Integrity(&'static str),
+    /// The action is under dual control: a pending approval holds the request until enough
+    /// eligible principals approve it. Nothing else happened.
+    #[error(
+        "approval required: {action} needs {required} approval(s); pending approval {approval} \
+         (approvers: `keyhold approval approve {approval}`){}",
+        if *rerun { "; once approved, re-issue this identical request to run it" } else { "; it runs when approved" }
+    )]
+    ApprovalRequired {
+        /// The pending approval.
+        approval: ApprovalId,
+        /// The gated action.
+        action: ApprovalAction,
+        /// Approvals needed.
+        required: u32,
+        /// Whether the requester runs it again once approved (release mode).
+        rerun: bool,
+    },
+    /// Internal signal of an operation that needs approvals; `Kms::run` turns it into a
+    /// pending approval and [`KmsError::ApprovalRequired`]. Never reaches a client.
+    #[doc(hidden)]
+    #[error("approval required")]
+    NeedsApproval,
 }
 
 impl KmsError {
@@ -100,6 +124,7 @@ impl KmsError {
             Self::IdempotencyMismatch => ErrorCode::IdempotencyMismatch,
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
             Self::AuditUnavailable(_) => ErrorCode::AuditUnavailable,
+            Self::ApprovalRequired { .. } | Self::NeedsApproval => ErrorCode::ApprovalRequired,
             Self::Crypto(_) | Self::Store(_) | Self::Integrity(_) => ErrorCode::Internal,
         }
     }
@@ -172,6 +197,8 @@ pub enum ErrorCode {
     LimitExceeded,
     /// See [`KmsError::AuditUnavailable`].
     AuditUnavailable,
+    /// See [`KmsError::ApprovalRequired`].
+    ApprovalRequired,
     /// Request bodies that are not valid for the protocol (raised by adapters).
     MalformedRequest,
     /// The request body is larger than allowed (raised by adapters).
@@ -182,7 +209,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for exhaustive mapping tests.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         Self::Sealed,
         Self::Unauthenticated,
         Self::PermissionDenied,
@@ -197,6 +224,7 @@ impl ErrorCode {
         Self::IdempotencyMismatch,
         Self::LimitExceeded,
         Self::AuditUnavailable,
+        Self::ApprovalRequired,
         Self::MalformedRequest,
         Self::PayloadTooLarge,
         Self::Internal,
@@ -219,6 +247,7 @@ impl ErrorCode {
             Self::IdempotencyMismatch => "idempotency_mismatch",
             Self::LimitExceeded => "limit_exceeded",
             Self::AuditUnavailable => "audit_unavailable",
+            Self::ApprovalRequired => "approval_required",
             Self::MalformedRequest => "malformed_request",
             Self::PayloadTooLarge => "payload_too_large",
             Self::Internal => "internal",

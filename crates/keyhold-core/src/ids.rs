@@ -66,6 +66,10 @@ uuid_id!(
     /// Identifies a trust anchor (a CA certificate trusted for client certificates).
     TrustAnchorId
 );
+uuid_id!(
+    /// Identifies a request waiting for approvals (dual control).
+    ApprovalId
+);
 
 /// Defines a validated name type: `[A-Za-z0-9._@/-]`, 1..=max characters, with an optional
 /// required prefix.

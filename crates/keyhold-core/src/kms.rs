@@ -402,15 +402,10 @@ impl Kms {
             attempt += 1;
             tries += 1;
             let generation = self.root_generation();
-
-            let cx = Cx {
-                kms: self,
-                caller: &caller,
-                now: self.clock.now(),
-                epoch: self.caches.epoch(),
-            };
+            let mut cx = Cx::new(self, &caller, self.clock.now(), self.caches.epoch());
+            cx.op = Some(&op);
             let result = ops::execute(&cx, op.clone()).await;
-            let done = match result {
+            let mut done = match result {
                 Ok(done) => done,
                 Err(KmsError::Conflict) if attempt < MAX_ATTEMPTS => {
                     if self.root_changed_since(generation).await? && tries < MAX_ROOT_RETRIES {
@@ -418,13 +413,36 @@ impl Kms {
                     }
                     continue;
                 }
+                Err(KmsError::NeedsApproval) => match cx.take_need() {
+                    Some(need) => {
+                        let stored = ops::StoredOperation::of(&op, need.key);
+                        return self
+                            .request_approval(meta, &caller, stored, need, cx.now)
+                            .await;
+                    }
+                    None => {
+                        let e = KmsError::Integrity("approval needed without a request");
+                        self.audit_failure(meta, Some(&caller), action, key_hint, &e)
+                            .await?;
+                        return Err(e);
+                    }
+                },
                 Err(e) => {
                     self.audit_failure(meta, Some(&caller), action, key_hint, &e)
                         .await?;
                     return Err(e);
                 }
             };
-            let draft = EventDraft {
+            done.writes.0.extend(cx.take_extra());
+            if let Some(id) = cx.released() {
+                // The re-issue of an approved request: the approval is consumed with it.
+                let note = format!("under approval {id}");
+                done.detail = Some(match done.detail {
+                    Some(d) => format!("{d}; {note}"),
+                    None => note,
+                });
+            }
+            let mut drafts = vec![EventDraft {
                 time: cx.now,
                 tenant: Some(caller.tenant.clone()),
                 principal: caller.principal.clone(),
@@ -439,8 +457,26 @@ impl Kms {
                 detail: done.detail,
                 request_id: meta.request_id.clone(),
                 peer: meta.peer.clone(),
-            };
-            match self.commit(done.writes, draft).await {
+            }];
+            for also in done.also {
+                drafts.push(EventDraft {
+                    time: cx.now,
+                    tenant: Some(caller.tenant.clone()),
+                    principal: also.principal,
+                    auth_method: also.auth,
+                    protocol: meta.protocol,
+                    action: also.action,
+                    key: also.key.map(|k| k.to_string()),
+                    key_version: also.version,
+                    outcome: also.outcome,
+                    error_code: also.error_code,
+                    compromised_key_used: also.compromised,
+                    detail: also.detail,
+                    request_id: meta.request_id.clone(),
+                    peer: meta.peer.clone(),
+                });
+            }
+            match self.commit_events(done.writes, drafts).await {
                 Ok(()) => {
                     match done.root_change {
                         Some(RootChange::Rotated(rotated)) => {
@@ -475,8 +511,52 @@ impl Kms {
         }
     }
 
-    /// Applies due date-driven transitions and rotations; returns how many keys changed. The
-    /// server calls this periodically; reads apply the same rules on access.
+    /// Stores a pending approval for a request the gate held, with its `approval.request`
+    /// event, and answers [`KmsError::ApprovalRequired`].
+    pub(crate) async fn request_approval(
+        &self,
+        meta: &RequestMeta,
+        caller: &Caller,
+        stored: Option<ops::StoredOperation>,
+        need: ops::approvals::ApprovalNeed,
+        now: Timestamp,
+    ) -> Result<Response, KmsError> {
+        let rule = ops::approvals::describe_rule(&need.rule);
+        let record = ops::approvals::new_approval(need, caller, stored, now);
+        let required = KmsError::ApprovalRequired {
+            approval: record.id,
+            action: record.action,
+            required: record.required,
+            rerun: !record.executes_on_approval(),
+        };
+        let draft = EventDraft {
+            time: now,
+            tenant: Some(caller.tenant.clone()),
+            principal: caller.principal.clone(),
+            auth_method: caller.auth,
+            protocol: meta.protocol,
+            action: "approval.request".to_owned(),
+            key: record.key.map(|k| k.to_string()),
+            key_version: None,
+            outcome: Outcome::Ok,
+            error_code: None,
+            compromised_key_used: false,
+            detail: Some(format!(
+                "approval {} for {} ({}): needs {rule}; expires {}",
+                record.id, record.action, record.summary, record.expires_at
+            )),
+            request_id: meta.request_id.clone(),
+            peer: meta.peer.clone(),
+        };
+        let mut batch = WriteBatch::default();
+        batch.push(Write::InsertApproval(record));
+        self.commit(batch, draft).await?;
+        Err(required)
+    }
+
+    /// Applies due date-driven transitions and rotations, and expires approvals past their
+    /// instant; returns how many keys and approvals changed. The server calls this
+    /// periodically; reads apply the same rules on access.
     pub async fn sweep(&self) -> Result<usize, KmsError> {
         // Pins and anchors changed by another node reach the TLS listeners here.
         self.caches.trust.reload(self.store.as_ref()).await?;
@@ -506,6 +586,22 @@ impl Kms {
                 Err(e) => return Err(e),
             }
         }
+        for approval in self.store.approvals_due(now, 256).await? {
+            let (write, detail) = ops::approvals::expired(&approval, now);
+            let mut draft = self.system_event(
+                "approval.expire",
+                Outcome::Ok,
+                approval.key.map(|k| k.to_string()),
+                Some(detail),
+            );
+            draft.tenant = Some(approval.tenant.clone());
+            match self.commit(WriteBatch(vec![write]), draft).await {
+                Ok(()) => changed += 1,
+                // Approved, rejected or executed meanwhile.
+                Err(KmsError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(changed)
     }
 
@@ -524,8 +620,21 @@ impl Kms {
         batch: WriteBatch,
         draft: EventDraft,
     ) -> Result<(), KmsError> {
+        self.commit_events(batch, vec![draft]).await
+    }
+
+    /// [`Kms::commit`] with several audit events, linked in order after the writes.
+    pub(crate) async fn commit_events(
+        &self,
+        batch: WriteBatch,
+        drafts: Vec<EventDraft>,
+    ) -> Result<(), KmsError> {
         let (done, mut answer) = tokio::sync::oneshot::channel();
-        lock(&self.queue).push(Pending { batch, draft, done });
+        lock(&self.queue).push(Pending {
+            batch,
+            drafts,
+            done,
+        });
         loop {
             tokio::select! {
                 // A request whose batch another committer took answers as soon as that group is
@@ -1129,7 +1238,7 @@ pub(crate) struct RootSealed {
 /// A batch waiting for the next group commit.
 struct Pending {
     batch: WriteBatch,
-    draft: EventDraft,
+    drafts: Vec<EventDraft>,
     done: tokio::sync::oneshot::Sender<Result<(), KmsError>>,
 }
 
@@ -1160,9 +1269,11 @@ async fn commit_group(
             .collect();
         writes.reserve(group.len());
         for p in &group {
-            let event = p.draft.clone().seal(seq, &hash);
-            (seq, hash) = (event.seq, event.hash.clone());
-            writes.push(Write::AppendAudit(event));
+            for draft in &p.drafts {
+                let event = draft.clone().seal(seq, &hash);
+                (seq, hash) = (event.seq, event.hash.clone());
+                writes.push(Write::AppendAudit(event));
+            }
         }
         if store.commit(WriteBatch(writes)).await.is_ok() {
             *head = (seq, hash);
@@ -1177,7 +1288,7 @@ async fn commit_group(
         }
     }
     for p in group {
-        let result = commit_one(store.as_ref(), &caches, &mut head, p.batch, p.draft).await;
+        let result = commit_one(store.as_ref(), &caches, &mut head, p.batch, p.drafts).await;
         let _ = p.done.send(result);
     }
 }
@@ -1192,10 +1303,8 @@ async fn commit_one(
     caches: &Caches,
     head: &mut Head,
     mut batch: WriteBatch,
-    draft: EventDraft,
+    drafts: Vec<EventDraft>,
 ) -> Result<(), KmsError> {
-    let event: AuditEvent = draft.seal(head.0, &head.1);
-    let (seq, hash) = (event.seq, event.hash.clone());
     let touched: Vec<Write> = batch.0.iter().filter(|w| touches(w)).cloned().collect();
     let trust: Vec<Write> = batch
         .0
@@ -1203,7 +1312,12 @@ async fn commit_one(
         .filter(|w| crate::pki::ClientTrust::concerns(w))
         .cloned()
         .collect();
-    batch.push(Write::AppendAudit(event));
+    let (mut seq, mut hash) = (head.0, head.1.clone());
+    for draft in drafts {
+        let event: AuditEvent = draft.seal(seq, &hash);
+        (seq, hash) = (event.seq, event.hash.clone());
+        batch.push(Write::AppendAudit(event));
+    }
     let result = store.commit(batch).await;
     caches.invalidate(&touched);
     match result {

@@ -27,6 +27,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod ops;
 pub mod pki;
+pub mod policy;
 pub mod root;
 pub mod store;
 

@@ -641,7 +641,141 @@ impl std::str::FromStr for KeyOp {
     }
 }
 
-/// Allows a principal to perform some operations with a key.
+/// Who a grant (a statement of a key's policy) is for. In JSON a principal is a plain string
+/// and a role is `{"role": "key-user"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Grantee {
+    /// One principal of the key's tenant.
+    Principal(PrincipalName),
+    /// Every principal of the key's tenant that holds this role.
+    Role {
+        /// The role.
+        role: Role,
+    },
+}
+
+impl Grantee {
+    /// Whether a caller with this name and these roles is the grantee.
+    pub fn covers(&self, principal: &PrincipalName, roles: Roles) -> bool {
+        match self {
+            Self::Principal(p) => p == principal,
+            Self::Role { role } => roles.contains(*role),
+        }
+    }
+
+    /// The principal, for a grant to one principal.
+    pub fn principal(&self) -> Option<&PrincipalName> {
+        match self {
+            Self::Principal(p) => Some(p),
+            Self::Role { .. } => None,
+        }
+    }
+
+    /// The indexed column value: the principal's name, or `#role:<role>` (no principal name
+    /// can contain `#`, so the two never collide).
+    pub fn column(&self) -> String {
+        match self {
+            Self::Principal(p) => p.as_str().to_owned(),
+            Self::Role { role } => format!("#role:{role}"),
+        }
+    }
+}
+
+impl fmt::Display for Grantee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Principal(p) => write!(f, "{p}"),
+            Self::Role { role } => write!(f, "role {role}"),
+        }
+    }
+}
+
+impl From<PrincipalName> for Grantee {
+    fn from(p: PrincipalName) -> Self {
+        Self::Principal(p)
+    }
+}
+
+/// Conditions under which a grant allows its operations; every one given must hold. An empty
+/// set allows unconditionally.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conditions {
+    /// Encryption-context entries the request must carry, with these exact values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, String>,
+    /// The grant allows nothing before this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Timestamp>,
+    /// The grant allows nothing from this instant on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<Timestamp>,
+    /// The grant allows this many uses in all, counted in the store with each use's audit
+    /// event (exact across concurrent requests); then it allows nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u64>,
+}
+
+impl Conditions {
+    /// Whether there is no condition.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// Checks the request-independent shape of the conditions.
+    pub fn validate(&self) -> Result<(), KmsError> {
+        if self.context.len() > 16
+            || self
+                .context
+                .iter()
+                .any(|(k, v)| k.is_empty() || k.len() > 256 || v.len() > 1024)
+        {
+            return Err(KmsError::invalid(
+                "a grant requires at most 16 context entries, keys of 1 to 256 bytes, values up to 1024 bytes",
+            ));
+        }
+        if let (Some(a), Some(b)) = (self.not_before, self.not_after) {
+            if a >= b {
+                return Err(KmsError::invalid(
+                    "not_before must be earlier than not_after",
+                ));
+            }
+        }
+        if self.max_uses == Some(0) {
+            return Err(KmsError::invalid("max_uses must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Why the conditions refuse a request at `now` carrying `context` (the use count is
+    /// checked separately, against the store).
+    pub fn refusal(
+        &self,
+        now: Timestamp,
+        context: Option<&BTreeMap<String, String>>,
+    ) -> Option<&'static str> {
+        if self.not_before.is_some_and(|t| now < t) || self.not_after.is_some_and(|t| now >= t) {
+            return Some("the grant is not valid at this time (outside its validity window)");
+        }
+        let missing = self
+            .context
+            .iter()
+            .any(|(k, v)| context.and_then(|c| c.get(k)) != Some(v));
+        if missing {
+            return Some(
+                "the grant requires encryption-context entries the request does not carry",
+            );
+        }
+        None
+    }
+}
+
+/// A statement of a key's policy: allows a principal, or every holder of a role of the key's
+/// tenant, some operations with the key, under optional conditions. Deny by default: a use no
+/// grant allows is refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Grant {
@@ -654,9 +788,12 @@ pub struct Grant {
     /// The key.
     pub key_id: KeyId,
     /// Who may use it.
-    pub grantee: PrincipalName,
+    pub grantee: Grantee,
     /// What they may do.
     pub operations: BTreeSet<KeyOp>,
+    /// When it allows them.
+    #[serde(default, skip_serializing_if = "Conditions::is_empty")]
+    pub conditions: Conditions,
     /// When it was made.
     pub created_at: Timestamp,
     /// By whom.

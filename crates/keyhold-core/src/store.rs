@@ -19,13 +19,14 @@ use crate::archive::ArchivedVersion;
 use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
 use crate::ids::{
-    AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
+    AliasName, ApprovalId, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
 };
 use crate::lifecycle::KeyState;
 use crate::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
     TrustAnchorRecord, RECORD_VERSION,
 };
+use crate::policy::{ApprovalRecord, ApprovalStatus, GrantUses, PolicySubject, PolicyVersion};
 use keyhold_crypto::Algorithm;
 
 /// Failures of a store.
@@ -156,6 +157,32 @@ pub enum Write {
         /// The revision the writer read.
         expected_revision: u64,
     },
+    /// Counts one use of a grant limited to `limit` uses. Fails with `Conflict` (nothing
+    /// written) if the grant no longer exists in `tenant` or has been used `limit` times, so
+    /// that concurrent uses can never exceed the limit.
+    CountGrantUse {
+        /// Its tenant.
+        tenant: TenantId,
+        /// The grant.
+        grant: GrantId,
+        /// Its `max_uses`.
+        limit: u64,
+    },
+    /// Sets a grant's use counter (restore only).
+    PutGrantUses(GrantUses),
+    /// Appends a policy version. Fails with `Conflict` unless `version` is exactly one more than
+    /// the stored latest version of that (tenant, subject) (1 when there is none), so two
+    /// concurrent changes of one policy cannot both win.
+    InsertPolicyVersion(PolicyVersion),
+    /// Creates an approval; `AlreadyExists` if its id is taken.
+    InsertApproval(ApprovalRecord),
+    /// Replaces an approval whose stored revision is `expected_revision` (the record carries +1).
+    UpdateApproval {
+        /// The new record.
+        record: ApprovalRecord,
+        /// The revision the writer read.
+        expected_revision: u64,
+    },
 }
 
 /// Writes applied atomically by [`KeyStore::commit`].
@@ -256,13 +283,54 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> Result<Vec<TrustAnchorRecord>, StoreError>;
     /// Tokens of a tenant, ordered by creation.
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError>;
-    /// Grants of a tenant, optionally of one key and/or one grantee, ordered by id.
+    /// Grants of a tenant, optionally of one key and/or to one principal (grants to roles never
+    /// match a principal filter), ordered by id.
     async fn grants(
         &self,
         tenant: &TenantId,
         key: Option<&KeyId>,
         grantee: Option<&PrincipalName>,
     ) -> Result<Vec<Grant>, StoreError>;
+    /// How many times a grant was used (0 when never).
+    async fn grant_uses(&self, tenant: &TenantId, grant: &GrantId) -> Result<u64, StoreError>;
+    /// Every version of a policy, oldest first.
+    async fn policy_versions(
+        &self,
+        tenant: &TenantId,
+        subject: &PolicySubject,
+    ) -> Result<Vec<PolicyVersion>, StoreError>;
+    /// The latest version of a policy, if it ever changed.
+    async fn latest_policy(
+        &self,
+        tenant: &TenantId,
+        subject: &PolicySubject,
+    ) -> Result<Option<PolicyVersion>, StoreError>;
+    /// An approval of `tenant`.
+    async fn approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+    ) -> Result<Option<ApprovalRecord>, StoreError>;
+    /// Approvals of `tenant`, optionally with one stored status, newest first, before `before`.
+    async fn approvals(
+        &self,
+        tenant: &TenantId,
+        status: Option<ApprovalStatus>,
+        before: Option<&ApprovalId>,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// Open (pending or approved) approvals of `tenant` for the request with this digest.
+    async fn open_approvals(
+        &self,
+        tenant: &TenantId,
+        request_digest: &str,
+    ) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// Open approvals of any tenant whose expiry is at or before `now`.
+    async fn approvals_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRecord>, StoreError>;
     /// The last audit event's sequence number and hash, if any.
     async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError>;
     /// Up to `limit` audit events with `seq >= from`, in order.
@@ -339,6 +407,24 @@ pub trait Snapshot: Send {
         after: Option<&TrustAnchorId>,
         limit: u32,
     ) -> Result<Vec<TrustAnchorRecord>, StoreError>;
+    /// Policy versions of every tenant, by tenant, subject text and version, after `after`.
+    async fn policy_versions(
+        &mut self,
+        after: Option<(&TenantId, &str, u32)>,
+        limit: u32,
+    ) -> Result<Vec<PolicyVersion>, StoreError>;
+    /// Grant use counters, by grant id, after `after`.
+    async fn grant_uses(
+        &mut self,
+        after: Option<&GrantId>,
+        limit: u32,
+    ) -> Result<Vec<GrantUses>, StoreError>;
+    /// Approvals of every tenant, by id, after `after`.
+    async fn approvals(
+        &mut self,
+        after: Option<&ApprovalId>,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRecord>, StoreError>;
 }
 
 /// Decodes a stored JSON record, checking its format version. Records of older versions are

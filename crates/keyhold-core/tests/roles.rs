@@ -85,8 +85,11 @@ async fn fixture(w: &World) -> Fixture {
             &w.manager,
             Operation::CreateGrant(CreateGrant {
                 key: aes.id.into(),
-                grantee: "other".parse().unwrap(),
+                grantee: keyhold_core::ids::PrincipalName::try_from("other".to_owned())
+                    .unwrap()
+                    .into(),
                 operations: BTreeSet::from([KeyOp::Encrypt]),
+                conditions: Default::default(),
             }),
         )
         .await
@@ -276,8 +279,11 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             "create grant",
             Operation::CreateGrant(CreateGrant {
                 key: aes.clone(),
-                grantee: "third".parse().unwrap(),
+                grantee: keyhold_core::ids::PrincipalName::try_from("third".to_owned())
+                    .unwrap()
+                    .into(),
                 operations: BTreeSet::from([KeyOp::Decrypt]),
+                conditions: Default::default(),
             }),
             &[M],
         ),

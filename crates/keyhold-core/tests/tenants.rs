@@ -99,8 +99,11 @@ async fn populated(w: &World, id: &str) -> Tenant {
         &manager,
         Operation::CreateGrant(CreateGrant {
             key: key.id.into(),
-            grantee: "app".parse().unwrap(),
+            grantee: keyhold_core::ids::PrincipalName::try_from("app".to_owned())
+                .unwrap()
+                .into(),
             operations: [keyhold_core::model::KeyOp::Encrypt].into(),
+            conditions: Default::default(),
         }),
     )
     .await

@@ -374,7 +374,8 @@ async fn dev_bootstrap(app: &App, config: &Config) -> Result<(), StartError> {
 }
 
 /// Dev mode: a client certificate for KMIP clients, issued by the dev CA and registered for a
-/// principal that both manages and uses keys (`kmip-client`), written next to `ca.pem`.
+/// principal that both manages and uses keys (`kmip-client`, which the development tenant's
+/// duties setting allows), written next to `ca.pem`.
 async fn dev_kmip_client(app: &App, config: &Config) -> Result<(), StartError> {
     let cert_path = config.data_dir.join(KMIP_CLIENT_CERT);
     let key_path = config.data_dir.join(KMIP_CLIENT_KEY);
@@ -386,6 +387,21 @@ async fn dev_kmip_client(app: &App, config: &Config) -> Result<(), StartError> {
     let token = std::fs::read_to_string(config.data_dir.join(ADMIN_TOKEN))
         .map_err(StartError::io("reading admin.token"))?;
     let parsed = crate::certs::parse_der(&der)?;
+    let admin = keyhold_core::Credential::Bearer(keyhold_core::SecretBytes::new(
+        token.trim().as_bytes().to_vec(),
+    ));
+    // The development tenant lets one principal manage and use keys (KMIP clients work so);
+    // a production tenant separates duties unless an administrator changes the setting.
+    app.kms
+        .run(
+            &keyhold_core::RequestMeta::internal(),
+            &admin,
+            keyhold_core::Operation::SetDuties(keyhold_core::ops::SetDuties {
+                allow_combined_duties: true,
+                expected_version: None,
+            }),
+        )
+        .await?;
     let op = keyhold_core::Operation::RegisterClientCert(keyhold_core::ops::RegisterClientCert {
         certificate: der,
         subject: parsed.subject,
@@ -399,13 +415,7 @@ async fn dev_kmip_client(app: &App, config: &Config) -> Result<(), StartError> {
         description: "development KMIP client (serve --dev)".into(),
     });
     app.kms
-        .run(
-            &keyhold_core::RequestMeta::internal(),
-            &keyhold_core::Credential::Bearer(keyhold_core::SecretBytes::new(
-                token.trim().as_bytes().to_vec(),
-            )),
-            op,
-        )
+        .run(&keyhold_core::RequestMeta::internal(), &admin, op)
         .await?;
     write_private_file(&key_path, key_pem.as_bytes())
         .map_err(StartError::io("writing kmip-client.key"))?;

@@ -48,6 +48,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "trust anchors",
         include_str!("../migrations/sqlite/0004_trust_anchors.sql"),
     ),
+    (
+        5,
+        "policies and approvals",
+        include_str!("../migrations/sqlite/0005_policies_approvals.sql"),
+    ),
 ];
 
 impl Dialect {

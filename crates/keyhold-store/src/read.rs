@@ -5,12 +5,13 @@ use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{
-    AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
+    AliasName, ApprovalId, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
 };
 use keyhold_core::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
     TrustAnchorRecord,
 };
+use keyhold_core::policy::{ApprovalRecord, ApprovalStatus, PolicySubject, PolicyVersion};
 use keyhold_core::store::{decode_record, KeyFilter, StoreError};
 use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
@@ -323,6 +324,122 @@ pub(crate) async fn grants(
     }
     s.push(" ORDER BY id");
     s.fetch_records(pool).await
+}
+
+/// How many times a grant was used.
+pub(crate) async fn grant_uses(
+    pool: &AnyPool,
+    tenant: &TenantId,
+    grant: &GrantId,
+) -> Result<u64, StoreError> {
+    let row = sqlx::query("SELECT uses FROM grant_uses WHERE grant_id = $1 AND tenant = $2")
+        .bind(grant.to_string())
+        .bind(tenant.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    match row {
+        Some(r) => {
+            let n: i64 = r.try_get(0).map_err(backend)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        }
+        None => Ok(0),
+    }
+}
+
+/// Every version of a policy, oldest first.
+pub(crate) async fn policy_versions(
+    pool: &AnyPool,
+    tenant: &TenantId,
+    subject: &PolicySubject,
+) -> Result<Vec<PolicyVersion>, StoreError> {
+    let q = sqlx::query(
+        "SELECT doc FROM policy_versions WHERE tenant = $1 AND subject = $2 ORDER BY version",
+    )
+    .bind(tenant.as_str())
+    .bind(subject.as_text());
+    fetch_records(pool, q).await
+}
+
+/// The latest version of a policy.
+pub(crate) async fn latest_policy(
+    pool: &AnyPool,
+    tenant: &TenantId,
+    subject: &PolicySubject,
+) -> Result<Option<PolicyVersion>, StoreError> {
+    let q = sqlx::query(
+        "SELECT doc FROM policy_versions WHERE tenant = $1 AND subject = $2 \
+         ORDER BY version DESC LIMIT 1",
+    )
+    .bind(tenant.as_str())
+    .bind(subject.as_text());
+    fetch_record(pool, q).await
+}
+
+/// An approval of `tenant`.
+pub(crate) async fn approval(
+    pool: &AnyPool,
+    tenant: &TenantId,
+    id: &ApprovalId,
+) -> Result<Option<ApprovalRecord>, StoreError> {
+    let q = sqlx::query("SELECT doc FROM approvals WHERE id = $1 AND tenant = $2")
+        .bind(id.to_string())
+        .bind(tenant.as_str());
+    fetch_record(pool, q).await
+}
+
+/// Approvals of `tenant`, newest first, optionally of one status, before `before`.
+pub(crate) async fn approvals(
+    pool: &AnyPool,
+    tenant: &TenantId,
+    status: Option<ApprovalStatus>,
+    before: Option<&ApprovalId>,
+    limit: u32,
+) -> Result<Vec<ApprovalRecord>, StoreError> {
+    let mut s = Select::new(
+        "SELECT doc FROM approvals WHERE tenant = $1",
+        Param::Text(tenant.to_string()),
+    );
+    if let Some(status) = status {
+        s.and_eq("status", Param::Text(status.as_str().to_owned()));
+    }
+    if let Some(before) = before {
+        let b = s.param(Param::Text(before.to_string()));
+        s.push(&format!(" AND id < {b}"));
+    }
+    let limit = s.param(Param::Int(i64::from(limit)));
+    s.push(&format!(" ORDER BY id DESC LIMIT {limit}"));
+    s.fetch_records(pool).await
+}
+
+/// Open approvals of `tenant` for one request digest.
+pub(crate) async fn open_approvals(
+    pool: &AnyPool,
+    tenant: &TenantId,
+    digest: &str,
+) -> Result<Vec<ApprovalRecord>, StoreError> {
+    let q = sqlx::query(
+        "SELECT doc FROM approvals WHERE tenant = $1 AND digest = $2 \
+         AND status IN ('pending', 'approved') ORDER BY id",
+    )
+    .bind(tenant.as_str())
+    .bind(digest);
+    fetch_records(pool, q).await
+}
+
+/// Open approvals of any tenant that expired at `now`.
+pub(crate) async fn approvals_due(
+    pool: &AnyPool,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Vec<ApprovalRecord>, StoreError> {
+    let q = sqlx::query(
+        "SELECT doc FROM approvals WHERE status IN ('pending', 'approved') AND expires_at <= $1 \
+         ORDER BY expires_at, id LIMIT $2",
+    )
+    .bind(now.millis())
+    .bind(i64::from(limit));
+    fetch_records(pool, q).await
 }
 
 /// The last audit event's sequence number and hash.

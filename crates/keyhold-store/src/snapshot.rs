@@ -12,11 +12,12 @@
 
 use async_trait::async_trait;
 use keyhold_core::archive::ArchivedVersion;
-use keyhold_core::ids::{AliasName, GrantId, KeyId, TenantId, TokenId, TrustAnchorId};
+use keyhold_core::ids::{AliasName, ApprovalId, GrantId, KeyId, TenantId, TokenId, TrustAnchorId};
 use keyhold_core::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
     TrustAnchorRecord,
 };
+use keyhold_core::policy::{ApprovalRecord, GrantUses, PolicyVersion};
 use keyhold_core::store::{Snapshot, StoreError};
 use serde::de::DeserializeOwned;
 use sqlx::{Any, AnyPool, Row, Transaction};
@@ -196,6 +197,52 @@ impl Snapshot for SqlSnapshot {
     ) -> Result<Vec<TrustAnchorRecord>, StoreError> {
         let after = after.map(|t| t.to_string()).unwrap_or_default();
         let q = sqlx::query("SELECT doc FROM trust_anchors WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(i64::from(limit));
+        self.records(q).await
+    }
+
+    async fn policy_versions(
+        &mut self,
+        after: Option<(&TenantId, &str, u32)>,
+        limit: u32,
+    ) -> Result<Vec<PolicyVersion>, StoreError> {
+        let (tenant, subject, version) = match after {
+            Some((t, s, v)) => (t.to_string(), s.to_owned(), i64::from(v)),
+            None => (String::new(), String::new(), -1),
+        };
+        let q = sqlx::query(
+            "SELECT doc FROM policy_versions WHERE (tenant, subject, version) > ($1, $2, $3) \
+             ORDER BY tenant, subject, version LIMIT $4",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .bind(version)
+        .bind(i64::from(limit));
+        self.records(q).await
+    }
+
+    async fn grant_uses(
+        &mut self,
+        after: Option<&GrantId>,
+        limit: u32,
+    ) -> Result<Vec<GrantUses>, StoreError> {
+        let after = after.map(|g| g.to_string()).unwrap_or_default();
+        let q = sqlx::query(
+            "SELECT doc FROM grant_uses WHERE grant_id > $1 ORDER BY grant_id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit));
+        self.records(q).await
+    }
+
+    async fn approvals(
+        &mut self,
+        after: Option<&ApprovalId>,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        let q = sqlx::query("SELECT doc FROM approvals WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after)
             .bind(i64::from(limit));
         self.records(q).await

@@ -8,12 +8,13 @@ use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{
-    AliasName, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
+    AliasName, ApprovalId, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
 };
 use keyhold_core::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
     TrustAnchorRecord,
 };
+use keyhold_core::policy::{ApprovalRecord, ApprovalStatus, PolicySubject, PolicyVersion};
 use keyhold_core::store::{KeyFilter, KeyStore, Snapshot, StoreError, WriteBatch};
 use sqlx::AnyPool;
 
@@ -203,6 +204,60 @@ impl KeyStore for SqlStore {
         grantee: Option<&PrincipalName>,
     ) -> Result<Vec<Grant>, StoreError> {
         read::grants(&self.read, tenant, key, grantee).await
+    }
+
+    async fn grant_uses(&self, tenant: &TenantId, grant: &GrantId) -> Result<u64, StoreError> {
+        read::grant_uses(&self.read, tenant, grant).await
+    }
+
+    async fn policy_versions(
+        &self,
+        tenant: &TenantId,
+        subject: &PolicySubject,
+    ) -> Result<Vec<PolicyVersion>, StoreError> {
+        read::policy_versions(&self.read, tenant, subject).await
+    }
+
+    async fn latest_policy(
+        &self,
+        tenant: &TenantId,
+        subject: &PolicySubject,
+    ) -> Result<Option<PolicyVersion>, StoreError> {
+        read::latest_policy(&self.read, tenant, subject).await
+    }
+
+    async fn approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+    ) -> Result<Option<ApprovalRecord>, StoreError> {
+        read::approval(&self.read, tenant, id).await
+    }
+
+    async fn approvals(
+        &self,
+        tenant: &TenantId,
+        status: Option<ApprovalStatus>,
+        before: Option<&ApprovalId>,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        read::approvals(&self.read, tenant, status, before, limit).await
+    }
+
+    async fn open_approvals(
+        &self,
+        tenant: &TenantId,
+        request_digest: &str,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        read::open_approvals(&self.read, tenant, request_digest).await
+    }
+
+    async fn approvals_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        read::approvals_due(&self.read, now, limit).await
     }
 
     async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {

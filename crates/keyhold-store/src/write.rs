@@ -7,7 +7,10 @@
 use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::ids::{KeyId, TenantId};
-use keyhold_core::model::{KeyRecord, KeyVersion, TenantRecord, TokenRecord, TrustAnchorRecord};
+use keyhold_core::model::{
+    KeyRecord, KeyVersion, TenantRecord, TokenRecord, TrustAnchorRecord, RECORD_VERSION,
+};
+use keyhold_core::policy::{ApprovalRecord, GrantUses, PolicyVersion};
 use keyhold_core::store::{encode_record, StoreError, Write, WriteBatch};
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -184,7 +187,7 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
             .bind(grant.id.to_string())
             .bind(grant.tenant.as_str())
             .bind(grant.key_id.to_string())
-            .bind(grant.grantee.as_str())
+            .bind(grant.grantee.column())
             .bind(encode_record(&grant))
             .execute(&mut *conn)
             .await
@@ -250,6 +253,157 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
             record,
             expected_revision,
         } => update_trust_anchor(conn, &record, expected_revision).await?,
+        Write::CountGrantUse {
+            tenant,
+            grant,
+            limit,
+        } => count_grant_use(conn, &tenant, &grant.to_string(), limit).await?,
+        Write::PutGrantUses(uses) => put_grant_uses(conn, &uses).await?,
+        Write::InsertPolicyVersion(version) => insert_policy_version(conn, &version).await?,
+        Write::InsertApproval(approval) => {
+            sqlx::query(
+                "INSERT INTO approvals (id, tenant, status, digest, expires_at, revision, doc) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(approval.id.to_string())
+            .bind(approval.tenant.as_str())
+            .bind(approval.status.as_str())
+            .bind(approval.request_digest.as_str())
+            .bind(approval.expires_at.millis())
+            .bind(to_i64(approval.revision, "approval revision")?)
+            .bind(encode_record(&approval))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, "approval"))?;
+        }
+        Write::UpdateApproval {
+            record,
+            expected_revision,
+        } => update_approval(conn, &record, expected_revision).await?,
+    }
+    Ok(())
+}
+
+/// Counts one use of a grant if it exists and is below `limit`; `Conflict` otherwise.
+async fn count_grant_use(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    grant: &str,
+    limit: u64,
+) -> Result<(), StoreError> {
+    let q = sqlx::query("SELECT 1 FROM grants WHERE id = $1 AND tenant = $2")
+        .bind(grant)
+        .bind(tenant.as_str());
+    if !exists(conn, q).await? {
+        return Err(StoreError::Conflict);
+    }
+    let limit = to_i64(limit, "grant use limit")?;
+    let row = sqlx::query("SELECT uses FROM grant_uses WHERE grant_id = $1")
+        .bind(grant)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let uses = match row {
+        Some(r) => r.try_get::<i64, _>(0).map_err(backend)?,
+        None => 0,
+    };
+    if uses >= limit {
+        return Err(StoreError::Conflict);
+    }
+    let record = GrantUses {
+        v: RECORD_VERSION,
+        tenant: tenant.clone(),
+        grant: grant
+            .parse()
+            .map_err(|_| StoreError::Corrupt("grant id".into()))?,
+        uses: u64::try_from(uses + 1).unwrap_or(u64::MAX),
+    };
+    put_grant_uses(conn, &record).await
+}
+
+/// Sets a grant's use counter.
+async fn put_grant_uses(conn: &mut AnyConnection, uses: &GrantUses) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO grant_uses (grant_id, tenant, uses, doc) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (grant_id) DO UPDATE SET tenant = excluded.tenant, uses = excluded.uses, doc = excluded.doc",
+    )
+    .bind(uses.grant.to_string())
+    .bind(uses.tenant.as_str())
+    .bind(to_i64(uses.uses, "grant uses")?)
+    .bind(encode_record(uses))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Appends a policy version that follows the stored latest one; `Conflict` otherwise.
+async fn insert_policy_version(
+    conn: &mut AnyConnection,
+    version: &PolicyVersion,
+) -> Result<(), StoreError> {
+    let subject = version.subject.as_text();
+    let latest = sqlx::query(
+        "SELECT version FROM policy_versions WHERE tenant = $1 AND subject = $2 \
+         ORDER BY version DESC LIMIT 1",
+    )
+    .bind(version.tenant.as_str())
+    .bind(subject.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?
+    .map(|r| r.try_get::<i64, _>(0))
+    .transpose()
+    .map_err(backend)?
+    .unwrap_or(0);
+    if i64::from(version.version) != latest + 1 {
+        return Err(StoreError::Conflict);
+    }
+    sqlx::query(
+        "INSERT INTO policy_versions (tenant, subject, version, doc) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(version.tenant.as_str())
+    .bind(subject.as_str())
+    .bind(i64::from(version.version))
+    .bind(encode_record(version))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match write_error(e, "policy version") {
+        StoreError::AlreadyExists(_) => StoreError::Conflict,
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// Replaces an approval whose stored revision is `expected_revision`.
+async fn update_approval(
+    conn: &mut AnyConnection,
+    record: &ApprovalRecord,
+    expected_revision: u64,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE approvals SET status = $1, expires_at = $2, revision = $3, doc = $4 \
+         WHERE id = $5 AND tenant = $6 AND revision = $7",
+    )
+    .bind(record.status.as_str())
+    .bind(record.expires_at.millis())
+    .bind(to_i64(record.revision, "approval revision")?)
+    .bind(encode_record(record))
+    .bind(record.id.to_string())
+    .bind(record.tenant.as_str())
+    .bind(to_i64(expected_revision, "approval revision")?)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    if done.rows_affected() == 0 {
+        let q = sqlx::query("SELECT 1 FROM approvals WHERE id = $1 AND tenant = $2")
+            .bind(record.id.to_string())
+            .bind(record.tenant.as_str());
+        return Err(if exists(conn, q).await? {
+            StoreError::Conflict
+        } else {
+            StoreError::NotFound("approval")
+        });
     }
     Ok(())
 }

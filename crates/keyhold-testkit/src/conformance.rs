@@ -83,6 +83,11 @@ macro_rules! store_conformance_tests {
             snapshot_pages_a_fixed_view_while_writes_go_on,
             trust_anchors_insert_list_remove,
             live_trust_anchor_identity_is_unique_across_tenants,
+            role_grants_never_match_a_principal_filter,
+            grant_uses_count_up_to_their_limit,
+            policy_versions_append_one_after_another,
+            approvals_insert_update_list_and_fall_due,
+            snapshot_pages_policies_uses_and_approvals,
         );
     };
     (@checks $fixture:expr; $($check:ident),+ $(,)?) => {
@@ -1149,7 +1154,7 @@ pub async fn grants_insert_filter_delete(store: &dyn KeyStore) {
         .is_empty());
 
     let mut dup = g2.clone();
-    dup.grantee = fixtures::principal("mallory");
+    dup.grantee = fixtures::principal("mallory").into();
     assert_already_exists(
         store.commit(batch([Write::InsertGrant(dup)])).await,
         "grant",
@@ -1669,4 +1674,299 @@ pub async fn live_trust_anchor_identity_is_unique_across_tenants(store: &dyn Key
         "trust anchor",
     );
     assert_eq!(store.trust_anchors(None).await.expect("read").len(), 2);
+}
+
+/// A grant to a role reads back as one and never matches a filter on a principal's name.
+pub async fn role_grants_never_match_a_principal_filter(store: &dyn KeyStore) {
+    use keyhold_core::model::{Grantee, Role};
+    let t = setup_tenant(store, "acme").await;
+    let k = put_key(store, fixtures::key(&t)).await;
+    let mut g = fixtures::grant(&t, &k.id, "bob");
+    g.grantee = Grantee::Role {
+        role: Role::KeyUser,
+    };
+    g.conditions.max_uses = Some(3);
+    g.conditions.context.insert("app".into(), "billing".into());
+    commit(store, [Write::InsertGrant(g.clone())]).await;
+    assert_eq!(
+        store.grants(&t, Some(&k.id), None).await.expect("read"),
+        vec![g]
+    );
+    for name in ["key-user", "#role:key-user", "role:key-user"] {
+        let p = fixtures::principal(name.trim_start_matches('#'));
+        assert!(store
+            .grants(&t, None, Some(&p))
+            .await
+            .expect("read")
+            .is_empty());
+    }
+}
+
+/// A use of a limited grant counts only while below its limit and while the grant exists in
+/// its tenant; a refused count fails its batch as a conflict and writes nothing.
+pub async fn grant_uses_count_up_to_their_limit(store: &dyn KeyStore) {
+    use keyhold_core::policy::GrantUses;
+    let t = setup_tenant(store, "acme").await;
+    let other = setup_tenant(store, "other").await;
+    let k = put_key(store, fixtures::key(&t)).await;
+    let g = fixtures::grant(&t, &k.id, "bob");
+    commit(store, [Write::InsertGrant(g.clone())]).await;
+    let count = |tenant: &TenantId| Write::CountGrantUse {
+        tenant: tenant.clone(),
+        grant: g.id,
+        limit: 2,
+    };
+    assert_eq!(store.grant_uses(&t, &g.id).await.expect("read"), 0);
+    commit(store, [count(&t)]).await;
+    assert_eq!(store.grant_uses(&t, &g.id).await.expect("read"), 1);
+    // Two in one batch: the second sees the first and refuses; neither stays.
+    assert_conflict(store.commit(batch([count(&t), count(&t)])).await);
+    assert_eq!(store.grant_uses(&t, &g.id).await.expect("read"), 1);
+    commit(store, [count(&t)]).await;
+    assert_eq!(store.grant_uses(&t, &g.id).await.expect("read"), 2);
+    assert_conflict(store.commit(batch([count(&t)])).await);
+    assert_conflict(store.commit(batch([count(&other)])).await);
+    assert_eq!(store.grant_uses(&other, &g.id).await.expect("read"), 0);
+    // A revoked grant counts no more uses, and keeps its count.
+    commit(
+        store,
+        [Write::DeleteGrant {
+            tenant: t.clone(),
+            id: g.id,
+        }],
+    )
+    .await;
+    let big = Write::CountGrantUse {
+        tenant: t.clone(),
+        grant: g.id,
+        limit: 100,
+    };
+    assert_conflict(store.commit(batch([big])).await);
+    assert_eq!(store.grant_uses(&t, &g.id).await.expect("read"), 2);
+    // A restore sets a counter.
+    commit(
+        store,
+        [Write::PutGrantUses(GrantUses {
+            v: keyhold_core::model::RECORD_VERSION,
+            tenant: t.clone(),
+            grant: g.id,
+            uses: 7,
+        })],
+    )
+    .await;
+    assert_eq!(store.grant_uses(&t, &g.id).await.expect("read"), 7);
+}
+
+/// Policy versions append as 1, 2, … per tenant and subject; any other number conflicts.
+pub async fn policy_versions_append_one_after_another(store: &dyn KeyStore) {
+    use keyhold_core::policy::PolicySubject;
+    let t = setup_tenant(store, "acme").await;
+    let other = setup_tenant(store, "other").await;
+    let v = |tenant: &TenantId, subject, n| {
+        Write::InsertPolicyVersion(fixtures::policy_version(tenant, subject, n))
+    };
+    let duties = PolicySubject::Duties;
+    assert_eq!(store.latest_policy(&t, &duties).await.expect("read"), None);
+    assert_conflict(store.commit(batch([v(&t, duties, 2)])).await);
+    commit(store, [v(&t, duties, 1)]).await;
+    assert_conflict(store.commit(batch([v(&t, duties, 1)])).await);
+    // Two of the same number in one batch: the second conflicts, and the first is undone.
+    assert_conflict(
+        store
+            .commit(batch([v(&t, duties, 2), v(&t, duties, 2)]))
+            .await,
+    );
+    commit(store, [v(&t, duties, 2), v(&t, duties, 3)]).await;
+    // Other subjects and tenants count on their own.
+    let key = PolicySubject::Key(KeyId::generate());
+    commit(
+        store,
+        [
+            v(&t, PolicySubject::Approvals, 1),
+            v(&t, key, 1),
+            v(&other, duties, 1),
+        ],
+    )
+    .await;
+    let history = store.policy_versions(&t, &duties).await.expect("read");
+    assert_eq!(
+        history.iter().map(|p| p.version).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(history[1], fixtures::policy_version(&t, duties, 2));
+    assert_eq!(
+        store
+            .latest_policy(&t, &duties)
+            .await
+            .expect("read")
+            .map(|p| p.version),
+        Some(3)
+    );
+    assert_eq!(
+        store.policy_versions(&t, &key).await.expect("read").len(),
+        1
+    );
+    assert_eq!(
+        store
+            .latest_policy(&other, &duties)
+            .await
+            .expect("read")
+            .map(|p| p.version),
+        Some(1)
+    );
+}
+
+/// Approvals insert once, update by compare-and-swap, list newest first by status, are found
+/// by digest while open, and fall due at their expiry.
+pub async fn approvals_insert_update_list_and_fall_due(store: &dyn KeyStore) {
+    use keyhold_core::policy::ApprovalStatus;
+    let t = setup_tenant(store, "acme").await;
+    let other = setup_tenant(store, "other").await;
+    let a1 = fixtures::approval(&t, "alice", "d1", 60);
+    let a2 = fixtures::approval(&t, "alice", "d2", 120);
+    let a3 = fixtures::approval(&other, "zoe", "d1", 30);
+    commit(
+        store,
+        [
+            Write::InsertApproval(a1.clone()),
+            Write::InsertApproval(a2.clone()),
+            Write::InsertApproval(a3.clone()),
+        ],
+    )
+    .await;
+    assert_already_exists(
+        store
+            .commit(batch([Write::InsertApproval(a1.clone())]))
+            .await,
+        "approval",
+    );
+    assert_eq!(
+        store.approval(&t, &a1.id).await.expect("read"),
+        Some(a1.clone())
+    );
+    assert_eq!(store.approval(&other, &a1.id).await.expect("read"), None);
+
+    let mut approved = a1.clone();
+    approved.status = ApprovalStatus::Approved;
+    approved.revision = 2;
+    let update = |record: &keyhold_core::policy::ApprovalRecord, expected| Write::UpdateApproval {
+        record: record.clone(),
+        expected_revision: expected,
+    };
+    assert_conflict(store.commit(batch([update(&approved, 2)])).await);
+    commit(store, [update(&approved, 1)]).await;
+    assert_conflict(store.commit(batch([update(&approved, 1)])).await);
+    let mut foreign = approved.clone();
+    foreign.tenant = other.clone();
+    assert_not_found(store.commit(batch([update(&foreign, 2)])).await, "approval");
+
+    let all = store.approvals(&t, None, None, 10).await.expect("read");
+    assert_eq!(
+        all.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![a2.id, a1.id],
+        "newest first"
+    );
+    let page = store
+        .approvals(&t, None, Some(&a2.id), 10)
+        .await
+        .expect("read");
+    assert_eq!(page, vec![approved.clone()]);
+    let pending = store
+        .approvals(&t, Some(ApprovalStatus::Pending), None, 10)
+        .await
+        .expect("read");
+    assert_eq!(pending, vec![a2.clone()]);
+
+    assert_eq!(
+        store.open_approvals(&t, "d1").await.expect("read"),
+        vec![approved.clone()]
+    );
+    let mut executed = approved.clone();
+    executed.status = ApprovalStatus::Executed;
+    executed.revision = 3;
+    commit(store, [update(&executed, 2)]).await;
+    assert!(store
+        .open_approvals(&t, "d1")
+        .await
+        .expect("read")
+        .is_empty());
+
+    let due = store
+        .approvals_due(fixtures::T0.plus_secs(120), 10)
+        .await
+        .expect("read");
+    assert_eq!(
+        due.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![a3.id, a2.id],
+        "open approvals of every tenant, soonest first; executed ones never"
+    );
+    assert!(store
+        .approvals_due(fixtures::T0.plus_secs(29), 10)
+        .await
+        .expect("read")
+        .is_empty());
+}
+
+/// A snapshot pages policy versions, grant use counters and approvals in their order.
+pub async fn snapshot_pages_policies_uses_and_approvals(store: &dyn KeyStore) {
+    use keyhold_core::policy::PolicySubject;
+    let t = setup_tenant(store, "acme").await;
+    let k = put_key(store, fixtures::key(&t)).await;
+    let g = fixtures::grant(&t, &k.id, "bob");
+    commit(
+        store,
+        [
+            Write::InsertGrant(g.clone()),
+            Write::CountGrantUse {
+                tenant: t.clone(),
+                grant: g.id,
+                limit: 5,
+            },
+            Write::InsertPolicyVersion(fixtures::policy_version(&t, PolicySubject::Duties, 1)),
+            Write::InsertPolicyVersion(fixtures::policy_version(&t, PolicySubject::Duties, 2)),
+            Write::InsertPolicyVersion(fixtures::policy_version(&t, PolicySubject::Approvals, 1)),
+            Write::InsertApproval(fixtures::approval(&t, "alice", "d", 60)),
+        ],
+    )
+    .await;
+    let mut snap = store.snapshot().await.expect("snapshot");
+    commit(
+        store,
+        [Write::InsertPolicyVersion(fixtures::policy_version(
+            &t,
+            PolicySubject::Duties,
+            3,
+        ))],
+    )
+    .await;
+    let first = snap.policy_versions(None, 2).await.expect("policies");
+    assert_eq!(
+        first
+            .iter()
+            .map(|p| (p.subject.as_text(), p.version))
+            .collect::<Vec<_>>(),
+        vec![("approvals".to_owned(), 1), ("duties".to_owned(), 1)]
+    );
+    let last = &first[1];
+    let subject = last.subject.as_text();
+    let rest = snap
+        .policy_versions(Some((&last.tenant, subject.as_str(), last.version)), 10)
+        .await
+        .expect("policies");
+    assert_eq!(rest.len(), 1, "version 3 came after the snapshot");
+    let uses = snap.grant_uses(None, 10).await.expect("uses");
+    assert_eq!(uses.len(), 1);
+    assert_eq!(uses[0].uses, 1);
+    assert!(snap
+        .grant_uses(Some(&g.id), 10)
+        .await
+        .expect("uses")
+        .is_empty());
+    let approvals = snap.approvals(None, 10).await.expect("approvals");
+    assert_eq!(approvals.len(), 1);
+    assert!(snap
+        .approvals(Some(&approvals[0].id), 10)
+        .await
+        .expect("approvals")
+        .is_empty());
 }

@@ -6,12 +6,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use keyhold_core::audit::{AuditEvent, AuthMethod, EventDraft, Outcome, Protocol, GENESIS_HASH};
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{
-    AliasName, GrantId, KeyId, KeyName, PrincipalName, RequestId, TenantId, TokenId, TrustAnchorId,
+    AliasName, ApprovalId, GrantId, KeyId, KeyName, PrincipalName, RequestId, TenantId, TokenId,
+    TrustAnchorId,
 };
 use keyhold_core::lifecycle::{Lifecycle, RevocationReason};
 use keyhold_core::model::{
-    Alias, Grant, Idempotency, KeyOp, KeyRecord, KeyUsage, KeyVersion, Link, LinkKind, ObjectKind,
-    Origin, Role, Roles, TenantRecord, TokenRecord, TrustAnchorRecord, RECORD_VERSION,
+    Alias, Grant, Grantee, Idempotency, KeyOp, KeyRecord, KeyUsage, KeyVersion, Link, LinkKind,
+    ObjectKind, Origin, Role, Roles, TenantRecord, TokenRecord, TrustAnchorRecord, RECORD_VERSION,
+};
+use keyhold_core::policy::{
+    ApprovalAction, ApprovalPolicy, ApprovalRecord, ApprovalStatus, Approvers, DutiesPolicy,
+    PolicyDocument, PolicySubject, PolicyVersion, Requester,
 };
 use keyhold_core::store::{Write, WriteBatch};
 use keyhold_crypto::{Algorithm, Provider};
@@ -232,10 +237,69 @@ pub fn grant(tenant: &TenantId, key_id: &KeyId, grantee: &str) -> Grant {
         id: GrantId::generate(),
         tenant: tenant.clone(),
         key_id: *key_id,
-        grantee: principal(grantee),
+        grantee: Grantee::Principal(principal(grantee)),
         operations: BTreeSet::from([KeyOp::Encrypt, KeyOp::Decrypt]),
+        conditions: Default::default(),
         created_at: T0,
         created_by: principal("key-manager"),
+    }
+}
+
+/// Version `version` of a tenant policy (`approvals` or `duties`) or of a key's (`key:<id>`).
+pub fn policy_version(tenant: &TenantId, subject: PolicySubject, version: u32) -> PolicyVersion {
+    let document = match subject {
+        PolicySubject::Key(_) => PolicyDocument::Grants { grants: Vec::new() },
+        PolicySubject::Approvals => PolicyDocument::Approvals(ApprovalPolicy::default()),
+        PolicySubject::Duties => PolicyDocument::Duties(DutiesPolicy {
+            allow_combined_duties: version % 2 == 1,
+        }),
+    };
+    PolicyVersion {
+        v: RECORD_VERSION,
+        tenant: tenant.clone(),
+        subject,
+        version,
+        document,
+        changed_at: T0.plus_secs(u64::from(version)),
+        changed_by: principal("admin"),
+        change: format!("change {version}"),
+        reverted_to: None,
+        approval: None,
+    }
+}
+
+/// A pending approval of a destruction asked by `requester`, for the request digest `digest`,
+/// expiring `ttl_secs` after [`T0`].
+pub fn approval(tenant: &TenantId, requester: &str, digest: &str, ttl_secs: u64) -> ApprovalRecord {
+    ApprovalRecord {
+        v: RECORD_VERSION,
+        id: ApprovalId::generate(),
+        tenant: tenant.clone(),
+        action: ApprovalAction::KeyDestroy,
+        key: None,
+        summary: "destroy a key".into(),
+        requester: Requester {
+            principal: principal(requester),
+            roles: Roles::one(Role::KeyManager),
+            auth: AuthMethod::Token,
+            token: None,
+        },
+        operation: None,
+        request_digest: digest.to_owned(),
+        required: 2,
+        approvers: Approvers {
+            principals: BTreeSet::from([principal("bob"), principal("carol")]),
+            roles: BTreeSet::new(),
+        },
+        created_at: T0,
+        expires_at: T0.plus_secs(ttl_secs),
+        approvals: Vec::new(),
+        rejection: None,
+        status: ApprovalStatus::Pending,
+        completed_at: None,
+        result: None,
+        error: None,
+        revision: 1,
     }
 }
 

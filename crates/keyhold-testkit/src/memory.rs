@@ -14,11 +14,14 @@ use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{
-    AliasName, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
+    AliasName, ApprovalId, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
 };
 use keyhold_core::model::{
-    Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
-    TrustAnchorRecord,
+    Alias, ClientCertRecord, Grant, Grantee, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
+    TrustAnchorRecord, RECORD_VERSION,
+};
+use keyhold_core::policy::{
+    ApprovalRecord, ApprovalStatus, GrantUses, PolicySubject, PolicyVersion,
 };
 use keyhold_core::store::{
     decode_record, encode_record, KeyFilter, KeyStore, Snapshot, StoreError, Write, WriteBatch,
@@ -46,6 +49,10 @@ struct State {
     client_certs: BTreeMap<String, ClientCertRecord>,
     trust_anchors: BTreeMap<TrustAnchorId, TrustAnchorRecord>,
     archive: BTreeMap<(KeyId, u32), ArchivedVersion>,
+    grant_uses: BTreeMap<GrantId, GrantUses>,
+    /// By (tenant, subject text, version).
+    policies: BTreeMap<(TenantId, String, u32), PolicyVersion>,
+    approvals: BTreeMap<ApprovalId, ApprovalRecord>,
     /// Event `seq` is at index `seq - 1`.
     audit: Vec<AuditEvent>,
 }
@@ -65,6 +72,9 @@ enum Undo {
     Grant(GrantId, Option<Grant>),
     ClientCert(String, Option<ClientCertRecord>),
     TrustAnchor(TrustAnchorId, Option<TrustAnchorRecord>),
+    GrantUses(GrantId, Option<GrantUses>),
+    Policy((TenantId, String, u32)),
+    Approval(ApprovalId, Option<ApprovalRecord>),
     Audit,
 }
 
@@ -317,6 +327,80 @@ impl State {
                 let old = self.client_certs.insert(fp.clone(), record);
                 Ok(Undo::ClientCert(fp, old))
             }
+            Write::CountGrantUse {
+                tenant,
+                grant,
+                limit,
+            } => {
+                if self.grants.get(&grant).is_none_or(|g| g.tenant != tenant) {
+                    return Err(StoreError::Conflict);
+                }
+                let old = self.grant_uses.get(&grant).cloned();
+                let uses = old.as_ref().map_or(0, |u| u.uses);
+                if uses >= limit {
+                    return Err(StoreError::Conflict);
+                }
+                self.grant_uses.insert(
+                    grant,
+                    GrantUses {
+                        v: RECORD_VERSION,
+                        tenant,
+                        grant,
+                        uses: uses + 1,
+                    },
+                );
+                Ok(Undo::GrantUses(grant, old))
+            }
+            Write::PutGrantUses(uses) => {
+                let uses = round_trip(&uses)?;
+                let grant = uses.grant;
+                let old = self.grant_uses.insert(grant, uses);
+                Ok(Undo::GrantUses(grant, old))
+            }
+            Write::InsertPolicyVersion(version) => {
+                let version = round_trip(&version)?;
+                let subject = version.subject.as_text();
+                let latest = self
+                    .policies
+                    .range(
+                        (version.tenant.clone(), subject.clone(), 0)
+                            ..=(version.tenant.clone(), subject.clone(), u32::MAX),
+                    )
+                    .next_back()
+                    .map_or(0, |(k, _)| k.2);
+                if version.version != latest + 1 {
+                    return Err(StoreError::Conflict);
+                }
+                let at = (version.tenant.clone(), subject, version.version);
+                self.policies.insert(at.clone(), version);
+                Ok(Undo::Policy(at))
+            }
+            Write::InsertApproval(approval) => {
+                let approval = round_trip(&approval)?;
+                if self.approvals.contains_key(&approval.id) {
+                    return Err(StoreError::AlreadyExists("approval"));
+                }
+                let id = approval.id;
+                self.approvals.insert(id, approval);
+                Ok(Undo::Approval(id, None))
+            }
+            Write::UpdateApproval {
+                record,
+                expected_revision,
+            } => {
+                let record = round_trip(&record)?;
+                match self.approvals.get(&record.id) {
+                    Some(current) if current.tenant == record.tenant => {
+                        if current.revision != expected_revision {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
+                    _ => return Err(StoreError::NotFound("approval")),
+                }
+                let id = record.id;
+                let old = self.approvals.insert(id, record);
+                Ok(Undo::Approval(id, old))
+            }
             Write::InsertTrustAnchor(anchor) => {
                 let anchor = round_trip(&anchor)?;
                 if !self.tenants.contains_key(&anchor.tenant) {
@@ -392,6 +476,11 @@ impl State {
             Undo::Grant(id, old) => restore(&mut self.grants, id, old),
             Undo::ClientCert(fp, old) => restore(&mut self.client_certs, fp, old),
             Undo::TrustAnchor(id, old) => restore(&mut self.trust_anchors, id, old),
+            Undo::GrantUses(id, old) => restore(&mut self.grant_uses, id, old),
+            Undo::Policy(at) => {
+                self.policies.remove(&at);
+            }
+            Undo::Approval(id, old) => restore(&mut self.approvals, id, old),
             Undo::Audit => {
                 self.audit.pop();
             }
@@ -681,10 +770,113 @@ impl KeyStore for MemoryStore {
             .filter(|g| {
                 &g.tenant == tenant
                     && key.is_none_or(|k| g.key_id == *k)
-                    && grantee.is_none_or(|p| &g.grantee == p)
+                    && grantee.is_none_or(|p| g.grantee == Grantee::Principal(p.clone()))
             })
             .cloned()
             .collect())
+    }
+
+    async fn grant_uses(&self, tenant: &TenantId, grant: &GrantId) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()
+            .grant_uses
+            .get(grant)
+            .filter(|u| &u.tenant == tenant)
+            .map_or(0, |u| u.uses))
+    }
+
+    async fn policy_versions(
+        &self,
+        tenant: &TenantId,
+        subject: &PolicySubject,
+    ) -> Result<Vec<PolicyVersion>, StoreError> {
+        let s = subject.as_text();
+        Ok(self
+            .lock()
+            .policies
+            .range((tenant.clone(), s.clone(), 0)..=(tenant.clone(), s, u32::MAX))
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    async fn latest_policy(
+        &self,
+        tenant: &TenantId,
+        subject: &PolicySubject,
+    ) -> Result<Option<PolicyVersion>, StoreError> {
+        let s = subject.as_text();
+        Ok(self
+            .lock()
+            .policies
+            .range((tenant.clone(), s.clone(), 0)..=(tenant.clone(), s, u32::MAX))
+            .next_back()
+            .map(|(_, v)| v.clone()))
+    }
+
+    async fn approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+    ) -> Result<Option<ApprovalRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .approvals
+            .get(id)
+            .filter(|a| &a.tenant == tenant)
+            .cloned())
+    }
+
+    async fn approvals(
+        &self,
+        tenant: &TenantId,
+        status: Option<ApprovalStatus>,
+        before: Option<&ApprovalId>,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .approvals
+            .values()
+            .rev()
+            .filter(|a| {
+                &a.tenant == tenant
+                    && status.is_none_or(|s| a.status == s)
+                    && before.is_none_or(|b| a.id < *b)
+            })
+            .take(take(limit))
+            .cloned()
+            .collect())
+    }
+
+    async fn open_approvals(
+        &self,
+        tenant: &TenantId,
+        request_digest: &str,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .approvals
+            .values()
+            .filter(|a| {
+                &a.tenant == tenant && a.request_digest == request_digest && a.status.is_open()
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn approvals_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let state = self.lock();
+        let mut due: Vec<&ApprovalRecord> = state
+            .approvals
+            .values()
+            .filter(|a| a.status.is_open() && a.expires_at <= now)
+            .collect();
+        due.sort_by(|a, b| a.expires_at.cmp(&b.expires_at).then(a.id.cmp(&b.id)));
+        Ok(due.into_iter().take(take(limit)).cloned().collect())
     }
 
     async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
@@ -834,5 +1026,33 @@ impl Snapshot for MemorySnapshot {
         limit: u32,
     ) -> Result<Vec<TrustAnchorRecord>, StoreError> {
         Ok(page(&self.0.trust_anchors, after.copied(), limit))
+    }
+
+    async fn policy_versions(
+        &mut self,
+        after: Option<(&TenantId, &str, u32)>,
+        limit: u32,
+    ) -> Result<Vec<PolicyVersion>, StoreError> {
+        Ok(page(
+            &self.0.policies,
+            after.map(|(t, s, v)| (t.clone(), s.to_owned(), v)),
+            limit,
+        ))
+    }
+
+    async fn grant_uses(
+        &mut self,
+        after: Option<&GrantId>,
+        limit: u32,
+    ) -> Result<Vec<GrantUses>, StoreError> {
+        Ok(page(&self.0.grant_uses, after.copied(), limit))
+    }
+
+    async fn approvals(
+        &mut self,
+        after: Option<&ApprovalId>,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        Ok(page(&self.0.approvals, after.copied(), limit))
     }
 }

@@ -423,6 +423,7 @@ pub(super) async fn create_grant(
         key_id: held.info.id,
         grantee: req.grantee,
         operations: req.operations,
+        conditions: req.conditions,
         created_at: now(),
         created_by: creator()?,
     }))

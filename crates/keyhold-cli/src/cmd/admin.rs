@@ -8,7 +8,7 @@ use std::str::FromStr;
 use keyhold_client::api;
 use keyhold_core::clock::{Clock, SystemClock};
 use keyhold_core::ids::{GrantId, KeyRef, TokenId};
-use keyhold_core::model::Grant;
+use keyhold_core::model::{Conditions, Grant, Grantee};
 use keyhold_core::ops::{CreateGrant, CreateToken, ListGrants, TokenInfo};
 
 use crate::args::{
@@ -102,11 +102,33 @@ fn token_status(t: &TokenInfo, now: keyhold_core::clock::Timestamp) -> &'static 
 /// Runs a `grant` subcommand.
 pub async fn grant(ctx: &Ctx, command: GrantCommand) -> Result<ExitCode, CliError> {
     match command {
-        GrantCommand::Create { key, to, ops } => {
+        GrantCommand::Create {
+            key,
+            to,
+            to_role,
+            ops,
+            require_context,
+            not_before,
+            not_after,
+            max_uses,
+        } => {
+            let grantee = match (to, to_role) {
+                (Some(p), _) => Grantee::Principal(p),
+                (None, Some(role)) => Grantee::Role { role },
+                (None, None) => return Err(CliError::Input("give --to or --to-role".into())),
+            };
+            let context = crate::parse::pairs_to_map(&require_context, "context key")
+                .map_err(CliError::Input)?;
             let req = CreateGrant {
                 key: KeyRef(key),
-                grantee: to,
+                grantee,
                 operations: ops.into_iter().collect(),
+                conditions: Conditions {
+                    context,
+                    not_before,
+                    not_after,
+                    max_uses,
+                },
             };
             ctx.run(api::create_grant(&req), |o, g| {
                 grant_table(o, std::slice::from_ref(g))
@@ -138,7 +160,7 @@ pub async fn grant(ctx: &Ctx, command: GrantCommand) -> Result<ExitCode, CliErro
     Ok(ExitCode::SUCCESS)
 }
 
-fn grant_table(out: &mut impl Write, grants: &[Grant]) -> io::Result<()> {
+pub(crate) fn grant_table(out: &mut impl Write, grants: &[Grant]) -> io::Result<()> {
     let rows: Vec<Vec<String>> = grants
         .iter()
         .map(|g| {
@@ -148,10 +170,37 @@ fn grant_table(out: &mut impl Write, grants: &[Grant]) -> io::Result<()> {
                 g.key_id.to_string(),
                 g.grantee.to_string(),
                 ops.join(","),
+                conditions(&g.conditions),
             ]
         })
         .collect();
-    table(out, &["ID", "KEY", "GRANTEE", "OPERATIONS"], &rows)
+    table(
+        out,
+        &["ID", "KEY", "GRANTEE", "OPERATIONS", "CONDITIONS"],
+        &rows,
+    )
+}
+
+/// A grant's conditions in one cell.
+pub(crate) fn conditions(c: &Conditions) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in &c.context {
+        parts.push(format!("context {k}={v}"));
+    }
+    if let Some(t) = c.not_before {
+        parts.push(format!("from {t}"));
+    }
+    if let Some(t) = c.not_after {
+        parts.push(format!("until {t}"));
+    }
+    if let Some(n) = c.max_uses {
+        parts.push(format!("max {n} uses"));
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join("; ")
+    }
 }
 
 /// Runs an `audit` subcommand.

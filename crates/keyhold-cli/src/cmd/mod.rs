@@ -1,6 +1,7 @@
 //! One module per group of commands; [`run`] dispatches.
 
 mod admin;
+mod approvals;
 mod backup;
 mod crypto;
 mod files;
@@ -35,6 +36,9 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<ExitCode, CliError> {
         Command::Random(a) => crypto::random(ctx, a).await,
         Command::Token(c) => admin::token(ctx, c).await,
         Command::Grant(c) => admin::grant(ctx, c).await,
+        Command::Policy(c) => approvals::policy(ctx, c).await,
+        Command::Approval(c) => approvals::approval(ctx, c).await,
+        Command::Duties(c) => approvals::duties(ctx, c).await,
         Command::KmipClient(c) => admin::kmip_client(ctx, c).await,
         Command::Tenant(c) => admin::tenant(ctx, c).await,
         Command::TrustAnchor(c) => admin::trust_anchor(ctx, c).await,

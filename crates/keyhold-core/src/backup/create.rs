@@ -118,12 +118,7 @@ pub async fn authorize(
 ) -> Result<Caller, KmsError> {
     let checked = async {
         let caller = kms.authenticate(credential).await?;
-        let cx = Cx {
-            kms,
-            caller: &caller,
-            now: kms.now(),
-            epoch: kms.caches.epoch(),
-        };
+        let cx = Cx::new(kms, &caller, kms.now(), kms.caches.epoch());
         cx.require(
             &[Role::Admin],
             "only administrators back up and restore keys",
@@ -462,6 +457,36 @@ async fn stream_sections<W: AsyncWrite + Unpin + Send>(
         after = Some(last.id);
         for a in page {
             w.record(&emit(KeyEntry::TrustAnchor(a), counts)).await?;
+        }
+    }
+    let mut after: Option<(TenantId, String, u32)> = None;
+    loop {
+        let page = snap
+            .policy_versions(after.as_ref().map(|(t, s, v)| (t, s.as_str(), *v)), PAGE)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.tenant.clone(), last.subject.as_text(), last.version));
+        for p in page {
+            w.record(&emit(KeyEntry::PolicyVersion(p), counts)).await?;
+        }
+    }
+    let mut after = None;
+    loop {
+        let page = snap.grant_uses(after.as_ref(), PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.grant);
+        for u in page {
+            w.record(&emit(KeyEntry::GrantUses(u), counts)).await?;
+        }
+    }
+    let mut after = None;
+    loop {
+        let page = snap.approvals(after.as_ref(), PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for a in page {
+            w.record(&emit(KeyEntry::Approval(Box::new(a)), counts))
+                .await?;
         }
     }
     Ok(())

@@ -40,11 +40,13 @@ use crate::model::{
     Alias, ClientCertRecord, Grant, KeyRecord, KeyVersion, TenantRecord, TokenRecord,
     TrustAnchorRecord,
 };
+use crate::policy::{ApprovalRecord, GrantUses, PolicyVersion};
 
 pub use format::{ArtifactHeader, ArtifactKind, BackupError, BackupKey, BackupSecret, Protection};
 
 /// Records of a key backup, in this order: tenants; each key followed by its versions and
-/// archived versions; aliases; grants; tokens; client certificates; trust anchors; the end.
+/// archived versions; aliases; grants; tokens; client certificates; trust anchors; policy
+/// versions, grant use counters and approvals; the end.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum KeyEntry {
@@ -66,6 +68,12 @@ pub enum KeyEntry {
     ClientCert(ClientCertRecord),
     /// A trust anchor (a CA certificate trusted for one tenant's client certificates; public).
     TrustAnchor(TrustAnchorRecord),
+    /// A version of a policy (a key's grants, an approval policy, a duties setting).
+    PolicyVersion(PolicyVersion),
+    /// How many times a limited grant was used.
+    GrantUses(GrantUses),
+    /// A request waiting for (or done with) its approvals.
+    Approval(Box<ApprovalRecord>),
     /// The last record.
     End(KeyBackupEnd),
 }
@@ -81,7 +89,8 @@ impl KeyEntry {
             Self::Token(_) => 4,
             Self::ClientCert(_) => 5,
             Self::TrustAnchor(_) => 6,
-            Self::End(_) => 7,
+            Self::PolicyVersion(_) | Self::GrantUses(_) | Self::Approval(_) => 7,
+            Self::End(_) => 8,
         }
     }
 }
@@ -157,6 +166,15 @@ pub struct Counts {
     /// Trust anchors.
     #[serde(default)]
     pub trust_anchors: u64,
+    /// Policy versions.
+    #[serde(default)]
+    pub policy_versions: u64,
+    /// Grant use counters.
+    #[serde(default)]
+    pub grant_uses: u64,
+    /// Approvals.
+    #[serde(default)]
+    pub approvals: u64,
 }
 
 impl Counts {
@@ -172,6 +190,9 @@ impl Counts {
             KeyEntry::Token(_) => self.tokens += 1,
             KeyEntry::ClientCert(_) => self.client_certs += 1,
             KeyEntry::TrustAnchor(_) => self.trust_anchors += 1,
+            KeyEntry::PolicyVersion(_) => self.policy_versions += 1,
+            KeyEntry::GrantUses(_) => self.grant_uses += 1,
+            KeyEntry::Approval(_) => self.approvals += 1,
             KeyEntry::End(_) => {}
         }
     }
@@ -187,6 +208,9 @@ impl Counts {
             + self.tokens
             + self.client_certs
             + self.trust_anchors
+            + self.policy_versions
+            + self.grant_uses
+            + self.approvals
     }
 }
 

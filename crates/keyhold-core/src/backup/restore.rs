@@ -21,7 +21,22 @@ use crate::error::KmsError;
 use crate::ids::{KeyId, TenantId};
 use crate::kms::{tenant_aad, Kms, RequestMeta};
 use crate::model::{Alias, Grant, KeyRecord, KeyVersion, RECORD_VERSION};
+use crate::ops::approvals::gate_outside;
+use crate::policy::{ApprovalAction, GrantUses, PolicySubject, PolicyVersion};
 use crate::store::{KeyFilter, Write, WriteBatch};
+
+/// The canonical form of a restore (or, with a key, a Recover Key) for dual control: the
+/// backup's id and the digest of its key backup header.
+fn restore_request(pair: &Pair, key: Option<KeyId>) -> Vec<u8> {
+    let digest = Provider::aws_lc().sha256(&pair.key_header_bytes);
+    format!(
+        "backup.restore\0{}\0{}\0{}",
+        pair.key_header.backup_id,
+        hex::encode(digest),
+        key.map(|k| k.to_string()).unwrap_or_default()
+    )
+    .into_bytes()
+}
 
 /// Writes per committed batch.
 const BATCH: usize = 500;
@@ -124,8 +139,11 @@ pub async fn restore_as(
     progress: Progress<'_>,
 ) -> Result<Report, KmsError> {
     let result = restore(kms, meta, caller, &key, kek_backup, key_backup, progress).await;
-    if let Err(e) = &result {
-        audit(kms, meta, Some(caller), "backup.restore", Err(e)).await?;
+    match &result {
+        // Audited as `approval.request` already.
+        Err(KmsError::ApprovalRequired { .. }) => {}
+        Err(e) => audit(kms, meta, Some(caller), "backup.restore", Err(e)).await?,
+        Ok(_) => {}
     }
     result
 }
@@ -147,13 +165,26 @@ async fn restore(
     }
     let (pair, keks, report) = verify_all(key_backup, kek_backup, key, progress).await?;
     let id = pair.key_header.backup_id;
+    // Dual control: the approval binds this backup (its id and header), and is consumed with
+    // the first batch written.
+    let consumed = gate_outside(
+        kms,
+        meta,
+        caller,
+        ApprovalAction::BackupRestore,
+        None,
+        restore_request(&pair, None),
+        format!("restore backup {id} into this server"),
+    )
+    .await?;
 
     // Tenants (with their KEKs) and archive keys go in the last batch: until it commits, the
     // restored keys cannot be used.
     let current_tenants = kms.store().tenants().await?;
     let mut tenant_writes = Vec::new();
     let mut anchor_writes = Vec::new();
-    let mut pending = WriteBatch::default();
+    let mut pending = WriteBatch(consumed);
+    let mut existing_policies = std::collections::HashMap::new();
     let mut root_guard = None;
     let mut part = 0usize;
     let mut replay = Replay::start(key_backup, &pair, &keks).await?;
@@ -211,6 +242,28 @@ async fn restore(
                     anchor_writes.push(Write::InsertTrustAnchor(a));
                 }
             }
+            KeyEntry::PolicyVersion(p) => {
+                // A tenant policy this server set already (e.g. its duties setting) stays, as
+                // its own tokens do; the backed-up history of that policy is skipped.
+                let at = (p.tenant.clone(), p.subject);
+                let taken = match existing_policies.get(&at) {
+                    Some(t) => *t,
+                    None => {
+                        let t = kms
+                            .store()
+                            .latest_policy(&p.tenant, &p.subject)
+                            .await?
+                            .is_some();
+                        existing_policies.insert(at, t);
+                        t
+                    }
+                };
+                if !taken {
+                    pending.push(Write::InsertPolicyVersion(p));
+                }
+            }
+            KeyEntry::GrantUses(u) => pending.push(Write::PutGrantUses(u)),
+            KeyEntry::Approval(a) => pending.push(Write::InsertApproval(*a)),
             KeyEntry::End(_) => {}
         }
         if pending.0.len() >= BATCH {
@@ -335,8 +388,9 @@ pub async fn recover_key_as(
     key_backup: &Path,
     key_id: KeyId,
 ) -> Result<Recovered, KmsError> {
-    let result = recover_key(kms, &key, kek_backup, key_backup, key_id).await;
+    let result = recover_key(kms, meta, caller, &key, kek_backup, key_backup, key_id).await;
     match &result {
+        Err(KmsError::ApprovalRequired { .. }) => {}
         Ok((recovered, writes)) => {
             let detail = format!(
                 "key {} recovered from backup {}: {} versions, {} aliases ({} skipped), {} grants",
@@ -370,10 +424,14 @@ struct Found {
     archived: Vec<ArchivedVersion>,
     aliases: Vec<Alias>,
     grants: Vec<Grant>,
+    policy: Vec<PolicyVersion>,
+    uses: Vec<GrantUses>,
 }
 
 async fn recover_key(
     kms: &Kms,
+    meta: &RequestMeta,
+    caller: &crate::ops::Caller,
     key: &BackupKey,
     kek_backup: &[u8],
     key_backup: &Path,
@@ -389,11 +447,17 @@ async fn recover_key(
             KeyEntry::Archived(a) if a.key_id == key_id => found.archived.push(a),
             KeyEntry::Alias(a) if a.key_id == key_id => found.aliases.push(a),
             KeyEntry::Grant(g) if g.key_id == key_id => found.grants.push(g),
+            KeyEntry::PolicyVersion(p) if p.subject == PolicySubject::Key(key_id) => {
+                found.policy.push(p)
+            }
+            KeyEntry::GrantUses(u) => found.uses.push(u),
             _ => {}
         }
     }
     replay.finish().await?;
     let record = found.key.ok_or(KmsError::NotFound("key in this backup"))?;
+    let grant_ids: std::collections::BTreeSet<_> = found.grants.iter().map(|g| g.id).collect();
+    found.uses.retain(|u| grant_ids.contains(&u.grant));
     let store = kms.store();
     if let Some(existing) = store.key_any_tenant(&key_id).await? {
         return Err(if existing.lifecycle.state.is_destroyed() {
@@ -424,7 +488,20 @@ async fn recover_key(
     kms.ensure_kek(&record.tenant).await?;
     let server_kek = kms.kek(&record.tenant)?;
     let same_kek = keyhold_crypto::constant_time_eq(backup_kek.as_bytes(), server_kek.as_bytes());
-    let mut writes = WriteBatch::default();
+    let consumed = gate_outside(
+        kms,
+        meta,
+        caller,
+        ApprovalAction::BackupRestore,
+        Some(key_id),
+        restore_request(&pair, Some(key_id)),
+        format!(
+            "recover key {key_id} from backup {}",
+            pair.key_header.backup_id
+        ),
+    )
+    .await?;
+    let mut writes = WriteBatch(consumed);
     writes.push(Write::InsertKey(record.clone()));
     let versions = found.versions.len() as u32;
     for mut v in found.versions {
@@ -480,6 +557,13 @@ async fn recover_key(
     for g in found.grants {
         grants += 1;
         writes.push(Write::InsertGrant(g));
+    }
+    // The key's policy history and its grants' use counters come back with it.
+    for p in found.policy {
+        writes.push(Write::InsertPolicyVersion(p));
+    }
+    for u in found.uses {
+        writes.push(Write::PutGrantUses(u));
     }
     Ok((
         Recovered {

@@ -375,6 +375,7 @@ impl<'a> Checker<'a> {
             | KeyEntry::Token(_)
             | KeyEntry::ClientCert(_)
             | KeyEntry::TrustAnchor(_) => {}
+            KeyEntry::PolicyVersion(_) | KeyEntry::GrantUses(_) | KeyEntry::Approval(_) => {}
             KeyEntry::End(end) => {
                 self.close_key()?;
                 self.end = Some(end.clone());

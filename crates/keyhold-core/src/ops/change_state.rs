@@ -9,6 +9,7 @@ use crate::error::KmsError;
 use crate::ids::KeyRef;
 use crate::lifecycle::{apply, RevocationReason, Transition};
 use crate::model::Role;
+use crate::policy::ApprovalAction;
 
 /// A life-cycle change a client can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +47,7 @@ pub enum StateChange {
 }
 
 /// Request: change a key's life-cycle state.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangeState {
     /// Id, name or alias.
@@ -106,6 +107,16 @@ impl ChangeState {
         };
         let before = old.lifecycle.effective(cx.now);
         let lifecycle = apply(&old.lifecycle, transition, cx.now)?;
+        let gated = match self.change {
+            StateChange::Destroy => Some(ApprovalAction::KeyDestroy),
+            StateChange::ScheduleDestroy { .. } => Some(ApprovalAction::KeyScheduleDestroy),
+            _ => None,
+        };
+        if let Some(action) = gated {
+            let what = self.action();
+            cx.dual_control(action, Some(old.id), || format!("{what} of key {}", old.id))
+                .await?;
+        }
         let detail = match (lifecycle.destroy_at, lifecycle.archived_at) {
             (Some(at), _) if before.destroy_at.is_none() => {
                 format!("{}; destruction at {at}", lifecycle.state)

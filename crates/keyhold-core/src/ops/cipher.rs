@@ -149,7 +149,7 @@ fn check_family(family: KeyFamily, mode: CipherMode) -> Result<(), KmsError> {
 impl CipherEncrypt {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let key = cx.resolve(&self.key).await?;
-        cx.authorize_use(&key, KeyOp::Encrypt).await?;
+        cx.authorize_use(&key, KeyOp::Encrypt, None).await?;
         if key.usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::WrongKeyUsage("this key is not for encryption"));
         }
@@ -220,7 +220,7 @@ impl CipherEncrypt {
 impl CipherDecrypt {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let key = cx.resolve(&self.key).await?;
-        cx.authorize_use(&key, KeyOp::Decrypt).await?;
+        cx.authorize_use(&key, KeyOp::Decrypt, None).await?;
         if key.usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::WrongKeyUsage("this key is not for encryption"));
         }

@@ -78,6 +78,15 @@ impl RegisterClientCert {
             return Err(KmsError::invalid("that principal name is reserved"));
         }
         check_roles(self.roles, self.allow_combined_duties)?;
+        if self.roles.combines_duties() && !cx.tenant_policies().await?.duties.allow_combined_duties
+        {
+            return Err(KmsError::PermissionDenied(
+                "the tenant separates duties: allow combined duties first (`keyhold duties set --allow-combined-duties true`)",
+            ));
+        }
+        for role in self.roles.iter() {
+            super::tokens::require_separate_duties(cx, &self.principal, role).await?;
+        }
         if self.description.len() > 512 || self.subject.len() > 1024 {
             return Err(KmsError::invalid("description or subject too long"));
         }

@@ -87,8 +87,8 @@ impl CreateKey {
         let mut batch = WriteBatch::default();
         batch.push(Write::InsertKey(record.clone()));
         batch.push(Write::InsertVersion(version));
-        if let Some(grant) = cx.owner_grant(&record) {
-            batch.push(grant);
+        for w in cx.owner_grant(&record).await? {
+            batch.push(w);
         }
         let info = key_info(cx, &record).await?;
         Ok(Done::new(Response::Key(Box::new(info)))

@@ -161,7 +161,8 @@ impl Encrypt {
             ));
         }
         let key = cx.resolve(&self.key).await?;
-        cx.authorize_use(&key, KeyOp::Encrypt).await?;
+        cx.authorize_use(&key, KeyOp::Encrypt, Some(&self.context))
+            .await?;
         let (ciphertext, version) =
             protect(cx, &key, plaintext.0.as_bytes(), &self.context).await?;
         Ok(Done::new(Response::Encrypt(EncryptResponse {
@@ -177,7 +178,8 @@ impl Decrypt {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let ct = Ciphertext::parse(&self.ciphertext)?;
         let key = cx.key_by_id(&ct.key_id).await?;
-        cx.authorize_use(&key, KeyOp::Decrypt).await?;
+        cx.authorize_use(&key, KeyOp::Decrypt, Some(&self.context))
+            .await?;
         let (plaintext, flagged) = process(cx, &key, &ct, &self.context).await?;
         let mut done = Done::new(Response::Decrypt(DecryptResponse {
             plaintext: SecretData(plaintext),
@@ -195,13 +197,23 @@ impl ReEncrypt {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let ct = Ciphertext::parse(&self.ciphertext)?;
         let source = cx.key_by_id(&ct.key_id).await?;
-        cx.authorize_use(&source, KeyOp::ReEncrypt).await?;
+        cx.authorize_use(&source, KeyOp::ReEncrypt, Some(&self.source_context))
+            .await?;
         let destination = match &self.destination_key {
             Some(r) => cx.resolve(r).await?,
             None => source.clone(),
         };
         if destination.id != source.id {
-            cx.authorize_use(&destination, KeyOp::ReEncrypt).await?;
+            cx.authorize_use(
+                &destination,
+                KeyOp::ReEncrypt,
+                Some(
+                    self.destination_context
+                        .as_ref()
+                        .unwrap_or(&self.source_context),
+                ),
+            )
+            .await?;
         }
         let (plaintext, flagged) = process(cx, &source, &ct, &self.source_context).await?;
         let context = self.destination_context.unwrap_or(self.source_context);
@@ -230,7 +242,8 @@ impl GenerateDataKey {
             ));
         }
         let key = cx.resolve(&self.key).await?;
-        cx.authorize_use(&key, KeyOp::GenerateDataKey).await?;
+        cx.authorize_use(&key, KeyOp::GenerateDataKey, Some(&self.context))
+            .await?;
         if key.algorithm.family() != KeyFamily::Aes {
             return Err(KmsError::WrongKeyUsage(
                 "data keys are encrypted under symmetric (AES) keys",

@@ -103,7 +103,7 @@ impl DeriveKey {
             _ => return Err(KmsError::invalid("only AES and HMAC keys can be derived")),
         };
         let base = cx.resolve(&self.base).await?;
-        cx.authorize_use(&base, KeyOp::Derive).await?;
+        cx.authorize_use(&base, KeyOp::Derive, None).await?;
         if base.usage != KeyUsage::Derive {
             return Err(KmsError::WrongKeyUsage(
                 "the base object's usage is not derive",
@@ -164,8 +164,8 @@ impl DeriveKey {
             },
             cx.now,
         )?));
-        if let Some(grant) = cx.owner_grant(&record) {
-            batch.push(grant);
+        for w in cx.owner_grant(&record).await? {
+            batch.push(w);
         }
         let info = key_info(cx, &record).await?;
         Ok(Done::new(Response::Key(Box::new(info)))

@@ -1,27 +1,35 @@
-//! Grants: which key-user may do what with which key. Managed by key managers.
+//! Grants: the statements of a key's policy — which principal, or which role of the tenant,
+//! may do what with the key, under which conditions. Managed by key managers; every change is
+//! a new version of the key's policy (see [`super::policies`]) and is under dual control when
+//! the approval policy governs `policy.change`.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::policies::{key_policy, key_policy_change};
 use super::{Cx, Done, Response};
 use crate::error::KmsError;
 use crate::ids::{GrantId, KeyRef, PrincipalName};
-use crate::model::{Grant, KeyOp, Role, RECORD_VERSION};
+use crate::model::{Conditions, Grant, Grantee, KeyOp, Role, RECORD_VERSION};
+use crate::policy::ApprovalAction;
 use crate::store::{Write, WriteBatch};
 
-/// Request: allow a principal some operations on a key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Request: allow a principal, or every holder of a role, some operations on a key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateGrant {
     /// Id, name or alias.
     #[serde(default)]
     pub key: KeyRef,
-    /// Who.
-    pub grantee: PrincipalName,
+    /// Who: a principal's name, or `{"role": "key-user"}`.
+    pub grantee: Grantee,
     /// What.
     pub operations: BTreeSet<KeyOp>,
+    /// When.
+    #[serde(default)]
+    pub conditions: Conditions,
 }
 
 /// Request: list grants.
@@ -46,7 +54,7 @@ pub struct GrantList {
 }
 
 /// Request: revoke a grant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevokeGrant {
@@ -60,7 +68,26 @@ impl CreateGrant {
         if self.operations.is_empty() {
             return Err(KmsError::invalid("a grant needs at least one operation"));
         }
+        self.conditions.validate()?;
+        if let Grantee::Principal(p) = &self.grantee {
+            if p == &PrincipalName::system() || p == &PrincipalName::anonymous() {
+                return Err(KmsError::invalid("that principal name is reserved"));
+            }
+        }
         let key = cx.resolve(&self.key).await?;
+        if self.grantee.principal() == Some(&cx.caller.principal)
+            && !cx.tenant_policies().await?.duties.allow_combined_duties
+        {
+            return Err(KmsError::PermissionDenied(
+                "a key manager cannot grant itself the use of a key (separation of duties)",
+            ));
+        }
+        let ops: Vec<&str> = self.operations.iter().map(|o| o.as_str()).collect();
+        let what = format!("{} to {}", ops.join(","), self.grantee);
+        cx.dual_control(ApprovalAction::PolicyChange, Some(key.id), || {
+            format!("grant {what} on key {}", key.id)
+        })
+        .await?;
         let grant = Grant {
             v: RECORD_VERSION,
             id: GrantId::generate(),
@@ -68,13 +95,27 @@ impl CreateGrant {
             key_id: key.id,
             grantee: self.grantee,
             operations: self.operations,
+            conditions: self.conditions,
             created_at: cx.now,
             created_by: cx.caller.principal.clone(),
         };
-        let ops: Vec<&str> = grant.operations.iter().map(|o| o.as_str()).collect();
-        let detail = format!("grant {} to {}: {}", grant.id, grant.grantee, ops.join(","));
+        let (version, mut grants) = key_policy(cx, &key).await?;
+        let detail = format!(
+            "grant {} of {what}; policy version {}",
+            grant.id,
+            version + 1
+        );
+        grants.push(grant.clone());
         let mut batch = WriteBatch::default();
         batch.push(Write::InsertGrant(grant.clone()));
+        batch.push(key_policy_change(
+            cx,
+            &key,
+            version,
+            grants,
+            format!("grant {} created: {what}", grant.id),
+            None,
+        ));
         Ok(Done::new(Response::Grant(grant))
             .key(key.id, None)
             .writes(batch)
@@ -109,14 +150,36 @@ impl RevokeGrant {
             .into_iter()
             .find(|g| g.id == self.id)
             .ok_or(KmsError::NotFound("grant"))?;
+        let key = cx.key_by_id(&grant.key_id).await?;
+        cx.dual_control(ApprovalAction::PolicyChange, Some(key.id), || {
+            format!(
+                "revoke grant {} ({}) on key {}",
+                grant.id, grant.grantee, key.id
+            )
+        })
+        .await?;
+        let (version, grants) = key_policy(cx, &key).await?;
+        let remaining: Vec<Grant> = grants.into_iter().filter(|g| g.id != grant.id).collect();
         let mut batch = WriteBatch::default();
         batch.push(Write::DeleteGrant {
             tenant: grant.tenant.clone(),
             id: grant.id,
         });
+        batch.push(key_policy_change(
+            cx,
+            &key,
+            version,
+            remaining,
+            format!("grant {} revoked ({})", grant.id, grant.grantee),
+            None,
+        ));
         Ok(Done::new(Response::Empty {})
             .key(grant.key_id, None)
             .writes(batch)
-            .detail(format!("grant {}", grant.id)))
+            .detail(format!(
+                "grant {}; policy version {}",
+                grant.id,
+                version + 1
+            )))
     }
 }

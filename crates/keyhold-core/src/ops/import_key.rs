@@ -23,6 +23,7 @@ use crate::error::KmsError;
 use crate::ids::KeyRef;
 use crate::kms::{lock, ImportSlot};
 use crate::model::{Origin, Role};
+use crate::policy::ApprovalAction;
 use crate::store::{Write, WriteBatch};
 
 /// Request: a wrapping key for one import.
@@ -114,10 +115,26 @@ impl ImportKey {
         let material = self.unwrap(cx)?;
         let token = self.import_token.clone();
         let material = cx.kms.crypto.import(self.algorithm, material.as_bytes())?;
+        let existing = match &self.key {
+            Some(r) => Some(cx.resolve(r).await?),
+            None => None,
+        };
+        let algorithm = self.algorithm;
+        cx.dual_control(
+            ApprovalAction::KeyImport,
+            existing.as_ref().map(|k| k.id),
+            || match &existing {
+                Some(k) => format!(
+                    "import {algorithm} material as a new version of key {}",
+                    k.id
+                ),
+                None => format!("import {algorithm} material as a new key"),
+            },
+        )
+        .await?;
         let mut batch = WriteBatch::default();
-        let record = match &self.key {
-            Some(r) => {
-                let old = cx.resolve(r).await?;
+        let record = match existing {
+            Some(old) => {
                 if old.origin != Origin::Imported || old.algorithm != self.algorithm {
                     return Err(KmsError::invalid(
                         "new material can only be added to an imported key of the same algorithm",

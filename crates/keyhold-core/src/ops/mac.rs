@@ -82,7 +82,7 @@ fn check_mac_key(key: &KeyRecord) -> Result<(), KmsError> {
 impl GenerateMac {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let key = cx.resolve(&self.key).await?;
-        cx.authorize_use(&key, KeyOp::Mac).await?;
+        cx.authorize_use(&key, KeyOp::Mac, None).await?;
         check_mac_key(&key)?;
         cx.check(&key, Use::Protect, "mac")?;
         if self.message.len() > cx.kms.config.max_plaintext {
@@ -108,7 +108,7 @@ impl GenerateMac {
 impl VerifyMac {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let key = cx.resolve(&self.key).await?;
-        cx.authorize_use(&key, KeyOp::MacVerify).await?;
+        cx.authorize_use(&key, KeyOp::MacVerify, None).await?;
         check_mac_key(&key)?;
         let permit = cx.check(&key, Use::Process, "mac-verify")?;
         let version = requested_version(&key, self.key_version)?;

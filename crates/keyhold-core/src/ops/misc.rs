@@ -44,7 +44,7 @@ impl GetPublicKey {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let key = cx.resolve(&self.key).await?;
         if !cx.caller.roles.contains(Role::KeyManager) {
-            cx.authorize_use(&key, KeyOp::GetPublicKey).await?;
+            cx.authorize_use(&key, KeyOp::GetPublicKey, None).await?;
         }
         if !key.algorithm.is_asymmetric() {
             return Err(KmsError::WrongKeyUsage("symmetric keys have no public key"));

@@ -5,6 +5,7 @@
 //! writes to commit with its audit event. Nothing here talks to a protocol.
 
 mod aliases;
+pub(crate) mod approvals;
 pub(crate) mod archive;
 mod audit_ops;
 mod change_state;
@@ -19,6 +20,7 @@ mod import_key;
 mod mac;
 mod misc;
 mod objects;
+mod policies;
 mod root;
 mod rotate;
 mod sign;
@@ -35,6 +37,9 @@ use serde::{Deserialize, Serialize};
 use keyhold_crypto::SecretBytes;
 
 pub use aliases::{AliasList, CreateAlias, DeleteAlias, ListAliases};
+pub use approvals::{
+    ApprovalList, ApproveRequest, ListApprovals, RejectRequest, ShowApproval, StoredOperation,
+};
 pub use audit_ops::{AuditExport, AuditExportResponse, AuditVerify, AuditVerifyResponse};
 pub use change_state::{ChangeState, StateChange};
 pub use cipher::{
@@ -55,6 +60,10 @@ pub use misc::{GetPublicKey, PublicKeyResponse, Random, RandomResponse, WhoAmI, 
 pub use objects::{
     CreateKeyPair, ExportKey, ExportedKey, KeyPairInfo, RegisterKey, WrapMode, WrapSpec, WrappedBy,
 };
+pub use policies::{
+    ApprovalPolicyInfo, DutiesInfo, GetApprovalPolicy, GetDuties, PolicyHistory, PolicyHistoryList,
+    PolicyTarget, RevertPolicy, SetApprovalPolicy, SetDuties,
+};
 pub use root::{RekeyUnseal, RootKeyRotation, RotateRootKey, UnsealRekey};
 pub use rotate::RotateKey;
 pub use sign::{Sign, SignResponse, Verify};
@@ -65,14 +74,15 @@ pub use update_key::UpdateKey;
 
 pub(crate) use rotate::sweep_key;
 
-use crate::audit::AuthMethod;
-use crate::cache::RefName;
+use crate::audit::{AuthMethod, Outcome};
+use crate::cache::{RefName, TenantPolicies};
 use crate::clock::Timestamp;
-use crate::error::KmsError;
+use crate::error::{ErrorCode, KmsError};
 use crate::ids::{KeyId, KeyLocator, KeyRef, PrincipalName, TenantId, TokenId};
 use crate::kms::Kms;
 use crate::lifecycle::{check_use, Permit, Use};
-use crate::model::{Grant, KeyOp, KeyRecord, KeyVersion, ObjectKind, Role, Roles};
+use crate::model::{Grant, Grantee, KeyOp, KeyRecord, KeyVersion, ObjectKind, Role, Roles};
+use crate::policy::{ApprovalAction, ApprovalRecord, PolicyDocument, PolicySubject, PolicyVersion};
 use crate::store::{Write, WriteBatch};
 
 /// Secret bytes in a request or response body: base64 in JSON, `[redacted]` in Debug.
@@ -201,6 +211,26 @@ pub enum Operation {
     ListTrustAnchors(ListTrustAnchors),
     /// See [`RemoveTrustAnchor`].
     RemoveTrustAnchor(RemoveTrustAnchor),
+    /// See [`ListApprovals`].
+    ListApprovals(ListApprovals),
+    /// See [`ShowApproval`].
+    ShowApproval(ShowApproval),
+    /// See [`ApproveRequest`].
+    ApproveRequest(ApproveRequest),
+    /// See [`RejectRequest`].
+    RejectRequest(RejectRequest),
+    /// See [`GetApprovalPolicy`].
+    GetApprovalPolicy(GetApprovalPolicy),
+    /// See [`SetApprovalPolicy`].
+    SetApprovalPolicy(SetApprovalPolicy),
+    /// See [`GetDuties`].
+    GetDuties(GetDuties),
+    /// See [`SetDuties`].
+    SetDuties(SetDuties),
+    /// See [`PolicyHistory`].
+    PolicyHistory(PolicyHistory),
+    /// See [`RevertPolicy`].
+    RevertPolicy(RevertPolicy),
 }
 
 /// The result of an [`Operation`], one variant per response shape.
@@ -274,6 +304,16 @@ pub enum Response {
     TrustAnchor(Box<crate::model::TrustAnchorRecord>),
     /// Trust anchors.
     TrustAnchors(TrustAnchorList),
+    /// One approval.
+    Approval(Box<ApprovalRecord>),
+    /// Approvals.
+    Approvals(ApprovalList),
+    /// The approval policy and its version.
+    ApprovalPolicy(ApprovalPolicyInfo),
+    /// The separation-of-duties setting and its version.
+    Duties(DutiesInfo),
+    /// Versions of a policy.
+    PolicyHistory(PolicyHistoryList),
     /// Nothing to say beyond success.
     Empty {},
 }
@@ -330,6 +370,16 @@ impl Operation {
             Self::AddTrustAnchor(_) => "trust-anchor.add",
             Self::ListTrustAnchors(_) => "trust-anchor.list",
             Self::RemoveTrustAnchor(_) => "trust-anchor.remove",
+            Self::ListApprovals(_) => "approval.list",
+            Self::ShowApproval(_) => "approval.show",
+            Self::ApproveRequest(_) => "approval.approve",
+            Self::RejectRequest(_) => "approval.reject",
+            Self::GetApprovalPolicy(_) => "approval-policy.show",
+            Self::SetApprovalPolicy(_) => "approval-policy.set",
+            Self::GetDuties(_) => "duties.show",
+            Self::SetDuties(_) => "duties.set",
+            Self::PolicyHistory(_) => "policy.history",
+            Self::RevertPolicy(o) => o.action(),
         }
     }
 
@@ -353,9 +403,41 @@ impl Operation {
             Self::CipherEncrypt(o) => &o.key,
             Self::CipherDecrypt(o) => &o.key,
             Self::DeriveKey(o) => &o.base,
+            Self::PolicyHistory(PolicyHistory {
+                target: PolicyTarget::Key { key },
+            }) => key,
+            Self::RevertPolicy(RevertPolicy {
+                target: PolicyTarget::Key { key },
+                ..
+            }) => key,
+            Self::ApproveRequest(o) => return Some(format!("approval {}", o.id)),
+            Self::RejectRequest(o) => return Some(format!("approval {}", o.id)),
             _ => return None,
         };
         Some(r.0.clone())
+    }
+
+    /// The canonical bytes of a request that can be put under dual control (its digest binds
+    /// an approval to exactly this request). `None` for requests no approval policy governs.
+    pub(crate) fn gated_bytes(&self) -> Option<Vec<u8>> {
+        let json = match self {
+            Self::ChangeState(o) => serde_json::to_vec(o),
+            Self::ImportKey(o) => serde_json::to_vec(o),
+            Self::RegisterKey(o) => serde_json::to_vec(o),
+            Self::ExportKey(o) => serde_json::to_vec(o),
+            Self::CreateGrant(o) => serde_json::to_vec(o),
+            Self::RevokeGrant(o) => serde_json::to_vec(o),
+            Self::SetApprovalPolicy(o) => serde_json::to_vec(o),
+            Self::SetDuties(o) => serde_json::to_vec(o),
+            Self::RevertPolicy(o) => serde_json::to_vec(o),
+            Self::RotateRootKey(o) => serde_json::to_vec(o),
+            Self::RekeyUnseal(o) => serde_json::to_vec(o),
+            _ => return None,
+        };
+        let mut out = self.action().as_bytes().to_vec();
+        out.push(0);
+        out.extend(json.ok()?);
+        Some(out)
     }
 }
 
@@ -385,6 +467,23 @@ pub(crate) struct Done {
     pub detail: Option<String>,
     /// Set by a root-key rotation or unseal rekey: takes effect once the writes are durable.
     pub root_change: Option<crate::kms::RootChange>,
+    /// Further audit events committed in the same transaction, after the request's own (the
+    /// execution of an approved request, by its requester).
+    pub also: Vec<AlsoEvent>,
+}
+
+/// An audit event an operation adds to its own (see [`Done::also`]).
+#[derive(Debug, Clone)]
+pub(crate) struct AlsoEvent {
+    pub principal: PrincipalName,
+    pub auth: AuthMethod,
+    pub action: String,
+    pub key: Option<KeyId>,
+    pub version: Option<u32>,
+    pub outcome: Outcome,
+    pub error_code: Option<ErrorCode>,
+    pub compromised: bool,
+    pub detail: Option<String>,
 }
 
 impl Done {
@@ -397,6 +496,7 @@ impl Done {
             compromised: false,
             detail: None,
             root_change: None,
+            also: Vec::new(),
         }
     }
     pub(crate) fn key(mut self, id: KeyId, version: Option<u32>) -> Self {
@@ -422,6 +522,56 @@ pub(crate) struct Cx<'a> {
     /// The caches' epoch when the execution began: what it reads from the store may fill the
     /// caches only if nothing was invalidated since (see [`crate::cache`]).
     pub epoch: u64,
+    /// The request as the client sent it (its digest binds approvals); `None` for internal
+    /// executions.
+    pub op: Option<&'a Operation>,
+    /// The approval whose threshold was met, when this execution runs a stored request for its
+    /// requester (the gate of its action lets it through).
+    pub approved: Option<&'a ApprovalRecord>,
+    /// Writes the authorization adds to the operation's own (use counters, the approval a
+    /// re-issued request consumes), committed in the same transaction.
+    extra: std::sync::Mutex<Vec<Write>>,
+    /// What the gate found missing: the approval to create (see [`Kms::run`]).
+    need: std::sync::Mutex<Option<approvals::ApprovalNeed>>,
+    /// The approved request this execution consumes (a re-issue in release mode).
+    released: std::sync::Mutex<Option<crate::ids::ApprovalId>>,
+}
+
+impl<'a> Cx<'a> {
+    /// A context for `caller` at `now`.
+    pub(crate) fn new(kms: &'a Kms, caller: &'a Caller, now: Timestamp, epoch: u64) -> Self {
+        Self {
+            kms,
+            caller,
+            now,
+            epoch,
+            op: None,
+            approved: None,
+            extra: std::sync::Mutex::new(Vec::new()),
+            need: std::sync::Mutex::new(None),
+            released: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The approval a re-issued request consumed.
+    pub(crate) fn released(&self) -> Option<crate::ids::ApprovalId> {
+        *crate::kms::lock(&self.released)
+    }
+
+    /// Adds a write to the operation's.
+    pub(crate) fn push_extra(&self, w: Write) {
+        crate::kms::lock(&self.extra).push(w);
+    }
+
+    /// The writes authorization added.
+    pub(crate) fn take_extra(&self) -> Vec<Write> {
+        std::mem::take(&mut *crate::kms::lock(&self.extra))
+    }
+
+    /// The approval the gate asked for.
+    pub(crate) fn take_need(&self) -> Option<approvals::ApprovalNeed> {
+        crate::kms::lock(&self.need).take()
+    }
 }
 
 /// Runs an operation.
@@ -474,6 +624,16 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::AddTrustAnchor(o) => o.execute(cx).await,
         Operation::ListTrustAnchors(o) => o.execute(cx).await,
         Operation::RemoveTrustAnchor(o) => o.execute(cx).await,
+        Operation::ListApprovals(o) => o.execute(cx).await,
+        Operation::ShowApproval(o) => o.execute(cx).await,
+        Operation::ApproveRequest(o) => o.execute(cx).await,
+        Operation::RejectRequest(o) => o.execute(cx).await,
+        Operation::GetApprovalPolicy(o) => o.execute(cx).await,
+        Operation::SetApprovalPolicy(o) => o.execute(cx).await,
+        Operation::GetDuties(o) => o.execute(cx).await,
+        Operation::SetDuties(o) => o.execute(cx).await,
+        Operation::PolicyHistory(o) => o.execute(cx).await,
+        Operation::RevertPolicy(o) => o.execute(cx).await,
     }
 }
 
@@ -581,9 +741,23 @@ impl Cx<'_> {
         Ok(key)
     }
 
-    /// Separation of duties for key use: only a key-user with a grant for `op` on this key.
+    /// Key use, evaluated for every protocol: separation of duties, then the key's policy
+    /// (deny by default). The caller must be a key-user; a principal that also manages keys (or
+    /// created this key) only if its tenant allows combined duties. Some grant to the caller or
+    /// one of its roles must allow `op` with all its conditions holding: the request's
+    /// encryption context (`context`, absent for requests without one) carries the required
+    /// entries, `now` is inside the validity window, and a use is left. An unlimited grant
+    /// wins without a write; otherwise the use is counted in the store in the same transaction
+    /// as the request's audit event, and a counter that reached its limit meanwhile fails the
+    /// commit, so the request is retried and refused.
+    ///
     /// A public-key object can only verify, encrypt (RSA) and show its public key.
-    pub(crate) async fn authorize_use(&self, key: &KeyRecord, op: KeyOp) -> Result<(), KmsError> {
+    pub(crate) async fn authorize_use(
+        &self,
+        key: &KeyRecord,
+        op: KeyOp,
+        context: Option<&Context>,
+    ) -> Result<(), KmsError> {
         let roles = self.caller.roles;
         if !roles.contains(Role::KeyUser) {
             return Err(KmsError::PermissionDenied(
@@ -596,6 +770,16 @@ impl Cx<'_> {
                 },
             ));
         }
+        let creator = key.created_by == self.caller.principal;
+        if (roles.combines_duties() || creator)
+            && !self.tenant_policies().await?.duties.allow_combined_duties
+        {
+            return Err(KmsError::PermissionDenied(if creator {
+                "the principal that created a key cannot use it (separation of duties; the tenant does not allow combined duties)"
+            } else {
+                "this principal both manages and uses keys, which its tenant does not allow (separation of duties)"
+            }));
+        }
         if key.kind == ObjectKind::PublicKey
             && !matches!(
                 op,
@@ -606,62 +790,135 @@ impl Cx<'_> {
                 "a public key can only verify, encrypt and be read",
             ));
         }
-        if self
-            .own_grants(key)
-            .await?
-            .iter()
-            .any(|g| g.operations.contains(&op))
-        {
-            Ok(())
-        } else {
-            Err(KmsError::PermissionDenied(
-                "no grant allows this operation on this key",
-            ))
+        let grants = self.key_grants(key).await?;
+        let mut refusal = "no grant allows this operation on this key";
+        let mut limited = Vec::new();
+        for g in grants.iter().filter(|g| {
+            g.grantee.covers(&self.caller.principal, roles) && g.operations.contains(&op)
+        }) {
+            if let Some(why) = g.conditions.refusal(self.now, context) {
+                refusal = why;
+                continue;
+            }
+            match g.conditions.max_uses {
+                None => return Ok(()),
+                Some(limit) => limited.push((g.id, limit)),
+            }
         }
+        for (grant, limit) in limited {
+            let used = self
+                .kms
+                .store
+                .grant_uses(&self.caller.tenant, &grant)
+                .await?;
+            if used < limit {
+                self.push_extra(Write::CountGrantUse {
+                    tenant: self.caller.tenant.clone(),
+                    grant,
+                    limit,
+                });
+                return Ok(());
+            }
+            refusal = "the grant's uses are exhausted (max_uses reached)";
+        }
+        Err(KmsError::PermissionDenied(refusal))
     }
 
     /// The grant a principal that both manages and uses keys gets on each object it creates,
-    /// so that it can use what it made (KMIP clients work this way). `None` for everyone else:
-    /// separation of duties stays the default.
-    pub(crate) fn owner_grant(&self, key: &KeyRecord) -> Option<Write> {
-        if !self.caller.roles.combines_duties() {
-            return None;
+    /// so that it can use what it made (KMIP clients work this way), with the key's first
+    /// policy version. Nothing for everyone else, and nothing unless the tenant allows combined
+    /// duties: separation of duties stays the default.
+    pub(crate) async fn owner_grant(&self, key: &KeyRecord) -> Result<Vec<Write>, KmsError> {
+        if !self.caller.roles.combines_duties()
+            || !self.tenant_policies().await?.duties.allow_combined_duties
+        {
+            return Ok(Vec::new());
         }
-        Some(Write::InsertGrant(Grant {
+        let grant = Grant {
             v: crate::model::RECORD_VERSION,
             id: crate::ids::GrantId::generate(),
             tenant: key.tenant.clone(),
             key_id: key.id,
-            grantee: self.caller.principal.clone(),
+            grantee: Grantee::Principal(self.caller.principal.clone()),
             operations: KeyOp::ALL.into_iter().collect(),
+            conditions: Default::default(),
             created_at: self.now,
             created_by: self.caller.principal.clone(),
-        }))
+        };
+        let version = PolicyVersion {
+            v: crate::model::RECORD_VERSION,
+            tenant: key.tenant.clone(),
+            subject: PolicySubject::Key(key.id),
+            version: 1,
+            document: PolicyDocument::Grants {
+                grants: vec![grant.clone()],
+            },
+            changed_at: self.now,
+            changed_by: self.caller.principal.clone(),
+            change: format!("owner grant {} to its creator", grant.id),
+            reverted_to: None,
+            approval: None,
+        };
+        Ok(vec![
+            Write::InsertGrant(grant),
+            Write::InsertPolicyVersion(version),
+        ])
     }
 
-    /// The caller's grants on `key` (an empty list is remembered too, until a grant write).
-    async fn own_grants(&self, key: &KeyRecord) -> Result<Arc<Vec<Grant>>, KmsError> {
+    /// Every grant of `key` (an empty list is remembered too, until a grant write).
+    pub(crate) async fn key_grants(&self, key: &KeyRecord) -> Result<Arc<Vec<Grant>>, KmsError> {
         let caches = &self.kms.caches;
-        let k = (
-            self.caller.tenant.clone(),
-            key.id,
-            self.caller.principal.clone(),
-        );
+        let k = (self.caller.tenant.clone(), key.id);
         if let Some(grants) = caches.grants(&k, self.now) {
             return Ok(grants);
         }
         let grants = Arc::new(
             self.kms
                 .store
-                .grants(
-                    &self.caller.tenant,
-                    Some(&key.id),
-                    Some(&self.caller.principal),
-                )
+                .grants(&self.caller.tenant, Some(&key.id), None)
                 .await?,
         );
         caches.put_grants(self.epoch, k, grants.clone(), self.now);
         Ok(grants)
+    }
+
+    /// The caller's tenant's approval policy and duties setting (cached).
+    pub(crate) async fn tenant_policies(&self) -> Result<Arc<TenantPolicies>, KmsError> {
+        let tenant = &self.caller.tenant;
+        let caches = &self.kms.caches;
+        if let Some(p) = caches.policies(tenant, self.now) {
+            return Ok(p);
+        }
+        let store = &self.kms.store;
+        let mut policies = TenantPolicies::default();
+        if let Some(v) = store
+            .latest_policy(tenant, &PolicySubject::Approvals)
+            .await?
+        {
+            if let PolicyDocument::Approvals(a) = v.document {
+                policies.approvals = a;
+            }
+        }
+        if let Some(v) = store.latest_policy(tenant, &PolicySubject::Duties).await? {
+            if let PolicyDocument::Duties(d) = v.document {
+                policies.duties = d;
+            }
+        }
+        let policies = Arc::new(policies);
+        caches.put_policies(self.epoch, tenant.clone(), policies.clone(), self.now);
+        Ok(policies)
+    }
+
+    /// Dual control: lets the request through unless the tenant's approval policy governs
+    /// `action`, in which case it needs an approval (see [`crate::policy`]).
+    pub(crate) async fn dual_control(
+        &self,
+        action: ApprovalAction,
+        key: Option<KeyId>,
+        summary: impl FnOnce() -> String,
+    ) -> Result<(), KmsError> {
+        let request = self.op.and_then(Operation::gated_bytes);
+        approvals::gate(self, action, key, summary, request).await
     }
 
     /// Metadata reads: key managers always; key users with any grant on the key.
@@ -670,7 +927,9 @@ impl Cx<'_> {
         if roles.contains(Role::KeyManager) {
             Ok(())
         } else if roles.contains(Role::KeyUser) {
-            if self.own_grants(key).await?.is_empty() {
+            let grants = self.key_grants(key).await?;
+            let (principal, roles) = (&self.caller.principal, self.caller.roles);
+            if !grants.iter().any(|g| g.grantee.covers(principal, roles)) {
                 Err(KmsError::PermissionDenied("no grant on this key"))
             } else {
                 Ok(())

@@ -14,6 +14,7 @@ use crate::error::KmsError;
 use crate::ids::{KeyId, KeyRef};
 use crate::lifecycle::Use;
 use crate::model::{KeyOp, Link, LinkKind, ObjectKind, Origin, Role};
+use crate::policy::ApprovalAction;
 use crate::store::{Write, WriteBatch};
 
 /// Request: generate a key pair and keep its halves as two linked objects.
@@ -92,8 +93,8 @@ impl CreateKeyPair {
             batch.push(Write::InsertVersion(wrap_material(
                 cx.kms, record, 1, material, cx.now,
             )?));
-            if let Some(grant) = cx.owner_grant(record) {
-                batch.push(grant);
+            for w in cx.owner_grant(record).await? {
+                batch.push(w);
             }
         }
         let response = KeyPairInfo {
@@ -164,6 +165,12 @@ impl RegisterKey {
                 .import(algorithm, bytes)
                 .map_err(|e| KmsError::invalid(format!("material: {e}")))?
         };
+        if holds_secret(kind) {
+            cx.dual_control(ApprovalAction::KeyImport, None, || {
+                format!("register {algorithm} {} material", kind.as_str())
+            })
+            .await?;
+        }
         let mut spec = self.spec;
         if kind != ObjectKind::Key {
             spec.rotation_period_secs = None;
@@ -176,8 +183,8 @@ impl RegisterKey {
         batch.push(Write::InsertVersion(wrap_material(
             cx.kms, &record, 1, &material, cx.now,
         )?));
-        if let Some(grant) = cx.owner_grant(&record) {
-            batch.push(grant);
+        for w in cx.owner_grant(&record).await? {
+            batch.push(w);
         }
         let info = key_info(cx, &record).await?;
         Ok(Done::new(Response::Key(Box::new(info)))
@@ -262,11 +269,17 @@ impl ExportKey {
         let key = cx.resolve(&self.key).await?;
         let public = key.kind == ObjectKind::PublicKey;
         if !(public && cx.caller.roles.contains(Role::KeyManager)) {
-            cx.authorize_use(&key, KeyOp::Export).await?;
+            cx.authorize_use(&key, KeyOp::Export, None).await?;
         }
         let use_ = if public { Use::PublicKey } else { Use::Export };
         let permit = cx.check(&key, use_, "export")?;
         let version = super::requested_version(&key, self.key_version)?;
+        if holds_secret(key.kind) {
+            cx.dual_control(ApprovalAction::KeyExport, Some(key.id), || {
+                format!("export version {version} of key {}", key.id)
+            })
+            .await?;
+        }
         let (material, v) = cx.material(&key, version).await?;
         let (material, wrapped_by) = match &self.wrap {
             None => (material, None),
@@ -302,7 +315,7 @@ async fn wrap(
     material: &[u8],
 ) -> Result<(keyhold_crypto::SecretBytes, WrappedBy), KmsError> {
     let kek = cx.resolve(&spec.key).await?;
-    cx.authorize_use(&kek, KeyOp::Encrypt).await?;
+    cx.authorize_use(&kek, KeyOp::Encrypt, None).await?;
     if kek.kind != ObjectKind::Key
         || kek.algorithm.family() != keyhold_crypto::KeyFamily::Aes
         || kek.usage != crate::model::KeyUsage::EncryptDecrypt
@@ -327,4 +340,10 @@ async fn wrap(
             mode: spec.mode,
         },
     ))
+}
+
+/// Whether an object's material is secret (keys, secret data, opaque objects), as opposed to
+/// public keys and certificates: only secret material is under dual control.
+fn holds_secret(kind: ObjectKind) -> bool {
+    !matches!(kind, ObjectKind::PublicKey | ObjectKind::Certificate)
 }

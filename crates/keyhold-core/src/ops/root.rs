@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{Cx, Done, Response, SecretData};
 use crate::error::KmsError;
 use crate::kms::RootChange;
+use crate::policy::ApprovalAction;
 
 /// Request: rotate the root key (administrators of the default tenant, who administer the
 /// installation).
@@ -36,6 +37,11 @@ pub struct RootKeyRotation {
 impl RotateRootKey {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require_global_admin("only administrators of the default tenant rotate the root key")?;
+        // Under dual control the requester re-issues the request once it is approved.
+        cx.dual_control(ApprovalAction::RootRotate, None, || {
+            "rotate the root key".to_owned()
+        })
+        .await?;
         let (rotated, writes) = cx.kms.plan_root_rotation().await?;
         let response = RootKeyRotation {
             tenants: rotated.tenants,
@@ -88,6 +94,14 @@ impl RekeyUnseal {
         if self.threshold == 0 || self.shares == 0 || self.threshold > self.shares {
             return Err(KmsError::invalid("need 1 <= threshold <= shares <= 255"));
         }
+        // Re-issued once approved: the new shares go to the requester only.
+        cx.dual_control(ApprovalAction::UnsealRekey, None, || {
+            format!(
+                "issue {} new unseal shares, {} needed",
+                self.shares, self.threshold
+            )
+        })
+        .await?;
         let (rekeyed, writes, secrets) = cx
             .kms
             .plan_unseal_rekey(self.shares, self.threshold)

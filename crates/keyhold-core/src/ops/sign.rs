@@ -100,7 +100,7 @@ fn signing_algorithm(
 impl Sign {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let key = cx.resolve(&self.key).await?;
-        cx.authorize_use(&key, KeyOp::Sign).await?;
+        cx.authorize_use(&key, KeyOp::Sign, None).await?;
         let alg = signing_algorithm(&key, self.algorithm)?;
         cx.check(&key, Use::Protect, "sign")?;
         if self.message.len() > cx.kms.config.max_plaintext {
@@ -130,7 +130,7 @@ impl Sign {
 impl Verify {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         let key = cx.resolve(&self.key).await?;
-        cx.authorize_use(&key, KeyOp::Verify).await?;
+        cx.authorize_use(&key, KeyOp::Verify, None).await?;
         let alg = signing_algorithm(&key, self.algorithm)?;
         let permit = cx.check(&key, Use::Process, "verify")?;
         let version = requested_version(&key, self.key_version)?;

@@ -128,6 +128,7 @@ impl CreateToken {
             ));
         }
         let expires = self.ttl_secs.map(|t| cx.now.plus_secs(t));
+        require_separate_duties(cx, &self.principal, self.role).await?;
         let (secret, record) = cx.kms.new_token(
             &tenant,
             self.principal,
@@ -151,6 +152,40 @@ impl CreateToken {
         .writes(batch)
         .detail(detail))
     }
+}
+
+/// Separation of duties at the identity: unless the tenant allows combined duties, a principal
+/// that manages keys (a live key-manager token or client certificate) gets no key-user token,
+/// and the other way round.
+pub(crate) async fn require_separate_duties(
+    cx: &Cx<'_>,
+    principal: &PrincipalName,
+    role: Role,
+) -> Result<(), KmsError> {
+    let other = match role {
+        Role::KeyUser => Role::KeyManager,
+        Role::KeyManager => Role::KeyUser,
+        Role::Admin | Role::Auditor => return Ok(()),
+    };
+    let tenant = &cx.caller.tenant;
+    let store = &cx.kms.store;
+    let tokens = store.tokens(tenant).await?;
+    let holds_token = tokens.iter().any(|t| {
+        &t.principal == principal
+            && t.role == other
+            && t.revoked_at.is_none()
+            && t.expires_at.is_none_or(|e| e > cx.now)
+    });
+    let holds_cert =
+        store.client_certs(tenant).await?.iter().any(|c| {
+            &c.principal == principal && c.roles.contains(other) && c.revoked_at.is_none()
+        });
+    if (holds_token || holds_cert) && !cx.tenant_policies().await?.duties.allow_combined_duties {
+        return Err(KmsError::PermissionDenied(
+            "the principal holds the other of key-manager and key-user; the tenant separates duties",
+        ));
+    }
+    Ok(())
 }
 
 impl ListTokens {

@@ -175,8 +175,9 @@ impl World {
             &self.manager,
             Operation::CreateGrant(CreateGrant {
                 key: key.into(),
-                grantee: PrincipalName::try_from("user".to_owned()).unwrap(),
+                grantee: PrincipalName::try_from("user".to_owned()).unwrap().into(),
                 operations: ops.iter().copied().collect::<BTreeSet<_>>(),
+                conditions: Default::default(),
             }),
         )
         .await

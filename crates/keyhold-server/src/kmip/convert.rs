@@ -66,6 +66,8 @@ pub fn result_reason(code: ErrorCode, version: ProtocolVersion) -> ResultReason 
         ErrorCode::InvalidCiphertext => R::CryptographicFailure,
         ErrorCode::KeyVersionDisabled => R::PermissionDenied,
         ErrorCode::Conflict => R::GeneralFailure,
+        // The message names the pending approval; the client re-issues once it is approved.
+        ErrorCode::ApprovalRequired => R::PermissionDenied,
         ErrorCode::LimitExceeded if v2 => R::ServerLimitExceeded,
         ErrorCode::LimitExceeded => R::ResponseTooLarge,
         ErrorCode::AuditUnavailable | ErrorCode::Internal => R::GeneralFailure,

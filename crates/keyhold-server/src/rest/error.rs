@@ -1,5 +1,6 @@
 //! REST errors: the one table from [`ErrorCode`] to HTTP status, and the JSON body
-//! `{code, message, request_id}`. Extractors here turn malformed bodies into that form too.
+//! `{code, message, request_id}` (plus `approval_id` for `202 approval_required`). Extractors
+//! here turn malformed bodies into that form too.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -28,6 +29,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::IdempotencyMismatch => StatusCode::CONFLICT,
         ErrorCode::LimitExceeded => StatusCode::BAD_REQUEST,
         ErrorCode::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        // Not a failure: the request is held, as a pending approval, until approvers decide.
+        ErrorCode::ApprovalRequired => StatusCode::ACCEPTED,
         ErrorCode::MalformedRequest => StatusCode::BAD_REQUEST,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -43,6 +46,9 @@ pub struct ErrorBody {
     pub message: String,
     /// The request id (also in the `x-request-id` header).
     pub request_id: String,
+    /// With `approval_required`: the pending approval that holds the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
 }
 
 /// An error on its way to the client.
@@ -54,6 +60,8 @@ pub struct ApiError {
     pub message: String,
     /// Request id, filled in by the request-id middleware when absent.
     pub request_id: Option<RequestId>,
+    /// The pending approval of an `approval_required` answer.
+    pub approval_id: Option<String>,
 }
 
 impl ApiError {
@@ -63,6 +71,7 @@ impl ApiError {
             code,
             message: message.into(),
             request_id: None,
+            approval_id: None,
         }
     }
 
@@ -71,10 +80,15 @@ impl ApiError {
         if e.code() == ErrorCode::Internal || e.code() == ErrorCode::AuditUnavailable {
             tracing::error!(request_id = %request_id, error = ?e, "request failed");
         }
+        let approval_id = match &e {
+            KmsError::ApprovalRequired { approval, .. } => Some(approval.to_string()),
+            _ => None,
+        };
         Self {
             code: e.code(),
             message: e.public_message(),
             request_id: Some(request_id.clone()),
+            approval_id,
         }
     }
 }
@@ -86,6 +100,7 @@ impl IntoResponse for ApiError {
             code: self.code,
             message: self.message,
             request_id: self.request_id.map(|r| r.0).unwrap_or_default(),
+            approval_id: self.approval_id,
         };
         let mut resp = (status, axum::Json(body)).into_response();
         if self.code == ErrorCode::Unauthenticated {
@@ -159,6 +174,10 @@ mod tests {
     fn every_code_maps_to_an_error_status() {
         for code in ErrorCode::ALL {
             let s = status_of(code);
+            if code == ErrorCode::ApprovalRequired {
+                assert_eq!(s, StatusCode::ACCEPTED);
+                continue;
+            }
             assert!(
                 s.is_client_error() || s.is_server_error(),
                 "{code:?} -> {s}"

@@ -594,3 +594,166 @@ pub async fn kmip(state: AppState, ctx: Ctx, body: axum::body::Bytes) -> impl In
     .await;
     ([(header::CONTENT_TYPE, "application/octet-stream")], out)
 }
+
+/// Lists the tenant's approvals, newest first.
+#[utoipa::path(get, path = "/v1/approvals", tag = "approvals", params(ListApprovals),
+    responses((status = 200, body = Object)))]
+pub async fn list_approvals(
+    state: AppState,
+    ctx: Ctx,
+    ApiQuery(req): ApiQuery<ListApprovals>,
+) -> ApiResult {
+    run(&state, ctx, Operation::ListApprovals(req)).await
+}
+
+/// Shows one approval.
+#[utoipa::path(get, path = "/v1/approvals/{id}", tag = "approvals", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+pub async fn show_approval(state: AppState, ctx: Ctx, Path(id): Path<String>) -> ApiResult {
+    let id = parse(&id, &ctx)?;
+    run(&state, ctx, Operation::ShowApproval(ShowApproval { id })).await
+}
+
+/// Approves a pending request (eligible approvers other than the requester). When the
+/// threshold is met, a stored request runs now, as its requester.
+#[utoipa::path(post, path = "/v1/approvals/{id}/approve", tag = "approvals", request_body = ApproveRequest,
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+pub async fn approve(
+    state: AppState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(mut req): ApiJson<ApproveRequest>,
+) -> ApiResult {
+    req.id = parse(&id, &ctx)?;
+    run(&state, ctx, Operation::ApproveRequest(req)).await
+}
+
+/// Rejects a pending request (an eligible approver), or withdraws it (its requester).
+#[utoipa::path(post, path = "/v1/approvals/{id}/reject", tag = "approvals", request_body = RejectRequest,
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+pub async fn reject(
+    state: AppState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(mut req): ApiJson<RejectRequest>,
+) -> ApiResult {
+    req.id = parse(&id, &ctx)?;
+    run(&state, ctx, Operation::RejectRequest(req)).await
+}
+
+/// The tenant's approval policy.
+#[utoipa::path(get, path = "/v1/policies/approvals", tag = "approvals", responses((status = 200, body = ApprovalPolicyInfo)))]
+pub async fn get_approval_policy(state: AppState, ctx: Ctx) -> ApiResult {
+    run(
+        &state,
+        ctx,
+        Operation::GetApprovalPolicy(GetApprovalPolicy {}),
+    )
+    .await
+}
+
+/// Replaces the tenant's approval policy (administrators).
+#[utoipa::path(put, path = "/v1/policies/approvals", tag = "approvals", request_body = SetApprovalPolicy,
+    responses((status = 200, body = ApprovalPolicyInfo), (status = 202, body = ErrorBody)))]
+pub async fn set_approval_policy(
+    state: AppState,
+    ctx: Ctx,
+    ApiJson(req): ApiJson<SetApprovalPolicy>,
+) -> ApiResult {
+    run(&state, ctx, Operation::SetApprovalPolicy(req)).await
+}
+
+/// The tenant's separation-of-duties setting.
+#[utoipa::path(get, path = "/v1/policies/duties", tag = "approvals", responses((status = 200, body = DutiesInfo)))]
+pub async fn get_duties(state: AppState, ctx: Ctx) -> ApiResult {
+    run(&state, ctx, Operation::GetDuties(GetDuties {})).await
+}
+
+/// Changes the tenant's separation-of-duties setting (administrators).
+#[utoipa::path(put, path = "/v1/policies/duties", tag = "approvals", request_body = SetDuties,
+    responses((status = 200, body = DutiesInfo), (status = 202, body = ErrorBody)))]
+pub async fn set_duties(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<SetDuties>) -> ApiResult {
+    run(&state, ctx, Operation::SetDuties(req)).await
+}
+
+/// Body of a revert.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevertBody {
+    /// The version whose document becomes the policy again.
+    pub to: u32,
+}
+
+/// Every version of a tenant policy (`approvals` or `duties`).
+#[utoipa::path(get, path = "/v1/policies/{policy}/history", tag = "approvals",
+    params(("policy" = String, Path, description = "approvals or duties")), responses((status = 200, body = PolicyHistoryList)))]
+pub async fn tenant_policy_history(
+    state: AppState,
+    ctx: Ctx,
+    Path(policy): Path<String>,
+) -> ApiResult {
+    let target = tenant_target(&policy, &ctx)?;
+    run(
+        &state,
+        ctx,
+        Operation::PolicyHistory(PolicyHistory { target }),
+    )
+    .await
+}
+
+/// Reverts a tenant policy to an earlier version, as a new version (administrators).
+#[utoipa::path(post, path = "/v1/policies/{policy}/revert", tag = "approvals", request_body = RevertBody,
+    params(("policy" = String, Path, description = "approvals or duties")), responses((status = 200, body = Object), (status = 202, body = ErrorBody)))]
+pub async fn tenant_policy_revert(
+    state: AppState,
+    ctx: Ctx,
+    Path(policy): Path<String>,
+    ApiJson(body): ApiJson<RevertBody>,
+) -> ApiResult {
+    let target = tenant_target(&policy, &ctx)?;
+    let op = RevertPolicy {
+        target,
+        to: body.to,
+    };
+    run(&state, ctx, Operation::RevertPolicy(op)).await
+}
+
+fn tenant_target(policy: &str, ctx: &Ctx) -> Result<PolicyTarget, ApiError> {
+    match policy {
+        "approvals" => Ok(PolicyTarget::Approvals),
+        "duties" => Ok(PolicyTarget::Duties),
+        _ => Err(ApiError::from_kms(
+            keyhold_core::KmsError::NotFound("policy"),
+            &ctx.meta.request_id,
+        )),
+    }
+}
+
+/// Every version of a key's policy (its grants).
+#[utoipa::path(get, path = "/v1/keys/{key}/policy/history", tag = "access", params(("key" = String, Path)),
+    responses((status = 200, body = PolicyHistoryList)))]
+pub async fn key_policy_history(state: AppState, ctx: Ctx, Path(key): Path<String>) -> ApiResult {
+    let target = PolicyTarget::Key { key: key_ref(key) };
+    run(
+        &state,
+        ctx,
+        Operation::PolicyHistory(PolicyHistory { target }),
+    )
+    .await
+}
+
+/// Reverts a key's policy to an earlier version, as a new version (key managers).
+#[utoipa::path(post, path = "/v1/keys/{key}/policy/revert", tag = "access", request_body = RevertBody,
+    params(("key" = String, Path)), responses((status = 200, body = GrantList), (status = 202, body = ErrorBody)))]
+pub async fn key_policy_revert(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<RevertBody>,
+) -> ApiResult {
+    let op = RevertPolicy {
+        target: PolicyTarget::Key { key: key_ref(key) },
+        to: body.to,
+    };
+    run(&state, ctx, Operation::RevertPolicy(op)).await
+}

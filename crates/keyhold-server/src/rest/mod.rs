@@ -152,6 +152,34 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/trust-anchors/{id}",
             delete(handlers::remove_trust_anchor),
         )
+        .route("/v1/approvals", get(handlers::list_approvals))
+        .route("/v1/approvals/{id}", get(handlers::show_approval))
+        .route("/v1/approvals/{id}/approve", post(handlers::approve))
+        .route("/v1/approvals/{id}/reject", post(handlers::reject))
+        .route(
+            "/v1/policies/approvals",
+            get(handlers::get_approval_policy).put(handlers::set_approval_policy),
+        )
+        .route(
+            "/v1/policies/duties",
+            get(handlers::get_duties).put(handlers::set_duties),
+        )
+        .route(
+            "/v1/policies/{policy}/history",
+            get(handlers::tenant_policy_history),
+        )
+        .route(
+            "/v1/policies/{policy}/revert",
+            post(handlers::tenant_policy_revert),
+        )
+        .route(
+            "/v1/keys/{key}/policy/history",
+            get(handlers::key_policy_history),
+        )
+        .route(
+            "/v1/keys/{key}/policy/revert",
+            post(handlers::key_policy_revert),
+        )
         .route("/kmip", post(handlers::kmip))
         .route("/v1/backups", post(crate::backup::create_backup))
         .route("/v1/backups/restore", post(crate::backup::restore_backup))
