@@ -108,6 +108,8 @@ pub enum Command {
     /// Verify and export the audit trail (auditors).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Compliance reports (auditors): keys, access, usage, approvals.
+    Report(ReportArgs),
     /// Encrypt a file or stream of any size under a data key (envelope encryption).
     EncryptFile(EncryptFileArgs),
     /// Decrypt a file made by encrypt-file.
@@ -656,6 +658,21 @@ pub enum GrantCommand {
         #[arg(value_name = "ID")]
         id: String,
     },
+}
+
+/// `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// keys (by state, algorithm, age; past crypto-period; rotation overdue), access (who can do
+    /// what with each key), usage (per key and principal over a period) or approvals.
+    #[arg(value_parser = parse::report_kind, value_name = "KIND")]
+    pub kind: keyhold_core::ops::ReportKind,
+    /// Start of the usage period (RFC 3339; default 30 days before --to).
+    #[arg(long, value_parser = parse::timestamp, value_name = "TIME")]
+    pub from: Option<keyhold_core::clock::Timestamp>,
+    /// End of the usage period (RFC 3339; default now).
+    #[arg(long, value_parser = parse::timestamp, value_name = "TIME")]
+    pub to: Option<keyhold_core::clock::Timestamp>,
 }
 
 /// `root …`.

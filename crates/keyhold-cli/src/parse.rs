@@ -69,6 +69,12 @@ pub fn approval_status(s: &str) -> Result<keyhold_core::policy::ApprovalStatus, 
     s.parse().map_err(message)
 }
 
+/// A compliance report, e.g. `usage`.
+pub fn report_kind(s: &str) -> Result<keyhold_core::ops::ReportKind, String> {
+    serde_json::from_value(serde_json::Value::String(s.trim().to_owned()))
+        .map_err(|_| format!("unknown report '{s}': keys, access, usage or approvals"))
+}
+
 /// An RFC 3339 instant, e.g. `2026-01-31T12:00:00Z`.
 pub fn timestamp(s: &str) -> Result<Timestamp, String> {
     Timestamp::parse_rfc3339(s.trim()).map_err(message)

@@ -15,8 +15,9 @@ use keyhold_core::ops::{
     CreateToken, Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey,
     GenerateDataKeyResponse, GenerateMac, GrantList, ImportKey, ImportParameters, KeyInfo, KeyList,
     ListGrants, ListKeys, MacResponse, PublicKeyResponse, RandomResponse, ReEncrypt,
-    ReEncryptResponse, RekeyUnseal, RootKeyRotation, Sign, SignResponse, TokenInfo, TokenList,
-    UnsealRekey, UpdateKey, Verify, VerifyMac, VerifyResponse, WhoAmIResponse,
+    ReEncryptResponse, RekeyUnseal, Report, ReportOut, RootKeyRotation, Sign, SignResponse,
+    TokenInfo, TokenList, UnsealRekey, UpdateKey, Verify, VerifyMac, VerifyResponse,
+    WhoAmIResponse,
 };
 use keyhold_core::ops::{
     ApprovalList, ApprovalPolicyInfo, DutiesInfo, PolicyHistoryList, PolicyTarget,
@@ -222,6 +223,22 @@ pub fn whoami() -> ApiRequest<WhoAmIResponse> {
 /// `POST /v1/sys/rotate-root`.
 pub fn rotate_root() -> ApiRequest<RootKeyRotation> {
     ApiRequest::post(&["v1", "sys", "rotate-root"]).json(&serde_json::json!({}))
+}
+
+/// `GET /v1/reports`.
+pub fn report(req: &Report) -> ApiRequest<ReportOut> {
+    ApiRequest::get(&["v1", "reports"])
+        .query("kind", Some(serde_plain(&req.kind)))
+        .query("from", req.from.map(|t| t.to_rfc3339()))
+        .query("to", req.to.map(|t| t.to_rfc3339()))
+}
+
+/// A unit enum's wire name.
+fn serde_plain<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// `POST /v1/sys/rekey`.

@@ -510,6 +510,63 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             Operation::AuditExport(AuditExport::default()),
             &[AU],
         ),
+        (
+            "show approval policy",
+            Operation::GetApprovalPolicy(GetApprovalPolicy {}),
+            &[A, M, U, AU],
+        ),
+        (
+            "set approval policy",
+            Operation::SetApprovalPolicy(SetApprovalPolicy {
+                policy: Default::default(),
+                expected_version: None,
+            }),
+            &[A],
+        ),
+        (
+            "show duties",
+            Operation::GetDuties(GetDuties {}),
+            &[A, M, U, AU],
+        ),
+        (
+            "set duties",
+            Operation::SetDuties(SetDuties {
+                allow_combined_duties: false,
+                expected_version: None,
+            }),
+            &[A],
+        ),
+        (
+            "key policy history",
+            Operation::PolicyHistory(PolicyHistory {
+                target: PolicyTarget::Key { key: aes.clone() },
+            }),
+            &[M, AU],
+        ),
+        (
+            "tenant policy history",
+            Operation::PolicyHistory(PolicyHistory {
+                target: PolicyTarget::Duties,
+            }),
+            &[A, M, AU],
+        ),
+        (
+            "list approvals",
+            Operation::ListApprovals(ListApprovals {
+                status: None,
+                limit: None,
+            }),
+            &[A, M, U, AU],
+        ),
+        (
+            "report",
+            Operation::Report(Report {
+                kind: ReportKind::Keys,
+                from: None,
+                to: None,
+            }),
+            &[AU],
+        ),
         ("whoami", Operation::WhoAmI(WhoAmI {}), &[A, M, U, AU]),
     ]
 }
@@ -551,5 +608,5 @@ async fn every_operation_is_allowed_to_exactly_its_roles() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(rows >= 46, "every operation has a row");
+    assert!(rows >= 54, "every operation has a row");
 }

@@ -485,3 +485,134 @@ pub async fn trust_anchor(ctx: &Ctx, command: TrustAnchorCommand) -> Result<Exit
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `keyhold report KIND`: a readable summary, or the whole report with `--json`.
+pub async fn report(ctx: &Ctx, args: crate::args::ReportArgs) -> Result<ExitCode, CliError> {
+    use keyhold_core::ops::{Report, ReportOut};
+    let req = Report {
+        kind: args.kind,
+        from: args.from,
+        to: args.to,
+    };
+    ctx.run(api::report(&req), |o, r| {
+        let counts = |m: &std::collections::BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match r {
+            ReportOut::Keys(k) => {
+                kv(
+                    o,
+                    &[
+                        ("at", k.at.to_rfc3339()),
+                        ("keys", k.total.to_string()),
+                        ("by state", counts(&k.by_state)),
+                        ("by algorithm", counts(&k.by_algorithm)),
+                        ("by age", counts(&k.by_age)),
+                    ],
+                )?;
+                for (title, notes) in [
+                    ("past their crypto-period", &k.past_crypto_period),
+                    ("rotation overdue", &k.rotation_overdue),
+                ] {
+                    writeln!(o, "\n{title}: {}", notes.len())?;
+                    let rows: Vec<Vec<String>> = notes
+                        .iter()
+                        .map(|n| {
+                            vec![
+                                n.id.to_string(),
+                                n.name.clone().unwrap_or_else(|| "-".into()),
+                                n.state.to_string(),
+                                n.since.to_rfc3339(),
+                            ]
+                        })
+                        .collect();
+                    if !rows.is_empty() {
+                        table(o, &["ID", "NAME", "STATE", "SINCE"], &rows)?;
+                    }
+                }
+                Ok(())
+            }
+            ReportOut::Access(a) => {
+                let mut rows = Vec::new();
+                for k in &a.keys {
+                    let name = k.name.clone().unwrap_or_else(|| "-".into());
+                    if k.grants.is_empty() {
+                        rows.push(vec![k.id.to_string(), name.clone(), "-".into(), "-".into()]);
+                    }
+                    for g in &k.grants {
+                        let ops: Vec<&str> = g.operations.iter().map(|op| op.as_str()).collect();
+                        rows.push(vec![
+                            k.id.to_string(),
+                            name.clone(),
+                            g.grantee.clone(),
+                            ops.join(","),
+                        ]);
+                    }
+                }
+                table(o, &["KEY", "NAME", "GRANTEE", "OPERATIONS"], &rows)
+            }
+            ReportOut::Usage(u) => {
+                kv(
+                    o,
+                    &[
+                        ("from", u.from.to_rfc3339()),
+                        ("to", u.to.to_rfc3339()),
+                        ("events", u.events.to_string()),
+                        ("denied", u.denied.to_string()),
+                        ("errors", u.errors.to_string()),
+                    ],
+                )?;
+                if u.truncated {
+                    writeln!(o, "(the scan stopped at its limit; narrow the period)")?;
+                }
+                for (title, map) in [("KEY", &u.by_key), ("PRINCIPAL", &u.by_principal)] {
+                    let rows: Vec<Vec<String>> = map
+                        .iter()
+                        .map(|(who, actions)| vec![who.clone(), counts(actions)])
+                        .collect();
+                    writeln!(o)?;
+                    table(o, &[title, "OPERATIONS"], &rows)?;
+                }
+                Ok(())
+            }
+            ReportOut::Approvals(a) => {
+                for (title, list) in [("pending", &a.pending), ("executed", &a.executed)] {
+                    writeln!(o, "{title}: {}", list.len())?;
+                    let rows: Vec<Vec<String>> = list
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                r.id.to_string(),
+                                r.action.to_string(),
+                                r.requester.principal.to_string(),
+                                format!("{}/{}", r.approvals.len(), r.required),
+                                r.created_at.to_rfc3339(),
+                                r.summary.clone(),
+                            ]
+                        })
+                        .collect();
+                    if !rows.is_empty() {
+                        table(
+                            o,
+                            &[
+                                "ID",
+                                "ACTION",
+                                "REQUESTER",
+                                "APPROVALS",
+                                "CREATED",
+                                "SUMMARY",
+                            ],
+                            &rows,
+                        )?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -43,6 +43,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<ExitCode, CliError> {
         Command::Tenant(c) => admin::tenant(ctx, c).await,
         Command::TrustAnchor(c) => admin::trust_anchor(ctx, c).await,
         Command::Audit(c) => admin::audit(ctx, c).await,
+        Command::Report(a) => admin::report(ctx, a).await,
         Command::EncryptFile(a) => files::encrypt_file(ctx, a).await,
         Command::DecryptFile(a) => files::decrypt_file(ctx, a).await,
         Command::Backup(c) => backup::run(ctx, c).await,

@@ -21,6 +21,7 @@ mod mac;
 mod misc;
 mod objects;
 mod policies;
+mod report;
 mod root;
 mod rotate;
 mod sign;
@@ -63,6 +64,10 @@ pub use objects::{
 pub use policies::{
     ApprovalPolicyInfo, DutiesInfo, GetApprovalPolicy, GetDuties, PolicyHistory, PolicyHistoryList,
     PolicyTarget, RevertPolicy, SetApprovalPolicy, SetDuties,
+};
+pub use report::{
+    AccessLine, AccessReport, ApprovalsReport, KeyAccess, KeyNote, KeysReport, Report, ReportKind,
+    ReportOut, UsageReport,
 };
 pub use root::{RekeyUnseal, RootKeyRotation, RotateRootKey, UnsealRekey};
 pub use rotate::RotateKey;
@@ -199,6 +204,8 @@ pub enum Operation {
     RotateRootKey(RotateRootKey),
     /// See [`RekeyUnseal`].
     RekeyUnseal(RekeyUnseal),
+    /// See [`Report`].
+    Report(Report),
     /// See [`CreateTenant`].
     CreateTenant(CreateTenant),
     /// See [`ListTenants`].
@@ -296,6 +303,8 @@ pub enum Response {
     RootKeyRotation(RootKeyRotation),
     /// New unseal shares.
     UnsealRekey(UnsealRekey),
+    /// A compliance report.
+    Report(Box<ReportOut>),
     /// One tenant.
     Tenant(TenantInfo),
     /// Tenants.
@@ -363,6 +372,7 @@ impl Operation {
             Self::DeriveKey(_) => "key.derive",
             Self::RotateRootKey(_) => "root.rotate",
             Self::RekeyUnseal(_) => "unseal.rekey",
+            Self::Report(_) => "report",
             Self::CreateTenant(_) => "tenant.create",
             Self::ListTenants(_) => "tenant.list",
             Self::UpdateTenant(u) if u.disabled => "tenant.disable",
@@ -618,6 +628,7 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::DeriveKey(o) => o.execute(cx).await,
         Operation::RotateRootKey(o) => o.execute(cx).await,
         Operation::RekeyUnseal(o) => o.execute(cx).await,
+        Operation::Report(o) => o.execute(cx).await,
         Operation::CreateTenant(o) => o.execute(cx).await,
         Operation::ListTenants(o) => o.execute(cx).await,
         Operation::UpdateTenant(o) => o.execute(cx).await,

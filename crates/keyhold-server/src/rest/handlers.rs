@@ -383,6 +383,12 @@ pub async fn audit_verify(state: AppState, ctx: Ctx) -> ApiResult {
     run(&state, ctx, Operation::AuditVerify(AuditVerify {})).await
 }
 
+/// A compliance report (auditors): `kind` keys, access, usage (with `from`/`to`) or approvals.
+#[utoipa::path(get, path = "/v1/reports", tag = "audit", params(Report), responses((status = 200, body = ReportOut)))]
+pub async fn report(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<Report>) -> ApiResult {
+    run(&state, ctx, Operation::Report(req)).await
+}
+
 /// Reads audit events (auditors).
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(AuditExport), responses((status = 200, body = AuditExportResponse)))]
 pub async fn audit_events(

@@ -1,0 +1,386 @@
+//! Compliance reports for auditors, over the caller's tenant: the key inventory (by state,
+//! algorithm and age, with keys past their crypto-period or overdue for rotation), who can do
+//! what with each key, usage per key and per principal over a period (from the audit trail),
+//! and pending and executed approvals. Reports hold metadata only, never key material.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Cx, Done, Response};
+use crate::clock::Timestamp;
+use crate::error::KmsError;
+use crate::ids::KeyId;
+use crate::lifecycle::KeyState;
+use crate::model::{Conditions, KeyOp, Role};
+use crate::policy::{ApprovalRecord, ApprovalStatus};
+use crate::store::KeyFilter;
+
+/// Records read per store query.
+const PAGE: u32 = 1000;
+/// Most audit events one usage report reads.
+const MAX_EVENTS: u64 = 1_000_000;
+/// The usage period when none is given: the last 30 days.
+const DEFAULT_PERIOD_MS: i64 = 30 * 86_400_000;
+
+/// Which report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ReportKind {
+    /// Keys by state, algorithm and age; keys past their crypto-period or rotation period.
+    Keys,
+    /// Who may do what with each key (its grants and their conditions).
+    Access,
+    /// Operations per key and per principal over a period, from the audit trail.
+    Usage,
+    /// Pending and executed approvals.
+    Approvals,
+}
+
+/// Request: a compliance report (auditors).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+pub struct Report {
+    /// Which report.
+    pub kind: ReportKind,
+    /// Start of the usage period (default: 30 days before `to`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub from: Option<Timestamp>,
+    /// End of the usage period (default: now).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub to: Option<Timestamp>,
+}
+
+/// A compliance report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "report", rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ReportOut {
+    /// See [`ReportKind::Keys`].
+    Keys(KeysReport),
+    /// See [`ReportKind::Access`].
+    Access(AccessReport),
+    /// See [`ReportKind::Usage`].
+    Usage(UsageReport),
+    /// See [`ReportKind::Approvals`].
+    Approvals(ApprovalsReport),
+}
+
+/// The key inventory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeysReport {
+    /// When the report was made.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub at: Timestamp,
+    /// Objects in the tenant.
+    pub total: u64,
+    /// Count per effective state.
+    pub by_state: BTreeMap<String, u64>,
+    /// Count per algorithm.
+    pub by_algorithm: BTreeMap<String, u64>,
+    /// Count per age: `under-30d`, `30-90d`, `90-365d`, `over-1y`.
+    pub by_age: BTreeMap<String, u64>,
+    /// Keys whose crypto-period (protection period) has ended and that are not destroyed.
+    pub past_crypto_period: Vec<KeyNote>,
+    /// Keys with a rotation period whose current version is older than it.
+    pub rotation_overdue: Vec<KeyNote>,
+}
+
+/// One key named by a report, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyNote {
+    /// The key.
+    pub id: KeyId,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its effective state.
+    pub state: KeyState,
+    /// Since when.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub since: Timestamp,
+}
+
+/// Who may do what with each key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccessReport {
+    /// Keys that are not destroyed, with their grants.
+    pub keys: Vec<KeyAccess>,
+}
+
+/// One key's grants.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyAccess {
+    /// The key.
+    pub id: KeyId,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its effective state.
+    pub state: KeyState,
+    /// Who may do what.
+    pub grants: Vec<AccessLine>,
+}
+
+/// One grant, as the report shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccessLine {
+    /// A principal, or `role:<role>`.
+    pub grantee: String,
+    /// The operations.
+    pub operations: Vec<KeyOp>,
+    /// Its conditions.
+    pub conditions: Conditions,
+}
+
+/// Operations over a period.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UsageReport {
+    /// Start of the period.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub from: Timestamp,
+    /// End of the period.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub to: Timestamp,
+    /// Events of the tenant in the period.
+    pub events: u64,
+    /// Of which refused (outcome denied).
+    pub denied: u64,
+    /// Of which failed (outcome error).
+    pub errors: u64,
+    /// Key → action → count.
+    pub by_key: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Principal → action → count.
+    pub by_principal: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Whether the scan stopped at its limit before the end of the period.
+    pub truncated: bool,
+}
+
+/// Approvals.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApprovalsReport {
+    /// Waiting for approvals (or approved and waiting for their re-issue).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub pending: Vec<ApprovalRecord>,
+    /// Executed (successfully or not).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub executed: Vec<ApprovalRecord>,
+}
+
+impl Report {
+    pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
+        cx.require(&[Role::Auditor], "only auditors make compliance reports")?;
+        let out = match self.kind {
+            ReportKind::Keys => ReportOut::Keys(keys(cx).await?),
+            ReportKind::Access => ReportOut::Access(access(cx).await?),
+            ReportKind::Usage => {
+                let to = self.to.unwrap_or(cx.now);
+                let from = self
+                    .from
+                    .unwrap_or(Timestamp::from_millis(to.millis() - DEFAULT_PERIOD_MS));
+                if from > to {
+                    return Err(KmsError::invalid("the period starts after it ends"));
+                }
+                ReportOut::Usage(usage(cx, from, to).await?)
+            }
+            ReportKind::Approvals => ReportOut::Approvals(approvals(cx).await?),
+        };
+        Ok(Done::new(Response::Report(Box::new(out))))
+    }
+}
+
+/// Every key record of the caller's tenant, a page at a time.
+async fn for_each_key(
+    cx: &Cx<'_>,
+    mut f: impl FnMut(&crate::model::KeyRecord, crate::lifecycle::Lifecycle),
+) -> Result<(), KmsError> {
+    let mut after = None;
+    loop {
+        let page = cx
+            .kms
+            .store
+            .list_keys(
+                &cx.caller.tenant,
+                &KeyFilter::default(),
+                after.as_ref(),
+                PAGE,
+            )
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for k in &page {
+            f(k, k.lifecycle.effective(cx.now));
+        }
+    }
+    Ok(())
+}
+
+fn age_bucket(ms: i64) -> &'static str {
+    const DAY: i64 = 86_400_000;
+    match ms {
+        m if m < 30 * DAY => "under-30d",
+        m if m < 90 * DAY => "30-90d",
+        m if m < 365 * DAY => "90-365d",
+        _ => "over-1y",
+    }
+}
+
+/// The end of a key's protection period, if it has one.
+fn protection_end(lc: &crate::lifecycle::Lifecycle) -> Option<Timestamp> {
+    let by_period = match (lc.activation_date, lc.crypto_period_secs) {
+        (Some(a), Some(p)) => Some(a.plus_secs(p)),
+        _ => None,
+    };
+    match (lc.deactivation_date, by_period) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+async fn keys(cx: &Cx<'_>) -> Result<KeysReport, KmsError> {
+    let mut r = KeysReport {
+        at: cx.now,
+        total: 0,
+        by_state: BTreeMap::new(),
+        by_algorithm: BTreeMap::new(),
+        by_age: BTreeMap::new(),
+        past_crypto_period: Vec::new(),
+        rotation_overdue: Vec::new(),
+    };
+    let now = cx.now;
+    for_each_key(cx, |k, lc| {
+        r.total += 1;
+        *r.by_state.entry(lc.state.to_string()).or_default() += 1;
+        *r.by_algorithm.entry(k.algorithm.to_string()).or_default() += 1;
+        *r.by_age
+            .entry(age_bucket(now.millis() - k.created_at.millis()).to_owned())
+            .or_default() += 1;
+        let note = |since| KeyNote {
+            id: k.id,
+            name: k.name.as_ref().map(ToString::to_string),
+            state: lc.state,
+            since,
+        };
+        if !lc.state.is_destroyed() {
+            if let Some(end) = protection_end(&lc).filter(|e| *e <= now) {
+                r.past_crypto_period.push(note(end));
+            }
+        }
+        if let Some(period) = k.rotation_period_secs {
+            let due = k.rotated_at.plus_secs(period);
+            if due <= now && lc.state == KeyState::Active {
+                r.rotation_overdue.push(note(due));
+            }
+        }
+    })
+    .await?;
+    Ok(r)
+}
+
+async fn access(cx: &Cx<'_>) -> Result<AccessReport, KmsError> {
+    let mut listed = Vec::new();
+    for_each_key(cx, |k, lc| {
+        if !lc.state.is_destroyed() {
+            listed.push(KeyAccess {
+                id: k.id,
+                name: k.name.as_ref().map(ToString::to_string),
+                state: lc.state,
+                grants: Vec::new(),
+            });
+        }
+    })
+    .await?;
+    for k in &mut listed {
+        let grants = cx
+            .kms
+            .store
+            .grants(&cx.caller.tenant, Some(&k.id), None)
+            .await?;
+        k.grants = grants
+            .into_iter()
+            .map(|g| AccessLine {
+                grantee: g.grantee.to_string(),
+                operations: g.operations.into_iter().collect(),
+                conditions: g.conditions,
+            })
+            .collect();
+    }
+    Ok(AccessReport { keys: listed })
+}
+
+async fn usage(cx: &Cx<'_>, from: Timestamp, to: Timestamp) -> Result<UsageReport, KmsError> {
+    use crate::audit::Outcome;
+    let mut r = UsageReport {
+        from,
+        to,
+        events: 0,
+        denied: 0,
+        errors: 0,
+        by_key: BTreeMap::new(),
+        by_principal: BTreeMap::new(),
+        truncated: false,
+    };
+    let mut seq = 1;
+    let mut scanned = 0u64;
+    'scan: loop {
+        let page = cx.kms.store.audit_events(seq, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        seq = last.seq + 1;
+        for e in page {
+            scanned += 1;
+            if scanned > MAX_EVENTS {
+                r.truncated = true;
+                break 'scan;
+            }
+            if e.time > to {
+                break 'scan;
+            }
+            if e.time < from || e.tenant.as_ref() != Some(&cx.caller.tenant) {
+                continue;
+            }
+            r.events += 1;
+            match e.outcome {
+                Outcome::Denied => r.denied += 1,
+                Outcome::Error => r.errors += 1,
+                Outcome::Ok => {}
+            }
+            if let Some(key) = &e.key {
+                *r.by_key
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(e.action.clone())
+                    .or_default() += 1;
+            }
+            *r.by_principal
+                .entry(e.principal.to_string())
+                .or_default()
+                .entry(e.action)
+                .or_default() += 1;
+        }
+    }
+    Ok(r)
+}
+
+async fn approvals(cx: &Cx<'_>) -> Result<ApprovalsReport, KmsError> {
+    let store = &cx.kms.store;
+    let tenant = &cx.caller.tenant;
+    let mut r = ApprovalsReport::default();
+    for status in [ApprovalStatus::Pending, ApprovalStatus::Approved] {
+        r.pending
+            .extend(store.approvals(tenant, Some(status), None, PAGE).await?);
+    }
+    for status in [ApprovalStatus::Executed, ApprovalStatus::Failed] {
+        r.executed
+            .extend(store.approvals(tenant, Some(status), None, PAGE).await?);
+    }
+    Ok(r)
+}

@@ -1,0 +1,127 @@
+//! Compliance reports: the inventory names keys past their crypto-period and overdue for
+//! rotation, access lists every grant, usage counts operations per key and principal from the
+//! audit trail over the period asked, and only auditors make them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use keyhold_core::lifecycle::KeyState;
+use keyhold_core::ops::*;
+use keyhold_core::{Algorithm, ErrorCode, Operation, Response};
+
+async fn report(w: &World, kind: ReportKind) -> ReportOut {
+    match w
+        .run(
+            &w.auditor,
+            Operation::Report(Report {
+                kind,
+                from: None,
+                to: None,
+            }),
+        )
+        .await
+        .unwrap()
+    {
+        Response::Report(r) => *r,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn reports_show_inventory_access_usage_and_approvals() {
+    let w = World::new().await;
+    let short = w
+        .key(Algorithm::Aes256, |c| {
+            c.spec.crypto_period_secs = Some(3600)
+        })
+        .await;
+    let rotating = w
+        .key(Algorithm::HmacSha256, |c| {
+            c.spec.rotation_period_secs = Some(86_400)
+        })
+        .await;
+    for _ in 0..3 {
+        w.encrypt(short.id, b"x").await.unwrap();
+    }
+    w.clock.advance_secs(2 * 86_400);
+    // Past its crypto-period the key only decrypts: the refusal is counted as an error.
+    assert!(w.encrypt(short.id, b"x").await.is_err());
+
+    let ReportOut::Keys(k) = report(&w, ReportKind::Keys).await else {
+        panic!("keys")
+    };
+    assert_eq!(k.total, 2);
+    assert_eq!(k.by_algorithm["aes-256"], 1);
+    assert_eq!(k.by_age["under-30d"], 2);
+    assert_eq!(k.by_state[&KeyState::Deactivated.to_string()], 1);
+    assert_eq!(
+        k.past_crypto_period
+            .iter()
+            .map(|n| n.id)
+            .collect::<Vec<_>>(),
+        vec![short.id]
+    );
+    assert_eq!(
+        k.rotation_overdue.iter().map(|n| n.id).collect::<Vec<_>>(),
+        vec![rotating.id],
+        "the sweeper has not run, so the rotation is overdue"
+    );
+
+    let ReportOut::Access(a) = report(&w, ReportKind::Access).await else {
+        panic!("access")
+    };
+    let line = &a.keys.iter().find(|k| k.id == short.id).unwrap().grants[0];
+    assert_eq!(line.grantee, "user");
+    assert!(line
+        .operations
+        .contains(&keyhold_core::model::KeyOp::Encrypt));
+
+    let ReportOut::Usage(u) = report(&w, ReportKind::Usage).await else {
+        panic!("usage")
+    };
+    assert_eq!(u.by_key[&short.id.to_string()]["encrypt"], 4);
+    assert_eq!(u.by_principal["user"]["encrypt"], 4);
+    assert_eq!(u.errors, 1);
+    assert!(!u.truncated);
+    // A period before anything happened is empty.
+    let Response::Report(empty) = w
+        .run(
+            &w.auditor,
+            Operation::Report(Report {
+                kind: ReportKind::Usage,
+                from: Some(keyhold_core::clock::Timestamp::from_millis(0)),
+                to: Some(keyhold_core::clock::Timestamp::from_millis(1)),
+            }),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let ReportOut::Usage(empty) = *empty else {
+        panic!()
+    };
+    assert_eq!(empty.events, 0);
+
+    let ReportOut::Approvals(p) = report(&w, ReportKind::Approvals).await else {
+        panic!("approvals")
+    };
+    assert!(p.pending.is_empty() && p.executed.is_empty());
+
+    for who in [&w.admin, &w.manager, &w.user] {
+        let err = w
+            .run(
+                who,
+                Operation::Report(Report {
+                    kind: ReportKind::Keys,
+                    from: None,
+                    to: None,
+                }),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::PermissionDenied);
+    }
+}
