@@ -1060,9 +1060,20 @@ impl Kms {
             u.root_blob = rotated.blob;
             u.generation += 1;
         }
+        // The rotation is committed: from here on nothing may fail the request. What cannot be
+        // rewrapped now keeps opening under the previous key, which stays in memory until a
+        // later rotation or a restart.
+        let mut done = false;
         for _ in 0..MAX_ATTEMPTS {
-            let (writes, tenants, archive_keys) = self.rewrap_under(&rotated.key).await?;
+            let (writes, tenants, archive_keys) = match self.rewrap_under(&rotated.key).await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(error = %e, "root-key rotation: sweep failed");
+                    break;
+                }
+            };
             if writes.is_empty() {
+                done = true;
                 break;
             }
             let draft = self.system_event(
@@ -1075,11 +1086,16 @@ impl Kms {
             );
             match self.commit(WriteBatch(writes), draft).await {
                 Ok(()) | Err(KmsError::Conflict) => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "root-key rotation: sweep failed");
+                    break;
+                }
             }
         }
-        if let Some(u) = self.write_unsealed().as_mut() {
-            u.previous_root = None;
+        if done {
+            if let Some(u) = self.write_unsealed().as_mut() {
+                u.previous_root = None;
+            }
         }
         Ok(())
     }
