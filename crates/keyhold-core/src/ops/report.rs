@@ -234,18 +234,6 @@ fn age_bucket(ms: i64) -> &'static str {
     }
 }
 
-/// The end of a key's protection period, if it has one.
-fn protection_end(lc: &crate::lifecycle::Lifecycle) -> Option<Timestamp> {
-    let by_period = match (lc.activation_date, lc.crypto_period_secs) {
-        (Some(a), Some(p)) => Some(a.plus_secs(p)),
-        _ => None,
-    };
-    match (lc.deactivation_date, by_period) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 async fn keys(cx: &Cx<'_>) -> Result<KeysReport, KmsError> {
     let mut r = KeysReport {
         at: cx.now,
@@ -271,7 +259,9 @@ async fn keys(cx: &Cx<'_>) -> Result<KeysReport, KmsError> {
             since,
         };
         if !lc.state.is_destroyed() {
-            if let Some(end) = protection_end(&lc).filter(|e| *e <= now) {
+            // The effective life cycle already folds the crypto-period into the deactivation
+            // date (at activation).
+            if let Some(end) = lc.deactivation_date.filter(|e| *e <= now) {
                 r.past_crypto_period.push(note(end));
             }
         }

@@ -285,13 +285,7 @@ impl Session<'_> {
                 "Re-key replaces symmetric keys",
             ));
         }
-        let spec = KeySpec {
-            tags: old.tags.clone(),
-            usage: Some(old.usage),
-            pre_active: old.state != KeyState::Active,
-            description: old.description.clone(),
-            ..KeySpec::default()
-        };
+        let spec = replacement_spec(&old);
         let info = match self
             .run(Operation::CreateKey(CreateKey {
                 algorithm: old.algorithm,
@@ -324,13 +318,7 @@ impl Session<'_> {
                 "Re-key Key Pair replaces private keys",
             ));
         }
-        let spec = KeySpec {
-            tags: old.tags.clone(),
-            usage: Some(old.usage),
-            pre_active: old.state != KeyState::Active,
-            description: old.description.clone(),
-            ..KeySpec::default()
-        };
+        let spec = replacement_spec(&old);
         let public_tags = match old.links.iter().find(|l| l.kind == LinkKind::PublicKey) {
             Some(l) => self.describe(&l.target.to_string()).await?.tags,
             None => old.tags.clone(),
@@ -1187,4 +1175,16 @@ fn wrap_spec(spec: &Item) -> Result<WrapSpec, Failure> {
         key: KeyRef(key),
         mode,
     })
+}
+
+/// The attributes of a Re-key replacement: the old object's tags, usage and description; active
+/// when the old one was.
+fn replacement_spec(old: &KeyInfo) -> KeySpec {
+    KeySpec {
+        tags: old.tags.clone(),
+        usage: Some(old.usage),
+        pre_active: old.state != KeyState::Active,
+        description: old.description.clone(),
+        ..KeySpec::default()
+    }
 }
