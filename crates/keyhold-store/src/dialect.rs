@@ -5,8 +5,9 @@
 use std::borrow::Cow;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::AnyPool;
 use sqlx::SqlSafeStr;
+
+use crate::db::Conn;
 
 /// The database behind a [`crate::SqlStore`].
 ///
@@ -97,27 +98,22 @@ impl Dialect {
     /// the old page images can still sit in the write-ahead log, so the log is checkpointed into
     /// the database and truncated. A checkpoint that cannot complete (a long-running reader) is
     /// logged: the next full checkpoint finishes the job.
-    pub(crate) async fn scrub_after_destroy(self, writer: &AnyPool) -> Result<(), sqlx::Error> {
+    pub(crate) fn scrub_after_destroy(self, conn: &Conn) -> Result<(), rusqlite::Error> {
         match self {
             Self::Sqlite => {
-                use sqlx::Row;
                 // A full checkpoint waits for readers of older snapshots (a running backup
                 // holds one for minutes): try once without waiting, so the writer never stalls.
-                let mut conn = writer.acquire().await?;
-                sqlx::query("PRAGMA busy_timeout = 0")
-                    .execute(&mut *conn)
-                    .await?;
-                let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .fetch_one(&mut *conn)
-                    .await;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                conn.batch("PRAGMA busy_timeout = 0")?;
+                let busy = conn
+                    .raw()
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                        row.get::<_, i64>(0)
+                    });
+                conn.batch(&format!(
                     "PRAGMA busy_timeout = {}",
                     crate::open::BUSY_TIMEOUT_MS
-                )))
-                .execute(&mut *conn)
-                .await?;
-                let busy: i64 = row?.try_get(0)?;
-                if busy != 0 {
+                ))?;
+                if busy? != 0 {
                     tracing::warn!(
                         "write-ahead log not fully checkpointed after destroying key material; \
                          old pages remain in the log until the next checkpoint"

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use keyhold_core::store::StoreError;
-use sqlx::error::ErrorKind;
 
 /// Failures of the store itself (not of the database), reported as [`StoreError::Backend`].
 #[derive(Debug, thiserror::Error)]
@@ -24,32 +23,17 @@ pub(crate) enum Fault {
     /// A number does not fit the database's signed 64-bit integers.
     #[error("{0} is out of range for the database")]
     OutOfRange(&'static str),
+    /// The writer thread could not be started.
+    #[error("cannot start the database writer thread")]
+    Thread(#[source] std::io::Error),
+    /// The store was closed.
+    #[error("the database is closed")]
+    Closed,
 }
 
 /// Wraps any failure as [`StoreError::Backend`].
 pub(crate) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(e))
-}
-
-/// The kind of constraint a database error violated, if it is one.
-pub(crate) fn violation(e: &sqlx::Error) -> Option<ErrorKind> {
-    match e {
-        sqlx::Error::Database(db) => match db.kind() {
-            ErrorKind::Other => None,
-            kind => Some(kind),
-        },
-        _ => None,
-    }
-}
-
-/// Maps the failure of a write statement: a unique violation means `what` already exists, a
-/// foreign-key violation that the key it refers to does not exist.
-pub(crate) fn write_error(e: sqlx::Error, what: &'static str) -> StoreError {
-    match violation(&e) {
-        Some(ErrorKind::UniqueViolation) => StoreError::AlreadyExists(what),
-        Some(ErrorKind::ForeignKeyViolation) => StoreError::NotFound("key"),
-        _ => backend(e),
-    }
 }
 
 /// Converts an unsigned number to the database's integer type.

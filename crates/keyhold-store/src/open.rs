@@ -22,7 +22,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Settings of the writer connection. `secure_delete` zeroes the space of deleted and rewritten
 /// rows, so destroyed key material does not linger in free pages.
-const WRITER_PRAGMAS: &[&str] = &[
+pub(crate) const WRITER_PRAGMAS: &[&str] = &[
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",

@@ -20,7 +20,8 @@ use sqlx::AnyPool;
 
 use crate::dialect::Dialect;
 use crate::error::backend;
-use crate::{open, read, snapshot, write};
+use crate::writer::Writer;
+use crate::{open, read, snapshot};
 
 /// A [`KeyStore`] over SQL. See the crate docs for its layout.
 ///
@@ -30,7 +31,7 @@ use crate::{open, read, snapshot, write};
 pub struct SqlStore {
     dialect: Dialect,
     read: AnyPool,
-    write: AnyPool,
+    write: Writer,
     path: PathBuf,
 }
 
@@ -43,14 +44,28 @@ impl SqlStore {
     /// directory must exist.
     pub async fn open_sqlite(path: &Path) -> Result<SqlStore, StoreError> {
         let pools = open::open_sqlite_pools(path).await?;
-        let store = SqlStore {
-            dialect: Dialect::Sqlite,
-            read: pools.read,
-            write: pools.write,
-            path: path.to_owned(),
+        let dialect = Dialect::Sqlite;
+        // Migrations run through sqlx's migrator on a connection of their own, closed before
+        // the writer thread opens the one connection that writes from then on.
+        let migrated = dialect.migrator().run(&pools.write).await.map_err(backend);
+        pools.write.close().await;
+        if let Err(e) = migrated {
+            pools.read.close().await;
+            return Err(e);
+        }
+        let write = match Writer::start(path) {
+            Ok(w) => w,
+            Err(e) => {
+                pools.read.close().await;
+                return Err(e);
+            }
         };
-        store.migrate().await?;
-        Ok(store)
+        Ok(SqlStore {
+            dialect,
+            read: pools.read,
+            write,
+            path: path.to_owned(),
+        })
     }
 
     /// The database file, for diagnostics.
@@ -62,15 +77,6 @@ impl SqlStore {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
-    }
-
-    /// Applies the pending migrations of the dialect, on the writer.
-    async fn migrate(&self) -> Result<(), StoreError> {
-        self.dialect
-            .migrator()
-            .run(&self.write)
-            .await
-            .map_err(backend)
     }
 }
 
@@ -269,7 +275,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        write::commit(self.dialect, &self.write, batch).await
+        self.write.commit(batch).await
     }
 
     async fn archived_version(
@@ -309,11 +315,11 @@ mod tests {
             .await
             .expect("open");
         let w = &store.write;
-        assert_eq!(pragma(w, "PRAGMA journal_mode").await, "wal");
-        assert_eq!(pragma(w, "PRAGMA synchronous").await, "2", "FULL");
-        assert_eq!(pragma(w, "PRAGMA foreign_keys").await, "1");
-        assert_eq!(pragma(w, "PRAGMA secure_delete").await, "1");
-        assert_eq!(pragma(w, "PRAGMA busy_timeout").await, "5000");
+        assert_eq!(w.pragma("PRAGMA journal_mode").await, "wal");
+        assert_eq!(w.pragma("PRAGMA synchronous").await, "2", "FULL");
+        assert_eq!(w.pragma("PRAGMA foreign_keys").await, "1");
+        assert_eq!(w.pragma("PRAGMA secure_delete").await, "1");
+        assert_eq!(w.pragma("PRAGMA busy_timeout").await, "5000");
         let r = &store.read;
         assert_eq!(pragma(r, "PRAGMA query_only").await, "1");
         assert_eq!(pragma(r, "PRAGMA journal_mode").await, "wal");
@@ -322,5 +328,15 @@ mod tests {
             "readers cannot write"
         );
         store.close().await;
+        assert!(
+            store
+                .commit(WriteBatch(vec![keyhold_core::store::Write::InsertSystem {
+                    name: "x".into(),
+                    value: vec![1],
+                }]))
+                .await
+                .is_err(),
+            "a closed store does not write"
+        );
     }
 }

@@ -1,9 +1,13 @@
-//! [`commit`]: a [`WriteBatch`] applied in one transaction on the writer connection.
+//! [`commit`]: a [`WriteBatch`] applied in one transaction on the writer connection, on the
+//! writer thread.
 //!
 //! Each write first probes the constraints it could violate (inside the transaction, so the
 //! answer holds until commit) to report precisely which one failed; the database constraints
 //! stay the authority, and a violation they report is classified by its error kind.
 
+use crate::db::{query, write_error, Conn, Stmt};
+use crate::dialect::Dialect;
+use crate::error::{backend, to_i64};
 use keyhold_core::archive::ArchivedVersion;
 use keyhold_core::audit::AuditEvent;
 use keyhold_core::ids::{KeyId, TenantId};
@@ -11,19 +15,11 @@ use keyhold_core::model::{
     KeyRecord, KeyVersion, TenantRecord, TokenRecord, TrustAnchorRecord, RECORD_VERSION,
 };
 use keyhold_core::policy::{ApprovalRecord, GrantUses, PolicyVersion};
-use keyhold_core::store::{encode_record, StoreError, Write, WriteBatch};
-use sqlx::{AnyConnection, AnyPool, Row};
-
-use crate::dialect::Dialect;
-use crate::error::{backend, to_i64, write_error};
-use crate::read::{decode_doc, AnyQuery};
+use keyhold_core::store::{decode_record, encode_record, StoreError, Write, WriteBatch};
 
 /// Applies `batch` atomically and durably: all of it or, on the first failure, none of it.
-pub(crate) async fn commit(
-    dialect: Dialect,
-    writer: &AnyPool,
-    batch: WriteBatch,
-) -> Result<(), StoreError> {
+/// Runs on the writer thread (see [`crate::writer`]).
+pub(crate) fn commit(conn: &Conn, batch: WriteBatch) -> Result<(), StoreError> {
     if batch.0.is_empty() {
         return Ok(());
     }
@@ -34,10 +30,7 @@ pub(crate) async fn commit(
         )
     });
 
-    let mut tx = writer
-        .begin_with(dialect.begin_write())
-        .await
-        .map_err(backend)?;
+    conn.batch(Dialect::Sqlite.begin_write()).map_err(backend)?;
     let mut writes = batch.0.into_iter().peekable();
     while let Some(write) = writes.next() {
         let applied = match write {
@@ -50,24 +43,28 @@ pub(crate) async fn commit(
                         events.push(e);
                     }
                 }
-                append_audit(&mut tx, &events).await
+                append_audit(conn, &events)
             }
-            other => apply(&mut tx, other).await,
+            other => apply(conn, other),
         };
         if let Err(e) = applied {
-            // Dropping the transaction would roll it back as well; doing it here frees the
-            // writer before the error travels up.
-            if let Err(rollback) = tx.rollback().await {
+            if let Err(rollback) = conn.batch("ROLLBACK") {
                 tracing::warn!(error = %rollback, "rollback of a failed batch failed");
             }
             return Err(e);
         }
     }
-    tx.commit().await.map_err(backend)?;
+    if let Err(e) = conn.batch("COMMIT") {
+        // A failed COMMIT (disk full, I/O error) can leave the transaction open.
+        if !conn.raw().is_autocommit() {
+            let _ = conn.batch("ROLLBACK");
+        }
+        return Err(backend(e));
+    }
 
     if destroys_material {
         // The batch is durable: a failure to scrub must not be reported as a failed commit.
-        if let Err(e) = dialect.scrub_after_destroy(writer).await {
+        if let Err(e) = Dialect::Sqlite.scrub_after_destroy(conn) {
             tracing::warn!(error = %e, "could not scrub the database after destroying key material");
         }
     }
@@ -75,14 +72,13 @@ pub(crate) async fn commit(
 }
 
 /// Applies one write inside the open transaction.
-async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError> {
+fn apply(conn: &Conn, write: Write) -> Result<(), StoreError> {
     match write {
         Write::InsertSystem { name, value } => {
-            sqlx::query("INSERT INTO system (name, value) VALUES ($1, $2)")
+            query("INSERT INTO system (name, value) VALUES ($1, $2)")
                 .bind(name)
                 .bind(value)
-                .execute(&mut *conn)
-                .await
+                .execute(conn)
                 .map_err(|e| write_error(e, "system value"))?;
         }
         Write::UpdateSystem {
@@ -90,18 +86,16 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
             value,
             expected,
         } => {
-            let done = sqlx::query("UPDATE system SET value = $1 WHERE name = $2 AND value = $3")
+            let done = query("UPDATE system SET value = $1 WHERE name = $2 AND value = $3")
                 .bind(value)
                 .bind(name.as_str())
                 .bind(expected)
-                .execute(&mut *conn)
-                .await
+                .execute(conn)
                 .map_err(backend)?;
             if done.rows_affected() == 0 {
-                let exists = sqlx::query("SELECT 1 FROM system WHERE name = $1")
+                let exists = query("SELECT 1 FROM system WHERE name = $1")
                     .bind(name.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await
+                    .fetch_optional(conn)
                     .map_err(backend)?;
                 return Err(if exists.is_some() {
                     StoreError::Conflict
@@ -111,77 +105,72 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
             }
         }
         Write::InsertTenant(tenant) => {
-            sqlx::query("INSERT INTO tenants (id, doc) VALUES ($1, $2)")
+            query("INSERT INTO tenants (id, doc) VALUES ($1, $2)")
                 .bind(tenant.id.as_str())
                 .bind(encode_record(&tenant))
-                .execute(&mut *conn)
-                .await
+                .execute(conn)
                 .map_err(|e| write_error(e, "tenant"))?;
         }
         Write::UpdateTenant {
             record,
             expected_revision,
-        } => update_tenant(conn, &record, expected_revision).await?,
-        Write::ArchiveVersion(archived) => archive_version(conn, &archived).await?,
-        Write::RecoverVersion(version) => recover_version(conn, &version).await?,
-        Write::InsertKey(record) => insert_key(conn, &record).await?,
+        } => update_tenant(conn, &record, expected_revision)?,
+        Write::ArchiveVersion(archived) => archive_version(conn, &archived)?,
+        Write::RecoverVersion(version) => recover_version(conn, &version)?,
+        Write::InsertKey(record) => insert_key(conn, &record)?,
         Write::UpdateKey {
             record,
             expected_revision,
-        } => update_key(conn, &record, expected_revision).await?,
+        } => update_key(conn, &record, expected_revision)?,
         Write::InsertVersion(version) => {
-            require_key(conn, &version.key_id, None).await?;
-            sqlx::query("INSERT INTO key_versions (key_id, version, doc) VALUES ($1, $2, $3)")
+            require_key(conn, &version.key_id, None)?;
+            query("INSERT INTO key_versions (key_id, version, doc) VALUES ($1, $2, $3)")
                 .bind(version.key_id.to_string())
                 .bind(i64::from(version.version))
                 .bind(encode_record(&version))
-                .execute(&mut *conn)
-                .await
+                .execute(conn)
                 .map_err(|e| write_error(e, "key version"))?;
         }
         Write::DestroyVersionMaterial { key_id, version } => {
-            destroy_material(conn, &key_id, version).await?
+            destroy_material(conn, &key_id, version)?
         }
         Write::InsertAlias(alias) => {
-            require_key(conn, &alias.key_id, Some(&alias.tenant)).await?;
-            sqlx::query("INSERT INTO aliases (tenant, name, key_id, doc) VALUES ($1, $2, $3, $4)")
+            require_key(conn, &alias.key_id, Some(&alias.tenant))?;
+            query("INSERT INTO aliases (tenant, name, key_id, doc) VALUES ($1, $2, $3, $4)")
                 .bind(alias.tenant.as_str())
                 .bind(alias.name.as_str())
                 .bind(alias.key_id.to_string())
                 .bind(encode_record(&alias))
-                .execute(&mut *conn)
-                .await
+                .execute(conn)
                 .map_err(|e| write_error(e, "alias"))?;
         }
         Write::DeleteAlias { tenant, name } => {
-            let done = sqlx::query("DELETE FROM aliases WHERE tenant = $1 AND name = $2")
+            let done = query("DELETE FROM aliases WHERE tenant = $1 AND name = $2")
                 .bind(tenant.as_str())
                 .bind(name.as_str())
-                .execute(&mut *conn)
-                .await
+                .execute(conn)
                 .map_err(backend)?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound("alias"));
             }
         }
         Write::InsertToken(token) => {
-            sqlx::query("INSERT INTO tokens (id, tenant, secret_hash, revision, doc) VALUES ($1, $2, $3, $4, $5)")
+            query("INSERT INTO tokens (id, tenant, secret_hash, revision, doc) VALUES ($1, $2, $3, $4, $5)")
                 .bind(token.id.to_string())
                 .bind(token.tenant.as_str())
                 .bind(token.secret_hash.as_str())
                 .bind(to_i64(token.revision, "token revision")?)
                 .bind(encode_record(&token))
-                .execute(&mut *conn)
-                .await
+                .execute(conn)
                 .map_err(|e| write_error(e, "token"))?;
         }
         Write::UpdateToken {
             record,
             expected_revision,
-        } => update_token(conn, &record, expected_revision).await?,
+        } => update_token(conn, &record, expected_revision)?,
         Write::InsertGrant(grant) => {
-            require_key(conn, &grant.key_id, Some(&grant.tenant)).await?;
-            sqlx::query(
+            require_key(conn, &grant.key_id, Some(&grant.tenant))?;
+            query(
                 "INSERT INTO grants (id, tenant, key_id, grantee, doc) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(grant.id.to_string())
@@ -189,39 +178,36 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
             .bind(grant.key_id.to_string())
             .bind(grant.grantee.column())
             .bind(encode_record(&grant))
-            .execute(&mut *conn)
-            .await
+            .execute(conn)
             .map_err(|e| write_error(e, "grant"))?;
         }
         Write::DeleteGrant { tenant, id } => {
-            let done = sqlx::query("DELETE FROM grants WHERE tenant = $1 AND id = $2")
+            let done = query("DELETE FROM grants WHERE tenant = $1 AND id = $2")
                 .bind(tenant.as_str())
                 .bind(id.to_string())
-                .execute(&mut *conn)
-                .await
+                .execute(conn)
                 .map_err(backend)?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound("grant"));
             }
         }
-        Write::AppendAudit(event) => append_audit(conn, std::slice::from_ref(&event)).await?,
+        Write::AppendAudit(event) => append_audit(conn, std::slice::from_ref(&event))?,
         Write::InsertClientCert(cert) => {
-            sqlx::query(
+            query(
                 "INSERT INTO client_certs (fingerprint, tenant, revision, doc) VALUES ($1, $2, $3, $4)",
             )
             .bind(cert.fingerprint.as_str())
             .bind(cert.tenant.as_str())
             .bind(to_i64(cert.revision, "client certificate revision")?)
             .bind(encode_record(&cert))
-            .execute(&mut *conn)
-            .await
+            .execute(conn)
             .map_err(|e| write_error(e, "client certificate"))?;
         }
         Write::UpdateClientCert {
             record,
             expected_revision,
         } => {
-            let done = sqlx::query(
+            let done = query(
                 "UPDATE client_certs SET revision = $1, doc = $2 WHERE fingerprint = $3 AND tenant = $4 AND revision = $5",
             )
             .bind(to_i64(record.revision, "client certificate revision")?)
@@ -229,18 +215,15 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
             .bind(record.fingerprint.as_str())
             .bind(record.tenant.as_str())
             .bind(to_i64(expected_revision, "client certificate revision")?)
-            .execute(&mut *conn)
-            .await
+            .execute(conn)
             .map_err(|e| write_error(e, "client certificate"))?;
             if done.rows_affected() == 0 {
-                let exists = sqlx::query(
-                    "SELECT 1 FROM client_certs WHERE fingerprint = $1 AND tenant = $2",
-                )
-                .bind(record.fingerprint.as_str())
-                .bind(record.tenant.as_str())
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(backend)?;
+                let exists =
+                    query("SELECT 1 FROM client_certs WHERE fingerprint = $1 AND tenant = $2")
+                        .bind(record.fingerprint.as_str())
+                        .bind(record.tenant.as_str())
+                        .fetch_optional(conn)
+                        .map_err(backend)?;
                 return Err(if exists.is_some() {
                     StoreError::Conflict
                 } else {
@@ -248,20 +231,20 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
                 });
             }
         }
-        Write::InsertTrustAnchor(anchor) => insert_trust_anchor(conn, &anchor).await?,
+        Write::InsertTrustAnchor(anchor) => insert_trust_anchor(conn, &anchor)?,
         Write::UpdateTrustAnchor {
             record,
             expected_revision,
-        } => update_trust_anchor(conn, &record, expected_revision).await?,
+        } => update_trust_anchor(conn, &record, expected_revision)?,
         Write::CountGrantUse {
             tenant,
             grant,
             limit,
-        } => count_grant_use(conn, &tenant, &grant.to_string(), limit).await?,
-        Write::PutGrantUses(uses) => put_grant_uses(conn, &uses).await?,
-        Write::InsertPolicyVersion(version) => insert_policy_version(conn, &version).await?,
+        } => count_grant_use(conn, &tenant, &grant.to_string(), limit)?,
+        Write::PutGrantUses(uses) => put_grant_uses(conn, &uses)?,
+        Write::InsertPolicyVersion(version) => insert_policy_version(conn, &version)?,
         Write::InsertApproval(approval) => {
-            sqlx::query(
+            query(
                 "INSERT INTO approvals (id, tenant, status, digest, expires_at, revision, doc) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
@@ -272,39 +255,37 @@ async fn apply(conn: &mut AnyConnection, write: Write) -> Result<(), StoreError>
             .bind(approval.expires_at.millis())
             .bind(to_i64(approval.revision, "approval revision")?)
             .bind(encode_record(&approval))
-            .execute(&mut *conn)
-            .await
+            .execute(conn)
             .map_err(|e| write_error(e, "approval"))?;
         }
         Write::UpdateApproval {
             record,
             expected_revision,
-        } => update_approval(conn, &record, expected_revision).await?,
+        } => update_approval(conn, &record, expected_revision)?,
     }
     Ok(())
 }
 
 /// Counts one use of a grant if it exists and is below `limit`; `Conflict` otherwise.
-async fn count_grant_use(
-    conn: &mut AnyConnection,
+fn count_grant_use(
+    conn: &Conn,
     tenant: &TenantId,
     grant: &str,
     limit: u64,
 ) -> Result<(), StoreError> {
-    let q = sqlx::query("SELECT 1 FROM grants WHERE id = $1 AND tenant = $2")
+    let q = query("SELECT 1 FROM grants WHERE id = $1 AND tenant = $2")
         .bind(grant)
         .bind(tenant.as_str());
-    if !exists(conn, q).await? {
+    if !exists(conn, q)? {
         return Err(StoreError::Conflict);
     }
     let limit = to_i64(limit, "grant use limit")?;
-    let row = sqlx::query("SELECT uses FROM grant_uses WHERE grant_id = $1")
+    let row = query("SELECT uses FROM grant_uses WHERE grant_id = $1")
         .bind(grant)
-        .fetch_optional(&mut *conn)
-        .await
+        .fetch_optional(conn)
         .map_err(backend)?;
     let uses = match row {
-        Some(r) => r.try_get::<i64, _>(0).map_err(backend)?,
+        Some(r) => r.try_get::<i64>(0).map_err(backend)?,
         None => 0,
     };
     if uses >= limit {
@@ -318,12 +299,12 @@ async fn count_grant_use(
             .map_err(|_| StoreError::Corrupt("grant id".into()))?,
         uses: u64::try_from(uses + 1).unwrap_or(u64::MAX),
     };
-    put_grant_uses(conn, &record).await
+    put_grant_uses(conn, &record)
 }
 
 /// Sets a grant's use counter.
-async fn put_grant_uses(conn: &mut AnyConnection, uses: &GrantUses) -> Result<(), StoreError> {
-    sqlx::query(
+fn put_grant_uses(conn: &Conn, uses: &GrantUses) -> Result<(), StoreError> {
+    query(
         "INSERT INTO grant_uses (grant_id, tenant, uses, doc) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (grant_id) DO UPDATE SET tenant = excluded.tenant, uses = excluded.uses, doc = excluded.doc",
     )
@@ -331,57 +312,49 @@ async fn put_grant_uses(conn: &mut AnyConnection, uses: &GrantUses) -> Result<()
     .bind(uses.tenant.as_str())
     .bind(to_i64(uses.uses, "grant uses")?)
     .bind(encode_record(uses))
-    .execute(&mut *conn)
-    .await
+    .execute(conn)
     .map_err(backend)?;
     Ok(())
 }
 
 /// Appends a policy version that follows the stored latest one; `Conflict` otherwise.
-async fn insert_policy_version(
-    conn: &mut AnyConnection,
-    version: &PolicyVersion,
-) -> Result<(), StoreError> {
+fn insert_policy_version(conn: &Conn, version: &PolicyVersion) -> Result<(), StoreError> {
     let subject = version.subject.as_text();
-    let latest = sqlx::query(
+    let latest = query(
         "SELECT version FROM policy_versions WHERE tenant = $1 AND subject = $2 \
          ORDER BY version DESC LIMIT 1",
     )
     .bind(version.tenant.as_str())
     .bind(subject.as_str())
-    .fetch_optional(&mut *conn)
-    .await
+    .fetch_optional(conn)
     .map_err(backend)?
-    .map(|r| r.try_get::<i64, _>(0))
+    .map(|r| r.try_get::<i64>(0))
     .transpose()
     .map_err(backend)?
     .unwrap_or(0);
     if i64::from(version.version) != latest + 1 {
         return Err(StoreError::Conflict);
     }
-    sqlx::query(
-        "INSERT INTO policy_versions (tenant, subject, version, doc) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(version.tenant.as_str())
-    .bind(subject.as_str())
-    .bind(i64::from(version.version))
-    .bind(encode_record(version))
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| match write_error(e, "policy version") {
-        StoreError::AlreadyExists(_) => StoreError::Conflict,
-        other => other,
-    })?;
+    query("INSERT INTO policy_versions (tenant, subject, version, doc) VALUES ($1, $2, $3, $4)")
+        .bind(version.tenant.as_str())
+        .bind(subject.as_str())
+        .bind(i64::from(version.version))
+        .bind(encode_record(version))
+        .execute(conn)
+        .map_err(|e| match write_error(e, "policy version") {
+            StoreError::AlreadyExists(_) => StoreError::Conflict,
+            other => other,
+        })?;
     Ok(())
 }
 
 /// Replaces an approval whose stored revision is `expected_revision`.
-async fn update_approval(
-    conn: &mut AnyConnection,
+fn update_approval(
+    conn: &Conn,
     record: &ApprovalRecord,
     expected_revision: u64,
 ) -> Result<(), StoreError> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE approvals SET status = $1, expires_at = $2, revision = $3, doc = $4 \
          WHERE id = $5 AND tenant = $6 AND revision = $7",
     )
@@ -392,14 +365,13 @@ async fn update_approval(
     .bind(record.id.to_string())
     .bind(record.tenant.as_str())
     .bind(to_i64(expected_revision, "approval revision")?)
-    .execute(&mut *conn)
-    .await
+    .execute(conn)
     .map_err(backend)?;
     if done.rows_affected() == 0 {
-        let q = sqlx::query("SELECT 1 FROM approvals WHERE id = $1 AND tenant = $2")
+        let q = query("SELECT 1 FROM approvals WHERE id = $1 AND tenant = $2")
             .bind(record.id.to_string())
             .bind(record.tenant.as_str());
-        return Err(if exists(conn, q).await? {
+        return Err(if exists(conn, q)? {
             StoreError::Conflict
         } else {
             StoreError::NotFound("approval")
@@ -409,29 +381,23 @@ async fn update_approval(
 }
 
 /// Adds a trust anchor; its id, and its identity among anchors not removed, must be free.
-async fn insert_trust_anchor(
-    conn: &mut AnyConnection,
-    anchor: &TrustAnchorRecord,
-) -> Result<(), StoreError> {
+fn insert_trust_anchor(conn: &Conn, anchor: &TrustAnchorRecord) -> Result<(), StoreError> {
     if !exists(
         conn,
-        sqlx::query("SELECT 1 FROM tenants WHERE id = $1").bind(anchor.tenant.as_str()),
-    )
-    .await?
-    {
+        query("SELECT 1 FROM tenants WHERE id = $1").bind(anchor.tenant.as_str()),
+    )? {
         return Err(StoreError::NotFound("tenant"));
     }
     if anchor.removed_at.is_none()
         && exists(
             conn,
-            sqlx::query("SELECT 1 FROM trust_anchors WHERE identity = $1 AND removed = 0")
+            query("SELECT 1 FROM trust_anchors WHERE identity = $1 AND removed = 0")
                 .bind(anchor.identity.as_str()),
-        )
-        .await?
+        )?
     {
         return Err(StoreError::AlreadyExists("trust anchor"));
     }
-    sqlx::query(
+    query(
         "INSERT INTO trust_anchors (id, tenant, identity, removed, revision, doc) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(anchor.id.to_string())
@@ -440,28 +406,26 @@ async fn insert_trust_anchor(
     .bind(i64::from(anchor.removed_at.is_some()))
     .bind(to_i64(anchor.revision, "trust anchor revision")?)
     .bind(encode_record(anchor))
-    .execute(&mut *conn)
-    .await
+    .execute(conn)
     .map_err(|e| write_error(e, "trust anchor"))?;
     Ok(())
 }
 
 /// Replaces a trust anchor whose stored revision is `expected_revision`.
-async fn update_trust_anchor(
-    conn: &mut AnyConnection,
+fn update_trust_anchor(
+    conn: &Conn,
     record: &TrustAnchorRecord,
     expected_revision: u64,
 ) -> Result<(), StoreError> {
-    let current = sqlx::query("SELECT revision FROM trust_anchors WHERE id = $1 AND tenant = $2")
+    let current = query("SELECT revision FROM trust_anchors WHERE id = $1 AND tenant = $2")
         .bind(record.id.to_string())
         .bind(record.tenant.as_str())
-        .fetch_optional(&mut *conn)
-        .await
+        .fetch_optional(conn)
         .map_err(backend)?;
     let expected = to_i64(expected_revision, "trust anchor revision")?;
     match current {
         None => return Err(StoreError::NotFound("trust anchor")),
-        Some(row) if row.try_get::<i64, _>(0).map_err(backend)? != expected => {
+        Some(row) if row.try_get::<i64>(0).map_err(backend)? != expected => {
             return Err(StoreError::Conflict)
         }
         Some(_) => {}
@@ -469,17 +433,14 @@ async fn update_trust_anchor(
     if record.removed_at.is_none()
         && exists(
             conn,
-            sqlx::query(
-                "SELECT 1 FROM trust_anchors WHERE identity = $1 AND removed = 0 AND id <> $2",
-            )
-            .bind(record.identity.as_str())
-            .bind(record.id.to_string()),
-        )
-        .await?
+            query("SELECT 1 FROM trust_anchors WHERE identity = $1 AND removed = 0 AND id <> $2")
+                .bind(record.identity.as_str())
+                .bind(record.id.to_string()),
+        )?
     {
         return Err(StoreError::AlreadyExists("trust anchor"));
     }
-    sqlx::query(
+    query(
         "UPDATE trust_anchors SET identity = $1, removed = $2, revision = $3, doc = $4 WHERE id = $5 AND revision = $6",
     )
     .bind(record.identity.as_str())
@@ -488,26 +449,23 @@ async fn update_trust_anchor(
     .bind(encode_record(record))
     .bind(record.id.to_string())
     .bind(expected)
-    .execute(&mut *conn)
-    .await
+    .execute(conn)
     .map_err(|e| write_error(e, "trust anchor"))?;
     Ok(())
 }
 
 /// Inserts a key and its tag rows.
-async fn insert_key(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(), StoreError> {
+fn insert_key(conn: &Conn, record: &KeyRecord) -> Result<(), StoreError> {
     let id = record.id.to_string();
     let tenant = record.tenant.as_str();
     if exists(
         conn,
-        sqlx::query("SELECT 1 FROM keys WHERE id = $1").bind(id.as_str()),
-    )
-    .await?
-    {
+        query("SELECT 1 FROM keys WHERE id = $1").bind(id.as_str()),
+    )? {
         return Err(StoreError::AlreadyExists("key"));
     }
-    check_key_uniques(conn, record, None).await?;
-    sqlx::query(
+    check_key_uniques(conn, record, None)?;
+    query(
         "INSERT INTO keys (id, tenant, name, idempotency_token, state, algorithm, next_due, revision, doc) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -520,36 +478,30 @@ async fn insert_key(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(), 
     .bind(record.next_due().map(|t| t.millis()))
     .bind(to_i64(record.revision, "key revision")?)
     .bind(encode_record(record))
-    .execute(&mut *conn)
-    .await
+    .execute(conn)
     .map_err(|e| write_error(e, "key"))?;
-    insert_tags(conn, record).await
+    insert_tags(conn, record)
 }
 
 /// Replaces a key whose stored revision is `expected_revision`, and its tag rows.
-async fn update_key(
-    conn: &mut AnyConnection,
-    record: &KeyRecord,
-    expected_revision: u64,
-) -> Result<(), StoreError> {
+fn update_key(conn: &Conn, record: &KeyRecord, expected_revision: u64) -> Result<(), StoreError> {
     let id = record.id.to_string();
     let tenant = record.tenant.as_str();
     let expected = to_i64(expected_revision, "key revision")?;
-    let current = sqlx::query("SELECT revision FROM keys WHERE id = $1 AND tenant = $2")
+    let current = query("SELECT revision FROM keys WHERE id = $1 AND tenant = $2")
         .bind(id.as_str())
         .bind(tenant)
-        .fetch_optional(&mut *conn)
-        .await
+        .fetch_optional(conn)
         .map_err(backend)?;
     match current {
         None => return Err(StoreError::NotFound("key")),
-        Some(row) if row.try_get::<i64, _>(0).map_err(backend)? != expected => {
+        Some(row) if row.try_get::<i64>(0).map_err(backend)? != expected => {
             return Err(StoreError::Conflict)
         }
         Some(_) => {}
     }
-    check_key_uniques(conn, record, Some(&id)).await?;
-    let done = sqlx::query(
+    check_key_uniques(conn, record, Some(&id))?;
+    let done = query(
         "UPDATE keys SET name = $1, idempotency_token = $2, state = $3, algorithm = $4, next_due = $5, \
          revision = $6, doc = $7 WHERE id = $8 AND tenant = $9 AND revision = $10",
     )
@@ -563,45 +515,42 @@ async fn update_key(
     .bind(id.as_str())
     .bind(tenant)
     .bind(expected)
-    .execute(&mut *conn)
-    .await
+    .execute(conn)
     .map_err(|e| write_error(e, "key name"))?;
     if done.rows_affected() == 0 {
         return Err(StoreError::Conflict);
     }
-    sqlx::query("DELETE FROM key_tags WHERE key_id = $1")
+    query("DELETE FROM key_tags WHERE key_id = $1")
         .bind(id.as_str())
-        .execute(&mut *conn)
-        .await
+        .execute(conn)
         .map_err(backend)?;
-    insert_tags(conn, record).await
+    insert_tags(conn, record)
 }
 
 /// Fails if another key of the tenant (not `own_id`) has the record's name or idempotency token.
-async fn check_key_uniques(
-    conn: &mut AnyConnection,
+fn check_key_uniques(
+    conn: &Conn,
     record: &KeyRecord,
     own_id: Option<&str>,
 ) -> Result<(), StoreError> {
     let tenant = record.tenant.as_str();
     let own_id = own_id.unwrap_or("");
     if let Some(name) = &record.name {
-        let q = sqlx::query("SELECT 1 FROM keys WHERE tenant = $1 AND name = $2 AND id <> $3")
+        let q = query("SELECT 1 FROM keys WHERE tenant = $1 AND name = $2 AND id <> $3")
             .bind(tenant)
             .bind(name.as_str())
             .bind(own_id);
-        if exists(conn, q).await? {
+        if exists(conn, q)? {
             return Err(StoreError::AlreadyExists("key name"));
         }
     }
     if let Some(idempotency) = &record.idempotency {
-        let q = sqlx::query(
-            "SELECT 1 FROM keys WHERE tenant = $1 AND idempotency_token = $2 AND id <> $3",
-        )
-        .bind(tenant)
-        .bind(idempotency.token.as_str())
-        .bind(own_id);
-        if exists(conn, q).await? {
+        let q =
+            query("SELECT 1 FROM keys WHERE tenant = $1 AND idempotency_token = $2 AND id <> $3")
+                .bind(tenant)
+                .bind(idempotency.token.as_str())
+                .bind(own_id);
+        if exists(conn, q)? {
             return Err(StoreError::AlreadyExists("idempotency token"));
         }
     }
@@ -609,15 +558,14 @@ async fn check_key_uniques(
 }
 
 /// Writes one `key_tags` row per tag of the key.
-async fn insert_tags(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(), StoreError> {
+fn insert_tags(conn: &Conn, record: &KeyRecord) -> Result<(), StoreError> {
     let id = record.id.to_string();
     for (tag, value) in &record.tags {
-        sqlx::query("INSERT INTO key_tags (key_id, tag, value) VALUES ($1, $2, $3)")
+        query("INSERT INTO key_tags (key_id, tag, value) VALUES ($1, $2, $3)")
             .bind(id.as_str())
             .bind(tag.as_str())
             .bind(value.as_str())
-            .execute(&mut *conn)
-            .await
+            .execute(conn)
             .map_err(backend)?;
     }
     Ok(())
@@ -626,122 +574,104 @@ async fn insert_tags(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(),
 /// Rewrites a version without its material. The row's old bytes are zeroed by the dialect's
 /// secure-delete setting and scrubbed from the log after commit (see
 /// [`Dialect::scrub_after_destroy`]).
-async fn destroy_material(
-    conn: &mut AnyConnection,
-    key_id: &KeyId,
-    version: u32,
-) -> Result<(), StoreError> {
+fn destroy_material(conn: &Conn, key_id: &KeyId, version: u32) -> Result<(), StoreError> {
     let key_id = key_id.to_string();
-    let row = sqlx::query("SELECT doc FROM key_versions WHERE key_id = $1 AND version = $2")
+    let row = query("SELECT doc FROM key_versions WHERE key_id = $1 AND version = $2")
         .bind(key_id.as_str())
         .bind(i64::from(version))
-        .fetch_optional(&mut *conn)
-        .await
+        .fetch_optional(conn)
         .map_err(backend)?
         .ok_or(StoreError::NotFound("key version"))?;
-    let mut record: KeyVersion = decode_doc(&row)?;
+    let mut record: KeyVersion = decode_record(row.doc()?)?;
     record.wrapped = Vec::new();
     record.nonce = Vec::new();
     record.public_key = None;
     record.destroyed = true;
-    sqlx::query("UPDATE key_versions SET doc = $1 WHERE key_id = $2 AND version = $3")
+    query("UPDATE key_versions SET doc = $1 WHERE key_id = $2 AND version = $3")
         .bind(encode_record(&record))
         .bind(key_id.as_str())
         .bind(i64::from(version))
-        .execute(&mut *conn)
-        .await
+        .execute(conn)
         .map_err(backend)?;
     Ok(())
 }
 
 /// Replaces a tenant whose stored revision is `expected_revision`.
-async fn update_tenant(
-    conn: &mut AnyConnection,
+fn update_tenant(
+    conn: &Conn,
     record: &TenantRecord,
     expected_revision: u64,
 ) -> Result<(), StoreError> {
-    let row = sqlx::query("SELECT doc FROM tenants WHERE id = $1")
+    let row = query("SELECT doc FROM tenants WHERE id = $1")
         .bind(record.id.as_str())
-        .fetch_optional(&mut *conn)
-        .await
+        .fetch_optional(conn)
         .map_err(backend)?
         .ok_or(StoreError::NotFound("tenant"))?;
-    let current: TenantRecord = decode_doc(&row)?;
+    let current: TenantRecord = decode_record(row.doc()?)?;
     if current.revision != expected_revision {
         return Err(StoreError::Conflict);
     }
-    sqlx::query("UPDATE tenants SET doc = $1 WHERE id = $2")
+    query("UPDATE tenants SET doc = $1 WHERE id = $2")
         .bind(encode_record(record))
         .bind(record.id.as_str())
-        .execute(&mut *conn)
-        .await
+        .execute(conn)
         .map_err(backend)?;
     Ok(())
 }
 
 /// Moves one version's material into the archive table.
-async fn archive_version(
-    conn: &mut AnyConnection,
-    archived: &ArchivedVersion,
-) -> Result<(), StoreError> {
+fn archive_version(conn: &Conn, archived: &ArchivedVersion) -> Result<(), StoreError> {
     let key_id = archived.key_id.to_string();
     let version = i64::from(archived.version);
-    let row = sqlx::query("SELECT doc FROM key_versions WHERE key_id = $1 AND version = $2")
+    let row = query("SELECT doc FROM key_versions WHERE key_id = $1 AND version = $2")
         .bind(key_id.as_str())
         .bind(version)
-        .fetch_optional(&mut *conn)
-        .await
+        .fetch_optional(conn)
         .map_err(backend)?
         .ok_or(StoreError::NotFound("key version"))?;
-    let mut record: KeyVersion = decode_doc(&row)?;
+    let mut record: KeyVersion = decode_record(row.doc()?)?;
     if exists(
         conn,
-        sqlx::query("SELECT 1 FROM archive WHERE key_id = $1 AND version = $2")
+        query("SELECT 1 FROM archive WHERE key_id = $1 AND version = $2")
             .bind(key_id.as_str())
             .bind(version),
-    )
-    .await?
-    {
+    )? {
         return Err(StoreError::AlreadyExists("archived version"));
     }
-    sqlx::query("INSERT INTO archive (key_id, version, doc) VALUES ($1, $2, $3)")
+    query("INSERT INTO archive (key_id, version, doc) VALUES ($1, $2, $3)")
         .bind(key_id.as_str())
         .bind(version)
         .bind(encode_record(archived))
-        .execute(&mut *conn)
-        .await
+        .execute(conn)
         .map_err(|e| write_error(e, "archived version"))?;
     record.wrapped = Vec::new();
     record.nonce = Vec::new();
-    sqlx::query("UPDATE key_versions SET doc = $1 WHERE key_id = $2 AND version = $3")
+    query("UPDATE key_versions SET doc = $1 WHERE key_id = $2 AND version = $3")
         .bind(encode_record(&record))
         .bind(key_id.as_str())
         .bind(version)
-        .execute(&mut *conn)
-        .await
+        .execute(conn)
         .map_err(backend)?;
     Ok(())
 }
 
 /// Puts a version's material back and deletes its archived copy.
-async fn recover_version(conn: &mut AnyConnection, record: &KeyVersion) -> Result<(), StoreError> {
+fn recover_version(conn: &Conn, record: &KeyVersion) -> Result<(), StoreError> {
     let key_id = record.key_id.to_string();
     let version = i64::from(record.version);
-    let done = sqlx::query("DELETE FROM archive WHERE key_id = $1 AND version = $2")
+    let done = query("DELETE FROM archive WHERE key_id = $1 AND version = $2")
         .bind(key_id.as_str())
         .bind(version)
-        .execute(&mut *conn)
-        .await
+        .execute(conn)
         .map_err(backend)?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("archived version"));
     }
-    let done = sqlx::query("UPDATE key_versions SET doc = $1 WHERE key_id = $2 AND version = $3")
+    let done = query("UPDATE key_versions SET doc = $1 WHERE key_id = $2 AND version = $3")
         .bind(encode_record(record))
         .bind(key_id.as_str())
         .bind(version)
-        .execute(&mut *conn)
-        .await
+        .execute(conn)
         .map_err(backend)?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("key version"));
@@ -750,28 +680,27 @@ async fn recover_version(conn: &mut AnyConnection, record: &KeyVersion) -> Resul
 }
 
 /// Replaces a token whose stored revision is `expected_revision`.
-async fn update_token(
-    conn: &mut AnyConnection,
+fn update_token(
+    conn: &Conn,
     record: &TokenRecord,
     expected_revision: u64,
 ) -> Result<(), StoreError> {
     let id = record.id.to_string();
     let tenant = record.tenant.as_str();
     let expected = to_i64(expected_revision, "token revision")?;
-    let current = sqlx::query("SELECT revision FROM tokens WHERE id = $1 AND tenant = $2")
+    let current = query("SELECT revision FROM tokens WHERE id = $1 AND tenant = $2")
         .bind(id.as_str())
         .bind(tenant)
-        .fetch_optional(&mut *conn)
-        .await
+        .fetch_optional(conn)
         .map_err(backend)?;
     match current {
         None => return Err(StoreError::NotFound("token")),
-        Some(row) if row.try_get::<i64, _>(0).map_err(backend)? != expected => {
+        Some(row) if row.try_get::<i64>(0).map_err(backend)? != expected => {
             return Err(StoreError::Conflict)
         }
         Some(_) => {}
     }
-    let done = sqlx::query(
+    let done = query(
         "UPDATE tokens SET secret_hash = $1, revision = $2, doc = $3 WHERE id = $4 AND tenant = $5 AND revision = $6",
     )
     .bind(record.secret_hash.as_str())
@@ -780,8 +709,7 @@ async fn update_token(
     .bind(id.as_str())
     .bind(tenant)
     .bind(expected)
-    .execute(&mut *conn)
-    .await
+    .execute(conn)
     .map_err(|e| write_error(e, "token"))?;
     if done.rows_affected() == 0 {
         return Err(StoreError::Conflict);
@@ -790,12 +718,11 @@ async fn update_token(
 }
 
 /// Appends an audit event whose sequence number follows the last one.
-async fn append_audit(conn: &mut AnyConnection, events: &[AuditEvent]) -> Result<(), StoreError> {
-    let head = sqlx::query("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await
+fn append_audit(conn: &Conn, events: &[AuditEvent]) -> Result<(), StoreError> {
+    let head = query("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(conn)
         .map_err(backend)?
-        .map(|row| row.try_get::<i64, _>(0))
+        .map(|row| row.try_get::<i64>(0))
         .transpose()
         .map_err(backend)?
         .unwrap_or(0);
@@ -824,12 +751,11 @@ async fn append_audit(conn: &mut AnyConnection, events: &[AuditEvent]) -> Result
             sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
         }
         // Only placeholders are spliced in; the values are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = query(sql);
         for (seq, doc) in chunk {
             q = q.bind(*seq).bind(doc.as_slice());
         }
-        q.execute(&mut *conn)
-            .await
+        q.execute(conn)
             .map_err(|e| match write_error(e, "audit event") {
                 // Another writer took this sequence number first.
                 StoreError::AlreadyExists(_) => StoreError::Conflict,
@@ -843,25 +769,18 @@ async fn append_audit(conn: &mut AnyConnection, events: &[AuditEvent]) -> Result
 const AUDIT_ROWS_PER_INSERT: usize = 64;
 
 /// Fails with `NotFound("key")` unless the key exists (in `tenant`, when given).
-async fn require_key(
-    conn: &mut AnyConnection,
-    key_id: &KeyId,
-    tenant: Option<&TenantId>,
-) -> Result<(), StoreError> {
+fn require_key(conn: &Conn, key_id: &KeyId, tenant: Option<&TenantId>) -> Result<(), StoreError> {
     let found = match tenant {
         Some(tenant) => {
-            let q = sqlx::query("SELECT 1 FROM keys WHERE id = $1 AND tenant = $2")
+            let q = query("SELECT 1 FROM keys WHERE id = $1 AND tenant = $2")
                 .bind(key_id.to_string())
                 .bind(tenant.as_str());
-            exists(conn, q).await?
+            exists(conn, q)?
         }
-        None => {
-            exists(
-                conn,
-                sqlx::query("SELECT 1 FROM keys WHERE id = $1").bind(key_id.to_string()),
-            )
-            .await?
-        }
+        None => exists(
+            conn,
+            query("SELECT 1 FROM keys WHERE id = $1").bind(key_id.to_string()),
+        )?,
     };
     if found {
         Ok(())
@@ -871,7 +790,7 @@ async fn require_key(
 }
 
 /// Whether `q` returns a row.
-async fn exists(conn: &mut AnyConnection, q: AnyQuery<'_>) -> Result<bool, StoreError> {
-    let row = q.fetch_optional(&mut *conn).await.map_err(backend)?;
+fn exists(conn: &Conn, q: Stmt<'_>) -> Result<bool, StoreError> {
+    let row = q.fetch_optional(conn).map_err(backend)?;
     Ok(row.is_some())
 }

@@ -1,0 +1,147 @@
+//! The writer thread: the one connection that writes, on a thread of its own.
+//!
+//! ```text
+//!  commit(batch) ─► channel ─► writer thread: BEGIN IMMEDIATE; every write; COMMIT (fsync)
+//!       ▲                                         │ (ROLLBACK on the first failure)
+//!       └───────────── oneshot answer ◄───────────┘
+//! ```
+//!
+//! A batch is one message to the thread and one answer back, whatever its number of
+//! statements. The thread runs SQLite's blocking calls (the fsync among them) away from the
+//! async runtime's workers. When every [`Writer`] handle is gone or [`Writer::close`] is called,
+//! the thread closes the connection and ends.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+use keyhold_core::store::{StoreError, WriteBatch};
+use rusqlite::OpenFlags;
+
+use crate::db::Conn;
+use crate::error::{backend, Fault};
+use crate::open::{BUSY_TIMEOUT_MS, WRITER_PRAGMAS};
+use crate::write;
+
+/// Prepared statements kept by the writer (the batch code has a few dozen distinct ones).
+const STATEMENT_CACHE: usize = 128;
+
+enum Job {
+    Commit {
+        batch: WriteBatch,
+        answer: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    },
+    Close {
+        answer: tokio::sync::oneshot::Sender<()>,
+    },
+    /// The value of a pragma, as text, for tests of the connection's settings.
+    #[cfg(test)]
+    Pragma {
+        pragma: &'static str,
+        answer: tokio::sync::oneshot::Sender<rusqlite::Result<String>>,
+    },
+}
+
+/// A handle on the writer thread.
+pub(crate) struct Writer {
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+impl Writer {
+    /// Opens the database at `path` (which must exist, migrated) and starts the thread.
+    pub(crate) fn start(path: &Path) -> Result<Writer, StoreError> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_EXRESCODE,
+        )
+        .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
+            .map_err(backend)?;
+        for pragma in WRITER_PRAGMAS {
+            conn.execute_batch(pragma).map_err(backend)?;
+        }
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let conn = Conn::new(conn);
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("keyhold-writer".into())
+            .spawn(move || run(conn, queue))
+            .map_err(|e| backend(Fault::Thread(e)))?;
+        Ok(Writer {
+            jobs: Mutex::new(Some(jobs)),
+        })
+    }
+
+    /// Applies `batch` in one transaction; returns once it is durable or rolled back.
+    pub(crate) async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        if batch.0.is_empty() {
+            return Ok(());
+        }
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.send(Job::Commit { batch, answer })?;
+        answered.await.map_err(|_| closed())?
+    }
+
+    /// Closes the connection once the batches already queued are done. Later commits fail.
+    pub(crate) async fn close(&self) {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        if self.send(Job::Close { answer }).is_ok() {
+            let _ = answered.await;
+        }
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    /// The value of `pragma` on the writer connection, as text.
+    #[cfg(test)]
+    pub(crate) async fn pragma(&self, pragma: &'static str) -> String {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.send(Job::Pragma { pragma, answer })
+            .expect("writer running");
+        answered.await.expect("an answer").expect("pragma")
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.as_ref()
+            .ok_or_else(closed)?
+            .send(job)
+            .map_err(|_| closed())
+    }
+}
+
+fn closed() -> StoreError {
+    backend(Fault::Closed)
+}
+
+/// The thread's loop: one job at a time, in the order they were sent.
+fn run(conn: Conn, queue: mpsc::Receiver<Job>) {
+    while let Ok(job) = queue.recv() {
+        match job {
+            Job::Commit { batch, answer } => {
+                let _ = answer.send(write::commit(&conn, batch));
+            }
+            Job::Close { answer } => {
+                if let Err(e) = conn.close() {
+                    tracing::warn!(error = %e, "closing the writer connection failed");
+                }
+                let _ = answer.send(());
+                return;
+            }
+            #[cfg(test)]
+            Job::Pragma { pragma, answer } => {
+                let value = conn.raw().query_row(pragma, [], |row| {
+                    Ok(match row.get_ref(0)? {
+                        rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                        other => other.as_str().unwrap_or_default().to_owned(),
+                    })
+                });
+                let _ = answer.send(value);
+            }
+        }
+    }
+    if let Err(e) = conn.close() {
+        tracing::warn!(error = %e, "closing the writer connection failed");
+    }
+}
