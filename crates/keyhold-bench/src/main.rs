@@ -20,6 +20,10 @@ use keyhold_bench::target::parse_duration;
 use keyhold_bench::{bench, BenchError, LoadConfig, Mix, Mode, Settings, Stop, Target};
 use serde::Serialize;
 
+/// The allocator of the `keyhold` binary, so the baseline runs on the same one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "keyhold-bench",

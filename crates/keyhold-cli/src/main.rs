@@ -29,6 +29,12 @@ use crate::args::{Cli, Command};
 use crate::error::CliError;
 use crate::output::Ctx;
 
+/// mimalloc instead of the system allocator: the server allocates and frees many small buffers
+/// per request from several threads, where glibc's allocator spent a sixth of the CPU
+/// (docs/PERFORMANCE.md). The benchmark baseline uses the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The CA certificate `keyhold init` writes for a development installation.
 const DEV_CA: &str = "keyhold-dev/ca.pem";
 

@@ -1,5 +1,6 @@
 //! The hot path's caches (DESIGN.md §8): authenticated tokens, key records, key references,
-//! key policies (grants), tenant policies (approvals, duties), and unwrapped key versions. They
+//! key policies (grants), tenant policies (approvals, duties), keys' alias and version lists,
+//! and unwrapped key versions. They
 //! are per node and in memory only.
 //!
 //! # Correctness
@@ -210,6 +211,13 @@ pub(crate) struct TenantPolicies {
     pub duties: DutiesPolicy,
 }
 
+/// What a key's full description adds to its record: its aliases and its versions.
+#[derive(Debug)]
+pub(crate) struct KeyListing {
+    pub aliases: Vec<AliasName>,
+    pub versions: Vec<crate::ops::VersionInfo>,
+}
+
 /// An unwrapped key version, valid for one revision of its key record.
 struct CachedVersion {
     revision: u64,
@@ -260,6 +268,7 @@ struct Inner {
     grants: ClockCache<GrantKey, Arc<Vec<Grant>>>,
     policies: ClockCache<TenantId, Arc<TenantPolicies>>,
     versions: ClockCache<(KeyId, u32), CachedVersion>,
+    listings: ClockCache<KeyId, Arc<KeyListing>>,
 }
 
 /// Every cache of the hot path, behind one lock (each critical section is a hash lookup).
@@ -284,6 +293,8 @@ pub struct CacheSizes {
     pub policies: usize,
     /// Unwrapped key versions.
     pub versions: usize,
+    /// Keys' aliases and version lists.
+    pub listings: usize,
 }
 
 impl Caches {
@@ -298,6 +309,7 @@ impl Caches {
                 grants: ClockCache::new(limits.records, ttl),
                 policies: ClockCache::new(limits.records, ttl),
                 versions: ClockCache::new(limits.versions, Some(limits.version_ttl_ms)),
+                listings: ClockCache::new(limits.records, ttl),
             }),
             trust: crate::pki::ClientTrust::default(),
         }
@@ -418,6 +430,17 @@ impl Caches {
         }
     }
 
+    pub(crate) fn listing(&self, id: &KeyId, now: Timestamp) -> Option<Arc<KeyListing>> {
+        self.lock().listings.get(id, now).cloned()
+    }
+
+    pub(crate) fn put_listing(&self, epoch: u64, id: KeyId, v: Arc<KeyListing>, now: Timestamp) {
+        let mut g = self.lock();
+        if g.epoch == epoch {
+            g.listings.insert(id, v, now);
+        }
+    }
+
     /// Forgets everything `writes` may have made stale. Called after they are durable and before
     /// the request that made them is answered.
     pub(crate) fn invalidate(&self, writes: &[Write]) {
@@ -438,24 +461,42 @@ impl Caches {
                 Write::UpdateTenant { record, .. } => {
                     inner.tokens.retain(|_, c| c.record.tenant != record.id);
                 }
-                Write::ArchiveVersion(a) => inner.versions.remove(&(a.key_id, a.version)),
-                Write::RecoverVersion(v) => inner.versions.remove(&(v.key_id, v.version)),
+                Write::ArchiveVersion(a) => {
+                    inner.versions.remove(&(a.key_id, a.version));
+                    inner.listings.remove(&a.key_id);
+                }
+                Write::RecoverVersion(v) => {
+                    inner.versions.remove(&(v.key_id, v.version));
+                    inner.listings.remove(&v.key_id);
+                }
                 Write::UpdateKey { record, .. } => {
                     inner.keys.remove(&record.id);
+                    inner.listings.remove(&record.id);
                     for v in 1..=record.current_version {
                         inner.versions.remove(&(record.id, v));
                     }
                 }
-                Write::InsertVersion(v) => inner.versions.remove(&(v.key_id, v.version)),
+                Write::InsertVersion(v) => {
+                    inner.versions.remove(&(v.key_id, v.version));
+                    inner.listings.remove(&v.key_id);
+                }
                 Write::DestroyVersionMaterial { key_id, version } => {
                     inner.versions.remove(&(*key_id, *version));
+                    inner.listings.remove(key_id);
                 }
-                Write::InsertAlias(a) => inner
-                    .refs
-                    .remove(&(a.tenant.clone(), RefName::Alias(a.name.clone()))),
-                Write::DeleteAlias { tenant, name } => inner
-                    .refs
-                    .remove(&(tenant.clone(), RefName::Alias(name.clone()))),
+                Write::InsertAlias(a) => {
+                    inner
+                        .refs
+                        .remove(&(a.tenant.clone(), RefName::Alias(a.name.clone())));
+                    inner.listings.remove(&a.key_id);
+                }
+                Write::DeleteAlias { tenant, name } => {
+                    inner
+                        .refs
+                        .remove(&(tenant.clone(), RefName::Alias(name.clone())));
+                    // The write does not say which key had the alias.
+                    inner.listings.retain(|_, l| !l.aliases.contains(name));
+                }
                 Write::UpdateToken { record, .. } => {
                     inner.tokens.remove(record.secret_hash.as_str())
                 }
@@ -501,6 +542,7 @@ impl Caches {
         g.grants.purge_expired(now);
         g.policies.purge_expired(now);
         g.versions.purge_expired(now);
+        g.listings.purge_expired(now);
     }
 
     /// Drops everything (on seal), zeroizing every unwrapped version.
@@ -513,6 +555,7 @@ impl Caches {
         g.grants.clear();
         g.policies.clear();
         g.versions.clear();
+        g.listings.clear();
     }
 
     pub(crate) fn sizes(&self) -> CacheSizes {
@@ -524,6 +567,7 @@ impl Caches {
             grants: g.grants.len(),
             policies: g.policies.len(),
             versions: g.versions.len(),
+            listings: g.listings.len(),
         }
     }
 }

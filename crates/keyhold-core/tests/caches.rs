@@ -333,3 +333,60 @@ async fn a_name_reused_after_a_rename_resolves_to_the_new_key() {
     };
     assert_eq!(e.key_id, b.id, "the name now belongs to the new key");
 }
+
+#[tokio::test]
+async fn a_keys_description_follows_its_aliases_and_versions() {
+    let w = World::new().await;
+    let versions = |info: &KeyInfo| -> Vec<(u32, bool)> {
+        info.versions
+            .iter()
+            .map(|v| (v.version, v.destroyed))
+            .collect()
+    };
+    // The answer to the creation already lists the version it creates.
+    let k = w.key(Algorithm::Aes256, |_| {}).await;
+    assert_eq!(versions(&k), [(1, false)]);
+    assert!(k.aliases.is_empty());
+    // Described twice: the second comes from the cache, and says the same.
+    assert_eq!(versions(&w.describe(k.id).await), [(1, false)]);
+    assert_eq!(versions(&w.describe(k.id).await), [(1, false)]);
+    assert!(w.kms.cache_sizes().listings >= 1);
+
+    // Rotation: its answer and the next description list both versions.
+    assert_eq!(versions(&w.rotate(k.id).await), [(1, false), (2, false)]);
+    assert_eq!(versions(&w.describe(k.id).await), [(1, false), (2, false)]);
+
+    // An alias appears at once, and disappears at once.
+    let alias: keyhold_core::ids::AliasName = "alias/billing".parse().unwrap();
+    w.run(
+        &w.manager,
+        Operation::CreateAlias(CreateAlias {
+            alias: alias.clone(),
+            key: k.id.into(),
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(w.describe(k.id).await.aliases, std::slice::from_ref(&alias));
+    w.run(
+        &w.manager,
+        Operation::DeleteAlias(DeleteAlias {
+            alias: alias.clone(),
+        }),
+    )
+    .await
+    .unwrap();
+    assert!(w.describe(k.id).await.aliases.is_empty());
+
+    // Destruction marks every version destroyed in the next description.
+    w.change(
+        k.id,
+        StateChange::Revoke {
+            reason: keyhold_core::lifecycle::RevocationReason::Superseded,
+        },
+    )
+    .await
+    .unwrap();
+    w.change(k.id, StateChange::Destroy).await.unwrap();
+    assert_eq!(versions(&w.describe(k.id).await), [(1, true), (2, true)]);
+}

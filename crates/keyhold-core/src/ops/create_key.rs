@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use keyhold_crypto::Algorithm;
 use serde::{Deserialize, Serialize};
 
-use super::describe::key_info;
+use super::describe::{key_info, key_info_after};
 use super::{wrap_material, Cx, Done, Response};
 use crate::clock::Timestamp;
 use crate::error::KmsError;
@@ -90,7 +90,7 @@ impl CreateKey {
         for w in cx.owner_grant(&record).await? {
             batch.push(w);
         }
-        let info = key_info(cx, &record).await?;
+        let info = key_info_after(cx, &record, &batch).await?;
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(record.id, Some(1))
             .writes(batch)

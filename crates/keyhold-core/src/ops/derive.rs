@@ -10,7 +10,7 @@ use keyhold_crypto::{Algorithm, KdfHash, KeyFamily, KeyMaterial};
 use serde::{Deserialize, Serialize};
 
 use super::create_key::{new_record, KeySpec};
-use super::describe::key_info;
+use super::describe::key_info_after;
 use super::{wrap_material, Cx, Done, Response};
 use crate::b64;
 use crate::error::KmsError;
@@ -167,7 +167,7 @@ impl DeriveKey {
         for w in cx.owner_grant(&record).await? {
             batch.push(w);
         }
-        let info = key_info(cx, &record).await?;
+        let info = key_info_after(cx, &record, &batch).await?;
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(record.id, Some(1))
             .writes(batch)

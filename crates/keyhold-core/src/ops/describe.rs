@@ -1,17 +1,19 @@
 //! Describe one key, list keys with filters and pagination.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use keyhold_crypto::Algorithm;
 use serde::{Deserialize, Serialize};
 
 use super::{Cx, Done, Response};
+use crate::cache::KeyListing;
 use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::{AliasName, KeyId, KeyName, KeyRef, PrincipalName};
 use crate::lifecycle::{KeyState, Lifecycle};
 use crate::model::{KeyRecord, KeyUsage, Link, ObjectKind, Origin, Role};
-use crate::store::KeyFilter;
+use crate::store::{KeyFilter, Write, WriteBatch};
 
 /// A key as clients see it: metadata and the effective life-cycle state, never material.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,26 +111,70 @@ pub(crate) fn summary(now: Timestamp, k: &KeyRecord) -> KeyInfo {
     }
 }
 
-/// The full form: with aliases and versions.
+/// The full form: with aliases and versions (cached, see [`crate::cache`]).
 pub(crate) async fn key_info(cx: &Cx<'_>, k: &KeyRecord) -> Result<KeyInfo, KmsError> {
     let mut info = summary(cx.now, k);
-    let store = &cx.kms.store;
-    info.aliases = store
-        .aliases(&k.tenant, Some(&k.id))
-        .await?
-        .into_iter()
-        .map(|a| a.name)
-        .collect();
-    info.versions = store
-        .versions(&k.id)
-        .await?
-        .into_iter()
-        .map(|v| VersionInfo {
-            version: v.version,
-            created_at: v.created_at,
-            destroyed: v.destroyed,
-        })
-        .collect();
+    let caches = &cx.kms.caches;
+    let listing = match caches.listing(&k.id, cx.now) {
+        Some(l) => l,
+        None => {
+            let store = &cx.kms.store;
+            let aliases = store
+                .aliases(&k.tenant, Some(&k.id))
+                .await?
+                .into_iter()
+                .map(|a| a.name)
+                .collect();
+            let versions = store
+                .versions(&k.id)
+                .await?
+                .into_iter()
+                .map(|v| VersionInfo {
+                    version: v.version,
+                    created_at: v.created_at,
+                    destroyed: v.destroyed,
+                })
+                .collect();
+            let listing = Arc::new(KeyListing { aliases, versions });
+            caches.put_listing(cx.epoch, k.id, listing.clone(), cx.now);
+            listing
+        }
+    };
+    info.aliases = listing.aliases.clone();
+    info.versions = listing.versions.clone();
+    Ok(info)
+}
+
+/// The full form of `k` as it is once `writes` (the request's own batch) are committed: the
+/// stored aliases and versions plus those the batch adds. A key the batch creates has nothing
+/// stored yet, so nothing is read for it.
+pub(crate) async fn key_info_after(
+    cx: &Cx<'_>,
+    k: &KeyRecord,
+    writes: &WriteBatch,
+) -> Result<KeyInfo, KmsError> {
+    let created = writes
+        .0
+        .iter()
+        .any(|w| matches!(w, Write::InsertKey(r) if r.id == k.id));
+    let mut info = if created {
+        summary(cx.now, k)
+    } else {
+        key_info(cx, k).await?
+    };
+    for w in &writes.0 {
+        match w {
+            Write::InsertVersion(v) if v.key_id == k.id => info.versions.push(VersionInfo {
+                version: v.version,
+                created_at: v.created_at,
+                destroyed: v.destroyed,
+            }),
+            Write::InsertAlias(a) if a.key_id == k.id => info.aliases.push(a.name.clone()),
+            _ => {}
+        }
+    }
+    info.versions.sort_by_key(|v| v.version);
+    info.versions.dedup_by_key(|v| v.version);
     Ok(info)
 }
 

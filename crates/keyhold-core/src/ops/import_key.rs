@@ -15,7 +15,7 @@ use keyhold_crypto::{Algorithm, SecretBytes};
 use serde::{Deserialize, Serialize};
 
 use super::create_key::{new_record, KeySpec};
-use super::describe::key_info;
+use super::describe::key_info_after;
 use super::rotate::rotation_with;
 use super::{wrap_material, Cx, Done, Response};
 use crate::clock::Timestamp;
@@ -168,7 +168,7 @@ impl ImportKey {
             }
         };
         consume(cx, &token);
-        let info = key_info(cx, &record).await?;
+        let info = key_info_after(cx, &record, &batch).await?;
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(record.id, Some(record.current_version))
             .writes(batch)

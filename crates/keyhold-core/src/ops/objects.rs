@@ -8,7 +8,7 @@ use keyhold_crypto::{Algorithm, KeyMaterial};
 use serde::{Deserialize, Serialize};
 
 use super::create_key::{new_record, KeySpec};
-use super::describe::{key_info, KeyInfo};
+use super::describe::{key_info, key_info_after, KeyInfo};
 use super::{wrap_material, Cx, Done, Response, SecretData};
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyRef};
@@ -98,8 +98,8 @@ impl CreateKeyPair {
             }
         }
         let response = KeyPairInfo {
-            private_key: Box::new(key_info(cx, &private).await?),
-            public_key: Box::new(key_info(cx, &public).await?),
+            private_key: Box::new(key_info_after(cx, &private, &batch).await?),
+            public_key: Box::new(key_info_after(cx, &public, &batch).await?),
         };
         Ok(Done::new(Response::KeyPair(response))
             .key(private.id, Some(1))
@@ -186,7 +186,7 @@ impl RegisterKey {
         for w in cx.owner_grant(&record).await? {
             batch.push(w);
         }
-        let info = key_info(cx, &record).await?;
+        let info = key_info_after(cx, &record, &batch).await?;
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(record.id, Some(1))
             .writes(batch)

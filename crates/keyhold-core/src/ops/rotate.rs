@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::describe::key_info;
+use super::describe::key_info_after;
 use super::{update_writes, wrap_material, Cx, Done, Response};
 use crate::clock::Timestamp;
 use crate::error::KmsError;
@@ -40,7 +40,7 @@ impl RotateKey {
         let lifecycle = old.lifecycle.effective(cx.now);
         check_rotatable(&lifecycle)?;
         let (batch, new) = rotation(cx.kms, &old, lifecycle, cx.now)?;
-        let info = key_info(cx, &new).await?;
+        let info = key_info_after(cx, &new, &batch).await?;
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(new.id, Some(new.current_version))
             .writes(batch))
