@@ -164,15 +164,21 @@ impl EventDraft {
     }
 }
 
-/// The hash of `e` as the chain defines it (its own `hash` field excluded).
+/// The hash of `e` as the chain defines it (its own `hash` field excluded): SHA-256 of the
+/// previous hash followed by the event's JSON with an empty `hash`.
 pub fn event_hash(e: &AuditEvent) -> String {
-    let mut body = e.clone();
-    body.hash = String::new();
-    // Serializing this plain struct to JSON cannot fail.
-    let canonical = serde_json::to_vec(&body).unwrap_or_default();
-    let mut input = Vec::with_capacity(64 + canonical.len());
+    // A sealed event is hashed without its hash; one being sealed has none yet (no copy).
+    let body = if e.hash.is_empty() {
+        std::borrow::Cow::Borrowed(e)
+    } else {
+        let mut body = e.clone();
+        body.hash = String::new();
+        std::borrow::Cow::Owned(body)
+    };
+    let mut input = Vec::with_capacity(512);
     input.extend_from_slice(e.prev_hash.as_bytes());
-    input.extend_from_slice(&canonical);
+    // Serializing this plain struct to JSON cannot fail.
+    let _ = serde_json::to_writer(&mut input, body.as_ref());
     hex::encode(keyhold_crypto::Provider::aws_lc().sha256(&input))
 }
 

@@ -320,6 +320,8 @@ mod tests {
         assert_eq!(w.pragma("PRAGMA foreign_keys").await, "1");
         assert_eq!(w.pragma("PRAGMA secure_delete").await, "1");
         assert_eq!(w.pragma("PRAGMA busy_timeout").await, "5000");
+        // Checkpoints run on their own thread, never inside a commit.
+        assert_eq!(w.pragma("PRAGMA wal_autocheckpoint").await, "0");
         let r = &store.read;
         assert_eq!(pragma(r, "PRAGMA query_only").await, "1");
         assert_eq!(pragma(r, "PRAGMA journal_mode").await, "wal");

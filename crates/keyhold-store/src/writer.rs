@@ -10,6 +10,10 @@
 //! statements. The thread runs SQLite's blocking calls (the fsync among them) away from the
 //! async runtime's workers. When every [`Writer`] handle is gone or [`Writer::close`] is called,
 //! the thread closes the connection and ends.
+//!
+//! Checkpoints (copying the write-ahead log into the database file, with its own fsync) run on a
+//! second thread with a connection of its own, woken every [`CHECKPOINT_EVERY`] commits, so a
+//! commit never waits for one; SQLite's automatic checkpoint in the committing connection is off.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -22,6 +26,10 @@ use crate::db::Conn;
 use crate::error::{backend, Fault};
 use crate::open::{BUSY_TIMEOUT_MS, WRITER_PRAGMAS};
 use crate::write;
+
+/// Commits between two checkpoints (a commit adds a few pages to the log; SQLite's automatic
+/// checkpoint, which this replaces, runs every 1000 pages).
+const CHECKPOINT_EVERY: u64 = 200;
 
 /// Prepared statements kept by the writer (the batch code has a few dozen distinct ones).
 const STATEMENT_CACHE: usize = 128;
@@ -62,12 +70,15 @@ impl Writer {
         for pragma in WRITER_PRAGMAS {
             conn.execute_batch(pragma).map_err(backend)?;
         }
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map_err(backend)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let checkpointer = Checkpointer::start(path)?;
         let conn = Conn::new(conn);
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("keyhold-writer".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || run(conn, checkpointer, queue))
             .map_err(|e| backend(Fault::Thread(e)))?;
         Ok(Writer {
             jobs: Mutex::new(Some(jobs)),
@@ -116,16 +127,23 @@ fn closed() -> StoreError {
 }
 
 /// The thread's loop: one job at a time, in the order they were sent.
-fn run(conn: Conn, queue: mpsc::Receiver<Job>) {
+fn run(conn: Conn, checkpointer: Checkpointer, queue: mpsc::Receiver<Job>) {
+    let mut commits = 0u64;
     while let Ok(job) = queue.recv() {
         match job {
             Job::Commit { batch, answer } => {
-                let _ = answer.send(write::commit(&conn, batch));
+                let result = write::commit(&conn, batch);
+                if result.is_ok() {
+                    commits += 1;
+                    if commits.is_multiple_of(CHECKPOINT_EVERY) {
+                        checkpointer.wake();
+                    }
+                }
+                let _ = answer.send(result);
             }
             Job::Close { answer } => {
-                if let Err(e) = conn.close() {
-                    tracing::warn!(error = %e, "closing the writer connection failed");
-                }
+                checkpointer.stop();
+                close(conn);
                 let _ = answer.send(());
                 return;
             }
@@ -141,7 +159,70 @@ fn run(conn: Conn, queue: mpsc::Receiver<Job>) {
             }
         }
     }
+    checkpointer.stop();
+    close(conn);
+}
+
+fn close(conn: Conn) {
     if let Err(e) = conn.close() {
         tracing::warn!(error = %e, "closing the writer connection failed");
+    }
+}
+
+/// The checkpoint thread and the way to wake it.
+struct Checkpointer {
+    /// Holds at most one pending wake-up: a wake-up while one is pending is the same request.
+    wake: Option<mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_EXRESCODE,
+        )
+        .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
+            .map_err(backend)?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0")
+            .map_err(backend)?;
+        let (wake, woken) = mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("keyhold-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    // PASSIVE copies what no reader still needs and never waits for anyone.
+                    if let Err(e) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0))
+                    {
+                        tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+                    }
+                }
+                if let Err((_, e)) = conn.close() {
+                    tracing::warn!(error = %e, "closing the checkpoint connection failed");
+                }
+            })
+            .map_err(|e| backend(Fault::Thread(e)))?;
+        Ok(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    fn wake(&self) {
+        if let Some(w) = &self.wake {
+            let _ = w.try_send(());
+        }
+    }
+
+    /// Ends the thread after the checkpoint it may be running.
+    fn stop(mut self) {
+        self.wake.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

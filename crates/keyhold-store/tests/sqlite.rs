@@ -212,3 +212,37 @@ async fn opening_a_missing_directory_fails_cleanly() {
     let result = SqlStore::open_sqlite(&dir.path().join("missing").join("keyhold.db")).await;
     assert!(matches!(result, Err(StoreError::Backend(_))));
 }
+
+#[tokio::test]
+async fn the_log_is_checkpointed_into_the_database_without_a_commit_waiting() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = open(dir.path()).await;
+    let size = || {
+        std::fs::metadata(dir.path().join("keyhold.db"))
+            .expect("stat")
+            .len()
+    };
+    let before = size();
+    // Committing only appends to the write-ahead log; the database file grows when the
+    // checkpoint thread copies the log into it.
+    let chain = fixtures::audit_chain(1000);
+    for event in &chain {
+        store
+            .commit(batch([Write::AppendAudit(event.clone())]))
+            .await
+            .expect("commit");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while size() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint after 1000 commits"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        store.audit_head().await.expect("head").map(|h| h.0),
+        Some(1000)
+    );
+    store.close().await;
+}
