@@ -113,6 +113,9 @@ where
     Work: Fn(S, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<(S, T), BenchError>> + Send,
 {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
     let lanes = n.min(SETUP_CONCURRENCY);
     let mut tasks = tokio::task::JoinSet::new();
     for lane in 0..lanes {

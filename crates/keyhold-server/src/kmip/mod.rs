@@ -8,6 +8,9 @@
 //!   ─► Response Message (the request's version) ─► socket
 //! ```
 //!
+//! The listener ([`serve_with`]) is generic over a [`MessageHandler`]; [`App`] is Keyhold's, and
+//! the benchmark's baseline server plugs its crypto-only handler into the same loop.
+//!
 //! A message that cannot be decoded gets an Invalid Message response when its header could be
 //! read, and the connection is closed; nothing a peer sends can make the server allocate more
 //! than the configured message limit.
