@@ -328,10 +328,28 @@ async fn worker(
     let mut stats: BTreeMap<Op, OpStats> = BTreeMap::new();
     let mut last = window.opens;
     let mut position = index % steps.len();
-    // Per step, the next key; workers start spread over the keys.
-    let mut next_key: Vec<usize> = steps
+    // Per operation (an operation of weight w has w steps), the next key; workers start
+    // spread over the keys.
+    let mut ops: Vec<Op> = Vec::new();
+    let slot: Vec<usize> = steps
         .iter()
-        .map(|(_, keys)| index * keys.len() / workers.max(1))
+        .map(|(op, _)| match ops.iter().position(|o| o == op) {
+            Some(i) => i,
+            None => {
+                ops.push(*op);
+                ops.len() - 1
+            }
+        })
+        .collect();
+    let mut next_key: Vec<usize> = ops
+        .iter()
+        .map(|op| {
+            let keys = steps
+                .iter()
+                .find(|(o, _)| o == op)
+                .map_or(1, |(_, r)| r.len());
+            index * keys / workers.max(1)
+        })
         .collect();
     let mut previous_end = pacing.map_or_else(Instant::now, |p| p.start);
     let mut k: u64 = 0;
@@ -347,8 +365,8 @@ async fn worker(
         let step = position;
         position = (position + 1) % steps.len();
         let (op, requests) = &steps[step];
-        let key = next_key[step] % requests.len();
-        next_key[step] = (key + 1) % requests.len();
+        let key = next_key[slot[step]] % requests.len();
+        next_key[slot[step]] = (key + 1) % requests.len();
         let sent = Instant::now();
         // Open loop: a request that is late because the previous one was still running is
         // timed from when it should have been sent.
