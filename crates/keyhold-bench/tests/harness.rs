@@ -331,7 +331,11 @@ async fn kmip_runs_against_keyhold_without_errors() {
     let report = bench::run(&endpoint, &s).await.unwrap();
     assert_all_succeeded(&report.ops, &kmip_ops());
     assert_eq!(report.ops.last().unwrap().ok, 90);
-    for row in report.ops.iter().filter(|r| r.op != "all" && r.op != "create-key") {
+    for row in report
+        .ops
+        .iter()
+        .filter(|r| r.op != "all" && r.op != "create-key")
+    {
         assert_eq!(row.keys_used, 2, "{}", row.op);
     }
     server.stop().await.unwrap();
