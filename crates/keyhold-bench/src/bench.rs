@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::load::{self, LoadConfig, Measurement, OpStats};
 use crate::mix::{Mix, Op};
-use crate::report::{CompareReport, CompareRow, OpReport, RunInfo, RunReport};
-use crate::setup::{self, Plan};
-use crate::target::Target;
+use crate::report::{CompareReport, CompareRow, HalfLoad, OpReport, RunInfo, RunReport};
+use crate::setup::{self, KeyConfig, Plan};
+use crate::target::Endpoint;
 use crate::BenchError;
 
 /// How the operations of a mix are measured.
@@ -40,8 +40,10 @@ pub struct Settings {
     pub mix: Mix,
     /// One at a time, or together.
     pub mode: Mode,
-    /// Connections, warm-up, window.
+    /// Connections, warm-up, window, rate.
     pub load: LoadConfig,
+    /// How many keys each operation is spread over.
+    pub keys: KeyConfig,
     /// Print a line per window on stderr.
     pub progress: bool,
 }
@@ -93,6 +95,17 @@ impl Settings {
     }
 }
 
+/// Successful requests per second of a whole window (every operation of the phase).
+fn throughput(m: &Measurement) -> f64 {
+    let ok: u64 = m.ops.values().map(|s| s.ok).sum();
+    let secs = m.elapsed.as_secs_f64();
+    if secs > 0.0 {
+        ok as f64 / secs
+    } else {
+        0.0
+    }
+}
+
 fn progress(settings: &Settings, who: &str, phase: &Phase, m: &Measurement) {
     if !settings.progress {
         return;
@@ -107,75 +120,111 @@ fn progress(settings: &Settings, who: &str, phase: &Phase, m: &Measurement) {
     );
 }
 
-/// Sets `target` up for the mix and measures every phase.
-pub async fn run(target: &Target, settings: &Settings) -> Result<RunReport, BenchError> {
-    let info = RunInfo::new(settings);
-    let plan = setup::prepare(target, &settings.mix.ops()).await?;
+/// Sets `endpoint` up for the mix and measures every phase.
+pub async fn run(endpoint: &Endpoint, settings: &Settings) -> Result<RunReport, BenchError> {
+    let info = RunInfo::new(settings, endpoint.protocol());
+    let plan = setup::prepare(endpoint, &settings.mix.ops(), &settings.keys).await?;
     let mut ops = Vec::new();
     for phase in settings.phases() {
-        let m = measure(target, &plan, &phase, settings).await?;
-        progress(settings, &target.label, &phase, &m);
+        let m = measure(endpoint, &plan, &phase, &settings.load).await?;
+        progress(settings, endpoint.label(), &phase, &m);
         ops.extend(settings.rows(&m));
     }
     Ok(RunReport {
         info,
-        target: target.label.clone(),
-        url: target.url.to_string(),
+        target: endpoint.label().to_owned(),
+        url: endpoint.url(),
         ops,
     })
 }
 
 /// Sets both servers up, then for each phase runs `rounds` × (baseline, Keyhold) and pairs
-/// the merged figures.
+/// the merged figures. With `half_load`, each phase then runs `rounds` × (baseline, Keyhold)
+/// again in open loop, each server at half of its own throughput just measured, and the
+/// rows get the latency at that rate.
 pub async fn compare(
-    baseline: &Target,
-    keyhold: &Target,
+    baseline: &Endpoint,
+    keyhold: &Endpoint,
     settings: &Settings,
     rounds: u32,
+    half_load: bool,
 ) -> Result<CompareReport, BenchError> {
     if rounds == 0 {
         return Err(BenchError::Usage("--rounds must be at least 1".into()));
     }
-    let info = RunInfo::new(settings);
+    if half_load && settings.load.rate.is_some() {
+        return Err(BenchError::Usage(
+            "--half-load chooses the rates itself; leave out --rate".into(),
+        ));
+    }
+    let info = RunInfo::new(settings, keyhold.protocol());
     let ops = settings.mix.ops();
-    let baseline_plan = setup::prepare(baseline, &ops).await?;
-    let keyhold_plan = setup::prepare(keyhold, &ops).await?;
+    let baseline_plan = setup::prepare(baseline, &ops, &settings.keys).await?;
+    let keyhold_plan = setup::prepare(keyhold, &ops, &settings.keys).await?;
     let mut rows = Vec::new();
     for phase in settings.phases() {
         let mut on_baseline = Measurement::default();
         let mut on_keyhold = Measurement::default();
         for _ in 0..rounds {
-            let m = measure(baseline, &baseline_plan, &phase, settings).await?;
-            progress(settings, &baseline.label, &phase, &m);
+            let m = measure(baseline, &baseline_plan, &phase, &settings.load).await?;
+            progress(settings, baseline.label(), &phase, &m);
             on_baseline.merge(&m);
-            let m = measure(keyhold, &keyhold_plan, &phase, settings).await?;
-            progress(settings, &keyhold.label, &phase, &m);
+            let m = measure(keyhold, &keyhold_plan, &phase, &settings.load).await?;
+            progress(settings, keyhold.label(), &phase, &m);
             on_keyhold.merge(&m);
         }
         let b = settings.rows(&on_baseline);
         let k = settings.rows(&on_keyhold);
         // Both sides have the same rows in the same order: every operation of the phase
         // has an entry (see `measure`).
-        for (brow, krow) in b.into_iter().zip(k) {
-            rows.push(CompareRow::new(brow, krow));
+        let mut phase_rows: Vec<CompareRow> = b
+            .into_iter()
+            .zip(k)
+            .map(|(b, k)| CompareRow::new(b, k))
+            .collect();
+        if half_load {
+            let rate_b = throughput(&on_baseline) / 2.0;
+            let rate_k = throughput(&on_keyhold) / 2.0;
+            if rate_b > 0.0 && rate_k > 0.0 {
+                let paced = |rate: f64| LoadConfig {
+                    rate: Some(rate),
+                    ..settings.load
+                };
+                let mut at_b = Measurement::default();
+                let mut at_k = Measurement::default();
+                for _ in 0..rounds {
+                    let m = measure(baseline, &baseline_plan, &phase, &paced(rate_b)).await?;
+                    progress(settings, baseline.label(), &phase, &m);
+                    at_b.merge(&m);
+                    let m = measure(keyhold, &keyhold_plan, &phase, &paced(rate_k)).await?;
+                    progress(settings, keyhold.label(), &phase, &m);
+                    at_k.merge(&m);
+                }
+                let hb = settings.rows(&at_b);
+                let hk = settings.rows(&at_k);
+                for (row, (b, k)) in phase_rows.iter_mut().zip(hb.into_iter().zip(hk)) {
+                    row.half_load = Some(HalfLoad::new(rate_b, rate_k, b, k));
+                }
+            }
         }
+        rows.extend(phase_rows);
     }
     Ok(CompareReport {
         info,
         rounds,
-        baseline_url: baseline.url.to_string(),
-        keyhold_url: keyhold.url.to_string(),
+        baseline_url: baseline.url(),
+        keyhold_url: keyhold.url(),
         ops: rows,
     })
 }
 
 async fn measure(
-    target: &Target,
+    endpoint: &Endpoint,
     plan: &Plan,
     phase: &Phase,
-    settings: &Settings,
+    load: &LoadConfig,
 ) -> Result<Measurement, BenchError> {
-    let mut m = load::run(target, plan, &phase.schedule, &settings.load).await?;
+    let mut m = load::run(endpoint, plan, &phase.schedule, load).await?;
     // An operation that recorded nothing (every request in flight at the close) still gets a
     // row, so that a report always has every operation of the mix.
     for op in &phase.schedule {

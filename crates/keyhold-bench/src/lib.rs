@@ -1,15 +1,20 @@
-//! `keyhold-bench`: a load generator for any server that speaks Keyhold's REST API, and the
-//! bare baseline server that Keyhold's figures are divided by.
+//! `keyhold-bench`: a load generator for any server that speaks Keyhold's REST API or KMIP over
+//! mutual TLS, and the bare baseline server that Keyhold's figures are divided by.
 //!
 //! ```text
-//!  run:      setup (tokens, keys, grants, ciphertexts, signatures over the API)
-//!            ─► per phase: N workers, one keep-alive HTTPS connection each
+//!  run:      setup (tokens, keys, grants, ciphertexts, signatures over the API; or KMIP
+//!            Create, Activate, Encrypt, Sign with a client certificate)
+//!            ─► per phase: N workers, one keep-alive HTTPS or KMIP/TLS connection each
 //!                 warm-up (not recorded) ─► measured window (duration or request count)
+//!                 closed loop, or open loop at --rate (latency from the intended send time)
+//!                 requests spread over --keys keys per algorithm, round robin
 //!                 latency of every request timed here (HDR histogram), errors by code
 //!            ─► table and JSON report
-//!  baseline: keyhold_server's TLS + accept loop, handlers that only do the cryptography
+//!  baseline: keyhold_server's TLS + accept loop (REST) and KMIP listener, handlers that only
+//!            do the cryptography
 //!  compare:  spawn baseline and `keyhold serve --dev`, set both up, then per phase and round:
 //!            baseline, keyhold, baseline, keyhold … ─► ratio table
+//!            (--half-load: then each at half its own maximum, open loop ─► p99 table)
 //! ```
 //!
 //! No figure from this crate is meaningful on its own: the machines it runs on vary run to run,
@@ -20,6 +25,7 @@
 
 pub mod baseline;
 pub mod bench;
+pub mod kmip;
 pub mod load;
 pub mod mix;
 pub mod process;
@@ -28,10 +34,12 @@ pub mod setup;
 pub mod target;
 
 pub use bench::{Mode, Settings};
+pub use kmip::KmipTarget;
 pub use load::{LoadConfig, Stop};
 pub use mix::{Mix, Op};
 pub use report::{CompareReport, RunReport};
-pub use target::Target;
+pub use setup::KeyConfig;
+pub use target::{Endpoint, Protocol, Target};
 
 /// Everything the harness can fail with.
 #[derive(Debug, thiserror::Error)]

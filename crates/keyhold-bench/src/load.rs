@@ -1,11 +1,25 @@
-//! The load itself: N workers, each with its own HTTP/1.1 keep-alive connection, walking a
-//! cyclic schedule of operations; every request timed here, in the harness.
+//! The load itself: N workers, each with its own connection (HTTP/1.1 keep-alive, or one
+//! persistent KMIP TLS connection) and one request in flight, walking a cyclic schedule of
+//! operations and, within each operation, its keys round robin; every request timed here, in
+//! the harness.
 //!
 //! ```text
 //!  t0 ──── warm-up (requests sent, not recorded) ──── t0+warmup ──── measured ──── stop
 //!                                                       │ Stop::Time(d): until t0+warmup+d
 //!                                                       │ Stop::Requests(n): n requests in all
 //! ```
+//!
+//! **Closed loop** (default): each worker sends its next request as soon as the previous
+//! answer is in; latency runs from sending to the last byte of the answer.
+//!
+//! **Open loop** (`rate`): request *k* of worker *i* has an intended send time,
+//! `t0 + (i + k·N) / rate`, so that the N workers together offer `rate` requests per second
+//! whatever the server does. A worker sleeps until that time; if it is already late (its
+//! previous request took longer than the interval), it sends at once and the request's latency
+//! is counted **from its intended time**, so a server that stalls is charged for every request
+//! it delayed (no coordinated omission). When the worker was idle and only its timer woke it a
+//! little late, latency counts from the actual send, so timer slack is not charged to the
+//! server. Windows open and close on intended times.
 //!
 //! Each worker keeps its own histograms (no sharing on the hot path); they are merged at the
 //! end. A request in flight when the window closes is still recorded; the measured time runs
@@ -20,9 +34,10 @@ use hdrhistogram::Histogram;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Certificate;
 
+use crate::kmip::KmipConn;
 use crate::mix::Op;
-use crate::setup::{Plan, Request};
-use crate::target::Target;
+use crate::setup::{HttpRequest, Plan, Request};
+use crate::target::{Endpoint, Target};
 use crate::BenchError;
 
 /// Highest latency the histograms hold, in microseconds (longer ones are clamped).
@@ -48,6 +63,9 @@ pub struct LoadConfig {
     pub stop: Stop,
     /// A request that takes longer fails with `timeout`.
     pub request_timeout: Duration,
+    /// Open loop: requests per second offered by all workers together, each sent at its
+    /// intended time; `None`: closed loop, as fast as the server answers.
+    pub rate: Option<f64>,
 }
 
 /// What one operation did in a measured window.
@@ -58,8 +76,11 @@ pub struct OpStats {
     /// Successful requests.
     pub ok: u64,
     /// Failed requests by error code (the server's `code`, or `http_NNN`, `timeout`,
-    /// `connect`, `transport`, `wrong_result`).
+    /// `connect`, `transport`, `wrong_result`, or a KMIP Result Reason such as
+    /// `permission_denied`).
     pub errors: BTreeMap<String, u64>,
+    /// Requests per key (index into the operation's keys), successful or not.
+    pub per_key: Vec<u64>,
 }
 
 impl OpStats {
@@ -69,7 +90,20 @@ impl OpStats {
             latency: new_histogram(),
             ok: 0,
             errors: BTreeMap::new(),
+            per_key: Vec::new(),
         }
+    }
+
+    /// Keys that received at least one request.
+    pub fn keys_used(&self) -> u64 {
+        self.per_key.iter().filter(|n| **n > 0).count() as u64
+    }
+
+    fn count_key(&mut self, key: usize) {
+        if self.per_key.len() <= key {
+            self.per_key.resize(key + 1, 0);
+        }
+        self.per_key[key] += 1;
     }
 
     /// Failed requests.
@@ -85,6 +119,12 @@ impl OpStats {
         self.ok += other.ok;
         for (code, n) in &other.errors {
             *self.errors.entry(code.clone()).or_default() += n;
+        }
+        if self.per_key.len() < other.per_key.len() {
+            self.per_key.resize(other.per_key.len(), 0);
+        }
+        for (mine, theirs) in self.per_key.iter_mut().zip(&other.per_key) {
+            *mine += theirs;
         }
     }
 }
@@ -144,9 +184,29 @@ fn http_client(target: &Target, timeout: Duration) -> Result<reqwest::Client, Be
         .map_err(BenchError::Http)
 }
 
-/// Runs `schedule` (cycled; worker *i* starts at position *i*) against `target` and measures.
+/// A worker's connection.
+enum Conn {
+    Http(reqwest::Client),
+    Kmip(Box<KmipConn>),
+}
+
+impl Conn {
+    async fn send(&mut self, request: &Request) -> Result<(), String> {
+        match (self, request) {
+            (Conn::Http(client), Request::Http(r)) => send_http(client, r).await,
+            (Conn::Kmip(conn), Request::Kmip(r)) => conn.send(r).await,
+            _ => Err("protocol_mismatch".into()),
+        }
+    }
+}
+
+/// One step of the cycle: an operation and its requests, one per key.
+type Step = (Op, Arc<[Arc<Request>]>);
+
+/// Runs `schedule` (cycled; worker *i* starts at position *i*) against `endpoint` and
+/// measures.
 pub async fn run(
-    target: &Target,
+    endpoint: &Endpoint,
     plan: &Plan,
     schedule: &[Op],
     config: &LoadConfig,
@@ -154,10 +214,15 @@ pub async fn run(
     if config.connections == 0 {
         return Err(BenchError::Usage("--connections must be at least 1".into()));
     }
-    let steps: Vec<(Op, Arc<Request>)> = schedule
+    if let Some(rate) = config.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(BenchError::Usage("--rate must be a positive number".into()));
+        }
+    }
+    let steps: Vec<Step> = schedule
         .iter()
         .map(|&op| {
-            plan.request(op)
+            plan.requests(op)
                 .map(|r| (op, r))
                 .ok_or_else(|| BenchError::Worker(format!("{op} was not prepared")))
         })
@@ -166,20 +231,41 @@ pub async fn run(
         return Err(BenchError::Usage("nothing to run".into()));
     }
     let steps = Arc::new(steps);
-    let clients = (0..config.connections)
-        .map(|_| http_client(target, config.request_timeout))
+    let conns = (0..config.connections)
+        .map(|_| match endpoint {
+            Endpoint::Rest(target) => http_client(target, config.request_timeout).map(Conn::Http),
+            Endpoint::Kmip(target) => Ok(Conn::Kmip(Box::new(KmipConn::new(
+                target,
+                config.request_timeout,
+            )))),
+        })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let opens = Instant::now() + config.warmup;
+    let start = Instant::now();
+    let opens = start + config.warmup;
     let window = Arc::new(Window {
         opens,
         stop: config.stop,
         tickets: AtomicU64::new(0),
     });
-    let workers: Vec<_> = clients
+    let pacing = config.rate.map(|rate| Pacing {
+        start,
+        rate,
+        workers: config.connections,
+    });
+    let workers: Vec<_> = conns
         .into_iter()
         .enumerate()
-        .map(|(i, client)| tokio::spawn(worker(i, client, steps.clone(), window.clone())))
+        .map(|(i, conn)| {
+            tokio::spawn(worker(
+                i,
+                config.connections,
+                conn,
+                steps.clone(),
+                window.clone(),
+                pacing,
+            ))
+        })
         .collect();
     let mut total = Measurement::default();
     let mut last = opens;
@@ -214,28 +300,89 @@ impl Window {
     }
 }
 
+/// The open-loop schedule: request `k` of worker `i` is due at `start + (i + k·workers)/rate`.
+#[derive(Debug, Clone, Copy)]
+struct Pacing {
+    start: Instant,
+    rate: f64,
+    workers: usize,
+}
+
+impl Pacing {
+    fn due(&self, worker: usize, k: u64) -> Instant {
+        let n = worker as f64 + k as f64 * self.workers as f64;
+        self.start + Duration::from_secs_f64(n / self.rate)
+    }
+}
+
 /// One connection's loop. It ends when the window closes: by time, or once every ticket is
 /// taken (each request is bounded by the client's timeout).
 async fn worker(
     index: usize,
-    client: reqwest::Client,
-    steps: Arc<Vec<(Op, Arc<Request>)>>,
+    workers: usize,
+    mut conn: Conn,
+    steps: Arc<Vec<Step>>,
     window: Arc<Window>,
+    pacing: Option<Pacing>,
 ) -> (BTreeMap<Op, OpStats>, Instant) {
     let mut stats: BTreeMap<Op, OpStats> = BTreeMap::new();
     let mut last = window.opens;
     let mut position = index % steps.len();
-    while let Some(recorded) = window.admit(Instant::now()) {
-        let (op, request) = &steps[position];
+    // Per operation (an operation of weight w has w steps), the next key; workers start
+    // spread over the keys.
+    let mut ops: Vec<Op> = Vec::new();
+    let slot: Vec<usize> = steps
+        .iter()
+        .map(|(op, _)| match ops.iter().position(|o| o == op) {
+            Some(i) => i,
+            None => {
+                ops.push(*op);
+                ops.len() - 1
+            }
+        })
+        .collect();
+    let mut next_key: Vec<usize> = ops
+        .iter()
+        .map(|op| {
+            let keys = steps
+                .iter()
+                .find(|(o, _)| o == op)
+                .map_or(1, |(_, r)| r.len());
+            index * keys / workers.max(1)
+        })
+        .collect();
+    let mut previous_end = pacing.map_or_else(Instant::now, |p| p.start);
+    let mut k: u64 = 0;
+    loop {
+        let due = pacing.map(|p| p.due(index, k));
+        k += 1;
+        let Some(recorded) = window.admit(due.unwrap_or_else(Instant::now)) else {
+            break;
+        };
+        if let Some(due) = due {
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let step = position;
         position = (position + 1) % steps.len();
-        let start = Instant::now();
-        let outcome = send(&client, request).await;
+        let (op, requests) = &steps[step];
+        let key = next_key[slot[step]] % requests.len();
+        next_key[slot[step]] = (key + 1) % requests.len();
+        let sent = Instant::now();
+        // Open loop: a request that is late because the previous one was still running is
+        // timed from when it should have been sent.
+        let start = match due {
+            Some(due) if previous_end > due => due,
+            _ => sent,
+        };
+        let outcome = conn.send(&requests[key]).await;
         let end = Instant::now();
+        previous_end = end;
         if !recorded {
             continue;
         }
         last = end;
         let s = stats.entry(*op).or_default();
+        s.count_key(key);
         match outcome {
             Ok(()) => {
                 let micros =
@@ -250,14 +397,14 @@ async fn worker(
 }
 
 /// Sends one request and reads the whole answer; `Err(code)` for any failure.
-async fn send(client: &reqwest::Client, request: &Request) -> Result<(), String> {
+async fn send_http(client: &reqwest::Client, request: &HttpRequest) -> Result<(), String> {
     let mut rb = client
         .request(request.method.clone(), request.url.clone())
         .header(AUTHORIZATION, request.authorization.clone());
     if let Some(body) = &request.body {
         rb = rb
             .header(CONTENT_TYPE, "application/json")
-            .body(body.clone());
+            .body(body.as_ref().clone());
     }
     let response = rb.send().await.map_err(|e| transport_code(&e))?;
     let status = response.status();
@@ -331,6 +478,34 @@ mod tests {
         assert_eq!(w.admit(Instant::now()), Some(false));
         assert_eq!(w.admit(opens), Some(true));
         assert_eq!(w.admit(opens + Duration::from_secs(2)), None);
+    }
+
+    #[test]
+    fn the_open_loop_schedule_spreads_the_workers() {
+        let start = Instant::now();
+        let p = Pacing {
+            start,
+            rate: 100.0,
+            workers: 4,
+        };
+        // 100/s over 4 workers: each worker every 40 ms, worker 1 10 ms after worker 0.
+        assert_eq!(p.due(0, 0), start);
+        assert_eq!(p.due(1, 0) - start, Duration::from_millis(10));
+        assert_eq!(p.due(0, 1) - start, Duration::from_millis(40));
+        assert_eq!(p.due(3, 2) - start, Duration::from_millis(110));
+    }
+
+    #[test]
+    fn keys_used_counts_distinct_keys_across_merges() {
+        let mut a = OpStats::new();
+        a.count_key(0);
+        a.count_key(3);
+        let mut b = OpStats::new();
+        b.count_key(3);
+        b.count_key(7);
+        a.merge(&b);
+        assert_eq!(a.keys_used(), 3);
+        assert_eq!(a.per_key[3], 2);
     }
 
     #[test]

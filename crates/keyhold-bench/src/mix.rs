@@ -209,6 +209,33 @@ impl Mix {
     }
 }
 
+impl Mix {
+    /// The mix as the protocol can run it: over KMIP, `all` leaves out `datakey` (KMIP has no
+    /// such operation) and an explicit `datakey` is refused.
+    pub fn for_protocol(self, protocol: crate::target::Protocol) -> Result<Mix, MixError> {
+        if protocol != crate::target::Protocol::Kmip {
+            return Ok(self);
+        }
+        if self == Mix::all() {
+            return Ok(Mix {
+                entries: self
+                    .entries
+                    .into_iter()
+                    .filter(|(op, _)| crate::setup::kmip::supported(*op))
+                    .collect(),
+            });
+        }
+        match self
+            .entries
+            .iter()
+            .find(|(op, _)| !crate::setup::kmip::supported(*op))
+        {
+            Some((op, _)) => Err(MixError(format!("{op} has no KMIP equivalent"))),
+            None => Ok(self),
+        }
+    }
+}
+
 impl Default for Mix {
     fn default() -> Self {
         Self::all()

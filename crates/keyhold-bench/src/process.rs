@@ -2,8 +2,10 @@
 //! loopback port: the baseline (`keyhold-bench baseline`) and `keyhold serve --dev`.
 //!
 //! ```text
-//!  spawn ─► read stdout until "… listening on https://host:port" (60 s at most)
+//!  spawn ─► read stdout until "… listening on https://host:port" and
+//!           "KMIP listening on kmip://host:port" (60 s at most)
 //!        ─► Target { url, CA = DIR/ca.pem, token }      stderr ─► DIR/server.log
+//!        ─► KmipTarget { addr, CA, DIR/kmip-client.pem, DIR/kmip-client.key }
 //!  stop  ─► kill, wait, remove DIR
 //! ```
 
@@ -16,7 +18,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use zeroize::Zeroizing;
 
-use crate::target::Target;
+use crate::kmip::KmipTarget;
+use crate::target::{Endpoint, Protocol, Target};
 use crate::BenchError;
 
 /// How long a server may take to print its address.
@@ -31,6 +34,7 @@ pub struct ServerProcess {
     label: String,
     child: Child,
     url: String,
+    kmip_addr: String,
     ca: PathBuf,
     token: Zeroizing<String>,
     dir: TempDir,
@@ -44,13 +48,16 @@ impl ServerProcess {
         cmd.arg("baseline")
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .arg("--kmip-listen")
+            .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(dir.path());
-        let (child, url) = spawn("baseline", cmd, &dir).await?;
+        let (child, url, kmip_addr) = spawn("baseline", cmd, &dir).await?;
         Ok(Self {
             label: "baseline".into(),
             child,
             url,
+            kmip_addr,
             ca: dir.path().join("ca.pem"),
             token: Zeroizing::new(BASELINE_TOKEN.into()),
             dir,
@@ -77,7 +84,7 @@ impl ServerProcess {
         if let Some(level) = log {
             cmd.env("KEYHOLD_LOG", level);
         }
-        let (child, url) = spawn("keyhold", cmd, &dir).await?;
+        let (child, url, kmip_addr) = spawn("keyhold", cmd, &dir).await?;
         let token_file = dir.path().join("admin.token");
         let token = std::fs::read_to_string(&token_file)
             .map_err(BenchError::io(format!("reading {}", token_file.display())))?;
@@ -85,6 +92,7 @@ impl ServerProcess {
             label: "keyhold".into(),
             child,
             url,
+            kmip_addr,
             ca: dir.path().join("ca.pem"),
             token: Zeroizing::new(token.trim().to_owned()),
             dir,
@@ -101,9 +109,39 @@ impl ServerProcess {
         self.dir.path()
     }
 
+    /// `127.0.0.1:port` of the KMIP listener.
+    pub fn kmip_addr(&self) -> &str {
+        &self.kmip_addr
+    }
+
     /// The server as a target of the harness.
     pub fn target(&self) -> Result<Target, BenchError> {
         Target::new(&self.label, &self.url, &self.ca, &self.token, false)
+    }
+
+    /// The server's KMIP listener as a target, with the client certificate in its directory.
+    pub fn kmip_target(&self) -> Result<KmipTarget, BenchError> {
+        KmipTarget::new(
+            &self.label,
+            &self.kmip_addr,
+            &self.ca,
+            &self.dir.path().join("kmip-client.pem"),
+            &self.dir.path().join("kmip-client.key"),
+            false,
+        )
+    }
+
+    /// The server over `protocol`.
+    pub fn endpoint(&self, protocol: Protocol) -> Result<Endpoint, BenchError> {
+        Ok(match protocol {
+            Protocol::Rest => Endpoint::Rest(self.target()?),
+            Protocol::Kmip => Endpoint::Kmip(self.kmip_target()?),
+        })
+    }
+
+    /// The process id (to read its memory from /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Kills the process and waits for it; the data directory is removed.
@@ -124,6 +162,15 @@ fn temp_dir(label: &str) -> Result<TempDir, BenchError> {
         .map_err(BenchError::io("creating a temporary directory"))
 }
 
+/// The `host:port` in a line such as `KMIP listening on kmip://127.0.0.1:5696 (mutual TLS)`.
+pub fn kmip_listening_address(line: &str) -> Option<String> {
+    let i = line.find("KMIP listening on kmip://")?;
+    line[i + "KMIP listening on kmip://".len()..]
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
+}
+
 /// The `https://…` address in a line such as `Keyhold listening on https://127.0.0.1:8443`.
 pub fn listening_address(line: &str) -> Option<String> {
     let i = line.find("listening on https://")?;
@@ -137,7 +184,7 @@ async fn spawn(
     label: &str,
     mut cmd: Command,
     dir: &TempDir,
-) -> Result<(Child, String), BenchError> {
+) -> Result<(Child, String, String), BenchError> {
     let log_path = dir.path().join("server.log");
     let log = std::fs::File::create(&log_path)
         .map_err(BenchError::io(format!("creating {}", log_path.display())))?;
@@ -153,18 +200,24 @@ async fn spawn(
     };
     let mut lines = BufReader::new(stdout).lines();
     let found = tokio::time::timeout(START_TIMEOUT, async {
+        let (mut url, mut kmip) = (None, None);
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(url) = listening_address(&line) {
-                return Some(url);
+            if let Some(u) = listening_address(&line) {
+                url = Some(u);
+            } else if let Some(k) = kmip_listening_address(&line) {
+                kmip = Some(k);
+            }
+            if let (Some(u), Some(k)) = (&url, &kmip) {
+                return Some((u.clone(), k.clone()));
             }
         }
         None
     })
     .await;
     match found {
-        Ok(Some(url)) => {
+        Ok(Some((url, kmip))) => {
             tokio::spawn(drain(lines));
-            Ok((child, url))
+            Ok((child, url, kmip))
         }
         _ => {
             let _ = child.start_kill();
@@ -231,5 +284,14 @@ mod tests {
             Some("https://127.0.0.1:9")
         );
         assert_eq!(listening_address("admin token: x"), None);
+        assert_eq!(
+            kmip_listening_address("KMIP listening on kmip://127.0.0.1:5696 (mutual TLS)")
+                .as_deref(),
+            Some("127.0.0.1:5696")
+        );
+        assert_eq!(
+            kmip_listening_address("Keyhold listening on https://127.0.0.1:1"),
+            None
+        );
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bench::{Mode, Settings};
 use crate::load::{OpStats, Stop};
+use crate::target::Protocol;
 
 /// Latency percentiles of successful requests, in microseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,8 +45,12 @@ pub struct OpReport {
     pub seconds: f64,
     /// Successful requests per second.
     pub throughput_per_sec: f64,
-    /// Latency of successful requests, microseconds.
+    /// Latency of successful requests, microseconds (open loop: from each request's intended
+    /// send time).
     pub latency_us: Latency,
+    /// Distinct keys the requests went to (`--keys`).
+    #[serde(default)]
+    pub keys_used: u64,
 }
 
 impl OpReport {
@@ -74,6 +79,7 @@ impl OpReport {
                 max: h.max(),
                 mean: h.mean(),
             },
+            keys_used: stats.keys_used(),
         }
     }
 }
@@ -136,6 +142,9 @@ pub struct RunInfo {
     pub build: String,
     /// `each` (one operation at a time) or `mix` (all together).
     pub mode: Mode,
+    /// `rest` or `kmip`.
+    #[serde(default)]
+    pub protocol: Protocol,
     /// The mix, `op:weight,…`.
     pub mix: String,
     /// Concurrent connections.
@@ -146,6 +155,12 @@ pub struct RunInfo {
     pub duration_secs: Option<f64>,
     /// Requests of each window (when stopped by count).
     pub requests: Option<u64>,
+    /// Open loop: requests per second offered (`--rate`); absent: closed loop.
+    #[serde(default)]
+    pub rate_per_sec: Option<f64>,
+    /// Keys per algorithm each operation is spread over (`--keys`).
+    #[serde(default)]
+    pub keys: usize,
     /// When the run started, seconds since the epoch.
     pub started_unix_secs: u64,
     /// The machine.
@@ -154,7 +169,7 @@ pub struct RunInfo {
 
 impl RunInfo {
     /// Describes `settings` on this machine, now.
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new(settings: &Settings, protocol: Protocol) -> Self {
         let (duration_secs, requests) = match settings.load.stop {
             Stop::Time(d) => (Some(d.as_secs_f64()), None),
             Stop::Requests(n) => (None, Some(n)),
@@ -168,11 +183,14 @@ impl RunInfo {
             }
             .into(),
             mode: settings.mode,
+            protocol,
             mix: settings.mix.to_string(),
             connections: settings.load.connections,
             warmup_secs: settings.load.warmup.as_secs_f64(),
             duration_secs,
             requests,
+            rate_per_sec: settings.load.rate,
+            keys: settings.keys.count,
             started_unix_secs: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -186,11 +204,20 @@ impl RunInfo {
             (None, Some(n)) => format!("{n} requests"),
             (None, None) => "?".into(),
         };
+        let rate = self
+            .rate_per_sec
+            .map_or_else(String::new, |r| format!(", open loop at {r:.1}/s"));
+        let keys = if self.keys > 1 {
+            format!(", {} keys per algorithm", self.keys)
+        } else {
+            String::new()
+        };
         format!(
-            "{} ({} build), mode {}, {} connections, warm-up {} s, window {stop}\n\
+            "{} ({} build), {}, mode {}, {} connections, warm-up {} s, window {stop}{rate}{keys}\n\
              machine: {} × {}, {}, {}\n",
             self.tool,
             self.build,
+            self.protocol.as_str(),
             self.mode.as_str(),
             self.connections,
             self.warmup_secs,
@@ -229,13 +256,15 @@ impl RunReport {
     pub fn table(&self) -> String {
         let mut out = self.info.header();
         let _ = writeln!(out, "target: {}\n", self.url);
-        let _ = writeln!(
+        let many = self.info.keys > 1;
+        let _ = write!(
             out,
             "{:<16} {:>9} {:>11} {:>10} {:>10} {:>10} {:>10} {:>7}",
             "op", "requests", "ok/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors"
         );
+        let _ = writeln!(out, "{}", if many { "  keys used" } else { "" });
         for r in &self.ops {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{:<16} {:>9} {:>11.1} {:>10} {:>10} {:>10} {:>10} {:>7}",
                 r.op,
@@ -247,6 +276,12 @@ impl RunReport {
                 ms(r.latency_us.p99_9),
                 r.errors
             );
+            let used = if many && r.op != "all" {
+                format!(" {:>10}", r.keys_used)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "{used}");
         }
         append_error_codes(&mut out, self.ops.iter().map(|r| ("", r)));
         out
@@ -266,6 +301,44 @@ pub struct CompareRow {
     pub throughput_ratio: Option<f64>,
     /// Keyhold's p99 latency divided by the baseline's (1.0 = no added tail latency).
     pub p99_ratio: Option<f64>,
+    /// Latency at half of each server's own maximum throughput (`compare --half-load`).
+    #[serde(default)]
+    pub half_load: Option<HalfLoad>,
+}
+
+/// One operation measured in open loop on both servers, each at half of the throughput it
+/// reached in the closed-loop windows of the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HalfLoad {
+    /// Requests per second offered to the baseline (half its maximum).
+    pub baseline_rate: f64,
+    /// Requests per second offered to Keyhold (half its maximum).
+    pub keyhold_rate: f64,
+    /// The baseline's figures at that rate.
+    pub baseline: OpReport,
+    /// Keyhold's figures at that rate.
+    pub keyhold: OpReport,
+    /// Keyhold's p99 divided by the baseline's, each at its own half load.
+    pub p99_ratio: Option<f64>,
+}
+
+impl HalfLoad {
+    /// Pairs the open-loop rows of one operation.
+    pub fn new(
+        baseline_rate: f64,
+        keyhold_rate: f64,
+        baseline: OpReport,
+        keyhold: OpReport,
+    ) -> Self {
+        let b = baseline.latency_us.p99 as f64;
+        Self {
+            baseline_rate,
+            keyhold_rate,
+            p99_ratio: (b > 0.0).then(|| keyhold.latency_us.p99 as f64 / b),
+            baseline,
+            keyhold,
+        }
+    }
 }
 
 impl CompareRow {
@@ -281,6 +354,7 @@ impl CompareRow {
             ),
             baseline,
             keyhold,
+            half_load: None,
         }
     }
 }
@@ -306,7 +380,13 @@ impl CompareReport {
         self.ops
             .iter()
             .filter(|o| o.op != "all")
-            .map(|o| o.baseline.errors + o.keyhold.errors)
+            .map(|o| {
+                o.baseline.errors
+                    + o.keyhold.errors
+                    + o.half_load
+                        .as_ref()
+                        .map_or(0, |h| h.baseline.errors + h.keyhold.errors)
+            })
             .sum()
     }
 
@@ -339,11 +419,43 @@ impl CompareReport {
                 format!("{}/{}", r.baseline.errors, r.keyhold.errors)
             );
         }
+        if self.ops.iter().any(|r| r.half_load.is_some()) {
+            let _ = writeln!(
+                out,
+                "\nopen loop at half of each server's own maximum throughput above; \
+                 latency from each request's intended send time\n"
+            );
+            let _ = writeln!(
+                out,
+                "{:<16} {:>12} {:>12} {:>12} {:>12} {:>8} {:>9}",
+                "op", "base rate/s", "p99 base ms", "kh rate/s", "p99 kh ms", "p99 ×", "errors"
+            );
+            for r in &self.ops {
+                let Some(h) = &r.half_load else { continue };
+                let _ = writeln!(
+                    out,
+                    "{:<16} {:>12.1} {:>12} {:>12.1} {:>12} {:>8} {:>9}",
+                    r.op,
+                    h.baseline_rate,
+                    ms(h.baseline.latency_us.p99),
+                    h.keyhold_rate,
+                    ms(h.keyhold.latency_us.p99),
+                    h.p99_ratio
+                        .map_or_else(|| "-".into(), |x| format!("{x:.1}")),
+                    format!("{}/{}", h.baseline.errors, h.keyhold.errors)
+                );
+            }
+        }
         append_error_codes(
             &mut out,
-            self.ops
-                .iter()
-                .flat_map(|r| [("baseline ", &r.baseline), ("keyhold ", &r.keyhold)]),
+            self.ops.iter().flat_map(|r| {
+                let mut v = vec![("baseline ", &r.baseline), ("keyhold ", &r.keyhold)];
+                if let Some(h) = &r.half_load {
+                    v.push(("baseline at half load ", &h.baseline));
+                    v.push(("keyhold at half load ", &h.keyhold));
+                }
+                v
+            }),
         );
         out
     }

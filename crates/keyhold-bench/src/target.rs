@@ -1,5 +1,6 @@
-//! A server under test: its address, the CA that signed its certificate, and the token that
-//! sets the benchmark up. Also the small parsers the command line shares.
+//! A server under test: over REST, its address, the CA that signed its certificate, and the
+//! token that sets the benchmark up; over KMIP, see [`crate::kmip::KmipTarget`]. Also the small
+//! parsers the command line shares.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -9,7 +10,86 @@ use std::time::Duration;
 use reqwest::Url;
 use zeroize::Zeroizing;
 
+use crate::kmip::KmipTarget;
 use crate::BenchError;
+
+/// The protocol the harness speaks to a server.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// Keyhold's REST API over HTTPS (bearer tokens).
+    #[default]
+    Rest,
+    /// KMIP 1.4 over mutual TLS (a client certificate).
+    Kmip,
+}
+
+impl Protocol {
+    /// `rest` or `kmip`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Rest => "rest",
+            Protocol::Kmip => "kmip",
+        }
+    }
+}
+
+/// A server under test, over one protocol.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// Over REST.
+    Rest(Target),
+    /// Over KMIP.
+    Kmip(KmipTarget),
+}
+
+impl Endpoint {
+    /// The label for reports.
+    pub fn label(&self) -> &str {
+        match self {
+            Endpoint::Rest(t) => &t.label,
+            Endpoint::Kmip(t) => &t.label,
+        }
+    }
+
+    /// `https://…` or `kmip://…`.
+    pub fn url(&self) -> String {
+        match self {
+            Endpoint::Rest(t) => t.url.to_string(),
+            Endpoint::Kmip(t) => t.url(),
+        }
+    }
+
+    /// The protocol.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Endpoint::Rest(_) => Protocol::Rest,
+            Endpoint::Kmip(_) => Protocol::Kmip,
+        }
+    }
+}
+
+impl From<Target> for Endpoint {
+    fn from(t: Target) -> Self {
+        Endpoint::Rest(t)
+    }
+}
+
+impl From<KmipTarget> for Endpoint {
+    fn from(t: KmipTarget) -> Self {
+        Endpoint::Kmip(t)
+    }
+}
 
 /// Where and how to reach a server that speaks Keyhold's REST API.
 #[derive(Clone)]

@@ -13,8 +13,8 @@ use keyhold_core::lifecycle::{KeyState, Lifecycle};
 use keyhold_core::model::{Grant, KeyUsage, Origin};
 use keyhold_core::ops::{
     Context, CreateGrant, CreateKey, CreateToken, CreatedToken, Decrypt, DecryptResponse, Encrypt,
-    EncryptResponse, GenerateDataKey, GenerateDataKeyResponse, GenerateMac, KeyInfo, MacResponse,
-    SecretData, Sign, SignResponse, TokenInfo, Verify, VerifyResponse, VersionInfo,
+    EncryptResponse, GenerateDataKey, GenerateDataKeyResponse, GenerateMac, KeyInfo, KeySpec,
+    MacResponse, SecretData, Sign, SignResponse, TokenInfo, Verify, VerifyResponse, VersionInfo,
 };
 use keyhold_core::{ErrorCode, KmsError, MessageType, SecretBytes};
 use keyhold_crypto::{CryptoError, KeyFamily, AES_GCM_NONCE_LEN};
@@ -93,11 +93,11 @@ impl Baseline {
 
 /// Reads a lock, tolerating poisoning (a panicked writer leaves a consistent map: each
 /// insertion is a single call).
-fn read<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+pub(crate) fn read<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+pub(crate) fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -123,87 +123,104 @@ pub(super) async fn create_key(
     State(s): AppState,
     ApiJson(req): ApiJson<CreateKey>,
 ) -> ApiResult<KeyInfo> {
-    let algorithm = req.algorithm;
-    let usage = req
-        .spec
-        .usage
-        .unwrap_or_else(|| KeyUsage::default_for(algorithm));
-    if !usage.fits(algorithm) {
-        return Err(invalid("the usage does not fit the algorithm"));
-    }
-    if let Some(name) = &req.spec.name {
-        if read(&s.names).contains_key(name.as_str()) {
-            return Err(ApiError::new(ErrorCode::AlreadyExists, "key name exists"));
-        }
-    }
-    let material = s.crypto.generate(algorithm).map_err(crypto_error)?;
-    let id = KeyId::generate();
-    let aad = [WRAP_AAD, id.as_bytes()].concat();
-    let (nonce, wrapped) = s
-        .crypto
-        .aes_gcm_seal(s.kek.as_bytes(), &aad, material.private.as_bytes())
-        .map_err(crypto_error)?;
-    let now = now();
-    s.durable
-        .insert(KeyRow {
-            id: id.as_bytes().to_vec(),
-            algorithm: algorithm.as_str(),
-            nonce: nonce.to_vec(),
-            wrapped,
-            public: material.public.clone(),
-            created_at: now.millis(),
-        })
+    let held = s
+        .new_key(req.algorithm, req.spec)
         .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    let active = Lifecycle {
-        state: KeyState::Active,
-        activation_date: Some(now),
-        deactivation_date: None,
-        destroy_at: None,
-        compromise_date: None,
-        revocation_reason: None,
-        destroyed_at: None,
-        state_changed_at: now,
-        crypto_period_secs: None,
-        archived_at: None,
-    };
-    let info = KeyInfo {
-        id,
-        name: req.spec.name.clone(),
-        description: req.spec.description,
-        tags: req.spec.tags,
-        algorithm,
-        usage,
-        origin: Origin::Generated,
-        kind: Default::default(),
-        links: Vec::new(),
-        state: KeyState::Active,
-        lifecycle: active,
-        rotation_period_secs: None,
-        next_rotation_at: None,
-        current_version: 1,
-        min_decrypt_version: 1,
-        rotated_at: now,
-        created_at: now,
-        created_by: creator()?,
-        aliases: Vec::new(),
-        versions: vec![VersionInfo {
-            version: 1,
+        .map_err(|(code, message)| ApiError::new(code, message))?;
+    Ok(Json(held.info.clone()))
+}
+
+impl Baseline {
+    /// Generates a key, wraps it under the KEK, commits one row (group commit), and holds it
+    /// in memory, active.
+    pub(crate) async fn new_key(
+        &self,
+        algorithm: keyhold_core::Algorithm,
+        spec: KeySpec,
+    ) -> Result<Arc<Held>, (ErrorCode, String)> {
+        let crypto_failure = |e: CryptoError| {
+            let e = KmsError::from(e);
+            (e.code(), e.public_message().to_string())
+        };
+        let usage = spec
+            .usage
+            .unwrap_or_else(|| KeyUsage::default_for(algorithm));
+        if !usage.fits(algorithm) {
+            return Err((
+                ErrorCode::InvalidRequest,
+                "the usage does not fit the algorithm".into(),
+            ));
+        }
+        if let Some(name) = &spec.name {
+            if read(&self.names).contains_key(name.as_str()) {
+                return Err((ErrorCode::AlreadyExists, "key name exists".into()));
+            }
+        }
+        let material = self.crypto.generate(algorithm).map_err(crypto_failure)?;
+        let id = KeyId::generate();
+        let aad = [WRAP_AAD, id.as_bytes()].concat();
+        let (nonce, wrapped) = self
+            .crypto
+            .aes_gcm_seal(self.kek.as_bytes(), &aad, material.private.as_bytes())
+            .map_err(crypto_failure)?;
+        let now = now();
+        self.durable
+            .insert(KeyRow {
+                id: id.as_bytes().to_vec(),
+                algorithm: algorithm.as_str(),
+                nonce: nonce.to_vec(),
+                wrapped,
+                public: material.public.clone(),
+                created_at: now.millis(),
+            })
+            .await
+            .map_err(|e| (ErrorCode::Internal, e.to_string()))?;
+        let active = Lifecycle {
+            state: KeyState::Active,
+            activation_date: Some(now),
+            deactivation_date: None,
+            destroy_at: None,
+            compromise_date: None,
+            revocation_reason: None,
+            destroyed_at: None,
+            state_changed_at: now,
+            crypto_period_secs: None,
+            archived_at: None,
+        };
+        let created_by = creator().map_err(|_| (ErrorCode::Internal, "invalid creator".into()))?;
+        let info = KeyInfo {
+            id,
+            name: spec.name.clone(),
+            description: spec.description,
+            tags: spec.tags,
+            algorithm,
+            usage,
+            origin: Origin::Generated,
+            kind: Default::default(),
+            links: Vec::new(),
+            state: KeyState::Active,
+            lifecycle: active,
+            rotation_period_secs: None,
+            next_rotation_at: None,
+            current_version: 1,
+            min_decrypt_version: 1,
+            rotated_at: now,
             created_at: now,
-            destroyed: false,
-        }],
-    };
-    if let Some(name) = &req.spec.name {
-        write(&s.names).insert(name.as_str().to_owned(), id);
+            created_by,
+            aliases: Vec::new(),
+            versions: vec![VersionInfo {
+                version: 1,
+                created_at: now,
+                destroyed: false,
+            }],
+        };
+        if let Some(name) = &spec.name {
+            write(&self.names).insert(name.as_str().to_owned(), id);
+        }
+        let held = Arc::new(Held { info, material });
+        write(&self.keys).insert(id, held.clone());
+        Ok(held)
     }
-    write(&s.keys).insert(
-        id,
-        Arc::new(Held {
-            info: info.clone(),
-            material,
-        }),
-    );
-    Ok(Json(info))
 }
 
 /// `GET /v1/keys/{key}`.
@@ -290,7 +307,7 @@ pub(super) async fn datakey(
 }
 
 /// The signing algorithm asked for, or the key's default; refused if it does not fit.
-fn signing_algorithm(
+pub(crate) fn signing_algorithm(
     held: &Held,
     requested: Option<keyhold_core::SigningAlgorithm>,
 ) -> Result<keyhold_core::SigningAlgorithm, ApiError> {

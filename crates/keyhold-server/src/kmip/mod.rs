@@ -8,6 +8,9 @@
 //!   ─► Response Message (the request's version) ─► socket
 //! ```
 //!
+//! The listener ([`serve_with`]) is generic over a [`MessageHandler`]; [`App`] is Keyhold's, and
+//! the benchmark's baseline server plugs its crypto-only handler into the same loop.
+//!
 //! A message that cannot be decoded gets an Invalid Message response when its header could be
 //! read, and the connection is closed; nothing a peer sends can make the server allocate more
 //! than the configured message limit.
@@ -139,11 +142,57 @@ fn failure_response(version: ProtocolVersion, now: i64, f: Failure) -> Vec<u8> {
     keyhold_kmip::encode(&item)
 }
 
+/// What answers the messages of a KMIP listener: Keyhold's [`App`], or another server that
+/// reuses this listener (the benchmark's bare baseline).
+pub trait MessageHandler: Send + Sync + 'static {
+    /// Handles one encoded request message from a peer authenticated by `credential`; always
+    /// returns an encoded response.
+    fn handle_message(
+        &self,
+        credential: &Credential,
+        peer: Option<String>,
+        request: &[u8],
+        limits: &Limits,
+    ) -> impl std::future::Future<Output = Vec<u8>> + Send;
+
+    /// Seconds since the epoch, for the Time Stamp of an Invalid Message response.
+    fn now_secs(&self) -> i64;
+}
+
+impl MessageHandler for App {
+    fn handle_message(
+        &self,
+        credential: &Credential,
+        peer: Option<String>,
+        request: &[u8],
+        limits: &Limits,
+    ) -> impl std::future::Future<Output = Vec<u8>> + Send {
+        handle(self, credential, peer, request, limits)
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.kms.now().millis().div_euclid(1000)
+    }
+}
+
 /// Serves KMIP on `listener` until `stop` turns true.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     app: Arc<App>,
+    limits: KmipLimits,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    serve_with(listener, tls, app, limits, stop).await
+}
+
+/// The KMIP listener with any [`MessageHandler`]: TLS accept (the configuration decides
+/// whether a client certificate is required), the connection cap, the handshake and idle
+/// timeouts, and length-prefixed TTLV messages answered one at a time per connection.
+pub async fn serve_with<H: MessageHandler>(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    handler: Arc<H>,
     limits: KmipLimits,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
@@ -168,20 +217,24 @@ pub async fn serve(
         }
         let _ = tcp.set_nodelay(true);
         open.fetch_add(1, Ordering::Relaxed);
-        let (acceptor, app, open, stop) =
-            (acceptor.clone(), app.clone(), open.clone(), stop.clone());
+        let (acceptor, handler, open, stop) = (
+            acceptor.clone(),
+            handler.clone(),
+            open.clone(),
+            stop.clone(),
+        );
         tokio::spawn(async move {
-            connection(acceptor, tcp, peer, app, limits, stop).await;
+            connection(acceptor, tcp, peer, handler, limits, stop).await;
             open.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }
 
-async fn connection(
+async fn connection<H: MessageHandler>(
     acceptor: TlsAcceptor,
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
-    app: Arc<App>,
+    handler: Arc<H>,
     limits: KmipLimits,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -216,7 +269,7 @@ async fn connection(
         let len = match keyhold_kmip::message_length(&header, &limits.ttlv) {
             Ok(l) => l,
             Err(e) => {
-                let now = app.kms.now().millis().div_euclid(1000);
+                let now = handler.now_secs();
                 let out = failure_response(
                     ProtocolVersion::new(1, 0),
                     now,
@@ -238,7 +291,9 @@ async fn connection(
             Ok(Ok(_)) => {}
             _ => return,
         }
-        let out = handle(&app, &credential, peer_text.clone(), &buf, &limits.ttlv).await;
+        let out = handler
+            .handle_message(&credential, peer_text.clone(), &buf, &limits.ttlv)
+            .await;
         metrics::counter!("keyhold_kmip_messages_total").increment(1);
         if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
             return;
