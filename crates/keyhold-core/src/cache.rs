@@ -1,6 +1,6 @@
 //! The hot path's caches (DESIGN.md §8): authenticated tokens, key records, key references,
 //! key policies (grants), tenant policies (approvals, duties), keys' alias and version lists,
-//! and unwrapped key versions. They
+//! authenticated client certificate chains, and unwrapped key versions. They
 //! are per node and in memory only.
 //!
 //! # Correctness
@@ -194,6 +194,15 @@ pub(crate) struct CachedToken {
     pub tenant_disabled: bool,
 }
 
+/// A client certificate chain's authentication: who it is and until when that holds.
+#[derive(Clone)]
+pub(crate) struct CachedCert {
+    pub who: crate::pki::CertPrincipal,
+    /// The earliest notAfter of the chain, its pin or its anchor.
+    pub valid_until: Timestamp,
+    pub tenant_disabled: bool,
+}
+
 /// How a client named a key, other than by id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum RefName {
@@ -225,7 +234,8 @@ struct CachedVersion {
     material: SecretBytes,
 }
 
-/// Whether committing `w` can make a cache entry stale. New rows cannot: misses are not cached.
+/// Whether committing `w` can make a cache entry stale. New rows cannot (misses are not cached),
+/// except a pin or an anchor, which can change how a cached certificate chain authenticates.
 /// Use counters and approvals are never cached.
 pub(crate) fn touches(w: &Write) -> bool {
     !matches!(
@@ -235,10 +245,6 @@ pub(crate) fn touches(w: &Write) -> bool {
             | Write::UpdateSystem { .. }
             | Write::InsertKey(_)
             | Write::InsertToken(_)
-            | Write::InsertClientCert(_)
-            | Write::UpdateClientCert { .. }
-            | Write::InsertTrustAnchor(_)
-            | Write::UpdateTrustAnchor { .. }
             | Write::CountGrantUse { .. }
             | Write::PutGrantUses(_)
             | Write::InsertApproval(_)
@@ -269,6 +275,7 @@ struct Inner {
     policies: ClockCache<TenantId, Arc<TenantPolicies>>,
     versions: ClockCache<(KeyId, u32), CachedVersion>,
     listings: ClockCache<KeyId, Arc<KeyListing>>,
+    certs: ClockCache<[u8; 32], CachedCert>,
 }
 
 /// Every cache of the hot path, behind one lock (each critical section is a hash lookup).
@@ -295,6 +302,8 @@ pub struct CacheSizes {
     pub versions: usize,
     /// Keys' aliases and version lists.
     pub listings: usize,
+    /// Authenticated client certificate chains.
+    pub certs: usize,
 }
 
 impl Caches {
@@ -310,6 +319,7 @@ impl Caches {
                 policies: ClockCache::new(limits.records, ttl),
                 versions: ClockCache::new(limits.versions, Some(limits.version_ttl_ms)),
                 listings: ClockCache::new(limits.records, ttl),
+                certs: ClockCache::new(limits.records, ttl),
             }),
             trust: crate::pki::ClientTrust::default(),
         }
@@ -430,6 +440,20 @@ impl Caches {
         }
     }
 
+    /// The cached authentication of a chain, while it holds at `now`.
+    pub(crate) fn cert(&self, chain: &[u8; 32], now: Timestamp) -> Option<CachedCert> {
+        let mut g = self.lock();
+        let c = g.certs.get(chain, now)?;
+        (now < c.valid_until).then(|| c.clone())
+    }
+
+    pub(crate) fn put_cert(&self, epoch: u64, chain: [u8; 32], c: CachedCert, now: Timestamp) {
+        let mut g = self.lock();
+        if g.epoch == epoch {
+            g.certs.insert(chain, c, now);
+        }
+    }
+
     pub(crate) fn listing(&self, id: &KeyId, now: Timestamp) -> Option<Arc<KeyListing>> {
         self.lock().listings.get(id, now).cloned()
     }
@@ -457,10 +481,18 @@ impl Caches {
             match w {
                 Write::InsertTenant(t) => {
                     inner.tokens.retain(|_, c| c.record.tenant != t.id);
+                    inner.certs.retain(|_, c| *c.who.tenant() != t.id);
                 }
                 Write::UpdateTenant { record, .. } => {
                     inner.tokens.retain(|_, c| c.record.tenant != record.id);
+                    inner.certs.retain(|_, c| *c.who.tenant() != record.id);
                 }
+                // A pin wins over an anchor, and anchors decide for every tenant: any change
+                // of either forgets every cached chain (such changes are rare).
+                Write::InsertClientCert(_)
+                | Write::UpdateClientCert { .. }
+                | Write::InsertTrustAnchor(_)
+                | Write::UpdateTrustAnchor { .. } => inner.certs.clear(),
                 Write::ArchiveVersion(a) => {
                     inner.versions.remove(&(a.key_id, a.version));
                     inner.listings.remove(&a.key_id);
@@ -520,11 +552,7 @@ impl Caches {
                 | Write::InsertSystem { .. }
                 | Write::UpdateSystem { .. }
                 | Write::InsertKey(_)
-                | Write::InsertToken(_)
-                | Write::InsertClientCert(_)
-                | Write::UpdateClientCert { .. }
-                | Write::InsertTrustAnchor(_)
-                | Write::UpdateTrustAnchor { .. } => {}
+                | Write::InsertToken(_) => {}
                 Write::CountGrantUse { .. }
                 | Write::PutGrantUses(_)
                 | Write::InsertApproval(_)
@@ -543,6 +571,7 @@ impl Caches {
         g.policies.purge_expired(now);
         g.versions.purge_expired(now);
         g.listings.purge_expired(now);
+        g.certs.purge_expired(now);
     }
 
     /// Drops everything (on seal), zeroizing every unwrapped version.
@@ -556,6 +585,7 @@ impl Caches {
         g.policies.clear();
         g.versions.clear();
         g.listings.clear();
+        g.certs.clear();
     }
 
     pub(crate) fn sizes(&self) -> CacheSizes {
@@ -568,6 +598,7 @@ impl Caches {
             policies: g.policies.len(),
             versions: g.versions.len(),
             listings: g.listings.len(),
+            certs: g.certs.len(),
         }
     }
 }

@@ -787,22 +787,51 @@ impl Kms {
 
     async fn authenticate_certificate(&self, chain: &[Vec<u8>]) -> Result<Caller, KmsError> {
         let end_entity = chain.first().ok_or(KmsError::Unauthenticated)?;
-        let fingerprint = crate::pki::fingerprint(end_entity);
-        let pin = self.store.client_cert(&fingerprint).await?;
-        if let Some(pin) = &pin {
-            if !keyhold_crypto::constant_time_eq(pin.fingerprint.as_bytes(), fingerprint.as_bytes())
-            {
-                return Err(KmsError::Unauthenticated);
-            }
-        }
-        // Anchors are read only for certificates that are not pinned.
-        let anchors = match pin {
-            Some(_) => Vec::new(),
-            None => self.store.trust_anchors(None).await?,
-        };
         let now = self.clock.now();
-        let who = crate::pki::decide(chain, pin.as_ref(), &anchors, now)?;
-        self.require_enabled_tenant(who.tenant()).await?;
+        let digest = crate::pki::chain_digest(chain);
+        let cached = match self.caches.cert(&digest, now) {
+            Some(c) => c,
+            None => {
+                let epoch = self.caches.epoch();
+                let fingerprint = crate::pki::fingerprint(end_entity);
+                let pin = self.store.client_cert(&fingerprint).await?;
+                if let Some(pin) = &pin {
+                    if !keyhold_crypto::constant_time_eq(
+                        pin.fingerprint.as_bytes(),
+                        fingerprint.as_bytes(),
+                    ) {
+                        return Err(KmsError::Unauthenticated);
+                    }
+                }
+                // Anchors are read only for certificates that are not pinned.
+                let anchors = match pin {
+                    Some(_) => Vec::new(),
+                    None => self.store.trust_anchors(None).await?,
+                };
+                let who = crate::pki::decide(chain, pin.as_ref(), &anchors, now)?;
+                let tenant = self
+                    .store
+                    .tenant(who.tenant())
+                    .await?
+                    .ok_or(KmsError::Unauthenticated)?;
+                // Cached until the first certificate involved expires; a chain that does not
+                // parse whole is decided anew each time.
+                let valid_until = crate::pki::decision_valid_until(chain, &who);
+                let c = crate::cache::CachedCert {
+                    who,
+                    valid_until: valid_until.unwrap_or(now),
+                    tenant_disabled: tenant.disabled,
+                };
+                if valid_until.is_some() {
+                    self.caches.put_cert(epoch, digest, c.clone(), now);
+                }
+                c
+            }
+        };
+        if cached.tenant_disabled {
+            return Err(KmsError::Unauthenticated);
+        }
+        let who = cached.who;
         Ok(Caller {
             tenant: who.tenant().clone(),
             principal: who.principal().clone(),
@@ -810,18 +839,6 @@ impl Kms {
             auth: AuthMethod::Certificate,
             token: None,
         })
-    }
-
-    async fn require_enabled_tenant(&self, tenant: &TenantId) -> Result<(), KmsError> {
-        let tenant = self
-            .store
-            .tenant(tenant)
-            .await?
-            .ok_or(KmsError::Unauthenticated)?;
-        if tenant.disabled {
-            return Err(KmsError::Unauthenticated);
-        }
-        Ok(())
     }
 
     /// Makes a token: returns the secret (shown once) and the record to store.

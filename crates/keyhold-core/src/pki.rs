@@ -174,6 +174,36 @@ pub fn fingerprint(der: &[u8]) -> String {
     sha256_hex(der)
 }
 
+/// A digest of a whole presented chain (end entity and intermediates, each length-prefixed),
+/// under which its authentication is cached.
+pub(crate) fn chain_digest<C: AsRef<[u8]>>(chain: &[C]) -> [u8; 32] {
+    let mut input = Vec::with_capacity(chain.iter().map(|c| c.as_ref().len() + 8).sum());
+    for c in chain {
+        input.extend_from_slice(&(c.as_ref().len() as u64).to_be_bytes());
+        input.extend_from_slice(c.as_ref());
+    }
+    keyhold_crypto::Provider::aws_lc().sha256(&input)
+}
+
+/// Until when a decision for `chain` holds: the earliest notAfter of the certificates the
+/// client presented and of the anchor or pin it was decided under. `None` if a certificate
+/// does not parse (then nothing is cached).
+pub(crate) fn decision_valid_until<C: AsRef<[u8]>>(
+    chain: &[C],
+    who: &CertPrincipal,
+) -> Option<Timestamp> {
+    let mut until = match who {
+        CertPrincipal::Pinned(pin) => pin.not_after,
+        CertPrincipal::Anchored { anchor, .. } => Some(anchor.not_after),
+    };
+    for c in chain {
+        let (_, cert) = x509_parser::parse_x509_certificate(c.as_ref()).ok()?;
+        let t = timestamp(cert.validity().not_after);
+        until = Some(until.map_or(t, |u| u.min(t)));
+    }
+    until
+}
+
 /// Decides whether `chain` (end entity first, then intermediates) authenticates, given the pin
 /// of its end entity (if any) and the trust anchors of every tenant. Disabled tenants are the
 /// caller's concern. Every refusal is [`KmsError::Unauthenticated`].

@@ -93,7 +93,8 @@ async fn a_certificate_issued_under_an_anchor_authenticates_with_its_roles() {
     refused(both(&w, &[b"not a certificate".as_slice()]).await);
     // The CA itself is not a client.
     refused(both(&w, &[&ca.cert.der]).await);
-    // Past the leaf's notAfter.
+    // Past the leaf's notAfter, although its authentication is cached.
+    assert!(w.kms.cache_sizes().certs >= 1);
     w.clock.advance_secs(91 * 86_400);
     refused(both(&w, &[&leaf.der]).await);
 }
@@ -107,6 +108,9 @@ async fn removing_an_anchor_refuses_its_certificates_at_once() {
         .unwrap();
     let leaf = ca.issue("ops");
     both(&w, &[&leaf.der]).await.unwrap();
+    // The second request is decided from the cache, which the removal must empty.
+    both(&w, &[&leaf.der]).await.unwrap();
+    assert!(w.kms.cache_sizes().certs >= 1);
     let removed = anchor(
         &w,
         &w.admin,
@@ -325,4 +329,43 @@ async fn a_tenant_admin_cannot_touch_another_tenants_anchors() {
     let me = both(&w, &[&acme_ca.issue("eve").der]).await.unwrap();
     assert_eq!(me.tenant.as_str(), "acme");
     let _ = Timestamp::from_millis(0);
+}
+
+#[tokio::test]
+async fn disabling_a_tenant_refuses_its_cached_certificates_at_once() {
+    let w = World::new().await;
+    w.run(
+        &w.admin,
+        Operation::CreateTenant(CreateTenant {
+            id: "acme".parse().unwrap(),
+        }),
+    )
+    .await
+    .unwrap();
+    let ca = Ca::root("Acme CA", NOW_SECS);
+    anchor(&w, &w.admin, add(&ca, Some("acme"), &[Role::KeyUser]))
+        .await
+        .unwrap();
+    let leaf = ca.issue("billing-app");
+    for _ in 0..2 {
+        assert_eq!(
+            whoami(&w, &cert(&[&leaf.der]))
+                .await
+                .unwrap()
+                .tenant
+                .as_str(),
+            "acme"
+        );
+    }
+    assert!(w.kms.cache_sizes().certs >= 1);
+    let set = |disabled| {
+        Operation::UpdateTenant(UpdateTenant {
+            id: "acme".parse().unwrap(),
+            disabled,
+        })
+    };
+    w.run(&w.admin, set(true)).await.unwrap();
+    refused(whoami(&w, &cert(&[&leaf.der])).await);
+    w.run(&w.admin, set(false)).await.unwrap();
+    whoami(&w, &cert(&[&leaf.der])).await.unwrap();
 }

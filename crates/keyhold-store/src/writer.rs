@@ -29,7 +29,7 @@ use crate::write;
 
 /// Commits between two checkpoints (a commit adds a few pages to the log; SQLite's automatic
 /// checkpoint, which this replaces, runs every 1000 pages).
-const CHECKPOINT_EVERY: u64 = 200;
+const CHECKPOINT_EVERY: u64 = 1000;
 
 /// Prepared statements kept by the writer (the batch code has a few dozen distinct ones).
 const STATEMENT_CACHE: usize = 128;
