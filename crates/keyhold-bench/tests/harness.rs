@@ -242,6 +242,37 @@ async fn run_command_loads_keyhold_in_mix_mode() {
     server.stop().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decrypt_and_verify_alone_get_what_their_set_up_needs() {
+    // Their inputs are made by the key user during set-up (a ciphertext, a signature), so the
+    // key user's grant must cover encrypting and signing too, without encrypt or sign in the mix.
+    let Some(keyhold) = keyhold_binary() else {
+        return;
+    };
+    let server = ServerProcess::keyhold(&keyhold, Some("warn"))
+        .await
+        .unwrap();
+    let target: Target = server.target().unwrap();
+    let token = std::fs::read_to_string(server.dir().join("admin.token")).unwrap();
+    let output = tokio::process::Command::new(BENCH)
+        .args(["run", "--addr", target.url.as_str(), "--cacert"])
+        .arg(server.dir().join("ca.pem"))
+        .args(["--connections", "2", "--requests", "20", "--warmup", "0s"])
+        .args(["--mix", "decrypt-64,verify-p256", "--quiet"])
+        .env("KEYHOLD_TOKEN", token.trim())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "keyhold-bench run exited with {}:\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    server.stop().await.unwrap();
+}
+
 #[test]
 fn compare_runs_every_operation_on_both_servers_and_reports_ratios() {
     let Some(keyhold) = keyhold_binary() else {

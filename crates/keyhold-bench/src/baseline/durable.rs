@@ -10,7 +10,7 @@
 //! A handler answers its client only after the commit that holds its row: this is the ceiling
 //! for durable writes on the machine, against which Keyhold's `create-key` is compared. It is
 //! built as Keyhold's own writer is (`keyhold-store`'s writer thread: one SQLite connection on a
-//! plain thread, statements prepared once, checkpoints on a second thread every 1000 commits),
+//! plain thread, statements prepared once, checkpoints on a second thread every 30 commits),
 //! so that the comparison measures what Keyhold adds to a write, not a slower way of writing.
 
 use std::path::Path;
@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 const MAX_BATCH: usize = 1024;
 
 /// Commits between two checkpoints, as in Keyhold's writer.
-const CHECKPOINT_EVERY: u64 = 1000;
+const CHECKPOINT_EVERY: u64 = 30;
 
 /// One created key, as stored: the material only wrapped.
 #[derive(Debug, Clone)]

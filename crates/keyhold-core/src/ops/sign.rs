@@ -134,13 +134,11 @@ impl Verify {
         let alg = signing_algorithm(&key, self.algorithm)?;
         let permit = cx.check(&key, Use::Process, "verify")?;
         let version = requested_version(&key, self.key_version)?;
-        let v = cx
-            .kms
-            .store
-            .version(&key.id, version)
-            .await?
-            .filter(|v| !v.destroyed)
-            .ok_or(KmsError::KeyVersionDisabled(version))?;
+        // The version row comes from the version cache (warm: no store read).
+        let (_, v) = cx.material(&key, version).await.map_err(|e| match e {
+            KmsError::NotFound("key version") => KmsError::KeyVersionDisabled(version),
+            e => e,
+        })?;
         let public = v
             .public_key
             .ok_or(KmsError::Integrity("key version has no public key"))?;
