@@ -10,7 +10,7 @@
 //! A handler answers its client only after the commit that holds its row: this is the ceiling
 //! for durable writes on the machine, against which Keyhold's `create-key` is compared. It is
 //! built as Keyhold's own writer is (`keyhold-store`'s writer thread: one SQLite connection on a
-//! plain thread, statements prepared once, checkpoints on a second thread every 30 commits),
+//! plain thread, statements prepared once, a small checkpoint every 30 commits after answering),
 //! so that the comparison measures what Keyhold adds to a write, not a slower way of writing.
 
 use std::path::Path;
@@ -116,13 +116,12 @@ impl Durable {
                 created_at INTEGER NOT NULL
             )",
         )?;
-        let checkpoints = connect(path)?;
         let (queue, rx) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
         let s = stats.clone();
         std::thread::Builder::new()
             .name("baseline-writer".into())
-            .spawn(move || writer(conn, checkpoints, rx, s))?;
+            .spawn(move || writer(conn, rx, s))?;
         Ok(Self { queue, stats })
     }
 
@@ -143,19 +142,7 @@ impl Durable {
 
 /// Takes everything queued, writes it in one transaction, answers every waiter; until every
 /// handle is gone.
-fn writer(
-    conn: rusqlite::Connection,
-    checkpoints: rusqlite::Connection,
-    rx: mpsc::Receiver<Pending>,
-    stats: Arc<WriterStats>,
-) {
-    let (wake, woken) = mpsc::sync_channel::<()>(1);
-    let checkpointer = std::thread::spawn(move || {
-        while woken.recv().is_ok() {
-            let _ =
-                checkpoints.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
-        }
-    });
+fn writer(conn: rusqlite::Connection, rx: mpsc::Receiver<Pending>, stats: Arc<WriterStats>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
@@ -166,20 +153,19 @@ fn writer(
             }
         }
         let result = write_batch(&conn, &batch).map_err(|e| WriteError::Database(Arc::new(e)));
+        let mut commits = 0;
         if result.is_ok() {
-            let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
+            commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
             stats.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            if commits.is_multiple_of(CHECKPOINT_EVERY) {
-                let _ = wake.try_send(());
-            }
         }
         for pending in batch.drain(..) {
             // A waiter that went away (client disconnected) needs no answer.
             let _ = pending.reply.send(result.clone());
         }
+        if commits > 0 && commits.is_multiple_of(CHECKPOINT_EVERY) {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+        }
     }
-    drop(wake);
-    let _ = checkpointer.join();
     let _ = conn.close();
 }
 
