@@ -206,7 +206,7 @@ impl Kms {
     }
 
     /// The pins and trust anchors the TLS listeners check client certificates against during
-    /// the handshake (the core checks again, from the store, on every request).
+    /// the handshake (the core checks again on every request, see `authenticate_certificate`).
     pub fn client_trust(&self) -> &crate::pki::ClientTrust {
         &self.caches.trust
     }

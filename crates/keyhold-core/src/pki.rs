@@ -341,7 +341,8 @@ struct TrustSet {
 
 impl ClientTrust {
     /// Whether `chain` would authenticate now: the handshake check of the TLS listeners. The
-    /// core decides again, from the store, on every request.
+    /// core decides again on every request (from its certificate cache, which every pin,
+    /// anchor or tenant write of this node empties).
     pub fn accepts<C: AsRef<[u8]>>(&self, chain: &[C], now: Timestamp) -> bool {
         let Some(end_entity) = chain.first() else {
             return false;

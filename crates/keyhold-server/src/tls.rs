@@ -219,8 +219,9 @@ fn client_auth_config(
 /// now: pinned and not revoked, or chaining to a trust anchor that is not removed (signatures,
 /// validity, CA constraints, key usage), in an enabled tenant. It reads the core's
 /// [`keyhold_core::pki::ClientTrust`], which every commit of a pin, anchor or tenant updates,
-/// so a change takes effect for the next handshake without a restart. The core decides again,
-/// from the store, on every request (same function, [`keyhold_core::pki::decide`]).
+/// so a change takes effect for the next handshake without a restart. The core decides again on
+/// every request (same function, [`keyhold_core::pki::decide`], its decision cached per chain
+/// until a pin, anchor or tenant write of this node or the first notAfter).
 #[derive(Debug)]
 struct ClientTrustVerifier {
     kms: Arc<keyhold_core::Kms>,

@@ -20,7 +20,7 @@ pub(crate) const BUSY_TIMEOUT_MS: u32 = 5_000;
 /// How long a caller waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Settings of the writer connection. `secure_delete` zeroes the space of deleted and rewritten
+/// Settings of the writing connections (the migrations' and the writer thread's). `secure_delete` zeroes the space of deleted and rewritten
 /// rows, so destroyed key material does not linger in free pages.
 pub(crate) const WRITER_PRAGMAS: &[&str] = &[
     "PRAGMA journal_mode = WAL",
@@ -32,7 +32,8 @@ pub(crate) const WRITER_PRAGMAS: &[&str] = &[
 /// Settings of the reader connections: they cannot write, even by mistake.
 const READER_PRAGMAS: &[&str] = &["PRAGMA foreign_keys = ON", "PRAGMA query_only = ON"];
 
-/// The two pools of an SQLite store.
+/// The two pools of an SQLite store: the readers, and one connection that runs the migrations
+/// and is closed before the writer thread (`crate::writer`) opens its own.
 pub(crate) struct SqlitePools {
     pub(crate) read: AnyPool,
     pub(crate) write: AnyPool,
