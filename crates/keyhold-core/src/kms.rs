@@ -443,37 +443,23 @@ impl Kms {
                 });
             }
             let mut drafts = vec![EventDraft {
-                time: cx.now,
-                tenant: Some(caller.tenant.clone()),
-                principal: caller.principal.clone(),
-                auth_method: caller.auth,
-                protocol: meta.protocol,
-                action: action.to_owned(),
                 key: done.key.map(|k| k.to_string()).or_else(|| key_hint.clone()),
                 key_version: done.version,
-                outcome: Outcome::Ok,
-                error_code: None,
                 compromised_key_used: done.compromised,
                 detail: done.detail,
-                request_id: meta.request_id.clone(),
-                peer: meta.peer.clone(),
+                ..request_event(meta, Some(&caller), action.to_owned(), cx.now)
             }];
             for also in done.also {
                 drafts.push(EventDraft {
-                    time: cx.now,
-                    tenant: Some(caller.tenant.clone()),
                     principal: also.principal,
                     auth_method: also.auth,
-                    protocol: meta.protocol,
-                    action: also.action,
                     key: also.key.map(|k| k.to_string()),
                     key_version: also.version,
                     outcome: also.outcome,
                     error_code: also.error_code,
                     compromised_key_used: also.compromised,
                     detail: also.detail,
-                    request_id: meta.request_id.clone(),
-                    peer: meta.peer.clone(),
+                    ..request_event(meta, Some(&caller), also.action, cx.now)
                 });
             }
             match self.commit_events(done.writes, drafts).await {
@@ -530,23 +516,12 @@ impl Kms {
             rerun: !record.executes_on_approval(),
         };
         let draft = EventDraft {
-            time: now,
-            tenant: Some(caller.tenant.clone()),
-            principal: caller.principal.clone(),
-            auth_method: caller.auth,
-            protocol: meta.protocol,
-            action: "approval.request".to_owned(),
             key: record.key.map(|k| k.to_string()),
-            key_version: None,
-            outcome: Outcome::Ok,
-            error_code: None,
-            compromised_key_used: false,
             detail: Some(format!(
                 "approval {} for {} ({}): needs {rule}; expires {}",
                 record.id, record.action, record.summary, record.expires_at
             )),
-            request_id: meta.request_id.clone(),
-            peer: meta.peer.clone(),
+            ..request_event(meta, Some(caller), "approval.request".to_owned(), now)
         };
         let mut batch = WriteBatch::default();
         batch.push(Write::InsertApproval(record));
@@ -676,20 +651,10 @@ impl Kms {
             _ => Outcome::Error,
         };
         let draft = EventDraft {
-            time: self.clock.now(),
-            tenant: caller.map(|c| c.tenant.clone()),
-            principal: caller.map_or_else(PrincipalName::anonymous, |c| c.principal.clone()),
-            auth_method: caller.map_or(AuthMethod::None, |c| c.auth),
-            protocol: meta.protocol,
-            action: action.to_owned(),
             key: key_hint,
-            key_version: None,
             outcome,
             error_code: Some(err.code()),
-            compromised_key_used: false,
-            detail: None,
-            request_id: meta.request_id.clone(),
-            peer: meta.peer.clone(),
+            ..request_event(meta, caller, action.to_owned(), self.clock.now())
         };
         let mut last = None;
         for _ in 0..MAX_ATTEMPTS {
@@ -1280,6 +1245,32 @@ type Head = tokio::sync::OwnedMutexGuard<(u64, String)>;
 /// Locks a mutex; a panic elsewhere while holding it leaves plain data, still usable.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The event of a request by `caller` (anonymous if it did not authenticate) at `time`: a
+/// success with no key, detail or error, which the call site completes.
+fn request_event(
+    meta: &RequestMeta,
+    caller: Option<&Caller>,
+    action: String,
+    time: Timestamp,
+) -> EventDraft {
+    EventDraft {
+        time,
+        tenant: caller.map(|c| c.tenant.clone()),
+        principal: caller.map_or_else(PrincipalName::anonymous, |c| c.principal.clone()),
+        auth_method: caller.map_or(AuthMethod::None, |c| c.auth),
+        protocol: meta.protocol,
+        action,
+        key: None,
+        key_version: None,
+        outcome: Outcome::Ok,
+        error_code: None,
+        compromised_key_used: false,
+        detail: None,
+        request_id: meta.request_id.clone(),
+        peer: meta.peer.clone(),
+    }
 }
 
 /// Commits a group as one transaction, or each member alone if the group fails.
