@@ -139,7 +139,44 @@ pub struct EventDraft {
 impl EventDraft {
     /// Links the draft into the chain after `(prev_seq, prev_hash)`.
     pub fn seal(self, prev_seq: u64, prev_hash: &str) -> AuditEvent {
-        let mut e = AuditEvent {
+        let mut e = self.unsealed(prev_seq, prev_hash);
+        e.hash = event_hash(&e);
+        e
+    }
+
+    /// [`EventDraft::seal`] for a store: the sealed event as its stored JSON record (the bytes
+    /// of [`crate::store::encode_record`] of the sealed event), serialized once. The hash input
+    /// is that record with an empty `hash`, which is the last field, so the record is the hash
+    /// input completed with the hash.
+    pub fn seal_record(self, prev_seq: u64, prev_hash: &str) -> SealedRecord {
+        const EMPTY_HASH_END: &[u8] = b"\"hash\":\"\"}";
+        let e = self.unsealed(prev_seq, prev_hash);
+        let mut doc = Vec::with_capacity(prev_hash.len() + 640);
+        doc.extend_from_slice(prev_hash.as_bytes());
+        // Serializing this plain struct to JSON cannot fail.
+        let _ = serde_json::to_writer(&mut doc, &e);
+        let hash = hex::encode(keyhold_crypto::Provider::aws_lc().sha256(&doc));
+        doc.drain(..prev_hash.len());
+        if doc.ends_with(EMPTY_HASH_END) {
+            doc.truncate(doc.len() - 2);
+            doc.extend_from_slice(hash.as_bytes());
+            doc.extend_from_slice(b"\"}");
+        } else {
+            // Unreachable while `hash` is the last field; kept correct regardless.
+            doc = crate::store::encode_record(&AuditEvent {
+                hash: hash.clone(),
+                ..e
+            });
+        }
+        SealedRecord {
+            seq: e.seq,
+            hash,
+            doc,
+        }
+    }
+
+    fn unsealed(self, prev_seq: u64, prev_hash: &str) -> AuditEvent {
+        AuditEvent {
             v: crate::model::RECORD_VERSION,
             seq: prev_seq + 1,
             time: self.time,
@@ -158,10 +195,19 @@ impl EventDraft {
             peer: self.peer,
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
-        };
-        e.hash = event_hash(&e);
-        e
+        }
     }
+}
+
+/// A sealed event in its stored form (see [`EventDraft::seal_record`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRecord {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its hash, which the next event links to.
+    pub hash: String,
+    /// Its JSON record.
+    pub doc: Vec<u8>,
 }
 
 /// The hash of `e` as the chain defines it (its own `hash` field excluded): SHA-256 of the
@@ -289,6 +335,22 @@ mod tests {
             out.push(draft(&format!("a{i}")).seal(seq, &hash));
         }
         out
+    }
+
+    #[test]
+    fn a_sealed_record_is_the_stored_form_of_the_sealed_event() {
+        let mut d = draft("encrypt");
+        d.detail = Some("with \"quotes\", a \\ and \u{e9}".into());
+        d.tenant = Some(TenantId::try_from("acme".to_owned()).expect("tenant"));
+        let prev = chain(2);
+        let head = prev.last().expect("event");
+        let event = d.clone().seal(head.seq, &head.hash);
+        let record = d.seal_record(head.seq, &head.hash);
+        assert_eq!(record.seq, 3);
+        assert_eq!(record.hash, event.hash);
+        assert_eq!(record.doc, crate::store::encode_record(&event));
+        let decoded: AuditEvent = serde_json::from_slice(&record.doc).expect("json");
+        assert_eq!(verify_chain(&[prev, vec![decoded]].concat()), Ok(3));
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! # Correctness
 //!
 //! - **Invalidation on commit.** Every [`WriteBatch`](crate::store::WriteBatch) the core commits
-//!   goes through [`Caches::invalidate`] after the store made it durable and before any request
-//!   of that group is answered (see `Kms::commit`). So once a state change is acknowledged, no
+//!   goes through [`Caches::invalidate`] after the store made it durable and before the request
+//!   that wrote it is answered (see `Kms::commit_events`). So once a state change is acknowledged, no
 //!   request of this node can read the old state from a cache.
 //! - **No stale refill.** A request reads the cache's epoch when it starts; it may fill the cache
 //!   only if no invalidation happened since (the epoch is bumped, under the same lock, by every
@@ -240,7 +240,7 @@ struct CachedVersion {
 pub(crate) fn touches(w: &Write) -> bool {
     !matches!(
         w,
-        Write::AppendAudit(_)
+        Write::Audit(_)
             | Write::InsertSystem { .. }
             | Write::UpdateSystem { .. }
             | Write::InsertKey(_)
@@ -548,7 +548,7 @@ impl Caches {
                         inner.policies.remove(&p.tenant)
                     }
                 },
-                Write::AppendAudit(_)
+                Write::Audit(_)
                 | Write::InsertSystem { .. }
                 | Write::UpdateSystem { .. }
                 | Write::InsertKey(_)

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use keyhold_crypto::{Provider, SecretBytes};
 
-use crate::audit::{AuditEvent, AuthMethod, EventDraft, Outcome, Protocol, GENESIS_HASH};
+use crate::audit::{AuthMethod, EventDraft, Outcome, Protocol};
 use crate::cache::{touches, CacheLimits, CacheSizes, CachedToken, Caches};
 use crate::clock::{Clock, Timestamp};
 use crate::error::KmsError;
@@ -148,10 +148,6 @@ pub struct Kms {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: KmsConfig,
     unsealed: RwLock<Option<Unsealed>>,
-    /// The audit chain head; its holder is the one committer of the moment.
-    chain: Arc<tokio::sync::Mutex<(u64, String)>>,
-    /// Commits waiting for the next group (see [`Kms::commit`]).
-    queue: Arc<Mutex<Vec<Pending>>>,
     /// Tokens, key records, grants and unwrapped versions (see [`crate::cache`]).
     pub(crate) caches: Arc<Caches>,
     pub(crate) imports: Mutex<HashMap<String, ImportSlot>>,
@@ -175,10 +171,6 @@ impl Kms {
         clock: Arc<dyn Clock>,
         config: KmsConfig,
     ) -> Result<Self, KmsError> {
-        let head = store
-            .audit_head()
-            .await?
-            .unwrap_or_else(|| (0, GENESIS_HASH.to_owned()));
         let caches = Arc::new(Caches::new(CacheLimits {
             records: config.cache_capacity,
             versions: config.key_cache_capacity,
@@ -193,8 +185,6 @@ impl Kms {
             config,
             caches,
             unsealed: RwLock::new(None),
-            chain: Arc::new(tokio::sync::Mutex::new(head)),
-            queue: Arc::new(Mutex::new(Vec::new())),
             imports: Mutex::new(HashMap::new()),
             root_factory: RwLock::new(None),
         })
@@ -583,13 +573,10 @@ impl Kms {
     /// Commits `batch` and the audit event for it in one transaction, extending the chain, and
     /// returns only when both are durable.
     ///
-    /// Group commit: a request queues its batch, then waits for the chain head or its answer,
-    /// whichever comes first. Whoever gets the head takes every queued batch and commits them
-    /// together (one transaction, one fsync), then answers each; the others of that group return
-    /// with their answer without waiting for the head. The group runs in its own task holding the head, so a cancelled
-    /// request can neither leave others unanswered nor the head stale. If the group fails, each
-    /// batch is committed alone, so every request gets its own answer (a CAS conflict fails only
-    /// the batch that lost).
+    /// The store seals the event after the chain's head as it commits, and groups the batches
+    /// that arrive while it writes into one transaction with one fsync (each batch still
+    /// succeeds or fails alone), so concurrent requests share their durable writes without
+    /// waiting for one another here.
     pub(crate) async fn commit(
         &self,
         batch: WriteBatch,
@@ -599,42 +586,46 @@ impl Kms {
     }
 
     /// [`Kms::commit`] with several audit events, linked in order after the writes.
+    ///
+    /// The caches forget what the batch changes once it is committed, and whatever the outcome:
+    /// after a conflict the cached revision lost (another node wrote it), so the retry reads the
+    /// store. A batch that can make cache entries stale commits in a task of its own, so that a
+    /// cancelled request (its client went away) still invalidates after its writes land.
     pub(crate) async fn commit_events(
         &self,
-        batch: WriteBatch,
+        mut batch: WriteBatch,
         drafts: Vec<EventDraft>,
     ) -> Result<(), KmsError> {
-        let (done, mut answer) = tokio::sync::oneshot::channel();
-        lock(&self.queue).push(Pending {
-            batch,
-            drafts,
-            done,
-        });
-        loop {
-            tokio::select! {
-                // A request whose batch another committer took answers as soon as that group is
-                // durable, without queueing for the head behind the next groups.
-                biased;
-                result = &mut answer => {
-                    return result.unwrap_or(Err(KmsError::Integrity(
-                        "commit task ended without an answer",
-                    )));
+        let touched: Vec<Write> = batch.0.iter().filter(|w| touches(w)).cloned().collect();
+        let trust: Vec<Write> = batch
+            .0
+            .iter()
+            .filter(|w| crate::pki::ClientTrust::concerns(w))
+            .cloned()
+            .collect();
+        batch.0.extend(drafts.into_iter().map(Write::Audit));
+        let result = if touched.is_empty() && trust.is_empty() {
+            self.store.commit(batch).await
+        } else {
+            let store = self.store.clone();
+            let caches = self.caches.clone();
+            tokio::spawn(async move {
+                let result = store.commit(batch).await;
+                caches.invalidate(&touched);
+                if result.is_ok() {
+                    caches.trust.committed(&trust);
                 }
-                head = self.chain.clone().lock_owned() => {
-                    let group = std::mem::take(&mut *lock(&self.queue));
-                    if group.is_empty() {
-                        // An earlier committer took ours along; its answer is on the way.
-                        drop(head);
-                        continue;
-                    }
-                    let store = self.store.clone();
-                    let caches = self.caches.clone();
-                    // The task owns the head; awaiting it only waits, cancelling this future
-                    // does not stop it.
-                    let _ = tokio::spawn(commit_group(store, caches, head, group)).await;
-                }
-            }
-        }
+                result
+            })
+            .await
+            .map_err(|_| KmsError::Integrity("commit task ended without an answer"))?
+        };
+        result.map_err(|e| match e {
+            StoreError::Conflict => KmsError::Conflict,
+            StoreError::AlreadyExists(what) => KmsError::AlreadyExists(what),
+            StoreError::NotFound(what) => KmsError::NotFound(what),
+            e => KmsError::AuditUnavailable(e),
+        })
     }
 
     /// Records a refused or failed request. If even that cannot be recorded, the error says so.
@@ -656,15 +647,8 @@ impl Kms {
             error_code: Some(err.code()),
             ..request_event(meta, caller, action.to_owned(), self.clock.now())
         };
-        let mut last = None;
-        for _ in 0..MAX_ATTEMPTS {
-            match self.commit(WriteBatch::default(), draft.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(KmsError::Conflict) => last = Some(KmsError::Conflict),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or(KmsError::Conflict))
+        // A batch of events alone has no precondition to lose: it cannot conflict.
+        self.commit(WriteBatch::default(), draft).await
     }
 
     pub(crate) fn system_event(
@@ -1233,15 +1217,6 @@ pub(crate) struct RootSealed {
     pub guard: Write,
 }
 
-/// A batch waiting for the next group commit.
-struct Pending {
-    batch: WriteBatch,
-    drafts: Vec<EventDraft>,
-    done: tokio::sync::oneshot::Sender<Result<(), KmsError>>,
-}
-
-type Head = tokio::sync::OwnedMutexGuard<(u64, String)>;
-
 /// Locks a mutex; a panic elsewhere while holding it leaves plain data, still usable.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -1270,97 +1245,6 @@ fn request_event(
         detail: None,
         request_id: meta.request_id.clone(),
         peer: meta.peer.clone(),
-    }
-}
-
-/// Commits a group as one transaction, or each member alone if the group fails.
-///
-/// The caches forget what each committed batch changed before its request is answered, here in
-/// the task that cannot be cancelled, so even a request whose client went away invalidates.
-async fn commit_group(
-    store: Arc<dyn KeyStore>,
-    caches: Arc<Caches>,
-    mut head: Head,
-    group: Vec<Pending>,
-) {
-    if group.len() > 1 {
-        let (mut seq, mut hash) = head.clone();
-        // The members' writes first, then their events as one run (which the store appends in
-        // one statement). One transaction either way: all of it commits or none.
-        let mut writes: Vec<Write> = group
-            .iter()
-            .flat_map(|p| p.batch.0.iter().cloned())
-            .collect();
-        writes.reserve(group.len());
-        for p in &group {
-            for draft in &p.drafts {
-                let event = draft.clone().seal(seq, &hash);
-                (seq, hash) = (event.seq, event.hash.clone());
-                writes.push(Write::AppendAudit(event));
-            }
-        }
-        if store.commit(WriteBatch(writes)).await.is_ok() {
-            *head = (seq, hash);
-            for p in &group {
-                caches.invalidate(&p.batch.0);
-                caches.trust.committed(&p.batch.0);
-            }
-            for p in group {
-                let _ = p.done.send(Ok(()));
-            }
-            return;
-        }
-    }
-    for p in group {
-        let result = commit_one(store.as_ref(), &caches, &mut head, p.batch, p.drafts).await;
-        let _ = p.done.send(result);
-    }
-}
-
-/// Commits one batch with its event.
-///
-/// Whatever the outcome, the caches forget what the batch touches: after success because it
-/// changed, after a conflict because the cached revision lost (another node wrote it), so that
-/// the retry reads the store.
-async fn commit_one(
-    store: &dyn KeyStore,
-    caches: &Caches,
-    head: &mut Head,
-    mut batch: WriteBatch,
-    drafts: Vec<EventDraft>,
-) -> Result<(), KmsError> {
-    let touched: Vec<Write> = batch.0.iter().filter(|w| touches(w)).cloned().collect();
-    let trust: Vec<Write> = batch
-        .0
-        .iter()
-        .filter(|w| crate::pki::ClientTrust::concerns(w))
-        .cloned()
-        .collect();
-    let (mut seq, mut hash) = (head.0, head.1.clone());
-    for draft in drafts {
-        let event: AuditEvent = draft.seal(seq, &hash);
-        (seq, hash) = (event.seq, event.hash.clone());
-        batch.push(Write::AppendAudit(event));
-    }
-    let result = store.commit(batch).await;
-    caches.invalidate(&touched);
-    match result {
-        Ok(()) => {
-            caches.trust.committed(&trust);
-            **head = (seq, hash);
-            Ok(())
-        }
-        Err(StoreError::Conflict) => {
-            // Either a CAS precondition failed or another writer extended the chain; reload the
-            // head so the retry links correctly.
-            if let Some(h) = store.audit_head().await? {
-                **head = h;
-            }
-            Err(KmsError::Conflict)
-        }
-        Err(StoreError::AlreadyExists(what)) => Err(KmsError::AlreadyExists(what)),
-        Err(StoreError::NotFound(what)) => Err(KmsError::NotFound(what)),
-        Err(e) => Err(KmsError::AuditUnavailable(e)),
     }
 }
 

@@ -10,13 +10,17 @@
 //!   (or two nodes) cannot both win.
 //! - A unique-constraint violation is reported as [`StoreError::AlreadyExists`], detected from
 //!   the database error kind, never from message text.
-//! - Audit events are appended in sequence order and never updated or deleted.
+//! - Audit events are sealed by the store: a [`Write::Audit`] draft becomes the event that
+//!   follows the chain's stored head at the moment its batch commits (next sequence number,
+//!   the head's hash as predecessor), so commits from any number of callers (or nodes) extend
+//!   one chain in commit order. A batch that fails appends nothing and the next one links to the
+//!   same head. Events are never updated or deleted.
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
 use crate::archive::ArchivedVersion;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, EventDraft};
 use crate::clock::Timestamp;
 use crate::ids::{
     AliasName, ApprovalId, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
@@ -135,8 +139,9 @@ pub enum Write {
     /// material wrapped again under the tenant KEK) and deletes the archived copy. Fails with
     /// `NotFound("archived version")` if there is none.
     RecoverVersion(KeyVersion),
-    /// Appends one audit event (its `seq` must be the next in order).
-    AppendAudit(AuditEvent),
+    /// Appends the audit event of this draft, sealed after the chain's head when the batch
+    /// commits (see the module docs).
+    Audit(EventDraft),
     /// Registers a client certificate; `AlreadyExists` if its fingerprint is registered.
     InsertClientCert(ClientCertRecord),
     /// Replaces a client certificate whose stored revision is `expected_revision`.

@@ -29,6 +29,9 @@ pub(crate) enum Fault {
     /// The store was closed.
     #[error("the database is closed")]
     Closed,
+    /// The transaction this batch shared with others failed (another batch's error says why).
+    #[error("the transaction of this batch failed")]
+    GroupFailed,
 }
 
 /// Wraps any failure as [`StoreError::Backend`].

@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(w.pragma("PRAGMA foreign_keys").await, "1");
         assert_eq!(w.pragma("PRAGMA secure_delete").await, "1");
         assert_eq!(w.pragma("PRAGMA busy_timeout").await, "5000");
-        // Checkpoints run on their own thread, never inside a commit.
+        // Checkpoints run on the writer thread between commits, never inside one.
         assert_eq!(w.pragma("PRAGMA wal_autocheckpoint").await, "0");
         let r = &store.read;
         assert_eq!(pragma(r, "PRAGMA query_only").await, "1");
@@ -340,5 +340,59 @@ mod tests {
                 .is_err(),
             "a closed store does not write"
         );
+    }
+
+    #[tokio::test]
+    async fn batches_queued_together_commit_in_one_group_each_on_its_own() {
+        use keyhold_core::store::Write;
+        use keyhold_testkit::fixtures;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = SqlStore::open_sqlite(&dir.path().join("k.db"))
+            .await
+            .expect("open");
+        let t = fixtures::tenant_id("acme");
+        let taken = fixtures::named_key(&t, "taken");
+        store
+            .commit(WriteBatch(vec![
+                Write::InsertTenant(fixtures::tenant("acme")),
+                Write::InsertKey(taken.clone()),
+            ]))
+            .await
+            .expect("set-up");
+        let keys: Vec<_> = (0..5)
+            .map(|i| fixtures::named_key(&t, &format!("k{i}")))
+            .collect();
+        let release = store.write.hold();
+        let commits = keys.iter().enumerate().map(|(i, key)| {
+            let mut writes = vec![Write::InsertKey(key.clone())];
+            if i == 2 {
+                writes.push(Write::InsertKey(fixtures::named_key(&t, "taken")));
+            }
+            writes.push(Write::Audit(fixtures::audit_draft(
+                i as u64,
+                &format!("b{i}"),
+            )));
+            store.commit(WriteBatch(writes))
+        });
+        // Every batch is queued behind the hold before the thread goes on.
+        let (results, ()) = tokio::join!(futures_util::future::join_all(commits), async {
+            release.send(()).expect("held");
+        });
+        for (i, result) in results.iter().enumerate() {
+            assert_eq!(result.is_ok(), i != 2, "batch {i}: {result:?}");
+        }
+        assert!(matches!(
+            results[2],
+            Err(StoreError::AlreadyExists("key name"))
+        ));
+        for (i, key) in keys.iter().enumerate() {
+            let stored = store.key(&t, &key.id).await.expect("read");
+            assert_eq!(stored.is_some(), i != 2, "key {i}");
+        }
+        let events = store.audit_events(1, 10).await.expect("read");
+        let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["b0", "b1", "b3", "b4"]);
+        assert_eq!(keyhold_core::audit::verify_chain(&events), Ok(4));
+        store.close().await;
     }
 }

@@ -7,9 +7,9 @@
 
 use crate::db::{query, write_error, Conn, Stmt};
 use crate::dialect::Dialect;
-use crate::error::{backend, to_i64};
+use crate::error::{backend, to_i64, Fault};
 use keyhold_core::archive::ArchivedVersion;
-use keyhold_core::audit::AuditEvent;
+use keyhold_core::audit::{AuditEvent, GENESIS_HASH};
 use keyhold_core::ids::{KeyId, TenantId};
 use keyhold_core::model::{
     KeyRecord, KeyVersion, TenantRecord, TokenRecord, TrustAnchorRecord, RECORD_VERSION,
@@ -17,50 +17,92 @@ use keyhold_core::model::{
 use keyhold_core::policy::{ApprovalRecord, GrantUses, PolicyVersion};
 use keyhold_core::store::{decode_record, encode_record, StoreError, Write, WriteBatch};
 
-/// Applies `batch` atomically and durably: all of it or, on the first failure, none of it.
-/// Runs on the writer thread (see [`crate::writer`]).
-pub(crate) fn commit(conn: &Conn, batch: WriteBatch) -> Result<(), StoreError> {
-    if batch.0.is_empty() {
-        return Ok(());
-    }
-    let destroys_material = batch.0.iter().any(|w| {
-        matches!(
-            w,
-            Write::DestroyVersionMaterial { .. } | Write::ArchiveVersion(_)
-        )
-    });
+/// The audit chain's head as the writer last committed it: its sequence number and hash.
+pub(crate) type Head = (u64, String);
 
-    conn.batch(Dialect::Sqlite.begin_write()).map_err(backend)?;
-    let mut writes = batch.0.into_iter().peekable();
-    while let Some(write) = writes.next() {
-        let applied = match write {
-            // A run of audit events (a group commit's) costs one head probe and one INSERT per
-            // chunk instead of two statements per event.
-            Write::AppendAudit(first) => {
-                let mut events = vec![first];
-                while let Some(Write::AppendAudit(_)) = writes.peek() {
-                    if let Some(Write::AppendAudit(e)) = writes.next() {
-                        events.push(e);
-                    }
+/// Applies `batches` in one transaction with one fsync, each atomically on its own: a batch
+/// that fails leaves nothing and does not fail the others (it runs inside a savepoint). Audit
+/// drafts are sealed after the stored chain head in the order of the batches, only for the
+/// batches that apply. Returns one result per batch, in order. Runs on the writer thread (see
+/// [`crate::writer`]); `head` caches the chain head between transactions.
+pub(crate) fn commit_group(
+    conn: &Conn,
+    head: &mut Option<Head>,
+    batches: Vec<WriteBatch>,
+) -> Vec<Result<(), StoreError>> {
+    let n = batches.len();
+    match group_transaction(conn, head, batches) {
+        Ok(results) => results,
+        Err(e) => {
+            // Nothing of the group was committed.
+            if !conn.raw().is_autocommit() {
+                if let Err(rollback) = conn.batch("ROLLBACK") {
+                    tracing::warn!(error = %rollback, "rollback of a failed group failed");
                 }
-                append_audit(conn, &events)
             }
-            other => apply(conn, other),
+            *head = None;
+            let first = std::iter::once(e);
+            let rest = std::iter::repeat_with(|| backend(Fault::GroupFailed));
+            first.chain(rest).take(n).map(Err).collect()
+        }
+    }
+}
+
+/// The transaction of [`commit_group`]; an `Err` means the whole group failed and the
+/// transaction may still be open.
+fn group_transaction(
+    conn: &Conn,
+    head: &mut Option<Head>,
+    batches: Vec<WriteBatch>,
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let alone = batches.len() == 1;
+    conn.batch(Dialect::Sqlite.begin_write()).map_err(backend)?;
+    let mut chain = stored_head(conn, head.take())?;
+    let mut results = Vec::with_capacity(batches.len());
+    let mut events = Vec::new();
+    let mut destroys_material = false;
+    for batch in batches {
+        let mut drafts = Vec::new();
+        let mut writes = Vec::with_capacity(batch.0.len());
+        for w in batch.0 {
+            match w {
+                Write::Audit(draft) => drafts.push(draft),
+                other => writes.push(other),
+            }
+        }
+        let destroys = writes.iter().any(|w| {
+            matches!(
+                w,
+                Write::DestroyVersionMaterial { .. } | Write::ArchiveVersion(_)
+            )
+        });
+        let applied = if writes.is_empty() {
+            Ok(())
+        } else if alone {
+            writes.into_iter().try_for_each(|w| apply(conn, w))
+        } else {
+            in_savepoint(conn, writes)?
         };
-        if let Err(e) = applied {
-            if let Err(rollback) = conn.batch("ROLLBACK") {
-                tracing::warn!(error = %rollback, "rollback of a failed batch failed");
+        if applied.is_ok() {
+            destroys_material |= destroys;
+            for draft in drafts {
+                let sealed = draft.seal_record(chain.0, &chain.1);
+                events.push((to_i64(sealed.seq, "audit sequence number")?, sealed.doc));
+                chain = (sealed.seq, sealed.hash);
             }
-            return Err(e);
+        } else if alone {
+            // Some I/O errors end the transaction by themselves.
+            if !conn.raw().is_autocommit() {
+                conn.batch("ROLLBACK").map_err(backend)?;
+            }
+            *head = Some(chain);
+            return Ok(vec![applied]);
         }
+        results.push(applied);
     }
-    if let Err(e) = conn.batch("COMMIT") {
-        // A failed COMMIT (disk full, I/O error) can leave the transaction open.
-        if !conn.raw().is_autocommit() {
-            let _ = conn.batch("ROLLBACK");
-        }
-        return Err(backend(e));
-    }
+    append_audit(conn, &events)?;
+    conn.batch("COMMIT").map_err(backend)?;
+    *head = Some(chain);
 
     if destroys_material {
         // The batch is durable: a failure to scrub must not be reported as a failed commit.
@@ -68,7 +110,49 @@ pub(crate) fn commit(conn: &Conn, batch: WriteBatch) -> Result<(), StoreError> {
             tracing::warn!(error = %e, "could not scrub the database after destroying key material");
         }
     }
-    Ok(())
+    Ok(results)
+}
+
+/// Applies `writes` inside a savepoint of the open transaction: all of them, or none if one
+/// fails (the inner result). The outer `Err` means the transaction itself failed (SQLite rolls
+/// a whole transaction back on some I/O errors), which fails the group.
+fn in_savepoint(conn: &Conn, writes: Vec<Write>) -> Result<Result<(), StoreError>, StoreError> {
+    conn.batch("SAVEPOINT batch").map_err(backend)?;
+    let applied = writes.into_iter().try_for_each(|w| apply(conn, w));
+    if applied.is_err() {
+        if conn.raw().is_autocommit() {
+            return Err(applied.err().unwrap_or_else(|| backend(Fault::GroupFailed)));
+        }
+        conn.batch("ROLLBACK TO batch").map_err(backend)?;
+    }
+    conn.batch("RELEASE batch").map_err(backend)?;
+    Ok(applied)
+}
+
+/// The chain head inside the open transaction: the cached one if the stored sequence number
+/// still matches (nothing else wrote to the database since), read from the last event otherwise.
+fn stored_head(conn: &Conn, cached: Option<Head>) -> Result<Head, StoreError> {
+    let last = query("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(conn)
+        .map_err(backend)?
+        .map(|row| row.try_get::<i64>(0))
+        .transpose()
+        .map_err(backend)?;
+    let Some(last) = last else {
+        return Ok((0, GENESIS_HASH.to_owned()));
+    };
+    let seq =
+        u64::try_from(last).map_err(|_| backend(Fault::OutOfRange("audit sequence number")))?;
+    if let Some(head) = cached.filter(|h| h.0 == seq) {
+        return Ok(head);
+    }
+    let row = query("SELECT doc FROM audit WHERE seq = $1")
+        .bind(last)
+        .fetch_optional(conn)
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::Corrupt("the last audit event vanished".into()))?;
+    let event: AuditEvent = decode_record(row.doc()?)?;
+    Ok((event.seq, event.hash))
 }
 
 /// Applies one write inside the open transaction.
@@ -191,7 +275,10 @@ fn apply(conn: &Conn, write: Write) -> Result<(), StoreError> {
                 return Err(StoreError::NotFound("grant"));
             }
         }
-        Write::AppendAudit(event) => append_audit(conn, std::slice::from_ref(&event))?,
+        // Sealed and appended by the group, after the batch's other writes applied.
+        Write::Audit(_) => {
+            return Err(StoreError::Corrupt("an audit draft outside a group".into()))
+        }
         Write::InsertClientCert(cert) => {
             query(
                 "INSERT INTO client_certs (fingerprint, tenant, revision, doc) VALUES ($1, $2, $3, $4)",
@@ -717,27 +804,9 @@ fn update_token(
     Ok(())
 }
 
-/// Appends an audit event whose sequence number follows the last one.
-fn append_audit(conn: &Conn, events: &[AuditEvent]) -> Result<(), StoreError> {
-    let head = query("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(conn)
-        .map_err(backend)?
-        .map(|row| row.try_get::<i64>(0))
-        .transpose()
-        .map_err(backend)?
-        .unwrap_or(0);
-    // Each event must follow the stored head, then its predecessor in the run: no gap, no reuse.
-    let mut expected = head;
-    let mut rows = Vec::with_capacity(events.len());
-    for event in events {
-        let seq = to_i64(event.seq, "audit sequence number")?;
-        if expected.checked_add(1) != Some(seq) {
-            return Err(StoreError::Conflict);
-        }
-        expected = seq;
-        rows.push((seq, encode_record(event)));
-    }
-    let mut rest = rows.as_slice();
+/// Inserts sealed audit events (sequence number and record), in multi-row statements.
+fn append_audit(conn: &Conn, rows: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
+    let mut rest = rows;
     while !rest.is_empty() {
         // The largest power of two that fits: at most 7 statement shapes, each prepared once.
         let n = AUDIT_ROWS_PER_INSERT.min(1 << rest.len().ilog2());
@@ -755,12 +824,7 @@ fn append_audit(conn: &Conn, events: &[AuditEvent]) -> Result<(), StoreError> {
         for (seq, doc) in chunk {
             q = q.bind(*seq).bind(doc.as_slice());
         }
-        q.execute(conn)
-            .map_err(|e| match write_error(e, "audit event") {
-                // Another writer took this sequence number first.
-                StoreError::AlreadyExists(_) => StoreError::Conflict,
-                other => other,
-            })?;
+        q.execute(conn).map_err(|e| write_error(e, "audit event"))?;
     }
     Ok(())
 }

@@ -1,14 +1,19 @@
 //! The writer thread: the one connection that writes, on a thread of its own.
 //!
 //! ```text
-//!  commit(batch) ─► channel ─► writer thread: BEGIN IMMEDIATE; every write; COMMIT (fsync)
-//!       ▲                                         │ (ROLLBACK on the first failure)
-//!       └───────────── oneshot answer ◄───────────┘
+//!  commit(batch) ─► channel ─► writer thread: takes every batch waiting (group commit)
+//!       ▲                        BEGIN IMMEDIATE
+//!       │                        per batch: SAVEPOINT; its writes; RELEASE (ROLLBACK TO on failure)
+//!       │                        the audit events of the batches that applied, sealed in order
+//!       │                        COMMIT (one fsync for the group)
+//!       └───── oneshot answer per batch ◄──┘
 //! ```
 //!
 //! A batch is one message to the thread and one answer back, whatever its number of
-//! statements. The thread runs SQLite's blocking calls (the fsync among them) away from the
-//! async runtime's workers. When every [`Writer`] handle is gone or [`Writer::close`] is called,
+//! statements. Batches sent while a transaction is being written wait in the channel and form
+//! the next group, so under load the thread goes from one group to the next without waiting
+//! and one fsync serves many requests; alone, a batch commits at once. The thread runs SQLite's
+//! blocking calls (the fsync among them) away from the async runtime's workers. When every [`Writer`] handle is gone or [`Writer::close`] is called,
 //! the thread closes the connection and ends.
 //!
 //! Checkpoints (copying the write-ahead log into the database file, with its own fsync) run on
@@ -36,6 +41,9 @@ use crate::write;
 /// for tens of milliseconds while commits wait.
 const CHECKPOINT_EVERY: u64 = 30;
 
+/// Most batches committed in one transaction.
+const MAX_GROUP: usize = 1024;
+
 /// Prepared statements kept by the writer (the batch code has a few dozen distinct ones).
 const STATEMENT_CACHE: usize = 128;
 
@@ -47,6 +55,9 @@ enum Job {
     Close {
         answer: tokio::sync::oneshot::Sender<()>,
     },
+    /// Blocks the thread until `release` receives, so that tests can queue several batches.
+    #[cfg(test)]
+    Hold { release: mpsc::Receiver<()> },
     /// The value of a pragma, as text, for tests of the connection's settings.
     #[cfg(test)]
     Pragma {
@@ -117,6 +128,15 @@ impl Writer {
         answered.await.expect("an answer").expect("pragma")
     }
 
+    /// Holds the thread until the returned sender sends (or is dropped).
+    #[cfg(test)]
+    pub(crate) fn hold(&self) -> mpsc::Sender<()> {
+        let (release, held) = mpsc::channel();
+        self.send(Job::Hold { release: held })
+            .expect("writer running");
+        release
+    }
+
     fn send(&self, job: Job) -> Result<(), StoreError> {
         let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         jobs.as_ref()
@@ -130,15 +150,42 @@ fn closed() -> StoreError {
     backend(Fault::Closed)
 }
 
-/// The thread's loop: one job at a time, in the order they were sent.
+/// The thread's loop: jobs in the order they were sent; the commits waiting when one starts
+/// (up to [`MAX_GROUP`]) go together, in one transaction and one fsync.
 fn run(conn: Conn, queue: mpsc::Receiver<Job>) {
     let mut commits = 0u64;
-    while let Ok(job) = queue.recv() {
+    let mut head = None;
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match queue.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
         match job {
             Job::Commit { batch, answer } => {
-                let result = write::commit(&conn, batch);
-                let committed = result.is_ok();
-                let _ = answer.send(result);
+                let mut batches = vec![batch];
+                let mut answers = vec![answer];
+                while batches.len() < MAX_GROUP {
+                    match queue.try_recv() {
+                        Ok(Job::Commit { batch, answer }) => {
+                            batches.push(batch);
+                            answers.push(answer);
+                        }
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let results = write::commit_group(&conn, &mut head, batches);
+                let committed = results.iter().any(Result::is_ok);
+                for (answer, result) in answers.into_iter().zip(results) {
+                    let _ = answer.send(result);
+                }
                 if committed {
                     commits += 1;
                     if commits.is_multiple_of(CHECKPOINT_EVERY) {
@@ -150,6 +197,10 @@ fn run(conn: Conn, queue: mpsc::Receiver<Job>) {
                 close(conn);
                 let _ = answer.send(());
                 return;
+            }
+            #[cfg(test)]
+            Job::Hold { release } => {
+                let _ = release.recv();
             }
             #[cfg(test)]
             Job::Pragma { pragma, answer } => {

@@ -75,7 +75,8 @@ macro_rules! store_conformance_tests {
             tokens_by_hash_update_and_list,
             grants_insert_filter_delete,
             audit_appends_in_order,
-            out_of_order_audit_seq_conflicts,
+            a_failed_batch_appends_no_event,
+            concurrent_batches_commit_alone_and_extend_one_chain,
             a_long_run_of_audit_events_commits_as_one,
             reads_are_isolated_by_tenant,
             update_tenant_is_compare_and_swap,
@@ -395,7 +396,7 @@ pub async fn failed_batch_writes_nothing(store: &dyn KeyStore) {
     let key = fixtures::named_key(&t, "new");
     let token = fixtures::token(&t, "bob", "secret-1");
     let grant = fixtures::grant(&t, &key.id, "bob");
-    let event = fixtures::audit_event(None, "key.create");
+    let event = fixtures::audit_draft(1, "key.create");
     let result = store
         .commit(batch([
             Write::InsertKey(key.clone()),
@@ -403,7 +404,7 @@ pub async fn failed_batch_writes_nothing(store: &dyn KeyStore) {
             Write::InsertAlias(fixtures::alias(&t, "alias/new", &key.id)),
             Write::InsertToken(token.clone()),
             Write::InsertGrant(grant),
-            Write::AppendAudit(event),
+            Write::Audit(event),
             Write::InsertKey(fixtures::named_key(&t, "existing")),
         ]))
         .await;
@@ -1179,15 +1180,16 @@ pub async fn grants_insert_filter_delete(store: &dyn KeyStore) {
     );
 }
 
-/// Audit events append in sequence order and read back in order from any point; the head is
-/// the last event.
+/// Audit drafts are sealed in commit order after the stored head and read back in order from
+/// any point; the head is the last event.
 pub async fn audit_appends_in_order(store: &dyn KeyStore) {
     assert_eq!(store.audit_head().await.expect("read"), None);
     assert!(store.audit_events(1, 10).await.expect("read").is_empty());
+    let drafts = fixtures::audit_drafts(5);
     let chain = fixtures::audit_chain(5);
-    commit(store, chain[..3].iter().cloned().map(Write::AppendAudit)).await;
-    commit(store, [Write::AppendAudit(chain[3].clone())]).await;
-    commit(store, [Write::AppendAudit(chain[4].clone())]).await;
+    commit(store, drafts[..3].iter().cloned().map(Write::Audit)).await;
+    commit(store, [Write::Audit(drafts[3].clone())]).await;
+    commit(store, [Write::Audit(drafts[4].clone())]).await;
     assert_eq!(
         store.audit_head().await.expect("read"),
         Some((5, chain[4].hash.clone()))
@@ -1200,86 +1202,118 @@ pub async fn audit_appends_in_order(store: &dyn KeyStore) {
     );
     assert!(store.audit_events(6, 10).await.expect("read").is_empty());
     assert!(store.audit_events(1, 0).await.expect("read").is_empty());
-    assert_eq!(
-        keyhold_core::audit::verify_chain(&chain),
-        Ok(5),
-        "fixture sanity"
-    );
+    assert_eq!(keyhold_core::audit::verify_chain(&chain), Ok(5));
 }
 
-/// An audit event whose sequence number is not the next one fails with `Conflict`, so two
-/// writers cannot both extend the chain.
-pub async fn out_of_order_audit_seq_conflicts(store: &dyn KeyStore) {
+/// A batch that fails appends none of its events, and the next batch links to the same head:
+/// the chain has no gap and no event of a write that did not happen.
+pub async fn a_failed_batch_appends_no_event(store: &dyn KeyStore) {
+    let t = setup_tenant(store, "acme").await;
+    let drafts = fixtures::audit_drafts(3);
     let chain = fixtures::audit_chain(3);
-    assert_conflict(
-        store
-            .commit(batch([Write::AppendAudit(chain[1].clone())]))
-            .await,
-    );
-    commit(store, [Write::AppendAudit(chain[0].clone())]).await;
-    assert_conflict(
-        store
-            .commit(batch([Write::AppendAudit(chain[0].clone())]))
-            .await,
-    );
-    assert_conflict(
-        store
-            .commit(batch([Write::AppendAudit(chain[2].clone())]))
-            .await,
-    );
-    let skipping = batch([
-        Write::AppendAudit(chain[1].clone()),
-        Write::AppendAudit(chain[1].clone()),
+    commit(store, [Write::Audit(drafts[0].clone())]).await;
+    let taken = put_key(store, fixtures::named_key(&t, "taken")).await;
+    let failing = batch([
+        Write::Audit(fixtures::audit_draft(9, "lost")),
+        Write::InsertKey(fixtures::named_key(&t, "taken")),
     ]);
-    assert_conflict(store.commit(skipping).await);
+    assert_already_exists(store.commit(failing).await, "key name");
+    let stale = batch([
+        Write::UpdateKey {
+            expected_revision: taken.revision + 1,
+            record: taken.clone(),
+        },
+        Write::Audit(fixtures::audit_draft(9, "lost")),
+    ]);
+    assert_conflict(store.commit(stale).await);
     assert_eq!(
         store.audit_head().await.expect("read"),
         Some((1, chain[0].hash.clone()))
     );
-    commit(
-        store,
-        [
-            Write::AppendAudit(chain[1].clone()),
-            Write::AppendAudit(chain[2].clone()),
-        ],
-    )
-    .await;
+    commit(store, drafts[1..].iter().cloned().map(Write::Audit)).await;
     assert_eq!(store.audit_events(1, 10).await.expect("read"), chain);
 }
 
-/// A group commit's batch: writes of several requests, then a long run of their events (more
-/// than one multi-row statement's worth). It commits whole and in order; a gap or a repeat
-/// anywhere in the run, even far from its start, fails the whole batch.
+/// Batches committed concurrently (which a store may group into one transaction) each succeed
+/// or fail alone, with their own error; the events of those that succeeded, and only those,
+/// extend one chain that verifies.
+pub async fn concurrent_batches_commit_alone_and_extend_one_chain(store: &dyn KeyStore) {
+    let t = setup_tenant(store, "acme").await;
+    let taken = put_key(store, fixtures::named_key(&t, "taken")).await;
+    let head = store.audit_head().await.expect("read").map_or(0, |h| h.0);
+    let keys: Vec<KeyRecord> = (0..60)
+        .map(|i| fixtures::named_key(&t, &format!("k{i}")))
+        .collect();
+    // Every third batch fails: alternately a taken name and a stale revision.
+    let outcome = |i: usize| match i % 6 {
+        2 => Some("name"),
+        5 => Some("conflict"),
+        _ => None,
+    };
+    let commits = keys.iter().enumerate().map(|(i, key)| {
+        let mut writes = vec![Write::InsertKey(key.clone())];
+        match outcome(i) {
+            Some("name") => writes.push(Write::InsertKey(fixtures::named_key(&t, "taken"))),
+            Some(_) => writes.push(Write::UpdateKey {
+                expected_revision: taken.revision + 1,
+                record: taken.clone(),
+            }),
+            None => {}
+        }
+        writes.push(Write::Audit(fixtures::audit_draft(
+            i as u64,
+            &format!("batch-{i}"),
+        )));
+        store.commit(batch(writes))
+    });
+    let results = futures_util::future::join_all(commits).await;
+    for (i, (result, key)) in results.into_iter().zip(&keys).enumerate() {
+        let stored = store.key(&t, &key.id).await.expect("read");
+        match outcome(i) {
+            Some("name") => assert_already_exists(result, "key name"),
+            Some(_) => assert_conflict(result),
+            None => result.expect("the batch commits"),
+        }
+        assert_eq!(stored.is_some(), outcome(i).is_none(), "key of batch {i}");
+    }
+    let events = store.audit_events(head + 1, 1000).await.expect("read");
+    let mut actions: Vec<String> = events.iter().map(|e| e.action.clone()).collect();
+    actions.sort();
+    let mut expected: Vec<String> = (0..60)
+        .filter(|i| outcome(*i).is_none())
+        .map(|i| format!("batch-{i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(actions, expected);
+    let all = store.audit_events(1, 1000).await.expect("read");
+    assert_eq!(
+        keyhold_core::audit::verify_chain(&all),
+        Ok(head + 40),
+        "one chain"
+    );
+}
+
+/// A batch with a long run of events (more than one multi-row statement's worth) commits whole
+/// and in order, with its other writes; a failing write anywhere in a batch leaves none of its
+/// events.
 pub async fn a_long_run_of_audit_events_commits_as_one(store: &dyn KeyStore) {
     let tenant = setup_tenant(store, "acme").await;
+    let drafts = fixtures::audit_drafts(300);
     let chain = fixtures::audit_chain(300);
-    commit(store, [Write::AppendAudit(chain[0].clone())]).await;
-    let mut gap: Vec<Write> = chain[1..200]
-        .iter()
-        .cloned()
-        .map(Write::AppendAudit)
-        .collect();
-    gap.remove(150);
-    assert_conflict(store.commit(batch(gap)).await);
-    let mut repeat: Vec<Write> = chain[1..200]
-        .iter()
-        .cloned()
-        .map(Write::AppendAudit)
-        .collect();
-    repeat.insert(100, Write::AppendAudit(chain[100].clone()));
-    assert_conflict(store.commit(batch(repeat)).await);
-    // A failed run writes nothing, not even the key written before it.
+    commit(store, [Write::Audit(drafts[0].clone())]).await;
+    let existing = put_key(store, fixtures::named_key(&tenant, "existing")).await;
     let key = fixtures::key(&tenant);
     let mut failing = vec![Write::InsertKey(key.clone())];
-    failing.extend(chain[2..10].iter().cloned().map(Write::AppendAudit));
-    assert_conflict(store.commit(batch(failing)).await);
+    failing.extend(drafts[1..200].iter().cloned().map(Write::Audit));
+    failing.push(Write::InsertKey(existing.clone()));
+    assert!(store.commit(batch(failing)).await.is_err());
     assert_eq!(store.key(&tenant, &key.id).await.expect("read"), None);
     assert_eq!(
         store.audit_head().await.expect("read"),
         Some((1, chain[0].hash.clone()))
     );
     let mut group = vec![Write::InsertKey(key.clone())];
-    group.extend(chain[1..].iter().cloned().map(Write::AppendAudit));
+    group.extend(drafts[1..].iter().cloned().map(Write::Audit));
     commit(store, group).await;
     assert!(store.key(&tenant, &key.id).await.expect("read").is_some());
     assert_eq!(store.audit_events(1, 1000).await.expect("read"), chain);
@@ -1465,7 +1499,7 @@ pub async fn snapshot_pages_a_fixed_view_while_writes_go_on(store: &dyn KeyStore
     commit(
         store,
         [
-            Write::AppendAudit(fixtures::audit_event(None, "first")),
+            Write::Audit(fixtures::audit_draft(1, "first")),
             Write::InsertSystem {
                 name: "archive-key/acme".into(),
                 value: b"sealed".to_vec(),

@@ -303,11 +303,10 @@ pub fn approval(tenant: &TenantId, requester: &str, digest: &str, ttl_secs: u64)
     }
 }
 
-/// An audit event for `action`, chained after `prev` (or first in the chain).
-pub fn audit_event(prev: Option<&AuditEvent>, action: &str) -> AuditEvent {
-    let (seq, hash) = prev.map_or((0, GENESIS_HASH), |p| (p.seq, p.hash.as_str()));
+/// The draft of the `n`th event (from 1) of [`audit_chain`], for `action`.
+pub fn audit_draft(n: u64, action: &str) -> EventDraft {
     EventDraft {
-        time: T0.plus_secs(seq),
+        time: T0.plus_secs(n),
         tenant: Some(tenant_id("default")),
         principal: principal("alice"),
         auth_method: AuthMethod::Token,
@@ -319,17 +318,26 @@ pub fn audit_event(prev: Option<&AuditEvent>, action: &str) -> AuditEvent {
         error_code: None,
         compromised_key_used: false,
         detail: None,
-        request_id: RequestId(format!("req-{seq}")),
+        request_id: RequestId(format!("req-{n}")),
         peer: Some("127.0.0.1:50000".into()),
     }
-    .seal(seq, hash)
 }
 
-/// `n` chained audit events, starting at sequence number 1.
-pub fn audit_chain(n: usize) -> Vec<AuditEvent> {
-    let mut out: Vec<AuditEvent> = Vec::with_capacity(n);
-    for i in 0..n {
-        let event = audit_event(out.last(), &format!("action-{i}"));
+/// `audit_draft(n, "action-{n}")` for `n` in `1..=count`: the drafts of [`audit_chain`].
+pub fn audit_drafts(count: u64) -> Vec<EventDraft> {
+    (1..=count)
+        .map(|n| audit_draft(n, &format!("action-{n}")))
+        .collect()
+}
+
+/// The chain a store holds after committing [`audit_drafts`]`(n)` in order to an empty trail.
+pub fn audit_chain(n: u64) -> Vec<AuditEvent> {
+    let mut out: Vec<AuditEvent> = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+    for draft in audit_drafts(n) {
+        let event = match out.last() {
+            Some(prev) => draft.seal(prev.seq, &prev.hash),
+            None => draft.seal(0, GENESIS_HASH),
+        };
         out.push(event);
     }
     out

@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use keyhold_core::archive::ArchivedVersion;
-use keyhold_core::audit::AuditEvent;
+use keyhold_core::audit::{AuditEvent, GENESIS_HASH};
 use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::{
     AliasName, ApprovalId, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
@@ -292,12 +292,14 @@ impl State {
                 let old = self.grants.remove(&id);
                 Ok(Undo::Grant(id, old))
             }
-            Write::AppendAudit(event) => {
-                let event: AuditEvent = serde_json::from_slice(&encode_record(&event))
+            Write::Audit(draft) => {
+                let sealed = match self.audit.last() {
+                    Some(head) => draft.seal_record(head.seq, &head.hash),
+                    None => draft.seal_record(0, GENESIS_HASH),
+                };
+                // Kept as a SQL store would read it back: decoded from its stored record.
+                let event: AuditEvent = serde_json::from_slice(&sealed.doc)
                     .map_err(|e| StoreError::Corrupt(format!("audit event: {e}")))?;
-                if event.seq != self.audit_head_seq() + 1 {
-                    return Err(StoreError::Conflict);
-                }
                 self.audit.push(event);
                 Ok(Undo::Audit)
             }
@@ -519,11 +521,6 @@ impl State {
         self.tokens
             .values()
             .any(|t| t.secret_hash == hash && Some(&t.id) != except)
-    }
-
-    /// The last audit sequence number, 0 when there is none.
-    fn audit_head_seq(&self) -> u64 {
-        self.audit.last().map_or(0, |e| e.seq)
     }
 
     /// A key of `tenant`.
@@ -907,6 +904,9 @@ impl KeyStore for MemoryStore {
     }
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        // A durable store's commit waits for I/O; this one would never give the runtime back,
+        // and a loop of requests on a current-thread runtime would starve every other task.
+        tokio::task::yield_now().await;
         let mut state = self.lock();
         let mut undo_log = Vec::with_capacity(batch.0.len());
         for write in batch.0 {
