@@ -144,35 +144,50 @@ impl EventDraft {
         e
     }
 
-    /// [`EventDraft::seal`] for a store: the sealed event as its stored JSON record (the bytes
-    /// of [`crate::store::encode_record`] of the sealed event), serialized once. The hash input
-    /// is that record with an empty `hash`, which is the last field, so the record is the hash
-    /// input completed with the hash.
-    pub fn seal_record(self, prev_seq: u64, prev_hash: &str) -> SealedRecord {
-        const EMPTY_HASH_END: &[u8] = b"\"hash\":\"\"}";
-        let e = self.unsealed(prev_seq, prev_hash);
-        let mut doc = Vec::with_capacity(prev_hash.len() + 640);
-        doc.extend_from_slice(prev_hash.as_bytes());
+    /// The draft serialized for sealing (see [`PreparedEvent`]), done by the request that
+    /// makes the event rather than by the store's one writer.
+    pub fn prepare(&self) -> PreparedEvent {
+        /// The fields of [`AuditEvent`] from `time` to `peer`, in its order and serialized
+        /// alike (a test checks that the sealed record is the event's stored form).
+        #[derive(Serialize)]
+        struct Body<'a> {
+            time: &'a Timestamp,
+            tenant: &'a Option<TenantId>,
+            principal: &'a PrincipalName,
+            auth_method: AuthMethod,
+            protocol: Protocol,
+            action: &'a str,
+            key: &'a Option<String>,
+            key_version: Option<u32>,
+            outcome: Outcome,
+            error_code: Option<ErrorCode>,
+            compromised_key_used: bool,
+            detail: &'a Option<String>,
+            request_id: &'a RequestId,
+            peer: &'a Option<String>,
+        }
+        let body = Body {
+            time: &self.time,
+            tenant: &self.tenant,
+            principal: &self.principal,
+            auth_method: self.auth_method,
+            protocol: self.protocol,
+            action: &self.action,
+            key: &self.key,
+            key_version: self.key_version,
+            outcome: self.outcome,
+            error_code: self.error_code,
+            compromised_key_used: self.compromised_key_used,
+            detail: &self.detail,
+            request_id: &self.request_id,
+            peer: &self.peer,
+        };
         // Serializing this plain struct to JSON cannot fail.
-        let _ = serde_json::to_writer(&mut doc, &e);
-        let hash = hex::encode(keyhold_crypto::Provider::aws_lc().sha256(&doc));
-        doc.drain(..prev_hash.len());
-        if doc.ends_with(EMPTY_HASH_END) {
-            doc.truncate(doc.len() - 2);
-            doc.extend_from_slice(hash.as_bytes());
-            doc.extend_from_slice(b"\"}");
-        } else {
-            // Unreachable while `hash` is the last field; kept correct regardless.
-            doc = crate::store::encode_record(&AuditEvent {
-                hash: hash.clone(),
-                ..e
-            });
-        }
-        SealedRecord {
-            seq: e.seq,
-            hash,
-            doc,
-        }
+        let mut json = serde_json::to_vec(&body).unwrap_or_default();
+        // `{"time":…,"peer":…}` → the fields alone, to be framed by the sealer.
+        json.pop();
+        json.remove(0);
+        PreparedEvent { fields: json }
     }
 
     fn unsealed(self, prev_seq: u64, prev_hash: &str) -> AuditEvent {
@@ -199,7 +214,54 @@ impl EventDraft {
     }
 }
 
-/// A sealed event in its stored form (see [`EventDraft::seal_record`]).
+/// An event draft serialized for sealing: the JSON of every field but its place in the chain.
+/// Sealing it, which the store does in commit order, frames these bytes with the sequence
+/// number and the predecessor's hash and hashes the result: cheap work for the one writer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PreparedEvent {
+    /// `"time":…,…,"peer":…` (no braces).
+    fields: Vec<u8>,
+}
+
+impl std::fmt::Debug for PreparedEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Audit events hold no secrets.
+        f.debug_tuple("PreparedEvent")
+            .field(&String::from_utf8_lossy(&self.fields))
+            .finish()
+    }
+}
+
+impl PreparedEvent {
+    /// The event linked into the chain after `(prev_seq, prev_hash)`, as its stored JSON
+    /// record: the bytes of [`crate::store::encode_record`] of [`EventDraft::seal`]'s event,
+    /// whose hash input is this record with an empty `hash` (the last field).
+    pub fn seal(&self, prev_seq: u64, prev_hash: &str) -> SealedRecord {
+        use std::io::Write as _;
+        let seq = prev_seq + 1;
+        let mut doc = Vec::with_capacity(prev_hash.len() * 2 + self.fields.len() + 96);
+        doc.extend_from_slice(prev_hash.as_bytes());
+        let start = doc.len();
+        // Writing to a Vec and serializing a string cannot fail.
+        let _ = write!(
+            doc,
+            "{{\"v\":{},\"seq\":{seq},",
+            crate::model::RECORD_VERSION
+        );
+        doc.extend_from_slice(&self.fields);
+        doc.extend_from_slice(b",\"prev_hash\":");
+        let _ = serde_json::to_writer(&mut doc, prev_hash);
+        doc.extend_from_slice(b",\"hash\":\"\"}");
+        let hash = hex::encode(keyhold_crypto::Provider::aws_lc().sha256(&doc));
+        doc.drain(..start);
+        doc.truncate(doc.len() - 2);
+        doc.extend_from_slice(hash.as_bytes());
+        doc.extend_from_slice(b"\"}");
+        SealedRecord { seq, hash, doc }
+    }
+}
+
+/// A sealed event in its stored form (see [`PreparedEvent::seal`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedRecord {
     /// Its sequence number.
@@ -339,18 +401,33 @@ mod tests {
 
     #[test]
     fn a_sealed_record_is_the_stored_form_of_the_sealed_event() {
-        let mut d = draft("encrypt");
-        d.detail = Some("with \"quotes\", a \\ and \u{e9}".into());
-        d.tenant = Some(TenantId::try_from("acme".to_owned()).expect("tenant"));
+        let plain = draft("key.create");
+        let mut full = draft("encrypt");
+        full.detail = Some("with \"quotes\", a \\, a \u{7} and \u{e9}".into());
+        full.tenant = Some(TenantId::try_from("acme".to_owned()).expect("tenant"));
+        full.auth_method = AuthMethod::Certificate;
+        full.protocol = Protocol::Kmip;
+        full.key = Some("01a20d42-0f77-74b7-976e-a835e1a8a4fe".into());
+        full.key_version = Some(7);
+        full.outcome = Outcome::Denied;
+        full.error_code = Some(ErrorCode::PermissionDenied);
+        full.compromised_key_used = true;
+        full.peer = Some("[::1]:5696".into());
         let prev = chain(2);
         let head = prev.last().expect("event");
-        let event = d.clone().seal(head.seq, &head.hash);
-        let record = d.seal_record(head.seq, &head.hash);
-        assert_eq!(record.seq, 3);
-        assert_eq!(record.hash, event.hash);
-        assert_eq!(record.doc, crate::store::encode_record(&event));
-        let decoded: AuditEvent = serde_json::from_slice(&record.doc).expect("json");
-        assert_eq!(verify_chain(&[prev, vec![decoded]].concat()), Ok(3));
+        for d in [plain, full] {
+            let event = d.clone().seal(head.seq, &head.hash);
+            let record = d.prepare().seal(head.seq, &head.hash);
+            assert_eq!(record.seq, 3);
+            assert_eq!(record.hash, event.hash);
+            assert_eq!(
+                String::from_utf8(record.doc.clone()).expect("utf-8"),
+                String::from_utf8(crate::store::encode_record(&event)).expect("utf-8")
+            );
+            let decoded: AuditEvent = serde_json::from_slice(&record.doc).expect("json");
+            assert_eq!(decoded, event);
+            assert_eq!(verify_chain(&[prev.clone(), vec![decoded]].concat()), Ok(3));
+        }
     }
 
     #[test]

@@ -83,9 +83,34 @@ pub enum Credential {
     /// The DER certificate chain a mutual-TLS handshake received, end entity first (the peer
     /// proved it holds the end entity's private key). It authenticates if the end entity is
     /// pinned, or chains to a trust anchor (see [`crate::pki`]).
-    Certificate(Vec<Vec<u8>>),
+    Certificate(ClientChain),
     /// No credential.
     None,
+}
+
+/// A client's certificate chain as a mutual-TLS handshake received it, end entity first, with
+/// the digest under which its authentication is cached (computed once per connection).
+/// Cloning it (for each request of the connection) copies no certificate.
+#[derive(Debug, Clone)]
+pub struct ClientChain {
+    certs: Arc<[Vec<u8>]>,
+    digest: [u8; 32],
+}
+
+impl ClientChain {
+    /// The chain of DER certificates, end entity first.
+    pub fn new(certs: Vec<Vec<u8>>) -> Self {
+        let digest = crate::pki::chain_digest(&certs);
+        Self {
+            certs: certs.into(),
+            digest,
+        }
+    }
+
+    /// The certificates, end entity first.
+    pub fn certs(&self) -> &[Vec<u8>] {
+        &self.certs
+    }
 }
 
 /// Facts about the request that the adapter knows.
@@ -603,7 +628,9 @@ impl Kms {
             .filter(|w| crate::pki::ClientTrust::concerns(w))
             .cloned()
             .collect();
-        batch.0.extend(drafts.into_iter().map(Write::Audit));
+        batch
+            .0
+            .extend(drafts.iter().map(|d| Write::Audit(d.prepare())));
         let result = if touched.is_empty() && trust.is_empty() {
             self.store.commit(batch).await
         } else {
@@ -734,10 +761,11 @@ impl Kms {
         })
     }
 
-    async fn authenticate_certificate(&self, chain: &[Vec<u8>]) -> Result<Caller, KmsError> {
+    async fn authenticate_certificate(&self, client: &ClientChain) -> Result<Caller, KmsError> {
+        let chain = client.certs();
         let end_entity = chain.first().ok_or(KmsError::Unauthenticated)?;
         let now = self.clock.now();
-        let digest = crate::pki::chain_digest(chain);
+        let digest = client.digest;
         let cached = match self.caches.cert(&digest, now) {
             Some(c) => c,
             None => {

@@ -34,5 +34,5 @@ pub mod store;
 pub use cache::CacheSizes;
 pub use error::{ErrorCode, KmsError};
 pub use keyhold_crypto::{Algorithm, MessageType, SecretBytes, SigningAlgorithm};
-pub use kms::{Credential, Kms, KmsConfig, RequestMeta, SealStatus};
+pub use kms::{ClientChain, Credential, Kms, KmsConfig, RequestMeta, SealStatus};
 pub use ops::{Operation, Response};

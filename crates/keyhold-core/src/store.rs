@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
 use crate::archive::ArchivedVersion;
-use crate::audit::{AuditEvent, EventDraft};
+use crate::audit::{AuditEvent, PreparedEvent};
 use crate::clock::Timestamp;
 use crate::ids::{
     AliasName, ApprovalId, GrantId, KeyId, KeyName, PrincipalName, TenantId, TokenId, TrustAnchorId,
@@ -141,7 +141,7 @@ pub enum Write {
     RecoverVersion(KeyVersion),
     /// Appends the audit event of this draft, sealed after the chain's head when the batch
     /// commits (see the module docs).
-    Audit(EventDraft),
+    Audit(PreparedEvent),
     /// Registers a client certificate; `AlreadyExists` if its fingerprint is registered.
     InsertClientCert(ClientCertRecord),
     /// Replaces a client certificate whose stored revision is `expected_revision`.

@@ -11,7 +11,7 @@ use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::TrustAnchorId;
 use keyhold_core::model::{Role, Roles, TrustAnchorRecord};
 use keyhold_core::ops::*;
-use keyhold_core::{Credential, ErrorCode, KmsError, Operation, Response};
+use keyhold_core::{ClientChain, Credential, ErrorCode, KmsError, Operation, Response};
 use keyhold_testkit::pki::Ca;
 
 const NOW_SECS: i64 = START / 1000;
@@ -34,7 +34,7 @@ async fn anchor(w: &World, who: &Credential, op: Operation) -> Result<TrustAncho
 }
 
 fn cert(chain: &[&[u8]]) -> Credential {
-    Credential::Certificate(chain.iter().map(|c| c.to_vec()).collect())
+    Credential::Certificate(ClientChain::new(chain.iter().map(|c| c.to_vec()).collect()))
 }
 
 async fn whoami(w: &World, who: &Credential) -> Result<WhoAmIResponse, KmsError> {

@@ -16,6 +16,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::rest::{Peer, PeerCertificates};
+use keyhold_core::ClientChain;
 
 /// Connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +101,11 @@ async fn connection(
         .1
         .peer_certificates()
         .filter(|c| !c.is_empty())
-        .map(|c| PeerCertificates(Arc::new(c.iter().map(|d| d.as_ref().to_vec()).collect())));
+        .map(|c| {
+            PeerCertificates(ClientChain::new(
+                c.iter().map(|d| d.as_ref().to_vec()).collect(),
+            ))
+        });
     let service = router.map_request(move |mut req: http::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(Peer(peer));
         if let Some(c) = &certs {

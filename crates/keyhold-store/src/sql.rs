@@ -368,10 +368,9 @@ mod tests {
             if i == 2 {
                 writes.push(Write::InsertKey(fixtures::named_key(&t, "taken")));
             }
-            writes.push(Write::Audit(fixtures::audit_draft(
-                i as u64,
-                &format!("b{i}"),
-            )));
+            writes.push(Write::Audit(
+                fixtures::audit_draft(i as u64, &format!("b{i}")).prepare(),
+            ));
             store.commit(WriteBatch(writes))
         });
         // Every batch is queued behind the hold before the thread goes on.

@@ -86,7 +86,7 @@ fn group_transaction(
         if applied.is_ok() {
             destroys_material |= destroys;
             for draft in drafts {
-                let sealed = draft.seal_record(chain.0, &chain.1);
+                let sealed = draft.seal(chain.0, &chain.1);
                 events.push((to_i64(sealed.seq, "audit sequence number")?, sealed.doc));
                 chain = (sealed.seq, sealed.hash);
             }
@@ -820,7 +820,7 @@ fn append_audit(conn: &Conn, rows: &[(i64, Vec<u8>)]) -> Result<(), StoreError> 
             sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
         }
         // Only placeholders are spliced in; the values are bound.
-        let mut q = query(sql);
+        let mut q = query(sql).in_order();
         for (seq, doc) in chunk {
             q = q.bind(*seq).bind(doc.as_slice());
         }

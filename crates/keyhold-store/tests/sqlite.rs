@@ -59,8 +59,8 @@ async fn committed_data_survives_reopening() {
                 Write::InsertTenant(fixtures::tenant("acme")),
                 Write::InsertKey(key.clone()),
                 Write::InsertVersion(fixtures::version(&key.id, 1)),
-                Write::Audit(fixtures::audit_draft(1, "action-1")),
-                Write::Audit(fixtures::audit_draft(2, "action-2")),
+                Write::Audit(fixtures::audit_draft(1, "action-1").prepare()),
+                Write::Audit(fixtures::audit_draft(2, "action-2").prepare()),
             ]))
             .await
             .expect("commit");
@@ -180,7 +180,9 @@ async fn two_stores_on_one_file_extend_one_chain() {
     for i in 0..6u64 {
         let store = if i % 3 == 0 { &b } else { &a };
         store
-            .commit(batch([Write::Audit(fixtures::audit_draft(i, "x"))]))
+            .commit(batch([Write::Audit(
+                fixtures::audit_draft(i, "x").prepare(),
+            )]))
             .await
             .expect("commit");
     }
@@ -216,7 +218,7 @@ async fn the_log_is_checkpointed_and_stays_small_under_continuous_commits() {
     // checkpoints 3000 commits leave more than 3000 pages (12 MB) in the log.
     for draft in fixtures::audit_drafts(3000) {
         store
-            .commit(batch([Write::Audit(draft)]))
+            .commit(batch([Write::Audit(draft.prepare())]))
             .await
             .expect("commit");
     }

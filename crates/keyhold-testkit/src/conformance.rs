@@ -404,7 +404,7 @@ pub async fn failed_batch_writes_nothing(store: &dyn KeyStore) {
             Write::InsertAlias(fixtures::alias(&t, "alias/new", &key.id)),
             Write::InsertToken(token.clone()),
             Write::InsertGrant(grant),
-            Write::Audit(event),
+            Write::Audit(event.prepare()),
             Write::InsertKey(fixtures::named_key(&t, "existing")),
         ]))
         .await;
@@ -1187,9 +1187,9 @@ pub async fn audit_appends_in_order(store: &dyn KeyStore) {
     assert!(store.audit_events(1, 10).await.expect("read").is_empty());
     let drafts = fixtures::audit_drafts(5);
     let chain = fixtures::audit_chain(5);
-    commit(store, drafts[..3].iter().cloned().map(Write::Audit)).await;
-    commit(store, [Write::Audit(drafts[3].clone())]).await;
-    commit(store, [Write::Audit(drafts[4].clone())]).await;
+    commit(store, drafts[..3].iter().map(|d| Write::Audit(d.prepare()))).await;
+    commit(store, [Write::Audit(drafts[3].prepare())]).await;
+    commit(store, [Write::Audit(drafts[4].prepare())]).await;
     assert_eq!(
         store.audit_head().await.expect("read"),
         Some((5, chain[4].hash.clone()))
@@ -1211,10 +1211,10 @@ pub async fn a_failed_batch_appends_no_event(store: &dyn KeyStore) {
     let t = setup_tenant(store, "acme").await;
     let drafts = fixtures::audit_drafts(3);
     let chain = fixtures::audit_chain(3);
-    commit(store, [Write::Audit(drafts[0].clone())]).await;
+    commit(store, [Write::Audit(drafts[0].prepare())]).await;
     let taken = put_key(store, fixtures::named_key(&t, "taken")).await;
     let failing = batch([
-        Write::Audit(fixtures::audit_draft(9, "lost")),
+        Write::Audit(fixtures::audit_draft(9, "lost").prepare()),
         Write::InsertKey(fixtures::named_key(&t, "taken")),
     ]);
     assert_already_exists(store.commit(failing).await, "key name");
@@ -1223,14 +1223,14 @@ pub async fn a_failed_batch_appends_no_event(store: &dyn KeyStore) {
             expected_revision: taken.revision + 1,
             record: taken.clone(),
         },
-        Write::Audit(fixtures::audit_draft(9, "lost")),
+        Write::Audit(fixtures::audit_draft(9, "lost").prepare()),
     ]);
     assert_conflict(store.commit(stale).await);
     assert_eq!(
         store.audit_head().await.expect("read"),
         Some((1, chain[0].hash.clone()))
     );
-    commit(store, drafts[1..].iter().cloned().map(Write::Audit)).await;
+    commit(store, drafts[1..].iter().map(|d| Write::Audit(d.prepare()))).await;
     assert_eq!(store.audit_events(1, 10).await.expect("read"), chain);
 }
 
@@ -1260,10 +1260,9 @@ pub async fn concurrent_batches_commit_alone_and_extend_one_chain(store: &dyn Ke
             }),
             None => {}
         }
-        writes.push(Write::Audit(fixtures::audit_draft(
-            i as u64,
-            &format!("batch-{i}"),
-        )));
+        writes.push(Write::Audit(
+            fixtures::audit_draft(i as u64, &format!("batch-{i}")).prepare(),
+        ));
         store.commit(batch(writes))
     });
     let results = futures_util::future::join_all(commits).await;
@@ -1300,11 +1299,11 @@ pub async fn a_long_run_of_audit_events_commits_as_one(store: &dyn KeyStore) {
     let tenant = setup_tenant(store, "acme").await;
     let drafts = fixtures::audit_drafts(300);
     let chain = fixtures::audit_chain(300);
-    commit(store, [Write::Audit(drafts[0].clone())]).await;
+    commit(store, [Write::Audit(drafts[0].prepare())]).await;
     let existing = put_key(store, fixtures::named_key(&tenant, "existing")).await;
     let key = fixtures::key(&tenant);
     let mut failing = vec![Write::InsertKey(key.clone())];
-    failing.extend(drafts[1..200].iter().cloned().map(Write::Audit));
+    failing.extend(drafts[1..200].iter().map(|d| Write::Audit(d.prepare())));
     failing.push(Write::InsertKey(existing.clone()));
     assert!(store.commit(batch(failing)).await.is_err());
     assert_eq!(store.key(&tenant, &key.id).await.expect("read"), None);
@@ -1313,7 +1312,7 @@ pub async fn a_long_run_of_audit_events_commits_as_one(store: &dyn KeyStore) {
         Some((1, chain[0].hash.clone()))
     );
     let mut group = vec![Write::InsertKey(key.clone())];
-    group.extend(drafts[1..].iter().cloned().map(Write::Audit));
+    group.extend(drafts[1..].iter().map(|d| Write::Audit(d.prepare())));
     commit(store, group).await;
     assert!(store.key(&tenant, &key.id).await.expect("read").is_some());
     assert_eq!(store.audit_events(1, 1000).await.expect("read"), chain);
@@ -1499,7 +1498,7 @@ pub async fn snapshot_pages_a_fixed_view_while_writes_go_on(store: &dyn KeyStore
     commit(
         store,
         [
-            Write::Audit(fixtures::audit_draft(1, "first")),
+            Write::Audit(fixtures::audit_draft(1, "first").prepare()),
             Write::InsertSystem {
                 name: "archive-key/acme".into(),
                 value: b"sealed".to_vec(),

@@ -294,8 +294,8 @@ impl State {
             }
             Write::Audit(draft) => {
                 let sealed = match self.audit.last() {
-                    Some(head) => draft.seal_record(head.seq, &head.hash),
-                    None => draft.seal_record(0, GENESIS_HASH),
+                    Some(head) => draft.seal(head.seq, &head.hash),
+                    None => draft.seal(0, GENESIS_HASH),
                 };
                 // Kept as a SQL store would read it back: decoded from its stored record.
                 let event: AuditEvent = serde_json::from_slice(&sealed.doc)

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use keyhold_core::audit::Protocol;
 use keyhold_core::ids::RequestId;
-use keyhold_core::{Credential, RequestMeta};
+use keyhold_core::{ClientChain, Credential, RequestMeta};
 use keyhold_kmip::enums::ResultReason;
 use keyhold_kmip::message::{self, OnError, ResponseBatchItem};
 use keyhold_kmip::{Failure, Limits, ProtocolVersion, RequestMessage};
@@ -250,9 +250,9 @@ async fn connection<H: MessageHandler>(
         }
     };
     let credential = match tls.get_ref().1.peer_certificates() {
-        Some(chain) if !chain.is_empty() => {
-            Credential::Certificate(chain.iter().map(|c| c.as_ref().to_vec()).collect())
-        }
+        Some(chain) if !chain.is_empty() => Credential::Certificate(ClientChain::new(
+            chain.iter().map(|c| c.as_ref().to_vec()).collect(),
+        )),
         _ => Credential::None,
     };
     let peer_text = Some(peer.to_string());

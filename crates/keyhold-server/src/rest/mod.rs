@@ -17,7 +17,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use keyhold_core::audit::Protocol;
 use keyhold_core::ids::RequestId;
-use keyhold_core::{Credential, ErrorCode, RequestMeta, SecretBytes};
+use keyhold_core::{ClientChain, Credential, ErrorCode, RequestMeta, SecretBytes};
 
 use crate::app::App;
 use error::ApiError;
@@ -29,7 +29,7 @@ pub struct Peer(pub SocketAddr);
 /// The client certificate chain of a mutual-TLS connection (end entity first), put into each
 /// request by the accept loop.
 #[derive(Debug, Clone)]
-pub struct PeerCertificates(pub Arc<Vec<Vec<u8>>>);
+pub struct PeerCertificates(pub ClientChain);
 
 /// What every handler needs: request metadata and the credential.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                 parts
                     .extensions
                     .get::<PeerCertificates>()
-                    .map(|c| Credential::Certificate(c.0.as_ref().clone()))
+                    .map(|c| Credential::Certificate(c.0.clone()))
             })
             .unwrap_or(Credential::None);
         Ok(Ctx {
