@@ -251,6 +251,12 @@ impl Conn {
         self.inner.execute_batch(sql)
     }
 
+    /// Runs one statement that takes no values and returns no rows, prepared once and cached
+    /// (transaction control: `BEGIN`, `COMMIT`, savepoints).
+    pub(crate) fn control(&self, sql: &str) -> Result<(), rusqlite::Error> {
+        self.inner.prepare_cached(sql)?.raw_execute().map(|_| ())
+    }
+
     /// The open connection, for what the statement builder does not cover.
     pub(crate) fn raw(&self) -> &rusqlite::Connection {
         &self.inner

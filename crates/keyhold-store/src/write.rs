@@ -36,7 +36,7 @@ pub(crate) fn commit_group(
         Err(e) => {
             // Nothing of the group was committed.
             if !conn.raw().is_autocommit() {
-                if let Err(rollback) = conn.batch("ROLLBACK") {
+                if let Err(rollback) = conn.control("ROLLBACK") {
                     tracing::warn!(error = %rollback, "rollback of a failed group failed");
                 }
             }
@@ -56,7 +56,8 @@ fn group_transaction(
     batches: Vec<WriteBatch>,
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let alone = batches.len() == 1;
-    conn.batch(Dialect::Sqlite.begin_write()).map_err(backend)?;
+    conn.control(Dialect::Sqlite.begin_write())
+        .map_err(backend)?;
     let mut chain = stored_head(conn, head.take())?;
     let mut results = Vec::with_capacity(batches.len());
     let mut events = Vec::new();
@@ -93,7 +94,7 @@ fn group_transaction(
         } else if alone {
             // Some I/O errors end the transaction by themselves.
             if !conn.raw().is_autocommit() {
-                conn.batch("ROLLBACK").map_err(backend)?;
+                conn.control("ROLLBACK").map_err(backend)?;
             }
             *head = Some(chain);
             return Ok(vec![applied]);
@@ -101,7 +102,7 @@ fn group_transaction(
         results.push(applied);
     }
     append_audit(conn, &events)?;
-    conn.batch("COMMIT").map_err(backend)?;
+    conn.control("COMMIT").map_err(backend)?;
     *head = Some(chain);
 
     if destroys_material {
@@ -117,15 +118,15 @@ fn group_transaction(
 /// fails (the inner result). The outer `Err` means the transaction itself failed (SQLite rolls
 /// a whole transaction back on some I/O errors), which fails the group.
 fn in_savepoint(conn: &Conn, writes: Vec<Write>) -> Result<Result<(), StoreError>, StoreError> {
-    conn.batch("SAVEPOINT batch").map_err(backend)?;
+    conn.control("SAVEPOINT batch").map_err(backend)?;
     let applied = writes.into_iter().try_for_each(|w| apply(conn, w));
     if applied.is_err() {
         if conn.raw().is_autocommit() {
             return Err(applied.err().unwrap_or_else(|| backend(Fault::GroupFailed)));
         }
-        conn.batch("ROLLBACK TO batch").map_err(backend)?;
+        conn.control("ROLLBACK TO batch").map_err(backend)?;
     }
-    conn.batch("RELEASE batch").map_err(backend)?;
+    conn.control("RELEASE batch").map_err(backend)?;
     Ok(applied)
 }
 
