@@ -275,3 +275,108 @@ fn rest_and_kmip_leave_the_same_audit_events() {
     assert_eq!(e["outcome"], "ok", "{e}");
     assert_eq!(e["principal"], "ops");
 }
+
+/// Sends one KMIP request over `POST /kmip` and returns its batch item's response payload,
+/// after checking that the item succeeded.
+fn kmip_ok(s: &Server, token: &str, op: Op, payload: Vec<Item>) -> Item {
+    let body = s
+        .http()
+        .post(s.url("/kmip"))
+        .bearer_auth(token)
+        .body(kmip_request(op, payload))
+        .send()
+        .unwrap();
+    assert!(body.status().is_success(), "{}", body.status());
+    let message = keyhold_kmip::decode(&body.bytes().unwrap(), &Limits::DEFAULT).unwrap();
+    let item = message.child(tags::BATCH_ITEM).unwrap();
+    let status: u32 = item.child(tags::RESULT_STATUS).unwrap().as_enum().unwrap();
+    assert_eq!(
+        status,
+        u32::from(keyhold_kmip::enums::ResultStatus::Success),
+        "{item}"
+    );
+    item.child(tags::RESPONSE_PAYLOAD).unwrap().clone()
+}
+
+/// Every audit event's action, in order, except the exports that read them.
+fn actions(s: &Server, auditor: &str) -> Vec<String> {
+    s.ok(auditor, &["audit", "export"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .filter(|a| a != "audit.export")
+        .collect()
+}
+
+#[test]
+fn kmip_encrypt_and_decrypt_without_cryptographic_parameters_use_the_keys_default_and_one_event_each(
+) {
+    let dir = TempDir::new("kmip-default-mode");
+    let s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let manager = s.token(&admin, "ops", "key-manager");
+    let user = s.token(&admin, "app", "key-user");
+    let auditor = s.token(&admin, "audit", "auditor");
+    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    let aes = id(&s.json(&manager, &["key", "create", "--alg", "aes-256"]));
+    let rsa = id(&s.json(
+        &manager,
+        &[
+            "key",
+            "create",
+            "--alg",
+            "rsa-2048",
+            "--usage",
+            "encrypt-decrypt",
+        ],
+    ));
+    for k in [&aes, &rsa] {
+        s.ok(
+            &manager,
+            &[
+                "grant",
+                "create",
+                k,
+                "--to",
+                "app",
+                "--ops",
+                "encrypt,decrypt",
+            ],
+        );
+    }
+    for (key, gcm) in [(&aes, true), (&rsa, false)] {
+        let before = actions(&s, &auditor).len();
+        let plaintext = b"no parameters".to_vec();
+        let enc = kmip_ok(
+            &s,
+            &user,
+            Op::Encrypt,
+            vec![
+                Item::text(tags::UNIQUE_IDENTIFIER, key.as_str()),
+                Item::bytes(tags::DATA, plaintext.clone()),
+            ],
+        );
+        let ciphertext = enc.child(tags::DATA).unwrap().as_bytes().unwrap().to_vec();
+        let iv = enc.child(tags::IV_COUNTER_NONCE);
+        let tag = enc.child(tags::AUTHENTICATED_ENCRYPTION_TAG);
+        // GCM for the AES key (a 12-byte nonce and a tag), OAEP for the RSA key (neither).
+        assert_eq!(iv.is_some(), gcm, "{enc}");
+        assert_eq!(tag.is_some(), gcm, "{enc}");
+        if let Some(iv) = iv {
+            assert_eq!(iv.as_bytes().unwrap().len(), 12);
+        }
+        let mut payload = vec![
+            Item::text(tags::UNIQUE_IDENTIFIER, key.as_str()),
+            Item::bytes(tags::DATA, ciphertext),
+        ];
+        payload.extend(iv.cloned());
+        payload.extend(tag.cloned());
+        let dec = kmip_ok(&s, &user, Op::Decrypt, payload);
+        assert_eq!(
+            dec.child(tags::DATA).unwrap().as_bytes().unwrap().to_vec(),
+            plaintext
+        );
+        // One event per request: no lookup of the key audited on the client's behalf.
+        assert_eq!(actions(&s, &auditor)[before..], ["encrypt", "decrypt"]);
+    }
+}

@@ -341,7 +341,7 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             "cipher encrypt",
             Operation::CipherEncrypt(CipherEncrypt {
                 key: aes.clone(),
-                mode: CipherMode::Gcm,
+                mode: Some(CipherMode::Gcm),
                 pkcs7_padding: false,
                 iv: None,
                 aad: None,

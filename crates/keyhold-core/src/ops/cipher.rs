@@ -36,8 +36,9 @@ pub enum CipherMode {
 pub struct CipherEncrypt {
     /// Id, name or alias.
     pub key: KeyRef,
-    /// Mode.
-    pub mode: CipherMode,
+    /// Mode; when absent, the key's default (see [`CipherMode::default_for`]).
+    #[serde(default)]
+    pub mode: Option<CipherMode>,
     /// PKCS#7 padding (CBC and ECB).
     #[serde(default)]
     pub pkcs7_padding: bool,
@@ -82,8 +83,9 @@ pub struct CipherEncryptResponse {
 pub struct CipherDecrypt {
     /// Id, name or alias.
     pub key: KeyRef,
-    /// Mode.
-    pub mode: CipherMode,
+    /// Mode; when absent, the key's default (see [`CipherMode::default_for`]).
+    #[serde(default)]
+    pub mode: Option<CipherMode>,
     /// PKCS#7 padding (CBC and ECB).
     #[serde(default)]
     pub pkcs7_padding: bool,
@@ -132,6 +134,17 @@ fn padding(pkcs7: bool) -> BlockPadding {
     }
 }
 
+impl CipherMode {
+    /// The mode of a request that names none: GCM for AES keys, RSA-OAEP with SHA-256 for RSA
+    /// keys (others are refused by the family check).
+    pub fn default_for(family: KeyFamily) -> Self {
+        match family {
+            KeyFamily::Rsa => Self::RsaOaepSha256,
+            _ => Self::Gcm,
+        }
+    }
+}
+
 fn check_family(family: KeyFamily, mode: CipherMode) -> Result<(), KmsError> {
     let ok = match mode {
         CipherMode::RsaOaepSha256 => family == KeyFamily::Rsa,
@@ -153,7 +166,10 @@ impl CipherEncrypt {
         if key.usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::WrongKeyUsage("this key is not for encryption"));
         }
-        check_family(key.algorithm.family(), self.mode)?;
+        let mode = self
+            .mode
+            .unwrap_or_else(|| CipherMode::default_for(key.algorithm.family()));
+        check_family(key.algorithm.family(), mode)?;
         if self.plaintext.0.len() > cx.kms.config.max_plaintext {
             return Err(KmsError::LimitExceeded("plaintext too large"));
         }
@@ -162,7 +178,7 @@ impl CipherEncrypt {
         let (material, v) = cx.material(&key, version).await?;
         let crypto = &cx.kms.crypto;
         let data = self.plaintext.0.as_bytes();
-        let (ciphertext, iv, tag) = match (self.mode, block(self.mode)) {
+        let (ciphertext, iv, tag) = match (mode, block(mode)) {
             (_, Some(mode)) => {
                 let given = self.iv.is_some();
                 let (ct, iv) = crypto.aes_block_encrypt(
@@ -213,7 +229,7 @@ impl CipherEncrypt {
             tag,
         }))
         .key(key.id, Some(version))
-        .detail(format!("{:?}", self.mode).to_ascii_lowercase()))
+        .detail(format!("{mode:?}").to_ascii_lowercase()))
     }
 }
 
@@ -224,12 +240,15 @@ impl CipherDecrypt {
         if key.usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::WrongKeyUsage("this key is not for encryption"));
         }
-        check_family(key.algorithm.family(), self.mode)?;
+        let mode = self
+            .mode
+            .unwrap_or_else(|| CipherMode::default_for(key.algorithm.family()));
+        check_family(key.algorithm.family(), mode)?;
         let permit = cx.check(&key, Use::Process, "decrypt")?;
         let version = key.current_version;
         let (material, _) = cx.material(&key, version).await?;
         let crypto = &cx.kms.crypto;
-        let plaintext = match (self.mode, block(self.mode)) {
+        let plaintext = match (mode, block(mode)) {
             (_, Some(mode)) => crypto
                 .aes_block_decrypt(
                     material.as_bytes(),
@@ -270,7 +289,7 @@ impl CipherDecrypt {
             plaintext: SecretData(plaintext),
         }))
         .key(key.id, Some(version))
-        .detail(format!("{:?}", self.mode).to_ascii_lowercase());
+        .detail(format!("{mode:?}").to_ascii_lowercase());
         done.compromised = super::compromised(permit);
         Ok(done)
     }

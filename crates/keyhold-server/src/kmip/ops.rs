@@ -861,12 +861,13 @@ impl Session<'_> {
     }
 
     /// The cipher mode of Cryptographic Parameters; without them, GCM for AES keys and
-    /// OAEP-SHA256 for RSA keys.
+    /// OAEP-SHA256 for RSA keys (`None`: the core applies the key's default, without a lookup
+    /// here that would be audited as a request of its own).
     async fn cipher_params(
         &self,
         uid: &str,
         payload: &Item,
-    ) -> Result<(CipherMode, bool), Failure> {
+    ) -> Result<(Option<CipherMode>, bool), Failure> {
         let params = payload.child(tags::CRYPTOGRAPHIC_PARAMETERS);
         let mode = params
             .and_then(|p| p.child(tags::BLOCK_CIPHER_MODE))
@@ -887,12 +888,14 @@ impl Session<'_> {
         let rsa = match alg {
             Some(a) => a == CryptographicAlgorithm::Rsa,
             None if mode.is_some() => false,
+            None if padding.is_none() && hash.is_none() => return Ok((None, false)),
+            // Padding or hashing named without an algorithm: checked against the key's family.
             None => self.describe(uid).await?.algorithm.family() == keyhold_crypto::KeyFamily::Rsa,
         };
         if rsa {
             return match (padding, hash) {
                 (None | Some(PaddingMethod::Oaep), None | Some(HashingAlgorithm::Sha256)) => {
-                    Ok((CipherMode::RsaOaepSha256, false))
+                    Ok((Some(CipherMode::RsaOaepSha256), false))
                 }
                 _ => Err(Failure::new(
                     ResultReason::InvalidField,
@@ -922,7 +925,7 @@ impl Session<'_> {
                 ))
             }
         };
-        Ok((mode, pkcs7))
+        Ok((Some(mode), pkcs7))
     }
 
     fn signing_params(&self, payload: &Item) -> Result<Option<SigningAlgorithm>, Failure> {
