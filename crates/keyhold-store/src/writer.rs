@@ -13,8 +13,9 @@
 //! statements. Batches sent while a transaction is being written wait in the channel and form
 //! the next group, so under load the thread goes from one group to the next without waiting
 //! and one fsync serves many requests; alone, a batch commits at once. The thread runs SQLite's
-//! blocking calls (the fsync among them) away from the async runtime's workers. When every [`Writer`] handle is gone or [`Writer::close`] is called,
-//! the thread closes the connection and ends.
+//! blocking calls (the fsync among them) away from the async runtime's workers. When every
+//! [`Writer`] handle is gone or [`Writer::close`] is called, the thread closes the connection
+//! and ends.
 //!
 //! Checkpoints (copying the write-ahead log into the database file, with its own fsync) run on
 //! this thread every [`CHECKPOINT_EVERY`] commits, after the commit's waiters are answered,
