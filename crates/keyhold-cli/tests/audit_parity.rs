@@ -39,7 +39,9 @@ fn kmip_request(op: Op, payload: Vec<Item>) -> Vec<u8> {
     ))
 }
 
-fn kmip(s: &Server, token: &str, op: Op, payload: Vec<Item>) {
+/// Sends one KMIP request over `POST /kmip`; returns the response message, which must be
+/// well formed whatever its result status.
+fn kmip(s: &Server, token: &str, op: Op, payload: Vec<Item>) -> Item {
     let body = s
         .http()
         .post(s.url("/kmip"))
@@ -52,6 +54,7 @@ fn kmip(s: &Server, token: &str, op: Op, payload: Vec<Item>) {
     // A well-formed response message, whatever its result status.
     let item = keyhold_kmip::decode(&bytes, &Limits::DEFAULT).unwrap();
     assert_eq!(item.tag, tags::RESPONSE_MESSAGE);
+    item
 }
 
 fn rest(s: &Server, token: &str, path: &str, body: Value) {
@@ -153,7 +156,7 @@ fn rest_and_kmip_leave_the_same_audit_events() {
                     Item::text(tags::UNIQUE_IDENTIFIER, hmac.clone()),
                     Item::bytes(tags::DATA, message.clone()),
                 ],
-            )
+            );
         },
         true,
     );
@@ -181,7 +184,7 @@ fn rest_and_kmip_leave_the_same_audit_events() {
                     Item::text(tags::UNIQUE_IDENTIFIER, ec.clone()),
                     Item::bytes(tags::DATA, message.clone()),
                 ],
-            )
+            );
         },
         true,
     );
@@ -208,7 +211,7 @@ fn rest_and_kmip_leave_the_same_audit_events() {
                     Item::text(tags::UNIQUE_IDENTIFIER, ungranted.clone()),
                     Item::bytes(tags::DATA, message.clone()),
                 ],
-            )
+            );
         },
         true,
     );
@@ -236,7 +239,7 @@ fn rest_and_kmip_leave_the_same_audit_events() {
                     Item::text(tags::UNIQUE_IDENTIFIER, missing),
                     Item::bytes(tags::DATA, message.clone()),
                 ],
-            )
+            );
         },
         true,
     );
@@ -268,7 +271,7 @@ fn rest_and_kmip_leave_the_same_audit_events() {
                 &manager,
                 Op::Activate,
                 vec![Item::text(tags::UNIQUE_IDENTIFIER, b.clone())],
-            )
+            );
         },
         false,
     );
@@ -279,15 +282,7 @@ fn rest_and_kmip_leave_the_same_audit_events() {
 /// Sends one KMIP request over `POST /kmip` and returns its batch item's response payload,
 /// after checking that the item succeeded.
 fn kmip_ok(s: &Server, token: &str, op: Op, payload: Vec<Item>) -> Item {
-    let body = s
-        .http()
-        .post(s.url("/kmip"))
-        .bearer_auth(token)
-        .body(kmip_request(op, payload))
-        .send()
-        .unwrap();
-    assert!(body.status().is_success(), "{}", body.status());
-    let message = keyhold_kmip::decode(&body.bytes().unwrap(), &Limits::DEFAULT).unwrap();
+    let message = kmip(s, token, op, payload);
     let item = message.child(tags::BATCH_ITEM).unwrap();
     let status: u32 = item.child(tags::RESULT_STATUS).unwrap().as_enum().unwrap();
     assert_eq!(
