@@ -815,8 +815,10 @@ pub enum DutiesCommand {
 /// `audit …`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Verify the hash chain; exit code 0 when intact, 2 when broken.
+    /// Verify the hash chain and its signed checkpoints; exit code 0 when intact, 2 when broken.
     Verify,
+    /// Write a signed checkpoint of the chain's head now (auditors, administrators).
+    Checkpoint,
     /// Export events as JSON lines, following pages to the end.
     Export {
         /// First sequence number.

@@ -247,6 +247,116 @@ fn tampering_with_an_audit_row_is_detected() {
     assert!(text.contains("removed or reordered"), "{text}");
 }
 
+#[test]
+fn a_consistent_rewrite_of_the_chain_is_found_by_its_signed_checkpoints() {
+    let dir = TempDir::new("rewrite");
+    let mut s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let auditor = s.token(&admin, "a", "auditor");
+    let manager = s.token(&admin, "m", "key-manager");
+    s.ok(
+        &manager,
+        &["key", "create", "--alg", "aes-256", "--name", "x"],
+    );
+    let made = s.json(&auditor, &["audit", "checkpoint"]);
+    let attested = made["seq"].as_u64().unwrap();
+    let v = s.json(&auditor, &["audit", "verify"]);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["last_checkpoint"], attested, "{v}");
+    s.stop();
+
+    // Someone with write access to the database changes an event before the checkpoint and
+    // recomputes every hash after it, so that the hash chain alone verifies.
+    let db = dir.0.join("keyhold.db");
+    let mut events = read_chain(&db);
+    let target = events
+        .iter()
+        .position(|e| e.action == "key.create")
+        .unwrap();
+    assert!(events[target].seq <= attested);
+    events[target].action = "key.cre8te".into();
+    let mut prev = keyhold_core::audit::GENESIS_HASH.to_owned();
+    for e in &mut events {
+        e.prev_hash = prev;
+        e.hash = String::new();
+        e.hash = keyhold_core::audit::event_hash(e);
+        prev = e.hash.clone();
+    }
+    assert_eq!(
+        keyhold_core::audit::verify_chain(&events),
+        Ok(events.len() as u64)
+    );
+    write_chain(&db, &events);
+
+    s.restart();
+    let text = failed_verification(&s, &auditor);
+    assert!(text.contains("was rewritten"), "{text}");
+}
+
+#[test]
+fn events_cut_from_the_end_of_the_chain_are_found_while_the_server_runs() {
+    let dir = TempDir::new("truncate");
+    let s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let auditor = s.token(&admin, "a", "auditor");
+    let made = s.json(&auditor, &["audit", "checkpoint"]);
+    let attested = made["seq"].as_u64().unwrap();
+    assert_eq!(s.json(&auditor, &["audit", "verify"])["ok"], true);
+
+    // The checkpoint event and everything after it go; what is left still links.
+    let db = dir.0.join("keyhold.db");
+    let events = read_chain(&db);
+    let kept: Vec<_> = events.into_iter().filter(|e| e.seq <= attested).collect();
+    write_chain(&db, &kept);
+    assert!(keyhold_core::audit::verify_chain(&kept).is_ok());
+
+    let text = failed_verification(&s, &auditor);
+    assert!(text.contains("removed from its end"), "{text}");
+}
+
+/// Every audit event of the database, in order.
+fn read_chain(db: &std::path::Path) -> Vec<keyhold_core::audit::AuditEvent> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::{Connection, Row};
+        let url = format!("sqlite://{}", db.display());
+        let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+        let rows = sqlx::query("SELECT doc FROM audit ORDER BY seq")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+        rows.iter()
+            .map(|r| serde_json::from_slice(&r.get::<Vec<u8>, _>(0)).unwrap())
+            .collect()
+    })
+}
+
+/// Replaces the audit table of the database with `events`, in one transaction.
+fn write_chain(db: &std::path::Path, events: &[keyhold_core::audit::AuditEvent]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", db.display());
+        let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+        let mut tx = c.begin().await.unwrap();
+        sqlx::query("DELETE FROM audit")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        for e in events {
+            sqlx::query("INSERT INTO audit (seq, doc) VALUES ($1, $2)")
+                .bind(i64::try_from(e.seq).unwrap())
+                .bind(serde_json::to_vec(e).unwrap())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        c.close().await.unwrap();
+    });
+}
+
 /// Runs one statement that must change exactly one row of the (stopped) server's database.
 fn tamper(db: &std::path::Path, sql: &'static str) {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -11,12 +11,12 @@ use std::marker::PhantomData;
 use keyhold_core::ids::{ApprovalId, GrantId, TokenId};
 use keyhold_core::model::Grant;
 use keyhold_core::ops::{
-    AliasList, AuditExportResponse, AuditVerifyResponse, CreateAlias, CreateGrant, CreateKey,
-    CreateToken, Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey,
-    GenerateDataKeyResponse, GenerateMac, GrantList, ImportKey, ImportParameters, KeyInfo, KeyList,
-    ListGrants, ListKeys, MacResponse, PublicKeyResponse, RandomResponse, ReEncrypt,
-    ReEncryptResponse, RekeyUnseal, Report, ReportOut, RootKeyRotation, Sign, SignResponse,
-    TokenInfo, TokenList, UnsealRekey, UpdateKey, Verify, VerifyMac, VerifyResponse,
+    AliasList, AuditCheckpointResponse, AuditExportResponse, AuditVerifyResponse, CreateAlias,
+    CreateGrant, CreateKey, CreateToken, Decrypt, DecryptResponse, Encrypt, EncryptResponse,
+    GenerateDataKey, GenerateDataKeyResponse, GenerateMac, GrantList, ImportKey, ImportParameters,
+    KeyInfo, KeyList, ListGrants, ListKeys, MacResponse, PublicKeyResponse, RandomResponse,
+    ReEncrypt, ReEncryptResponse, RekeyUnseal, Report, ReportOut, RootKeyRotation, Sign,
+    SignResponse, TokenInfo, TokenList, UnsealRekey, UpdateKey, Verify, VerifyMac, VerifyResponse,
     WhoAmIResponse,
 };
 use keyhold_core::ops::{
@@ -470,6 +470,11 @@ pub fn revert_duties(to: u32) -> ApiRequest<DutiesInfo> {
 /// `GET /v1/audit/verify`.
 pub fn audit_verify() -> ApiRequest<AuditVerifyResponse> {
     ApiRequest::get(&["v1", "audit", "verify"])
+}
+
+/// `POST /v1/audit/checkpoint`.
+pub fn audit_checkpoint() -> ApiRequest<AuditCheckpointResponse> {
+    ApiRequest::post(&["v1", "audit", "checkpoint"]).json(&serde_json::json!({}))
 }
 
 /// `GET /v1/audit/events`: one page of events from `from_seq`.

@@ -6,12 +6,12 @@ use std::time::Duration;
 use keyhold_core::ids::{GrantId, TokenId};
 use keyhold_core::model::Grant;
 use keyhold_core::ops::{
-    AliasList, AuditExportResponse, AuditVerifyResponse, CreateAlias, CreateGrant, CreateKey,
-    CreateToken, Decrypt, DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey,
-    GenerateDataKeyResponse, GenerateMac, GrantList, ImportKey, ImportParameters, KeyInfo, KeyList,
-    ListGrants, ListKeys, MacResponse, PublicKeyResponse, RandomResponse, ReEncrypt,
-    ReEncryptResponse, Sign, SignResponse, TokenInfo, TokenList, UpdateKey, Verify, VerifyMac,
-    VerifyResponse, WhoAmIResponse,
+    AliasList, AuditCheckpointResponse, AuditExportResponse, AuditVerifyResponse, CreateAlias,
+    CreateGrant, CreateKey, CreateToken, Decrypt, DecryptResponse, Encrypt, EncryptResponse,
+    GenerateDataKey, GenerateDataKeyResponse, GenerateMac, GrantList, ImportKey, ImportParameters,
+    KeyInfo, KeyList, ListGrants, ListKeys, MacResponse, PublicKeyResponse, RandomResponse,
+    ReEncrypt, ReEncryptResponse, Sign, SignResponse, TokenInfo, TokenList, UpdateKey, Verify,
+    VerifyMac, VerifyResponse, WhoAmIResponse,
 };
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Certificate, Url};
@@ -504,6 +504,11 @@ impl Client {
     /// Verifies the audit chain.
     pub async fn audit_verify(&self) -> Result<AuditVerifyResponse, ClientError> {
         self.send(api::audit_verify()).await
+    }
+
+    /// Checkpoints the audit chain now.
+    pub async fn audit_checkpoint(&self) -> Result<AuditCheckpointResponse, ClientError> {
+        self.send(api::audit_checkpoint()).await
     }
 
     /// Reads one page of audit events.

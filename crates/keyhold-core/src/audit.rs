@@ -309,6 +309,31 @@ pub enum ChainBreak {
         /// The sequence number it should follow.
         expected_prev: u64,
     },
+    /// A checkpoint event's attestation does not verify under the installation's checkpoint
+    /// key: it was forged or altered.
+    #[error("checkpoint event {seq} does not verify: it was forged or altered")]
+    ForgedCheckpoint {
+        /// The checkpoint event.
+        seq: u64,
+    },
+    /// A checkpoint attests a hash the chain no longer has at that position: the events up to
+    /// it were rewritten (every later hash recomputed).
+    #[error("checkpoint event {seq} attests another hash for event {covers}: the chain up to it was rewritten")]
+    CheckpointMismatch {
+        /// The checkpoint event.
+        seq: u64,
+        /// The event it attests.
+        covers: u64,
+    },
+    /// The chain no longer holds the last checkpoint this server made: events were removed
+    /// from its end.
+    #[error("the chain lacks the checkpoint of event {covers} this server made: events were removed from its end (the chain now ends at event {head})")]
+    Truncated {
+        /// The chain's last event.
+        head: u64,
+        /// The event the missing checkpoint attests.
+        covers: u64,
+    },
 }
 
 /// Incremental verifier, fed events in order (so the whole trail never has to be in memory).

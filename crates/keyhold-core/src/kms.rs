@@ -178,6 +178,9 @@ pub struct Kms {
     pub(crate) imports: Mutex<HashMap<String, ImportSlot>>,
     /// Makes new roots of trust for the unseal rekey (set by the server).
     root_factory: RwLock<Option<Arc<dyn crate::root::RootFactory>>>,
+    /// The head the last audit checkpoint this process made attests (see
+    /// [`crate::checkpoint`]): verification must find it.
+    checkpointed: Mutex<Option<u64>>,
 }
 
 impl std::fmt::Debug for Kms {
@@ -212,6 +215,7 @@ impl Kms {
             unsealed: RwLock::new(None),
             imports: Mutex::new(HashMap::new()),
             root_factory: RwLock::new(None),
+            checkpointed: Mutex::new(None),
         })
     }
 
@@ -493,6 +497,9 @@ impl Kms {
                         }
                         None => {}
                     }
+                    if let Response::AuditCheckpoint(c) = &done.response {
+                        self.note_checkpoint(c.seq, &c.hash);
+                    }
                     return Ok(done.response);
                 }
                 Err(KmsError::Conflict | KmsError::AlreadyExists(_)) if attempt < MAX_ATTEMPTS => {
@@ -510,6 +517,53 @@ impl Kms {
                 }
             }
         }
+    }
+
+    /// Checkpoints the audit chain (see [`crate::checkpoint`]) unless nothing but the last
+    /// checkpoint this server made was appended since; returns the head it attests. The server
+    /// calls this periodically; nothing happens while sealed.
+    pub async fn audit_checkpoint(&self) -> Result<Option<u64>, KmsError> {
+        if self.read_unsealed().is_none() {
+            return Ok(None);
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            let now = self.clock.now();
+            let (attested, writes) = crate::checkpoint::attest(self, now).await?;
+            if self
+                .last_checkpoint()
+                .is_some_and(|last| attested.seq <= last + 1)
+            {
+                return Ok(None);
+            }
+            let draft = self.system_event(
+                crate::checkpoint::CHECKPOINT_ACTION,
+                Outcome::Ok,
+                None,
+                Some(attested.detail()),
+            );
+            match self.commit(WriteBatch(writes), draft).await {
+                Ok(()) => {
+                    self.note_checkpoint(attested.seq, &attested.hash);
+                    return Ok(Some(attested.seq));
+                }
+                // Another node stored the first checkpoint key, or the root key changed.
+                Err(KmsError::AlreadyExists(_) | KmsError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(KmsError::Conflict)
+    }
+
+    /// The head the last checkpoint this process made attests.
+    pub fn last_checkpoint(&self) -> Option<u64> {
+        *self.checkpointed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remembers a committed checkpoint, and logs it: the log is a witness outside the database.
+    fn note_checkpoint(&self, seq: u64, hash: &str) {
+        let mut last = self.checkpointed.lock().unwrap_or_else(|e| e.into_inner());
+        *last = Some(last.map_or(seq, |l| l.max(seq)));
+        tracing::info!(seq, hash, "audit checkpoint");
     }
 
     /// Stores a pending approval for a request the gate held, with its `approval.request`
@@ -978,6 +1032,21 @@ impl Kms {
     ) -> Result<(Vec<Write>, usize, usize), KmsError> {
         let mut writes = Vec::new();
         let (mut tenants, mut archive_keys) = (0, 0);
+        let name = crate::checkpoint::CHECKPOINT_KEY_NAME;
+        if let Some(raw) = self.store.system_value(name).await? {
+            let mut sealed = crate::checkpoint::decode_sealed(&raw)?;
+            let aad = crate::checkpoint::CHECKPOINT_KEY_AAD;
+            if let Some((nonce, wrapped)) = self.rewrap(new, aad, &sealed.nonce, &sealed.wrapped)? {
+                sealed.nonce = nonce.to_vec();
+                sealed.wrapped = wrapped;
+                writes.push(Write::UpdateSystem {
+                    name: name.to_owned(),
+                    value: serde_json::to_vec(&sealed)
+                        .map_err(|_| KmsError::Integrity("audit checkpoint key encoding"))?,
+                    expected: raw,
+                });
+            }
+        }
         for t in self.store.tenants().await? {
             let name = crate::archive::archive_key_name(&t.id);
             if let Some(raw) = self.store.system_value(&name).await? {

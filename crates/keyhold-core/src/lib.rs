@@ -18,6 +18,7 @@ pub mod audit;
 pub mod b64;
 pub mod backup;
 mod cache;
+pub mod checkpoint;
 pub mod ciphertext;
 pub mod clock;
 pub mod error;

@@ -511,6 +511,11 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             &[AU],
         ),
         (
+            "checkpoint audit",
+            Operation::AuditCheckpoint(AuditCheckpoint {}),
+            &[A, AU],
+        ),
+        (
             "show approval policy",
             Operation::GetApprovalPolicy(GetApprovalPolicy {}),
             &[A, M, U, AU],

@@ -285,6 +285,19 @@ impl App {
             }
         }
     }
+
+    /// Checkpoints the audit chain forever at the configured interval, starting now (see
+    /// `keyhold_core::checkpoint`); a checkpoint is written only when the chain moved.
+    pub async fn checkpoint_forever(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.config.audit_checkpoint_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.kms.audit_checkpoint().await {
+                tracing::warn!(error = %e, "audit checkpoint failed; will retry");
+            }
+        }
+    }
 }
 
 /// Creates a directory readable only by its owner (if missing).

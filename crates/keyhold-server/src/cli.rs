@@ -303,6 +303,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         None => None,
     };
     let sweeper = tokio::spawn(app.clone().sweep_forever());
+    let checkpointer = tokio::spawn(app.clone().checkpoint_forever());
     let scheduler = config.backup.clone().map(|schedule| {
         tracing::info!(dir = %schedule.dir.display(), every = ?schedule.interval, "scheduled backups");
         tokio::spawn(crate::backup::schedule_forever(app.clone(), schedule, app.backup.clone()))
@@ -344,8 +345,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     .await
     .map_err(StartError::io("server"))?;
     sweeper.abort();
+    checkpointer.abort();
     if let Some(s) = scheduler {
         s.abort();
+    }
+    // The last events are anchored before the root key leaves memory.
+    if let Err(e) = app.kms.audit_checkpoint().await {
+        tracing::warn!(error = %e, "final audit checkpoint failed");
     }
     app.kms.seal().await.ok();
     Ok(())

@@ -59,6 +59,8 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     /// How often date-driven transitions and rotations are swept, e.g. `5s`.
     pub sweep_interval: Option<String>,
+    /// How often the audit chain is checkpointed when it moved, e.g. `60s`.
+    pub audit_checkpoint_interval: Option<String>,
     /// Scheduled backups.
     #[serde(default)]
     pub backup: RawBackup,
@@ -161,6 +163,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Sweeper period.
     pub sweep_interval: Duration,
+    /// Period of the audit chain's signed checkpoints.
+    pub audit_checkpoint_interval: Duration,
     /// Scheduled backups, if configured.
     pub backup: Option<crate::backup::Schedule>,
 }
@@ -204,6 +208,9 @@ impl RawConfig {
             log: self.log.or(lower.log),
             log_format: self.log_format.or(lower.log_format),
             sweep_interval: self.sweep_interval.or(lower.sweep_interval),
+            audit_checkpoint_interval: self
+                .audit_checkpoint_interval
+                .or(lower.audit_checkpoint_interval),
             backup: RawBackup {
                 interval: self.backup.interval.or(lower.backup.interval),
                 dir: self.backup.dir.or(lower.backup.dir),
@@ -280,6 +287,16 @@ impl RawConfig {
         if sweep == 0 {
             return Err(invalid("sweep_interval must be at least 1s".into()));
         }
+        let checkpoint = duration(
+            "audit_checkpoint_interval",
+            self.audit_checkpoint_interval,
+            "60s",
+        )?;
+        if checkpoint == 0 {
+            return Err(invalid(
+                "audit_checkpoint_interval must be at least 1s".into(),
+            ));
+        }
         let kmip_listen = kmip_address(self.kmip_listen.as_deref().unwrap_or("127.0.0.1:5696"))?;
         let backup = match (self.backup.interval, self.backup.dir, self.backup.recipient) {
             (None, None, None) if self.backup.retain.is_none() => None,
@@ -344,6 +361,7 @@ impl RawConfig {
             log: self.log.unwrap_or_else(|| "info".into()),
             log_format,
             sweep_interval: Duration::from_secs(sweep),
+            audit_checkpoint_interval: Duration::from_secs(checkpoint),
         })
     }
 }

@@ -215,6 +215,16 @@ pub async fn audit(ctx: &Ctx, command: AuditCommand) -> Result<ExitCode, CliErro
                         ("audit", "ok".into()),
                         ("events", r.events.to_string()),
                         ("head", format!("{} {}", r.head_seq, r.head_hash)),
+                        (
+                            "checkpoints",
+                            match r.last_checkpoint {
+                                Some(seq) => format!(
+                                    "{} verified, the last attests event {seq}; {} events after it",
+                                    r.checkpoints, r.unanchored
+                                ),
+                                None => format!("none yet; {} events unanchored", r.unanchored),
+                            },
+                        ),
                     ],
                 ),
                 Some(p) => kv(
@@ -235,6 +245,16 @@ pub async fn audit(ctx: &Ctx, command: AuditCommand) -> Result<ExitCode, CliErro
             } else {
                 ExitCode::from(2)
             })
+        }
+        AuditCommand::Checkpoint => {
+            let reply = ctx.fetch(api::audit_checkpoint()).await?;
+            ctx.show(&reply, |o, r| {
+                kv(
+                    o,
+                    &[("checkpoint", format!("attests event {} {}", r.seq, r.hash))],
+                )
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export { from, out } => {
             export(ctx, from, out).await?;

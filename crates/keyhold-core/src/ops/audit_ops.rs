@@ -1,14 +1,16 @@
-//! Reading and verifying the audit trail (auditors only).
+//! Reading, verifying and checkpointing the audit trail (auditors only).
 //!
 //! An auditor of the default tenant (which administers the installation) reads every event; an
 //! auditor of any other tenant reads only the events of its tenant. Verification always walks
-//! the whole chain (the only way to prove nothing was removed); a tenant auditor is told how
-//! many of its tenant's events it covered.
+//! the whole chain (the only way to prove nothing was removed) and checks its signed
+//! checkpoints (see [`crate::checkpoint`]); a tenant auditor is told how many of its tenant's
+//! events it covered.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Cx, Done, Response};
 use crate::audit::{AuditEvent, ChainBreak, ChainVerifier};
+use crate::checkpoint::{self, CheckpointVerifier};
 use crate::error::KmsError;
 use crate::model::Role;
 
@@ -38,6 +40,29 @@ pub struct AuditVerifyResponse {
     pub head_hash: String,
     /// The first problem found.
     pub problem: Option<ChainBreak>,
+    /// Signed checkpoints verified.
+    pub checkpoints: u64,
+    /// The event the last verified checkpoint attests (every event up to it is proven as the
+    /// server recorded it, even against a rewrite that recomputed the hashes).
+    pub last_checkpoint: Option<u64>,
+    /// Verified events after the last checkpoint event, protected by the hash chain only.
+    pub unanchored: u64,
+}
+
+/// Request: checkpoint the chain now (auditors and administrators).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditCheckpoint {}
+
+/// The head a checkpoint attests. The checkpoint is the request's own audit event, right after.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditCheckpointResponse {
+    /// Sequence number of the attested event.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: String,
 }
 
 /// Request: read events.
@@ -66,7 +91,11 @@ pub struct AuditExportResponse {
 impl AuditVerify {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require(&[Role::Auditor], "only auditors verify the audit trail")?;
+        // Read before the chain: whatever was committed by then must be found in it.
+        let made_here = cx.kms.last_checkpoint();
+        let stored_head = cx.kms.store.audit_head().await?;
         let mut v = ChainVerifier::default();
+        let mut cps = CheckpointVerifier::new(checkpoint::existing_key(cx.kms).await?);
         let mut from = 1;
         let mut problem = None;
         let scope = (!cx.caller.tenant.is_default()).then(|| cx.caller.tenant.clone());
@@ -81,19 +110,44 @@ impl AuditVerify {
                     problem = Some(p);
                     break 'pages;
                 }
+                let checked = match cps.feed(e) {
+                    Ok(None) => Ok(()),
+                    Ok(Some(lookup)) => {
+                        let attested = lookup.checkpoint.seq;
+                        let stored = cx.kms.store.audit_events(attested, 1).await?;
+                        let hash = stored.first().filter(|x| x.seq == attested);
+                        cps.confirm(lookup.at, &lookup.checkpoint, hash.map(|x| x.hash.as_str()))
+                    }
+                    Err(p) => Err(p),
+                };
+                if let Err(p) = checked {
+                    problem = Some(p);
+                    break 'pages;
+                }
             }
             match page.last() {
                 Some(last) if page.len() == PAGE as usize => from = last.seq + 1,
                 _ => break,
             }
         }
-        // The chain as stored must also reach the head the store reports (no truncated tail).
+        // The chain read must reach the head the store reported before (events appended since
+        // are beyond it), and hold the last checkpoint this server made.
         if problem.is_none() {
-            if let Some((seq, _)) = cx.kms.store.audit_head().await? {
-                if seq != v.head().0 {
+            if let Some((seq, _)) = stored_head {
+                if seq > v.head().0 {
                     problem = Some(ChainBreak::Unlinked {
                         seq,
                         expected_prev: v.head().0,
+                    });
+                }
+            }
+        }
+        if problem.is_none() {
+            if let Some(covers) = made_here {
+                if cps.last.is_none_or(|last| last < covers) {
+                    problem = Some(ChainBreak::Truncated {
+                        head: v.head().0,
+                        covers,
                     });
                 }
             }
@@ -106,12 +160,32 @@ impl AuditVerify {
             head_seq,
             head_hash: head_hash.to_owned(),
             problem: problem.clone(),
+            checkpoints: cps.checkpoints,
+            last_checkpoint: cps.last,
+            unanchored: head_seq - cps.last_at.unwrap_or(0),
         };
         let detail = match &problem {
             None => format!("{events} events verified"),
             Some(p) => p.to_string(),
         };
         Ok(Done::new(Response::AuditVerify(response)).detail(detail))
+    }
+}
+
+impl AuditCheckpoint {
+    pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
+        cx.require(
+            &[Role::Auditor, Role::Admin],
+            "only auditors and administrators checkpoint the audit trail",
+        )?;
+        let (attested, writes) = checkpoint::attest(cx.kms, cx.now).await?;
+        let mut done = Done::new(Response::AuditCheckpoint(AuditCheckpointResponse {
+            seq: attested.seq,
+            hash: attested.hash.clone(),
+        }))
+        .detail(attested.detail());
+        done.writes.0.extend(writes);
+        Ok(done)
     }
 }
 

@@ -41,7 +41,10 @@ pub use aliases::{AliasList, CreateAlias, DeleteAlias, ListAliases};
 pub use approvals::{
     ApprovalList, ApproveRequest, ListApprovals, RejectRequest, ShowApproval, StoredOperation,
 };
-pub use audit_ops::{AuditExport, AuditExportResponse, AuditVerify, AuditVerifyResponse};
+pub use audit_ops::{
+    AuditCheckpoint, AuditCheckpointResponse, AuditExport, AuditExportResponse, AuditVerify,
+    AuditVerifyResponse,
+};
 pub use change_state::{ChangeState, StateChange};
 pub use cipher::{
     CipherDecrypt, CipherDecryptResponse, CipherEncrypt, CipherEncryptResponse, CipherMode,
@@ -180,6 +183,8 @@ pub enum Operation {
     AuditVerify(AuditVerify),
     /// See [`AuditExport`].
     AuditExport(AuditExport),
+    /// See [`AuditCheckpoint`].
+    AuditCheckpoint(AuditCheckpoint),
     /// See [`WhoAmI`].
     WhoAmI(WhoAmI),
     /// See [`CreateKeyPair`].
@@ -285,6 +290,8 @@ pub enum Response {
     AuditVerify(AuditVerifyResponse),
     /// Audit events.
     AuditExport(AuditExportResponse),
+    /// The head a new checkpoint attests.
+    AuditCheckpoint(AuditCheckpointResponse),
     /// The caller.
     WhoAmI(WhoAmIResponse),
     /// Both halves of a new key pair.
@@ -360,6 +367,7 @@ impl Operation {
             Self::RevokeGrant(_) => "grant.revoke",
             Self::AuditVerify(_) => "audit.verify",
             Self::AuditExport(_) => "audit.export",
+            Self::AuditCheckpoint(_) => crate::checkpoint::CHECKPOINT_ACTION,
             Self::WhoAmI(_) => "whoami",
             Self::CreateKeyPair(_) => "key.create-pair",
             Self::RegisterKey(_) => "key.register",
@@ -616,6 +624,7 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::RevokeGrant(o) => o.execute(cx).await,
         Operation::AuditVerify(o) => o.execute(cx).await,
         Operation::AuditExport(o) => o.execute(cx).await,
+        Operation::AuditCheckpoint(o) => o.execute(cx).await,
         Operation::WhoAmI(o) => o.execute(cx).await,
         Operation::CreateKeyPair(o) => o.execute(cx).await,
         Operation::RegisterKey(o) => o.execute(cx).await,

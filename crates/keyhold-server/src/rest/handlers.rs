@@ -383,6 +383,12 @@ pub async fn audit_verify(state: AppState, ctx: Ctx) -> ApiResult {
     run(&state, ctx, Operation::AuditVerify(AuditVerify {})).await
 }
 
+/// Checkpoints the audit chain now: a signed attestation of its head (auditors, administrators).
+#[utoipa::path(post, path = "/v1/audit/checkpoint", tag = "audit", responses((status = 200, body = AuditCheckpointResponse)))]
+pub async fn audit_checkpoint(state: AppState, ctx: Ctx) -> ApiResult {
+    run(&state, ctx, Operation::AuditCheckpoint(AuditCheckpoint {})).await
+}
+
 /// A compliance report (auditors): `kind` keys, access, usage (with `from`/`to`) or approvals.
 #[utoipa::path(get, path = "/v1/reports", tag = "audit", params(Report), responses((status = 200, body = ReportOut)))]
 pub async fn report(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<Report>) -> ApiResult {

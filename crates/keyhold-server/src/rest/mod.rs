@@ -129,6 +129,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/grants/{id}", delete(handlers::revoke_grant))
         .route("/v1/audit/verify", get(handlers::audit_verify))
         .route("/v1/audit/events", get(handlers::audit_events))
+        .route("/v1/audit/checkpoint", post(handlers::audit_checkpoint))
         .route("/v1/reports", get(handlers::report))
         .route("/v1/whoami", get(handlers::whoami))
         .route(

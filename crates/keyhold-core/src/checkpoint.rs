@@ -1,0 +1,472 @@
+//! Signed checkpoints of the audit chain.
+//!
+//! The hash chain shows that events were changed, removed or reordered, but not that someone
+//! with write access to the database rewrote its tail consistently (recomputing every hash
+//! after the change) or cut it short. A checkpoint closes that: an `audit.checkpoint` event
+//! whose detail attests the chain's head when it was made,
+//!
+//! ```text
+//!  head <seq> <hash> mac <HMAC-SHA256(checkpoint key, "keyhold/audit-checkpoint/v1\n<seq>\n<hash>")>
+//! ```
+//!
+//! under the installation's checkpoint key: 32 random bytes sealed by the root key (stored as a
+//! system value, rewrapped by a root-key rotation, never in a backup), so only a server holding
+//! the root key can make one. Verification ([`CheckpointVerifier`]) checks each checkpoint's MAC
+//! and that the chain still holds the attested hash at the attested position: a rewrite of any
+//! event before a checkpoint is found even when every hash after it was recomputed.
+//!
+//! The server writes one periodically when the chain moved (and at start-up), and an auditor
+//! can ask for one (`POST /v1/audit/checkpoint`). Events after the last checkpoint are protected
+//! by the hash chain only; verification reports how many there are. A server also remembers
+//! the last checkpoint it made, so that a tail cut off while it runs is found, and logs each
+//! checkpoint, so that the log is a witness outside the database.
+
+use std::collections::VecDeque;
+
+use keyhold_crypto::{constant_time_eq, SecretBytes};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditEvent, ChainBreak, Outcome};
+use crate::clock::Timestamp;
+use crate::error::KmsError;
+use crate::kms::Kms;
+use crate::model::RECORD_VERSION;
+use crate::store::Write;
+
+/// The action of a checkpoint event.
+pub const CHECKPOINT_ACTION: &str = "audit.checkpoint";
+
+/// The system value holding the sealed checkpoint key.
+pub const CHECKPOINT_KEY_NAME: &str = "audit-checkpoint-key";
+
+/// The AAD of the checkpoint key under the root key.
+pub const CHECKPOINT_KEY_AAD: &[u8] = b"keyhold/audit-checkpoint-key/v1";
+
+/// Domain separation of the MAC input.
+const MAC_CONTEXT: &str = "keyhold/audit-checkpoint/v1";
+
+/// Recent events whose hash a checkpoint can be checked against without reading the store (a
+/// checkpoint attests the head it read just before its own event joined the chain).
+const WINDOW: usize = 4096;
+
+/// What a checkpoint event attests: the chain's head, with a MAC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Sequence number of the head.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: String,
+    /// HMAC-SHA256 of the head under the checkpoint key, hex.
+    pub mac: String,
+}
+
+impl Checkpoint {
+    /// Attests `(seq, hash)` under `key`.
+    pub fn new(key: &[u8], seq: u64, hash: &str) -> Self {
+        Self {
+            seq,
+            hash: hash.to_owned(),
+            mac: hex::encode(mac(key, seq, hash)),
+        }
+    }
+
+    /// Whether the MAC is `key`'s over the attested head (compared in constant time).
+    pub fn verify(&self, key: &[u8]) -> bool {
+        hex::decode(&self.mac)
+            .is_ok_and(|tag| constant_time_eq(&tag, &mac(key, self.seq, &self.hash)))
+    }
+
+    /// The event detail that carries it.
+    pub fn detail(&self) -> String {
+        format!("head {} {} mac {}", self.seq, self.hash, self.mac)
+    }
+
+    /// Reads [`Checkpoint::detail`] back; `None` unless it has exactly that form.
+    pub fn parse(detail: &str) -> Option<Self> {
+        let mut parts = detail.split(' ');
+        let (Some("head"), Some(seq), Some(hash), Some("mac"), Some(mac), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex64(hash) || !hex64(mac) || !seq.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(Self {
+            seq: seq.parse().ok()?,
+            hash: hash.to_owned(),
+            mac: mac.to_owned(),
+        })
+    }
+}
+
+fn mac(key: &[u8], seq: u64, hash: &str) -> [u8; 32] {
+    keyhold_crypto::Provider::aws_lc()
+        .hmac_sha256(key, format!("{MAC_CONTEXT}\n{seq}\n{hash}").as_bytes())
+}
+
+/// Whether `e` is a checkpoint: a performed `audit.checkpoint` (a refused request for one
+/// attests nothing).
+pub fn is_checkpoint(e: &AuditEvent) -> bool {
+    e.action == CHECKPOINT_ACTION && e.outcome == Outcome::Ok
+}
+
+/// Checks the checkpoints of a chain fed in order, each event after
+/// [`crate::audit::ChainVerifier`] accepted it.
+#[derive(Debug)]
+pub struct CheckpointVerifier {
+    key: Option<SecretBytes>,
+    recent: VecDeque<(u64, String)>,
+    /// Checkpoints verified.
+    pub checkpoints: u64,
+    /// The head the last verified checkpoint attests.
+    pub last: Option<u64>,
+    /// The last verified checkpoint event.
+    pub last_at: Option<u64>,
+}
+
+/// A checkpoint whose attested event is too far back for the verifier's window: the caller
+/// reads that event and calls [`CheckpointVerifier::confirm`].
+#[derive(Debug)]
+pub struct Lookup {
+    /// The checkpoint event.
+    pub at: u64,
+    /// What it attests.
+    pub checkpoint: Checkpoint,
+}
+
+impl CheckpointVerifier {
+    /// A verifier with the installation's checkpoint key (`None` when none was ever made, so
+    /// that any checkpoint found is forged).
+    pub fn new(key: Option<SecretBytes>) -> Self {
+        Self {
+            key,
+            recent: VecDeque::with_capacity(WINDOW),
+            checkpoints: 0,
+            last: None,
+            last_at: None,
+        }
+    }
+
+    /// Checks `e` if it is a checkpoint, then remembers its hash.
+    pub fn feed(&mut self, e: &AuditEvent) -> Result<Option<Lookup>, ChainBreak> {
+        let lookup = if is_checkpoint(e) {
+            self.check(e)?
+        } else {
+            None
+        };
+        if self.recent.len() == WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((e.seq, e.hash.clone()));
+        Ok(lookup)
+    }
+
+    fn check(&mut self, e: &AuditEvent) -> Result<Option<Lookup>, ChainBreak> {
+        let forged = ChainBreak::ForgedCheckpoint { seq: e.seq };
+        let checkpoint = e
+            .detail
+            .as_deref()
+            .and_then(Checkpoint::parse)
+            .ok_or_else(|| forged.clone())?;
+        let key = self.key.as_ref().ok_or_else(|| forged.clone())?;
+        if !checkpoint.verify(key.as_bytes()) || checkpoint.seq == 0 || checkpoint.seq >= e.seq {
+            return Err(forged);
+        }
+        let Some(&(first, _)) = self.recent.front() else {
+            return Ok(Some(Lookup {
+                at: e.seq,
+                checkpoint,
+            }));
+        };
+        if checkpoint.seq < first {
+            return Ok(Some(Lookup {
+                at: e.seq,
+                checkpoint,
+            }));
+        }
+        // The window holds consecutive events, the last one just before `e`.
+        let index = usize::try_from(checkpoint.seq - first).unwrap_or(usize::MAX);
+        let hash = self.recent.get(index).map(|(_, h)| h.clone());
+        self.confirm(e.seq, &checkpoint, hash.as_deref())?;
+        Ok(None)
+    }
+
+    /// Completes the check of the checkpoint at event `at`: `hash` is the attested event's hash
+    /// as stored (`None` if there is no such event).
+    pub fn confirm(
+        &mut self,
+        at: u64,
+        checkpoint: &Checkpoint,
+        hash: Option<&str>,
+    ) -> Result<(), ChainBreak> {
+        if hash != Some(checkpoint.hash.as_str()) {
+            return Err(ChainBreak::CheckpointMismatch {
+                seq: at,
+                covers: checkpoint.seq,
+            });
+        }
+        self.checkpoints += 1;
+        self.last = Some(checkpoint.seq);
+        self.last_at = Some(at);
+        Ok(())
+    }
+}
+
+/// A checkpoint of the chain's head as stored now, with the writes that store a new checkpoint
+/// key if there was none (to commit with the checkpoint event).
+pub(crate) async fn attest(
+    kms: &Kms,
+    now: Timestamp,
+) -> Result<(Checkpoint, Vec<Write>), KmsError> {
+    // The chain is never empty once initialized (its first event is `system.initialize`).
+    let (seq, hash) = kms
+        .store()
+        .audit_head()
+        .await?
+        .ok_or(KmsError::Integrity("the audit trail is empty"))?;
+    let (key, writes) = key(kms, now).await?;
+    Ok((Checkpoint::new(key.as_bytes(), seq, &hash), writes))
+}
+
+/// The checkpoint key sealed by the root key (stored as a system value, JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedCheckpointKey {
+    /// Record format version.
+    pub v: u32,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// AES-GCM nonce under the root key.
+    #[serde(with = "crate::b64")]
+    pub nonce: Vec<u8>,
+    /// The key, AES-256-GCM under the root key with [`CHECKPOINT_KEY_AAD`].
+    #[serde(with = "crate::b64")]
+    pub wrapped: Vec<u8>,
+}
+
+/// The installation's checkpoint key, if one was made.
+pub(crate) async fn existing_key(kms: &Kms) -> Result<Option<SecretBytes>, KmsError> {
+    let Some(raw) = kms.store().system_value(CHECKPOINT_KEY_NAME).await? else {
+        return Ok(None);
+    };
+    let sealed = decode_sealed(&raw)?;
+    kms.root_open(CHECKPOINT_KEY_AAD, &sealed.nonce, &sealed.wrapped)
+        .map(Some)
+}
+
+/// Decodes the stored form of the checkpoint key.
+pub(crate) fn decode_sealed(raw: &[u8]) -> Result<SealedCheckpointKey, KmsError> {
+    serde_json::from_slice(raw)
+        .map_err(|_| KmsError::Integrity("the audit checkpoint key record does not decode"))
+}
+
+/// The checkpoint key; a new one (with the writes that store it) if there is none yet.
+pub(crate) async fn key(kms: &Kms, now: Timestamp) -> Result<(SecretBytes, Vec<Write>), KmsError> {
+    if let Some(key) = existing_key(kms).await? {
+        return Ok((key, Vec::new()));
+    }
+    let key = kms.crypto.random(32)?;
+    let root_sealed = kms.root_seal(CHECKPOINT_KEY_AAD, key.as_bytes())?;
+    let sealed = SealedCheckpointKey {
+        v: RECORD_VERSION,
+        created_at: now,
+        nonce: root_sealed.nonce.to_vec(),
+        wrapped: root_sealed.wrapped,
+    };
+    let value = serde_json::to_vec(&sealed)
+        .map_err(|_| KmsError::Integrity("audit checkpoint key encoding"))?;
+    // A concurrent first checkpoint stores its own key first: this batch then fails with
+    // AlreadyExists, and the retry finds that key.
+    Ok((
+        key,
+        vec![
+            Write::InsertSystem {
+                name: CHECKPOINT_KEY_NAME.into(),
+                value,
+            },
+            root_sealed.guard,
+        ],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AuthMethod, EventDraft, Protocol, GENESIS_HASH};
+    use crate::ids::{PrincipalName, RequestId};
+
+    const KEY: &[u8] = &[7; 32];
+
+    fn draft(action: &str, detail: Option<String>) -> EventDraft {
+        EventDraft {
+            time: Timestamp::from_millis(1),
+            tenant: None,
+            principal: PrincipalName::system(),
+            auth_method: AuthMethod::System,
+            protocol: Protocol::Internal,
+            action: action.into(),
+            key: None,
+            key_version: None,
+            outcome: Outcome::Ok,
+            error_code: None,
+            compromised_key_used: false,
+            detail,
+            request_id: RequestId("r".into()),
+            peer: None,
+        }
+    }
+
+    /// A chain of `n` events with a checkpoint of the head after each event in `at`.
+    fn chain(n: usize, at: &[usize], key: &[u8]) -> Vec<AuditEvent> {
+        let mut out: Vec<AuditEvent> = Vec::new();
+        let push = |out: &mut Vec<AuditEvent>, d: EventDraft| {
+            let (seq, hash) = out
+                .last()
+                .map_or((0, GENESIS_HASH.to_owned()), |e| (e.seq, e.hash.clone()));
+            out.push(d.seal(seq, &hash));
+        };
+        for i in 0..n {
+            push(&mut out, draft(&format!("a{i}"), None));
+            if at.contains(&i) {
+                let head = out.last().expect("event");
+                let cp = Checkpoint::new(key, head.seq, &head.hash);
+                push(&mut out, draft(CHECKPOINT_ACTION, Some(cp.detail())));
+            }
+        }
+        out
+    }
+
+    fn verify(events: &[AuditEvent], key: Option<&[u8]>) -> Result<CheckpointVerifier, ChainBreak> {
+        crate::audit::verify_chain(events)?;
+        let mut v = CheckpointVerifier::new(key.map(|k| SecretBytes::new(k.to_vec())));
+        for e in events {
+            if let Some(lookup) = v.feed(e)? {
+                let stored = events.iter().find(|x| x.seq == lookup.checkpoint.seq);
+                v.confirm(
+                    lookup.at,
+                    &lookup.checkpoint,
+                    stored.map(|x| x.hash.as_str()),
+                )?;
+            }
+        }
+        Ok(v)
+    }
+
+    /// Rewrites the chain from `from` on as an attacker with database access can: every hash
+    /// recomputed, checkpoint details kept as they were.
+    fn rehash(events: &mut [AuditEvent]) {
+        let mut prev = (0, GENESIS_HASH.to_owned());
+        for e in events.iter_mut() {
+            e.prev_hash = prev.1.clone();
+            e.hash = String::new();
+            e.hash = crate::audit::event_hash(e);
+            prev = (e.seq, e.hash.clone());
+        }
+    }
+
+    #[test]
+    fn the_detail_round_trips_and_anything_else_is_refused() {
+        let cp = Checkpoint::new(KEY, 42, &"ab".repeat(32));
+        assert_eq!(Checkpoint::parse(&cp.detail()), Some(cp.clone()));
+        assert!(cp.verify(KEY));
+        assert!(!cp.verify(&[8; 32]));
+        for bad in [
+            String::new(),
+            format!("{} ", cp.detail()),
+            cp.detail().replace("head", "tail"),
+            cp.detail().replace("42", "-42"),
+            format!("head 42 {} mac {}", "ab".repeat(31), cp.mac),
+            format!("head 42 {} mac {}z", cp.hash, &cp.mac[1..]),
+        ] {
+            assert_eq!(Checkpoint::parse(&bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn checkpoints_of_an_intact_chain_verify() {
+        let events = chain(10, &[2, 6], KEY);
+        let v = verify(&events, Some(KEY)).expect("intact");
+        assert_eq!(v.checkpoints, 2);
+        // a2 is event 3 and its checkpoint event 4; a6 is event 8.
+        assert_eq!(v.last, Some(8));
+    }
+
+    #[test]
+    fn a_rewrite_before_a_checkpoint_is_found_even_with_every_hash_recomputed() {
+        let mut events = chain(10, &[2, 6], KEY);
+        events[5].action = "a-forged".into();
+        rehash(&mut events);
+        assert!(
+            crate::audit::verify_chain(&events).is_ok(),
+            "the chain alone is fooled"
+        );
+        assert_eq!(
+            verify(&events, Some(KEY)).err(),
+            Some(ChainBreak::CheckpointMismatch { seq: 9, covers: 8 })
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_made_without_the_key_or_altered_is_forged() {
+        let events = chain(5, &[2], &[9; 32]);
+        assert_eq!(
+            verify(&events, Some(KEY)).err(),
+            Some(ChainBreak::ForgedCheckpoint { seq: 4 })
+        );
+        assert_eq!(
+            verify(&chain(5, &[2], KEY), None).err(),
+            Some(ChainBreak::ForgedCheckpoint { seq: 4 }),
+            "no key was ever made"
+        );
+        let mut events = chain(5, &[2], KEY);
+        let detail = events[3].detail.clone().expect("detail");
+        events[3].detail = Some(detail.replacen("head 3", "head 2", 1));
+        rehash(&mut events);
+        assert_eq!(
+            verify(&events, Some(KEY)).err(),
+            Some(ChainBreak::ForgedCheckpoint { seq: 4 })
+        );
+    }
+
+    #[test]
+    fn a_refused_checkpoint_request_attests_nothing() {
+        let mut events = chain(3, &[], KEY);
+        let mut refused = draft(CHECKPOINT_ACTION, None);
+        refused.outcome = Outcome::Denied;
+        let head = events.last().expect("event");
+        events.push(refused.seal(head.seq, &head.hash));
+        assert_eq!(verify(&events, Some(KEY)).expect("ok").checkpoints, 0);
+    }
+
+    #[test]
+    fn a_checkpoint_far_behind_its_head_is_looked_up() {
+        let mut events = chain(WINDOW + 10, &[], KEY);
+        let attested = events[4].clone();
+        let cp = Checkpoint::new(KEY, attested.seq, &attested.hash);
+        let head = events.last().expect("event");
+        events.push(draft(CHECKPOINT_ACTION, Some(cp.detail())).seal(head.seq, &head.hash));
+        let v = verify(&events, Some(KEY)).expect("looked up");
+        assert_eq!((v.checkpoints, v.last), (1, Some(5)));
+        let mut v = CheckpointVerifier::new(Some(SecretBytes::new(KEY.to_vec())));
+        let mut lookups = Vec::new();
+        for e in &events {
+            lookups.extend(v.feed(e).expect("fed"));
+        }
+        let [lookup] = lookups.as_slice() else {
+            panic!("one lookup: {lookups:?}");
+        };
+        assert_eq!(
+            v.confirm(lookup.at, &lookup.checkpoint, Some(&"0".repeat(64))),
+            Err(ChainBreak::CheckpointMismatch {
+                seq: lookup.at,
+                covers: 5
+            })
+        );
+    }
+}
