@@ -819,6 +819,21 @@ pub enum AuditCommand {
     Verify,
     /// Write a signed checkpoint of the chain's head now (auditors, administrators).
     Checkpoint,
+    /// Print the public key that verifies checkpoints (PEM), to keep apart from the server.
+    CheckpointKey {
+        /// Write it to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Verify an exported trail offline (no server): the hash chain, and the checkpoints when
+    /// given the public key; exit code 0 when intact, 2 when broken.
+    VerifyFile {
+        /// The export (`audit export --out`), from event 1.
+        file: PathBuf,
+        /// The checkpoint public key (`audit checkpoint-key`), PEM.
+        #[arg(long, value_name = "PEM")]
+        public_key: Option<PathBuf>,
+    },
     /// Export events as JSON lines, following pages to the end.
     Export {
         /// First sequence number.

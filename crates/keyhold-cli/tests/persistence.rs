@@ -314,6 +314,95 @@ fn events_cut_from_the_end_of_the_chain_are_found_while_the_server_runs() {
     assert!(text.contains("removed from its end"), "{text}");
 }
 
+#[test]
+fn an_exported_trail_is_verified_offline_with_the_checkpoint_public_key() {
+    let dir = TempDir::new("offline");
+    let s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let auditor = s.token(&admin, "a", "auditor");
+    let manager = s.token(&admin, "m", "key-manager");
+    s.ok(
+        &manager,
+        &["key", "create", "--alg", "aes-256", "--name", "x"],
+    );
+    s.ok(&auditor, &["audit", "checkpoint"]);
+    let trail = dir.0.join("trail.jsonl");
+    let key = dir.0.join("checkpoint.pem");
+    s.ok(
+        &auditor,
+        &["audit", "checkpoint-key", "--out", key.to_str().unwrap()],
+    );
+    s.ok(
+        &auditor,
+        &["audit", "export", "--out", trail.to_str().unwrap()],
+    );
+    let offline = |file: &std::path::Path, with_key: bool| {
+        let mut args = vec!["--json", "audit", "verify-file", file.to_str().unwrap()];
+        if with_key {
+            args.extend(["--public-key", key.to_str().unwrap()]);
+        }
+        // No server is needed: the address points nowhere.
+        let out = Command::new(BIN)
+            .args(&args)
+            .env("KEYHOLD_ADDR", "https://127.0.0.1:9")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text)
+    };
+    let (code, text) = offline(&trail, true);
+    assert_eq!(code, Some(0), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        v["checkpoints"].as_u64().unwrap() >= 2,
+        "start-up and request: {v}"
+    );
+
+    // A copy rewritten with recomputed hashes passes the chain alone, not the checkpoints.
+    let mut events: Vec<keyhold_core::audit::AuditEvent> = std::fs::read_to_string(&trail)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let target = events
+        .iter()
+        .position(|e| e.action == "key.create")
+        .unwrap();
+    events[target].action = "key.cre8te".into();
+    let mut prev = keyhold_core::audit::GENESIS_HASH.to_owned();
+    for e in &mut events {
+        e.prev_hash = prev;
+        e.hash = String::new();
+        e.hash = keyhold_core::audit::event_hash(e);
+        prev = e.hash.clone();
+    }
+    let forged = dir.0.join("forged.jsonl");
+    let lines: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    std::fs::write(&forged, lines.join("\n")).unwrap();
+    assert_eq!(
+        offline(&forged, false).0,
+        Some(0),
+        "the hash chain alone is fooled"
+    );
+    let (code, text) = offline(&forged, true);
+    assert_eq!(code, Some(2), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["problem"]["problem"], "checkpoint-mismatch", "{v}");
+
+    // A line removed breaks the chain itself.
+    let exported = std::fs::read_to_string(&trail).unwrap();
+    let mut cut: Vec<&str> = exported.lines().collect();
+    cut.remove(1);
+    std::fs::write(&forged, cut.join("\n")).unwrap();
+    let (code, text) = offline(&forged, false);
+    assert_eq!(code, Some(2), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["problem"]["problem"], "unlinked", "{v}");
+}
+
 /// Every audit event of the database, in order.
 fn read_chain(db: &std::path::Path) -> Vec<keyhold_core::audit::AuditEvent> {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -11,13 +11,13 @@ use std::marker::PhantomData;
 use keyhold_core::ids::{ApprovalId, GrantId, TokenId};
 use keyhold_core::model::Grant;
 use keyhold_core::ops::{
-    AliasList, AuditCheckpointResponse, AuditExportResponse, AuditVerifyResponse, CreateAlias,
-    CreateGrant, CreateKey, CreateToken, Decrypt, DecryptResponse, Encrypt, EncryptResponse,
-    GenerateDataKey, GenerateDataKeyResponse, GenerateMac, GrantList, ImportKey, ImportParameters,
-    KeyInfo, KeyList, ListGrants, ListKeys, MacResponse, PublicKeyResponse, RandomResponse,
-    ReEncrypt, ReEncryptResponse, RekeyUnseal, Report, ReportOut, RootKeyRotation, Sign,
-    SignResponse, TokenInfo, TokenList, UnsealRekey, UpdateKey, Verify, VerifyMac, VerifyResponse,
-    WhoAmIResponse,
+    AliasList, AuditCheckpointKeyResponse, AuditCheckpointResponse, AuditExportResponse,
+    AuditVerifyResponse, CreateAlias, CreateGrant, CreateKey, CreateToken, Decrypt,
+    DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey, GenerateDataKeyResponse,
+    GenerateMac, GrantList, ImportKey, ImportParameters, KeyInfo, KeyList, ListGrants, ListKeys,
+    MacResponse, PublicKeyResponse, RandomResponse, ReEncrypt, ReEncryptResponse, RekeyUnseal,
+    Report, ReportOut, RootKeyRotation, Sign, SignResponse, TokenInfo, TokenList, UnsealRekey,
+    UpdateKey, Verify, VerifyMac, VerifyResponse, WhoAmIResponse,
 };
 use keyhold_core::ops::{
     ApprovalList, ApprovalPolicyInfo, DutiesInfo, PolicyHistoryList, PolicyTarget,
@@ -475,6 +475,11 @@ pub fn audit_verify() -> ApiRequest<AuditVerifyResponse> {
 /// `POST /v1/audit/checkpoint`.
 pub fn audit_checkpoint() -> ApiRequest<AuditCheckpointResponse> {
     ApiRequest::post(&["v1", "audit", "checkpoint"]).json(&serde_json::json!({}))
+}
+
+/// `GET /v1/audit/checkpoint-key`.
+pub fn audit_checkpoint_key() -> ApiRequest<AuditCheckpointKeyResponse> {
+    ApiRequest::get(&["v1", "audit", "checkpoint-key"])
 }
 
 /// `GET /v1/audit/events`: one page of events from `from_seq`.

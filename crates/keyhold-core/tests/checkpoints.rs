@@ -116,3 +116,71 @@ async fn checkpoints_verify_across_a_root_rotation_and_an_unseal() {
     assert!(v.ok, "{v:?}");
     assert_eq!(v.checkpoints, 2);
 }
+
+async fn checkpoint_key(w: &World) -> AuditCheckpointKeyResponse {
+    match w
+        .run(
+            &w.auditor,
+            Operation::AuditCheckpointKey(AuditCheckpointKey {}),
+        )
+        .await
+        .unwrap()
+    {
+        Response::AuditCheckpointKey(k) => k,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_public_key_is_published_and_a_replaced_stored_copy_is_refused() {
+    let w = World::new().await;
+    assert!(
+        checkpoint_key(&w).await.public_key_pem.is_none(),
+        "no checkpoint yet"
+    );
+    checkpoint(&w, &w.auditor).await;
+    let pem = checkpoint_key(&w).await.public_key_pem.expect("a key");
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
+    let event = w.store.audit_events(1, 1000).await.unwrap();
+    let made = event
+        .iter()
+        .rfind(|e| e.action == CHECKPOINT_ACTION)
+        .unwrap();
+    let cp = Checkpoint::parse(made.detail.as_deref().unwrap()).unwrap();
+    let spki = keyhold_crypto::Provider::aws_lc()
+        .public_key_from_pem(&pem)
+        .unwrap();
+    assert!(
+        cp.verify(&spki),
+        "the published key verifies the checkpoint"
+    );
+
+    // Whoever writes the database swaps the stored public key for one of their own.
+    let raw = w
+        .store
+        .system_value("audit-checkpoint-key")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut record: keyhold_core::checkpoint::SealedCheckpointKey =
+        serde_json::from_slice(&raw).unwrap();
+    let other = keyhold_crypto::Provider::aws_lc()
+        .generate(Algorithm::Ed25519)
+        .unwrap();
+    record.public = other.public.unwrap();
+    w.store
+        .commit(keyhold_core::store::WriteBatch(vec![
+            keyhold_core::store::Write::UpdateSystem {
+                name: "audit-checkpoint-key".into(),
+                value: serde_json::to_vec(&record).unwrap(),
+                expected: raw,
+            },
+        ]))
+        .await
+        .unwrap();
+    let e = w
+        .run(&w.auditor, Operation::AuditVerify(AuditVerify {}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Internal, "{e}");
+}

@@ -516,6 +516,11 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, Operation, &'static [Role])> {
             &[A, AU],
         ),
         (
+            "audit checkpoint key",
+            Operation::AuditCheckpointKey(AuditCheckpointKey {}),
+            &[A, AU],
+        ),
+        (
             "show approval policy",
             Operation::GetApprovalPolicy(GetApprovalPolicy {}),
             &[A, M, U, AU],

@@ -9,7 +9,7 @@ use keyhold_client::api;
 use keyhold_core::clock::{Clock, SystemClock};
 use keyhold_core::ids::{GrantId, KeyRef, TokenId};
 use keyhold_core::model::{Conditions, Grant, Grantee};
-use keyhold_core::ops::{CreateGrant, CreateToken, ListGrants, TokenInfo};
+use keyhold_core::ops::{AuditVerifyResponse, CreateGrant, CreateToken, ListGrants, TokenInfo};
 
 use crate::args::{
     AuditCommand, GrantCommand, KmipClientCommand, TenantCommand, TokenCommand, TrustAnchorCommand,
@@ -208,43 +208,38 @@ pub async fn audit(ctx: &Ctx, command: AuditCommand) -> Result<ExitCode, CliErro
     match command {
         AuditCommand::Verify => {
             let reply = ctx.fetch(api::audit_verify()).await?;
-            ctx.show(&reply, |o, r| match &r.problem {
-                None => kv(
-                    o,
-                    &[
-                        ("audit", "ok".into()),
-                        ("events", r.events.to_string()),
-                        ("head", format!("{} {}", r.head_seq, r.head_hash)),
-                        (
-                            "checkpoints",
-                            match r.last_checkpoint {
-                                Some(seq) => format!(
-                                    "{} verified, the last attests event {seq}; {} events after it",
-                                    r.checkpoints, r.unanchored
-                                ),
-                                None => format!("none yet; {} events unanchored", r.unanchored),
-                            },
-                        ),
-                    ],
-                ),
-                Some(p) => kv(
-                    o,
-                    &[
-                        ("audit", "BROKEN".into()),
-                        ("problem", p.to_string()),
-                        (
-                            "verified",
-                            format!("{} events, up to {}", r.events, r.head_seq),
-                        ),
-                    ],
-                ),
-            })?;
-            let ok = reply.value.ok && reply.value.problem.is_none();
-            Ok(if ok {
-                ExitCode::SUCCESS
+            ctx.show(&reply, print_verification)?;
+            Ok(verification_exit(&reply.value))
+        }
+        AuditCommand::VerifyFile { file, public_key } => {
+            let result = super::audit_file::verify(&file, public_key.as_deref())?;
+            let mut out = io::stdout().lock();
+            if ctx.json {
+                crate::output::print_json(&mut out, &serde_json::to_value(&result)?)?;
             } else {
-                ExitCode::from(2)
-            })
+                print_verification(&mut out, &result)?;
+                if public_key.is_none() {
+                    kv(
+                        &mut out,
+                        &[("note", "checkpoints not checked: give --public-key".into())],
+                    )?;
+                }
+            }
+            out.flush()?;
+            Ok(verification_exit(&result))
+        }
+        AuditCommand::CheckpointKey { out } => {
+            let reply = ctx.fetch(api::audit_checkpoint_key()).await?;
+            let Some(pem) = reply.value.public_key_pem.clone() else {
+                return Err(CliError::Input(
+                    "no checkpoint has been made yet (keyhold audit checkpoint makes one)".into(),
+                ));
+            };
+            match out {
+                Some(path) => std::fs::write(&path, pem).map_err(|e| CliError::file(&path, e))?,
+                None => ctx.show(&reply, |o, _| write!(o, "{pem}"))?,
+            }
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Checkpoint => {
             let reply = ctx.fetch(api::audit_checkpoint()).await?;
@@ -260,6 +255,50 @@ pub async fn audit(ctx: &Ctx, command: AuditCommand) -> Result<ExitCode, CliErro
             export(ctx, from, out).await?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The human form of a verification, from the server or of a file.
+fn print_verification(o: &mut impl Write, r: &AuditVerifyResponse) -> io::Result<()> {
+    match &r.problem {
+        None => kv(
+            o,
+            &[
+                ("audit", "ok".into()),
+                ("events", r.events.to_string()),
+                ("head", format!("{} {}", r.head_seq, r.head_hash)),
+                (
+                    "checkpoints",
+                    match r.last_checkpoint {
+                        Some(seq) => format!(
+                            "{} verified, the last attests event {seq}; {} events after it",
+                            r.checkpoints, r.unanchored
+                        ),
+                        None => format!("none verified; {} events unanchored", r.unanchored),
+                    },
+                ),
+            ],
+        ),
+        Some(p) => kv(
+            o,
+            &[
+                ("audit", "BROKEN".into()),
+                ("problem", p.to_string()),
+                (
+                    "verified",
+                    format!("{} events, up to {}", r.events, r.head_seq),
+                ),
+            ],
+        ),
+    }
+}
+
+/// 0 when intact, 2 when broken.
+fn verification_exit(r: &AuditVerifyResponse) -> ExitCode {
+    if r.ok && r.problem.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod admin;
 mod approvals;
+mod audit_file;
 mod backup;
 mod crypto;
 mod files;

@@ -95,7 +95,8 @@ impl AuditVerify {
         let made_here = cx.kms.last_checkpoint();
         let stored_head = cx.kms.store.audit_head().await?;
         let mut v = ChainVerifier::default();
-        let mut cps = CheckpointVerifier::new(checkpoint::existing_key(cx.kms).await?);
+        let public = checkpoint::existing_key(cx.kms).await?.map(|k| k.public);
+        let mut cps = CheckpointVerifier::new(public);
         let mut from = 1;
         let mut problem = None;
         let scope = (!cx.caller.tenant.is_default()).then(|| cx.caller.tenant.clone());
@@ -169,6 +170,41 @@ impl AuditVerify {
             Some(p) => p.to_string(),
         };
         Ok(Done::new(Response::AuditVerify(response)).detail(detail))
+    }
+}
+
+/// Request: the public half of the checkpoint key (auditors and administrators), to verify
+/// checkpoints offline.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditCheckpointKey {}
+
+/// The checkpoint key's public half.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditCheckpointKeyResponse {
+    /// Ed25519 public key, PEM (SubjectPublicKeyInfo); absent until the first checkpoint.
+    pub public_key_pem: Option<String>,
+    /// When the key was made.
+    pub created_at: Option<crate::clock::Timestamp>,
+}
+
+impl AuditCheckpointKey {
+    pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
+        cx.require(
+            &[Role::Auditor, Role::Admin],
+            "only auditors and administrators read the audit checkpoint key",
+        )?;
+        let key = checkpoint::existing_key(cx.kms).await?;
+        Ok(Done::new(Response::AuditCheckpointKey(
+            AuditCheckpointKeyResponse {
+                public_key_pem: key
+                    .as_ref()
+                    .map(|k| cx.kms.crypto.public_key_pem(&k.public)),
+                created_at: key.map(|k| k.created_at),
+            },
+        )))
     }
 }
 

@@ -42,8 +42,8 @@ pub use approvals::{
     ApprovalList, ApproveRequest, ListApprovals, RejectRequest, ShowApproval, StoredOperation,
 };
 pub use audit_ops::{
-    AuditCheckpoint, AuditCheckpointResponse, AuditExport, AuditExportResponse, AuditVerify,
-    AuditVerifyResponse,
+    AuditCheckpoint, AuditCheckpointKey, AuditCheckpointKeyResponse, AuditCheckpointResponse,
+    AuditExport, AuditExportResponse, AuditVerify, AuditVerifyResponse,
 };
 pub use change_state::{ChangeState, StateChange};
 pub use cipher::{
@@ -185,6 +185,8 @@ pub enum Operation {
     AuditExport(AuditExport),
     /// See [`AuditCheckpoint`].
     AuditCheckpoint(AuditCheckpoint),
+    /// See [`AuditCheckpointKey`].
+    AuditCheckpointKey(AuditCheckpointKey),
     /// See [`WhoAmI`].
     WhoAmI(WhoAmI),
     /// See [`CreateKeyPair`].
@@ -292,6 +294,8 @@ pub enum Response {
     AuditExport(AuditExportResponse),
     /// The head a new checkpoint attests.
     AuditCheckpoint(AuditCheckpointResponse),
+    /// The checkpoint key's public half.
+    AuditCheckpointKey(AuditCheckpointKeyResponse),
     /// The caller.
     WhoAmI(WhoAmIResponse),
     /// Both halves of a new key pair.
@@ -368,6 +372,7 @@ impl Operation {
             Self::AuditVerify(_) => "audit.verify",
             Self::AuditExport(_) => "audit.export",
             Self::AuditCheckpoint(_) => crate::checkpoint::CHECKPOINT_ACTION,
+            Self::AuditCheckpointKey(_) => "audit.checkpoint-key",
             Self::WhoAmI(_) => "whoami",
             Self::CreateKeyPair(_) => "key.create-pair",
             Self::RegisterKey(_) => "key.register",
@@ -625,6 +630,7 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::AuditVerify(o) => o.execute(cx).await,
         Operation::AuditExport(o) => o.execute(cx).await,
         Operation::AuditCheckpoint(o) => o.execute(cx).await,
+        Operation::AuditCheckpointKey(o) => o.execute(cx).await,
         Operation::WhoAmI(o) => o.execute(cx).await,
         Operation::CreateKeyPair(o) => o.execute(cx).await,
         Operation::RegisterKey(o) => o.execute(cx).await,

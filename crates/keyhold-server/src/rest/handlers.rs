@@ -389,6 +389,17 @@ pub async fn audit_checkpoint(state: AppState, ctx: Ctx) -> ApiResult {
     run(&state, ctx, Operation::AuditCheckpoint(AuditCheckpoint {})).await
 }
 
+/// The public key that verifies audit checkpoints, PEM (auditors, administrators).
+#[utoipa::path(get, path = "/v1/audit/checkpoint-key", tag = "audit", responses((status = 200, body = AuditCheckpointKeyResponse)))]
+pub async fn audit_checkpoint_key(state: AppState, ctx: Ctx) -> ApiResult {
+    run(
+        &state,
+        ctx,
+        Operation::AuditCheckpointKey(AuditCheckpointKey {}),
+    )
+    .await
+}
+
 /// A compliance report (auditors): `kind` keys, access, usage (with `from`/`to`) or approvals.
 #[utoipa::path(get, path = "/v1/reports", tag = "audit", params(Report), responses((status = 200, body = ReportOut)))]
 pub async fn report(state: AppState, ctx: Ctx, ApiQuery(req): ApiQuery<Report>) -> ApiResult {

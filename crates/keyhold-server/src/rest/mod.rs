@@ -130,6 +130,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/audit/verify", get(handlers::audit_verify))
         .route("/v1/audit/events", get(handlers::audit_events))
         .route("/v1/audit/checkpoint", post(handlers::audit_checkpoint))
+        .route(
+            "/v1/audit/checkpoint-key",
+            get(handlers::audit_checkpoint_key),
+        )
         .route("/v1/reports", get(handlers::report))
         .route("/v1/whoami", get(handlers::whoami))
         .route(

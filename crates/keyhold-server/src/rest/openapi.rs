@@ -19,7 +19,7 @@ use super::handlers;
         handlers::list_aliases, handlers::create_alias, handlers::delete_alias,
         handlers::list_tokens, handlers::create_token, handlers::revoke_token,
         handlers::list_grants, handlers::create_grant, handlers::revoke_grant,
-        handlers::audit_verify, handlers::audit_events, handlers::audit_checkpoint, handlers::whoami, handlers::rotate_root, handlers::report,
+        handlers::audit_verify, handlers::audit_events, handlers::audit_checkpoint, handlers::audit_checkpoint_key, handlers::whoami, handlers::rotate_root, handlers::report,
         handlers::rekey_unseal,
         handlers::add_client_cert, handlers::list_client_certs, handlers::revoke_client_cert,
         handlers::create_tenant, handlers::list_tenants, handlers::disable_tenant, handlers::enable_tenant,
