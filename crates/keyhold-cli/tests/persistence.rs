@@ -216,15 +216,7 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
 
 #[test]
 fn tampering_with_an_audit_row_is_detected() {
-    let dir = TempDir::new("tamper");
-    let mut s = Server::dev(&dir.0);
-    let admin = s.admin_token();
-    let auditor = s.token(&admin, "a", "auditor");
-    let manager = s.token(&admin, "m", "key-manager");
-    s.ok(
-        &manager,
-        &["key", "create", "--alg", "aes-256", "--name", "x"],
-    );
+    let (dir, mut s, auditor) = server_with_a_key("tamper");
     assert_eq!(s.json(&auditor, &["audit", "verify"])["ok"], true);
     s.stop();
 
@@ -247,10 +239,11 @@ fn tampering_with_an_audit_row_is_detected() {
     assert!(text.contains("removed or reordered"), "{text}");
 }
 
-#[test]
-fn a_consistent_rewrite_of_the_chain_is_found_by_its_signed_checkpoints() {
-    let dir = TempDir::new("rewrite");
-    let mut s = Server::dev(&dir.0);
+/// A dev server in a new directory tagged `tag`, with one key created (so that the chain has a
+/// `key.create` event); returns an auditor's token.
+fn server_with_a_key(tag: &str) -> (TempDir, Server, String) {
+    let dir = TempDir::new(tag);
+    let s = Server::dev(&dir.0);
     let admin = s.admin_token();
     let auditor = s.token(&admin, "a", "auditor");
     let manager = s.token(&admin, "m", "key-manager");
@@ -258,6 +251,33 @@ fn a_consistent_rewrite_of_the_chain_is_found_by_its_signed_checkpoints() {
         &manager,
         &["key", "create", "--alg", "aes-256", "--name", "x"],
     );
+    (dir, s, auditor)
+}
+
+/// Renames the `key.create` event and recomputes every hash, as someone with write access to
+/// the trail can: the hash chain alone then verifies.
+fn rewrite_consistently(events: &mut [keyhold_core::audit::AuditEvent]) {
+    let target = events
+        .iter()
+        .position(|e| e.action == "key.create")
+        .unwrap();
+    events[target].action = "key.cre8te".into();
+    let mut prev = keyhold_core::audit::GENESIS_HASH.to_owned();
+    for e in events.iter_mut() {
+        e.prev_hash = prev;
+        e.hash = String::new();
+        e.hash = keyhold_core::audit::event_hash(e);
+        prev = e.hash.clone();
+    }
+    assert_eq!(
+        keyhold_core::audit::verify_chain(events.iter()),
+        Ok(events.len() as u64)
+    );
+}
+
+#[test]
+fn a_consistent_rewrite_of_the_chain_is_found_by_its_signed_checkpoints() {
+    let (dir, mut s, auditor) = server_with_a_key("rewrite");
     let made = s.json(&auditor, &["audit", "checkpoint"]);
     let attested = made["seq"].as_u64().unwrap();
     let v = s.json(&auditor, &["audit", "verify"]);
@@ -269,23 +289,10 @@ fn a_consistent_rewrite_of_the_chain_is_found_by_its_signed_checkpoints() {
     // recomputes every hash after it, so that the hash chain alone verifies.
     let db = dir.0.join("keyhold.db");
     let mut events = read_chain(&db);
-    let target = events
+    assert!(events
         .iter()
-        .position(|e| e.action == "key.create")
-        .unwrap();
-    assert!(events[target].seq <= attested);
-    events[target].action = "key.cre8te".into();
-    let mut prev = keyhold_core::audit::GENESIS_HASH.to_owned();
-    for e in &mut events {
-        e.prev_hash = prev;
-        e.hash = String::new();
-        e.hash = keyhold_core::audit::event_hash(e);
-        prev = e.hash.clone();
-    }
-    assert_eq!(
-        keyhold_core::audit::verify_chain(&events),
-        Ok(events.len() as u64)
-    );
+        .any(|e| e.action == "key.create" && e.seq <= attested));
+    rewrite_consistently(&mut events);
     write_chain(&db, &events);
 
     s.restart();
@@ -316,15 +323,7 @@ fn events_cut_from_the_end_of_the_chain_are_found_while_the_server_runs() {
 
 #[test]
 fn an_exported_trail_is_verified_offline_with_the_checkpoint_public_key() {
-    let dir = TempDir::new("offline");
-    let s = Server::dev(&dir.0);
-    let admin = s.admin_token();
-    let auditor = s.token(&admin, "a", "auditor");
-    let manager = s.token(&admin, "m", "key-manager");
-    s.ok(
-        &manager,
-        &["key", "create", "--alg", "aes-256", "--name", "x"],
-    );
+    let (dir, s, auditor) = server_with_a_key("offline");
     s.ok(&auditor, &["audit", "checkpoint"]);
     let trail = dir.0.join("trail.jsonl");
     let key = dir.0.join("checkpoint.pem");
@@ -364,18 +363,7 @@ fn an_exported_trail_is_verified_offline_with_the_checkpoint_public_key() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let target = events
-        .iter()
-        .position(|e| e.action == "key.create")
-        .unwrap();
-    events[target].action = "key.cre8te".into();
-    let mut prev = keyhold_core::audit::GENESIS_HASH.to_owned();
-    for e in &mut events {
-        e.prev_hash = prev;
-        e.hash = String::new();
-        e.hash = keyhold_core::audit::event_hash(e);
-        prev = e.hash.clone();
-    }
+    rewrite_consistently(&mut events);
     let forged = dir.0.join("forged.jsonl");
     let lines: Vec<String> = events
         .iter()

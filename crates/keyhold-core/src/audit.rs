@@ -391,10 +391,11 @@ pub fn verify_chain<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn draft(action: &str) -> EventDraft {
+    /// A system event's draft with `action`.
+    pub(crate) fn draft(action: &str) -> EventDraft {
         EventDraft {
             time: Timestamp::from_millis(1),
             tenant: None,

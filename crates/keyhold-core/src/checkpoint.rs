@@ -105,15 +105,8 @@ impl Checkpoint {
 
     /// Reads [`Checkpoint::detail`] back; `None` unless it has exactly that form.
     pub fn parse(detail: &str) -> Option<Self> {
-        let mut parts = detail.split(' ');
-        let (Some("head"), Some(seq), Some(hash), Some("sig"), Some(sig), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let parts: Vec<&str> = detail.split(' ').collect();
+        let &["head", seq, hash, "sig", sig] = parts.as_slice() else {
             return None;
         };
         let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
@@ -361,8 +354,7 @@ async fn key(kms: &Kms, now: Timestamp) -> Result<(CheckpointKey, Vec<Write>), K
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuthMethod, EventDraft, Protocol, GENESIS_HASH};
-    use crate::ids::{PrincipalName, RequestId};
+    use crate::audit::{EventDraft, GENESIS_HASH};
 
     /// A checkpoint key pair: (private PKCS#8, public SPKI).
     fn pair() -> (Vec<u8>, Vec<u8>) {
@@ -374,20 +366,8 @@ mod tests {
 
     fn draft(action: &str, detail: Option<String>) -> EventDraft {
         EventDraft {
-            time: Timestamp::from_millis(1),
-            tenant: None,
-            principal: PrincipalName::system(),
-            auth_method: AuthMethod::System,
-            protocol: Protocol::Internal,
-            action: action.into(),
-            key: None,
-            key_version: None,
-            outcome: Outcome::Ok,
-            error_code: None,
-            compromised_key_used: false,
             detail,
-            request_id: RequestId("r".into()),
-            peer: None,
+            ..crate::audit::tests::draft(action)
         }
     }
 
