@@ -6,12 +6,13 @@ use std::time::Duration;
 use keyhold_core::ids::{GrantId, TokenId};
 use keyhold_core::model::Grant;
 use keyhold_core::ops::{
-    AliasList, AuditCheckpointResponse, AuditExportResponse, AuditVerifyResponse, CreateAlias,
-    CreateGrant, CreateKey, CreateToken, Decrypt, DecryptResponse, Encrypt, EncryptResponse,
-    GenerateDataKey, GenerateDataKeyResponse, GenerateMac, GrantList, ImportKey, ImportParameters,
-    KeyInfo, KeyList, ListGrants, ListKeys, MacResponse, PublicKeyResponse, RandomResponse,
-    ReEncrypt, ReEncryptResponse, Sign, SignResponse, TokenInfo, TokenList, UpdateKey, Verify,
-    VerifyMac, VerifyResponse, WhoAmIResponse,
+    AliasList, AuditCheckpointKeyResponse, AuditCheckpointResponse, AuditExportResponse,
+    AuditVerifyResponse, CreateAlias, CreateGrant, CreateKey, CreateToken, Decrypt,
+    DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey, GenerateDataKeyResponse,
+    GenerateMac, GrantList, ImportKey, ImportParameters, KeyInfo, KeyList, ListGrants, ListKeys,
+    MacResponse, PublicKeyResponse, RandomResponse, ReEncrypt, ReEncryptResponse, Sign,
+    SignResponse, TokenInfo, TokenList, UpdateKey, Verify, VerifyMac, VerifyResponse,
+    WhoAmIResponse,
 };
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Certificate, Url};
@@ -509,6 +510,11 @@ impl Client {
     /// Checkpoints the audit chain now.
     pub async fn audit_checkpoint(&self) -> Result<AuditCheckpointResponse, ClientError> {
         self.send(api::audit_checkpoint()).await
+    }
+
+    /// The public key that verifies checkpoints.
+    pub async fn audit_checkpoint_key(&self) -> Result<AuditCheckpointKeyResponse, ClientError> {
+        self.send(api::audit_checkpoint_key()).await
     }
 
     /// Reads one page of audit events.

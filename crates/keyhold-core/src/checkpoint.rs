@@ -193,19 +193,16 @@ impl CheckpointVerifier {
         if !checkpoint.verify(public) || checkpoint.seq == 0 || checkpoint.seq >= e.seq {
             return Err(forged);
         }
-        let Some(&(first, _)) = self.recent.front() else {
-            return Ok(Some(Lookup {
-                at: e.seq,
-                checkpoint,
-            }));
-        };
-        if checkpoint.seq < first {
-            return Ok(Some(Lookup {
-                at: e.seq,
-                checkpoint,
-            }));
-        }
         // The window holds consecutive events, the last one just before `e`.
+        let first = match self.recent.front() {
+            Some(&(first, _)) if first <= checkpoint.seq => first,
+            _ => {
+                return Ok(Some(Lookup {
+                    at: e.seq,
+                    checkpoint,
+                }))
+            }
+        };
         let index = usize::try_from(checkpoint.seq - first).unwrap_or(usize::MAX);
         let hash = self.recent.get(index).map(|(_, h)| h.clone());
         self.confirm(e.seq, &checkpoint, hash.as_deref())?;

@@ -383,6 +383,9 @@ mod tests {
         let c = parse("").unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8443");
         assert_eq!(c.kms.default_destroy_wait_secs, 30 * 86_400);
+        assert_eq!(c.audit_checkpoint_interval, Duration::from_secs(60));
+        let c = parse("audit_checkpoint_interval = '5m'").unwrap();
+        assert_eq!(c.audit_checkpoint_interval, Duration::from_secs(300));
     }
 
     #[test]
@@ -396,6 +399,10 @@ mod tests {
         let e = parse("[tls]\ncert = 'a.pem'").unwrap_err().to_string();
         assert!(e.contains("together"), "{e}");
         assert!(parse("unknown_field = 1").is_err());
+        let e = parse("audit_checkpoint_interval = '0s'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("audit_checkpoint_interval"), "{e}");
     }
 
     #[test]
