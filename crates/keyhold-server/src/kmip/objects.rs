@@ -2,7 +2,7 @@
 //! core's objects, and Locate's attribute filter.
 
 use keyhold_core::model::ObjectKind;
-use keyhold_core::ops::{ExportedKey, KeyInfo, WrapMode, WrappedBy};
+use keyhold_core::ops::{ExportedKey, KeyInfo, ListKeys, WrapMode, WrappedBy};
 use keyhold_core::SecretBytes;
 use keyhold_kmip::enums::{
     BlockCipherMode, CryptographicAlgorithm, KeyFormatType, ObjectType, ResultReason, State,
@@ -515,6 +515,40 @@ fn encode_wrapped(
 
 /// Whether `k` has every attribute Locate asked for. Attributes Keyhold does not keep match
 /// nothing, so an unknown filter never returns everything by accident.
+/// Listings of the store that together hold every key matching `attrs`, narrowed by an indexed
+/// attribute: a Name (the Keyhold name, or the KMIP name kept as a tag, since KMIP names need not
+/// be unique), an Object Group or a custom attribute. `None` when there is none: then every key
+/// is listed. Whatever is listed is still checked with [`matches`].
+pub fn indexed_filters(attrs: &Attributes) -> Result<Option<Vec<ListKeys>>, Failure> {
+    let tag = |name: &str, value: &str| ListKeys {
+        tag: Some(format!("{name}={value}")),
+        ..ListKeys::default()
+    };
+    if let Some(a) = attrs.get("Name") {
+        let name = a.name_value()?;
+        return Ok(Some(vec![
+            ListKeys {
+                name_prefix: Some(name.clone()),
+                ..ListKeys::default()
+            },
+            tag(convert::TAG_NAME, &name),
+        ]));
+    }
+    if let Some(a) = attrs.get("Object Group") {
+        return Ok(Some(vec![tag(convert::TAG_GROUP, a.value.as_text()?)]));
+    }
+    if let Some(a) = attrs
+        .0
+        .iter()
+        .find(|a| a.name.starts_with("x-") || a.name.starts_with("y-"))
+    {
+        if let Ok(value) = a.value.as_text() {
+            return Ok(Some(vec![tag(&a.name, value)]));
+        }
+    }
+    Ok(None)
+}
+
 pub fn matches(k: &KeyInfo, attrs: &Attributes) -> Result<bool, Failure> {
     for a in &attrs.0 {
         let ok = match a.name.as_str() {
@@ -553,6 +587,41 @@ pub fn matches(k: &KeyInfo, attrs: &Attributes) -> Result<bool, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locate_lists_by_an_indexed_attribute_when_there_is_one() {
+        use keyhold_kmip::Attribute;
+        let text = |name: &str, value: &str| Attribute {
+            name: name.into(),
+            index: None,
+            value: Item::text(tags::by_name(name).unwrap_or(tags::ATTRIBUTE_VALUE), value),
+        };
+        let state = Attribute::standard(Item::enumeration(tags::STATE, 2u32));
+        let filters = |attrs: Vec<Attribute>| {
+            indexed_filters(&Attributes(attrs)).unwrap().map(|f| {
+                f.into_iter()
+                    .map(|l| (l.name_prefix, l.tag))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            filters(vec![state.clone(), text("Name", "payroll")]),
+            Some(vec![
+                (Some("payroll".into()), None),
+                (None, Some("kmip:name=payroll".into())),
+            ]),
+            "the Keyhold name, and the KMIP name kept as a tag"
+        );
+        assert_eq!(
+            filters(vec![text("Object Group", "g=1")]),
+            Some(vec![(None, Some("kmip:object-group=g=1".into()))])
+        );
+        assert_eq!(
+            filters(vec![text("x-owner", "ops")]),
+            Some(vec![(None, Some("x-owner=ops".into()))])
+        );
+        assert_eq!(filters(vec![state]), None, "the whole tenant is listed");
+    }
 
     #[test]
     fn split_key_description_round_trips_through_its_tag() {

@@ -533,28 +533,21 @@ impl Session<'_> {
             .transpose()?
             .unwrap_or(0)
             .max(0) as usize;
-        let mut all = Vec::new();
-        let mut page_token = None;
-        loop {
-            let page = match self
-                .run(Operation::ListKeys(ListKeys {
-                    limit: Some(1000),
-                    page_token,
-                    ..ListKeys::default()
-                }))
-                .await?
-            {
-                Response::Keys(k) => k,
-                _ => return Err(internal()),
-            };
-            for k in page.keys {
-                if !k.state.is_destroyed() && super::objects::matches(&k, &attrs)? {
+        // The store narrows the listing by an indexed attribute when the request has one; every
+        // attribute is then checked here.
+        let listings = match super::objects::indexed_filters(&attrs)? {
+            Some(filters) => filters,
+            None => vec![ListKeys::default()],
+        };
+        let mut all: Vec<KeyInfo> = Vec::new();
+        for filter in listings {
+            for k in self.list_all(filter).await? {
+                if !k.state.is_destroyed()
+                    && super::objects::matches(&k, &attrs)?
+                    && !all.iter().any(|seen| seen.id == k.id)
+                {
                     all.push(k);
                 }
-            }
-            match page.next_page {
-                Some(t) => page_token = Some(t),
-                None => break,
             }
         }
         all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
@@ -578,6 +571,30 @@ impl Session<'_> {
         }
         out.extend(ids.iter().map(|id| Self::uid_item(id)));
         Ok(out)
+    }
+
+    /// Every key of the caller's tenant that `filter` lists, page after page.
+    async fn list_all(&mut self, filter: ListKeys) -> Result<Vec<KeyInfo>, Failure> {
+        let mut all = Vec::new();
+        let mut page_token = None;
+        loop {
+            let page = match self
+                .run(Operation::ListKeys(ListKeys {
+                    limit: Some(1000),
+                    page_token,
+                    ..filter.clone()
+                }))
+                .await?
+            {
+                Response::Keys(k) => k,
+                _ => return Err(internal()),
+            };
+            all.extend(page.keys);
+            match page.next_page {
+                Some(t) => page_token = Some(t),
+                None => return Ok(all),
+            }
+        }
     }
 
     async fn get(&mut self, payload: &Item) -> Out {
