@@ -169,6 +169,10 @@ pub enum KeyCommand {
     Import(ImportArgs),
     /// Print the public key (PEM) of an asymmetric key.
     PublicKey(PublicKeyArgs),
+    /// Derive a new AES or HMAC key from a key with usage derive (PBKDF2, HKDF, SP 800-108).
+    Derive(DeriveArgs),
+    /// Export a version's material, wrapped under another AES key of the tenant or in the clear.
+    Export(ExportArgs),
     /// Manage aliases (alias/…).
     #[command(subcommand)]
     Alias(AliasCommand),
@@ -337,6 +341,57 @@ pub struct ImportArgs {
     pub key: Option<String>,
     #[command(flatten)]
     pub spec: SpecArgs,
+}
+
+/// `key derive`.
+#[derive(Debug, Args)]
+pub struct DeriveArgs {
+    /// The base: key id, name or alias/… with usage derive.
+    #[arg(value_name = "BASE")]
+    pub base: String,
+    /// The new key's algorithm: aes-128/192/256 or hmac-sha256/384/512.
+    #[arg(long = "alg", value_parser = parse::algorithm, value_name = "ALG")]
+    pub algorithm: Algorithm,
+    /// pbkdf2, hkdf or sp800-108-counter.
+    #[arg(long, value_name = "METHOD")]
+    pub method: String,
+    /// The hash of the PRF (or of HKDF): sha256, sha384 or sha512.
+    #[arg(long, default_value = "sha256")]
+    pub hash: String,
+    /// Salt, base64 (pbkdf2: required; hkdf: optional).
+    #[arg(long, value_name = "BASE64")]
+    pub salt: Option<String>,
+    /// HKDF info, base64.
+    #[arg(long, value_name = "BASE64")]
+    pub info: Option<String>,
+    /// SP 800-108 label and context, base64.
+    #[arg(long, value_name = "BASE64")]
+    pub context: Option<String>,
+    /// PBKDF2 iterations.
+    #[arg(long)]
+    pub iterations: Option<u32>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+}
+
+/// `key export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Key id, name or alias/….
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Version (default: current).
+    #[arg(long, value_parser = parse::positive_u32)]
+    pub version: Option<u32>,
+    /// Wrap the material under this AES key of the tenant (which needs an encrypt grant).
+    #[arg(long, value_name = "KEY")]
+    pub wrap_key: Option<String>,
+    /// aes-key-wrap (RFC 3394) or aes-key-wrap-pad (RFC 5649, any length).
+    #[arg(long, default_value = "aes-key-wrap-pad", requires = "wrap_key")]
+    pub wrap_mode: String,
+    /// Write the material's bytes to this file (mode 0600) instead of printing them in base64.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `key public-key`.

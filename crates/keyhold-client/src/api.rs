@@ -13,11 +13,12 @@ use keyhold_core::model::Grant;
 use keyhold_core::ops::{
     AliasList, AuditCheckpointKeyResponse, AuditCheckpointResponse, AuditExportResponse,
     AuditVerifyResponse, CreateAlias, CreateGrant, CreateKey, CreateToken, Decrypt,
-    DecryptResponse, Encrypt, EncryptResponse, GenerateDataKey, GenerateDataKeyResponse,
-    GenerateMac, GrantList, ImportKey, ImportParameters, KeyInfo, KeyList, ListGrants, ListKeys,
-    MacResponse, PublicKeyResponse, RandomResponse, ReEncrypt, ReEncryptResponse, RekeyUnseal,
-    Report, ReportOut, RootKeyRotation, Sign, SignResponse, TokenInfo, TokenList, UnsealRekey,
-    UpdateKey, Verify, VerifyMac, VerifyResponse, WhoAmIResponse,
+    DecryptResponse, DeriveKey, Encrypt, EncryptResponse, ExportKey, ExportedKey, GenerateDataKey,
+    GenerateDataKeyResponse, GenerateMac, GrantList, ImportKey, ImportParameters, KeyInfo, KeyList,
+    ListGrants, ListKeys, MacResponse, PublicKeyResponse, RandomResponse, ReEncrypt,
+    ReEncryptResponse, RekeyUnseal, Report, ReportOut, RootKeyRotation, Sign, SignResponse,
+    TokenInfo, TokenList, UnsealRekey, UpdateKey, Verify, VerifyMac, VerifyResponse,
+    WhoAmIResponse,
 };
 use keyhold_core::ops::{
     ApprovalList, ApprovalPolicyInfo, DutiesInfo, PolicyHistoryList, PolicyTarget,
@@ -85,11 +86,16 @@ impl<T> ApiRequest<T> {
     }
 
     /// The body is the request struct without its `key` field (the key is in the path).
-    fn json_without_key(mut self, body: &impl Serialize) -> Self {
+    fn json_without_key(self, body: &impl Serialize) -> Self {
+        self.json_without(body, "key")
+    }
+
+    /// The body without `field`, which the path carries.
+    fn json_without(mut self, body: &impl Serialize, field: &str) -> Self {
         self.body = serde_json::to_value(body)
             .and_then(|mut v| {
                 if let serde_json::Value::Object(m) = &mut v {
-                    m.remove("key");
+                    m.remove(field);
                 }
                 serde_json::to_vec(&v)
             })
@@ -300,6 +306,16 @@ pub fn public_key(key: &str, version: Option<u32>) -> ApiRequest<PublicKeyRespon
 /// `POST /v1/keys/{key}/encrypt` (the key is `req.key`).
 pub fn encrypt(req: &Encrypt) -> ApiRequest<EncryptResponse> {
     ApiRequest::post(&["v1", "keys", &req.key.0, "encrypt"]).json_without_key(req)
+}
+
+/// `POST /v1/keys/{base}/derive`.
+pub fn derive_key(req: &DeriveKey) -> ApiRequest<KeyInfo> {
+    ApiRequest::post(&["v1", "keys", &req.base.0, "derive"]).json_without(req, "base")
+}
+
+/// `POST /v1/keys/{key}/export`.
+pub fn export_key(req: &ExportKey) -> ApiRequest<ExportedKey> {
+    ApiRequest::post(&["v1", "keys", &req.key.0, "export"]).json_without_key(req)
 }
 
 /// `POST /v1/decrypt`.

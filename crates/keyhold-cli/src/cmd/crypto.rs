@@ -73,7 +73,7 @@ pub async fn decrypt(ctx: &Ctx, a: DecryptArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Writes secret output readable by the owner only.
-fn write_private_file(path: &Path, data: &[u8]) -> Result<(), CliError> {
+pub(super) fn write_private_file(path: &Path, data: &[u8]) -> Result<(), CliError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -5,14 +5,19 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::str::FromStr;
 
+use base64::Engine;
 use keyhold_client::api::{self, StateChange};
 use keyhold_core::ids::{AliasName, KeyName, KeyRef};
-use keyhold_core::ops::{CreateAlias, CreateKey, ImportKey, KeyInfo, KeySpec, ListKeys, UpdateKey};
+use keyhold_core::ops::{
+    CreateAlias, CreateKey, DeriveKey, ExportKey, ImportKey, KeyInfo, KeySpec, ListKeys, UpdateKey,
+    WrapSpec,
+};
 use keyhold_crypto::{KeyFamily, Provider};
 use zeroize::Zeroizing;
 
 use crate::args::{
-    AliasCommand, CreateArgs, ImportArgs, KeyCommand, ListArgs, MaterialFormat, UpdateArgs,
+    AliasCommand, CreateArgs, DeriveArgs, ExportArgs, ImportArgs, KeyCommand, ListArgs,
+    MaterialFormat, UpdateArgs,
 };
 use crate::error::CliError;
 use crate::input::{pem_block, read_path};
@@ -72,6 +77,8 @@ pub async fn run(ctx: &Ctx, command: KeyCommand) -> Result<ExitCode, CliError> {
             .await?
         }
         KeyCommand::Alias(a) => alias(ctx, a).await?,
+        KeyCommand::Derive(a) => derive(ctx, a).await?,
+        KeyCommand::Export(a) => export(ctx, a).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -87,6 +94,84 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
         idempotency_token: a.idempotency_token,
     };
     ctx.run(api::create_key(&req), key_short).await
+}
+
+async fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<(), CliError> {
+    // The core's own JSON form, so that the names and checks are the server's.
+    let mut derivation = serde_json::json!({ "method": a.method, "hash": a.hash });
+    for (field, value) in [
+        ("salt", &a.salt),
+        ("info", &a.info),
+        ("context", &a.context),
+    ] {
+        if let Some(v) = value {
+            derivation[field] = v.clone().into();
+        }
+    }
+    if let Some(n) = a.iterations {
+        derivation["iterations"] = n.into();
+    }
+    let derivation = serde_json::from_value(derivation)
+        .map_err(|e| CliError::Input(format!("derivation: {e}")))?;
+    let req = DeriveKey {
+        base: KeyRef(a.base),
+        derivation,
+        algorithm: a.algorithm,
+        spec: key_spec(&a.spec)?,
+    };
+    ctx.run(api::derive_key(&req), key_short).await
+}
+
+async fn export(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
+    let wrap = match a.wrap_key {
+        Some(key) => Some(WrapSpec {
+            key: KeyRef(key),
+            mode: serde_json::from_value(a.wrap_mode.clone().into()).map_err(|_| {
+                CliError::Input(format!(
+                    "--wrap-mode {}: use aes-key-wrap or aes-key-wrap-pad",
+                    a.wrap_mode
+                ))
+            })?,
+        }),
+        None => None,
+    };
+    let req = ExportKey {
+        key: KeyRef(a.key),
+        key_version: a.version,
+        wrap,
+    };
+    let reply = ctx.fetch(api::export_key(&req)).await?;
+    if let Some(path) = &a.out {
+        super::crypto::write_private_file(path, reply.value.material.0.as_bytes())?;
+    }
+    ctx.show(&reply, |o, r| {
+        let mut rows = vec![
+            ("id", r.key.id.to_string()),
+            ("version", r.key_version.to_string()),
+            (
+                "wrapped by",
+                r.wrapped_by
+                    .as_ref()
+                    .map_or("- (in the clear)".into(), |w| {
+                        let mode = serde_json::to_value(w.mode).unwrap_or_default();
+                        format!(
+                            "{} version {} ({})",
+                            w.key_id,
+                            w.key_version,
+                            mode.as_str().unwrap_or("?")
+                        )
+                    }),
+            ),
+        ];
+        match &a.out {
+            Some(path) => rows.push(("written to", path.display().to_string())),
+            None => rows.push((
+                "material",
+                base64::engine::general_purpose::STANDARD.encode(r.material.0.as_bytes()),
+            )),
+        }
+        crate::output::kv(o, &rows)
+    })
 }
 
 async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {

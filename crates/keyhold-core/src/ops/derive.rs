@@ -55,6 +55,7 @@ pub enum Derivation {
     },
     /// SP 800-108 counter mode with an HMAC-`hash` PRF and a 32-bit counter before the fixed
     /// input, which is `context ‖ [L]_32` (L = the derived length in bits).
+    #[serde(rename = "sp800-108-counter", alias = "sp800108-counter")]
     Sp800108Counter {
         /// The PRF's hash.
         #[cfg_attr(feature = "openapi", schema(value_type = String))]
@@ -81,7 +82,8 @@ impl Derivation {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeriveKey {
-    /// The object derived from: a key or secret data with usage `derive`.
+    /// The object derived from: a key or secret data with usage `derive` (over REST, the path's).
+    #[serde(default)]
     pub base: KeyRef,
     /// The function and its parameters.
     pub derivation: Derivation,

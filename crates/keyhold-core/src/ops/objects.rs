@@ -235,7 +235,7 @@ pub enum WrapMode {
 }
 
 /// The key that wrapped exported material.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WrappedBy {
     /// The wrapping key.
@@ -247,7 +247,7 @@ pub struct WrappedBy {
 }
 
 /// An object's material and description.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedKey {
     /// The object.

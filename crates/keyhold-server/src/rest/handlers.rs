@@ -200,6 +200,35 @@ pub async fn encrypt(
     run(&state, ctx, Operation::Encrypt(req)).await
 }
 
+/// Derives a new AES or HMAC key from a key or secret with usage `derive` (key managers with a
+/// `derive` grant on it).
+#[utoipa::path(post, path = "/v1/keys/{key}/derive", tag = "keys", request_body = DeriveKey, params(("key" = String, Path)),
+    responses((status = 200, body = KeyInfo)))]
+pub async fn derive_key(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(mut req): ApiJson<DeriveKey>,
+) -> ApiResult {
+    req.base = key_ref(key);
+    run(&state, ctx, Operation::DeriveKey(req)).await
+}
+
+/// Exports a version's material: wrapped under another AES key of the tenant (`wrap`, which
+/// needs an `encrypt` grant on it) or in the clear. Needs an `export` grant, and approvals when
+/// the tenant's approval policy covers `key.export`.
+#[utoipa::path(post, path = "/v1/keys/{key}/export", tag = "keys", request_body = ExportKey, params(("key" = String, Path)),
+    responses((status = 200, body = ExportedKey)))]
+pub async fn export_key(
+    state: AppState,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    ApiJson(mut req): ApiJson<ExportKey>,
+) -> ApiResult {
+    req.key = key_ref(key);
+    run(&state, ctx, Operation::ExportKey(req)).await
+}
+
 /// Decrypts a self-describing ciphertext.
 #[utoipa::path(post, path = "/v1/decrypt", tag = "crypto", request_body = Decrypt, responses((status = 200, body = DecryptResponse)))]
 pub async fn decrypt(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<Decrypt>) -> ApiResult {

@@ -104,6 +104,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/keys/{key}/lifecycle", post(handlers::change_state))
         .route("/v1/keys/{key}/public-key", get(handlers::public_key))
         .route("/v1/keys/{key}/encrypt", post(handlers::encrypt))
+        .route("/v1/keys/{key}/derive", post(handlers::derive_key))
+        .route("/v1/keys/{key}/export", post(handlers::export_key))
         .route("/v1/keys/{key}/datakey", post(handlers::datakey))
         .route("/v1/keys/{key}/sign", post(handlers::sign))
         .route("/v1/keys/{key}/verify", post(handlers::verify))

@@ -14,7 +14,7 @@ use super::handlers;
         handlers::health, handlers::unseal, handlers::metrics,
         handlers::create_key, handlers::list_keys, handlers::describe_key, handlers::update_key,
         handlers::rotate_key, handlers::change_state, handlers::import_parameters, handlers::import_key,
-        handlers::public_key, handlers::encrypt, handlers::decrypt, handlers::reencrypt, handlers::datakey,
+        handlers::public_key, handlers::derive_key, handlers::export_key, handlers::encrypt, handlers::decrypt, handlers::reencrypt, handlers::datakey,
         handlers::sign, handlers::verify, handlers::mac, handlers::mac_verify, handlers::random,
         handlers::list_aliases, handlers::create_alias, handlers::delete_alias,
         handlers::list_tokens, handlers::create_token, handlers::revoke_token,
