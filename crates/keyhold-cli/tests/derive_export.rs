@@ -146,7 +146,8 @@ fn a_key_derived_and_exported_over_rest_is_the_one_computed_from_its_base() {
 
     // To a file readable by its owner only.
     let out = dir.0.join("derived.bin");
-    ok(&["key", "export", "derived", "--out", out.to_str().unwrap()]);
+    let shown = ok(&["key", "export", "derived", "--out", out.to_str().unwrap()]);
+    assert!(shown.get("material").is_none(), "only in the file: {shown}");
     assert_eq!(std::fs::read(&out).unwrap(), expected.as_bytes());
     #[cfg(unix)]
     {

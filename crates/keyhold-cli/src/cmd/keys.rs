@@ -143,6 +143,17 @@ async fn export(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
     let reply = ctx.fetch(api::export_key(&req)).await?;
     if let Some(path) = &a.out {
         super::crypto::write_private_file(path, reply.value.material.0.as_bytes())?;
+        // The material went to the file only.
+        if let Some(raw) = reply.raw() {
+            let mut shown = raw.clone();
+            if let Some(fields) = shown.as_object_mut() {
+                fields.remove("material");
+                fields.insert("written_to".into(), path.display().to_string().into());
+            }
+            let mut out = std::io::stdout().lock();
+            print_json(&mut out, &shown)?;
+            return Ok(out.flush()?);
+        }
     }
     ctx.show(&reply, |o, r| {
         let mut rows = vec![
