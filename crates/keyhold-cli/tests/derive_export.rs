@@ -47,29 +47,22 @@ fn a_key_derived_and_exported_over_rest_is_the_one_computed_from_its_base() {
         std::fs::write(&path, bytes).unwrap();
         path.to_str().unwrap().to_owned()
     };
-    let (base, kek) = (file("base.bin", &BASE), file("kek.bin", &KEK));
-    ok(&[
-        "key",
-        "import",
-        "--alg",
-        "aes-256",
-        "--material",
-        &base,
-        "--usage",
-        "derive",
-        "--name",
-        "base",
-    ]);
-    ok(&[
-        "key",
-        "import",
-        "--alg",
-        "aes-256",
-        "--material",
-        &kek,
-        "--name",
-        "kek",
-    ]);
+    let import = |name: &str, material: &[u8], extra: &[&str]| {
+        let path = file(&format!("{name}.bin"), material);
+        let args = [
+            "key",
+            "import",
+            "--alg",
+            "aes-256",
+            "--material",
+            &path,
+            "--name",
+            name,
+        ];
+        ok(&[args.as_slice(), extra].concat())
+    };
+    import("base", &BASE, &["--usage", "derive"]);
+    import("kek", &KEK, &[]);
     let salt = STANDARD.encode("salt");
     let info = STANDARD.encode("info");
     let derive = [
