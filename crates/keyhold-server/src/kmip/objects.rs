@@ -515,22 +515,35 @@ fn encode_wrapped(
 
 /// Whether `k` has every attribute Locate asked for. Attributes Keyhold does not keep match
 /// nothing, so an unknown filter never returns everything by accident.
-/// Listings of the store that together hold every key matching `attrs`, narrowed by an indexed
-/// attribute: a Name (the Keyhold name, or the KMIP name kept as a tag, since KMIP names need not
-/// be unique), an Object Group or a custom attribute. `None` when there is none: then every key
-/// is listed. Whatever is listed is still checked with [`matches`].
+/// Listings of the store that together hold every key matching `attrs`, narrowed by indexed
+/// attributes: a Name (the Keyhold name, or the KMIP name kept as a tag, since KMIP names need
+/// not be unique), an Object Group or a custom attribute, and a Cryptographic Algorithm that
+/// names one Keyhold algorithm (with its Cryptographic Length where it needs one). `None` when
+/// there is none: then every key is listed. Whatever is listed is still checked with
+/// [`matches`].
 pub fn indexed_filters(attrs: &Attributes) -> Result<Option<Vec<ListKeys>>, Failure> {
-    let tag = |name: &str, value: &str| ListKeys {
-        tag: Some(format!("{name}={value}")),
+    let algorithm = match attrs.get("Cryptographic Algorithm") {
+        Some(a) => {
+            let len = attrs
+                .get("Cryptographic Length")
+                .map(|l| l.value.as_i32())
+                .transpose()?;
+            // A length the algorithm does not have matches nothing; `matches` says so.
+            convert::keyhold_algorithm(a.as_enum()?, len).ok()
+        }
+        None => None,
+    };
+    let list = |name_prefix: Option<String>, tag: Option<String>| ListKeys {
+        algorithm,
+        name_prefix,
+        tag,
         ..ListKeys::default()
     };
+    let tag = |name: &str, value: &str| list(None, Some(format!("{name}={value}")));
     if let Some(a) = attrs.get("Name") {
         let name = a.name_value()?;
         return Ok(Some(vec![
-            ListKeys {
-                name_prefix: Some(name.clone()),
-                ..ListKeys::default()
-            },
+            list(Some(name.clone()), None),
             tag(convert::TAG_NAME, &name),
         ]));
     }
@@ -546,7 +559,7 @@ pub fn indexed_filters(attrs: &Attributes) -> Result<Option<Vec<ListKeys>>, Fail
             return Ok(Some(vec![tag(&a.name, value)]));
         }
     }
-    Ok(None)
+    Ok(algorithm.map(|_| vec![list(None, None)]))
 }
 
 pub fn matches(k: &KeyInfo, attrs: &Attributes) -> Result<bool, Failure> {
@@ -620,7 +633,43 @@ mod tests {
             filters(vec![text("x-owner", "ops")]),
             Some(vec![(None, Some("x-owner=ops".into()))])
         );
-        assert_eq!(filters(vec![state]), None, "the whole tenant is listed");
+        assert_eq!(
+            filters(vec![state.clone()]),
+            None,
+            "the whole tenant is listed"
+        );
+        let alg = |alg: CryptographicAlgorithm, len: Option<i32>| {
+            let mut attrs = vec![
+                state.clone(),
+                Attribute::standard(Item::enumeration(
+                    tags::CRYPTOGRAPHIC_ALGORITHM,
+                    alg.to_u32(),
+                )),
+            ];
+            attrs
+                .extend(len.map(|l| Attribute::standard(Item::int(tags::CRYPTOGRAPHIC_LENGTH, l))));
+            indexed_filters(&Attributes(attrs))
+                .unwrap()
+                .map(|f| f.into_iter().map(|l| l.algorithm).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            alg(CryptographicAlgorithm::Aes, Some(256)),
+            Some(vec![Some(keyhold_core::Algorithm::Aes256)])
+        );
+        assert_eq!(
+            alg(CryptographicAlgorithm::HmacSha384, None),
+            Some(vec![Some(keyhold_core::Algorithm::HmacSha384)])
+        );
+        assert_eq!(
+            alg(CryptographicAlgorithm::Aes, None),
+            None,
+            "AES of any length"
+        );
+        assert_eq!(
+            alg(CryptographicAlgorithm::Aes, Some(100)),
+            None,
+            "matches nothing"
+        );
     }
 
     #[test]
