@@ -540,11 +540,13 @@ impl Session<'_> {
             None => vec![ListKeys::default()],
         };
         let mut all: Vec<KeyInfo> = Vec::new();
+        // A key can be in two listings (a Name that is both its name and its KMIP name).
+        let mut seen = std::collections::HashSet::new();
         for filter in listings {
             for k in self.list_all(filter).await? {
                 if !k.state.is_destroyed()
                     && super::objects::matches(&k, &attrs)?
-                    && !all.iter().any(|seen| seen.id == k.id)
+                    && seen.insert(k.id)
                 {
                     all.push(k);
                 }
