@@ -55,6 +55,14 @@ pub struct SealedArchiveKey {
     pub wrapped: Vec<u8>,
 }
 
+impl crate::kms::RootSealedValue for SealedArchiveKey {
+    const UNDECODABLE: &'static str = "an archive key record does not decode";
+    const UNENCODABLE: &'static str = "archive key encoding";
+    fn sealed(&mut self) -> (&mut Vec<u8>, &mut Vec<u8>) {
+        (&mut self.nonce, &mut self.wrapped)
+    }
+}
+
 /// One version's material in archive storage, wrapped under its tenant's archive key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArchivedVersion {

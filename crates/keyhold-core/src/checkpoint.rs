@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{AuditEvent, ChainBreak, Outcome};
 use crate::clock::Timestamp;
 use crate::error::KmsError;
-use crate::kms::Kms;
+use crate::kms::{Kms, RootSealedValue};
 use crate::model::RECORD_VERSION;
 use crate::store::Write;
 
@@ -268,6 +268,14 @@ pub struct SealedCheckpointKey {
     pub wrapped: Vec<u8>,
 }
 
+impl RootSealedValue for SealedCheckpointKey {
+    const UNDECODABLE: &'static str = "the audit checkpoint key record does not decode";
+    const UNENCODABLE: &'static str = "audit checkpoint key encoding";
+    fn sealed(&mut self) -> (&mut Vec<u8>, &mut Vec<u8>) {
+        (&mut self.nonce, &mut self.wrapped)
+    }
+}
+
 /// The checkpoint key, unsealed.
 pub(crate) struct CheckpointKey {
     /// PKCS#8.
@@ -284,7 +292,8 @@ pub(crate) async fn existing_key(kms: &Kms) -> Result<Option<CheckpointKey>, Kms
     let Some(raw) = kms.store().system_value(CHECKPOINT_KEY_NAME).await? else {
         return Ok(None);
     };
-    let sealed = decode_sealed(&raw)?;
+    let sealed: SealedCheckpointKey = serde_json::from_slice(&raw)
+        .map_err(|_| KmsError::Integrity(<SealedCheckpointKey as RootSealedValue>::UNDECODABLE))?;
     let private = kms.root_open(CHECKPOINT_KEY_AAD, &sealed.nonce, &sealed.wrapped)?;
     let public = kms
         .crypto
@@ -303,12 +312,6 @@ pub(crate) async fn existing_key(kms: &Kms) -> Result<Option<CheckpointKey>, Kms
         public,
         created_at: sealed.created_at,
     }))
-}
-
-/// Decodes the stored form of the checkpoint key.
-pub(crate) fn decode_sealed(raw: &[u8]) -> Result<SealedCheckpointKey, KmsError> {
-    serde_json::from_slice(raw)
-        .map_err(|_| KmsError::Integrity("the audit checkpoint key record does not decode"))
 }
 
 /// The checkpoint key; a new one (with the writes that store it) if there is none yet.

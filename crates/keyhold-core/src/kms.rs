@@ -1032,40 +1032,25 @@ impl Kms {
     ) -> Result<(Vec<Write>, usize, usize), KmsError> {
         let mut writes = Vec::new();
         let (mut tenants, mut archive_keys) = (0, 0);
-        let name = crate::checkpoint::CHECKPOINT_KEY_NAME;
-        if let Some(raw) = self.store.system_value(name).await? {
-            let mut sealed = crate::checkpoint::decode_sealed(&raw)?;
-            let aad = crate::checkpoint::CHECKPOINT_KEY_AAD;
-            if let Some((nonce, wrapped)) = self.rewrap(new, aad, &sealed.nonce, &sealed.wrapped)? {
-                sealed.nonce = nonce.to_vec();
-                sealed.wrapped = wrapped;
-                writes.push(Write::UpdateSystem {
-                    name: name.to_owned(),
-                    value: serde_json::to_vec(&sealed)
-                        .map_err(|_| KmsError::Integrity("audit checkpoint key encoding"))?,
-                    expected: raw,
-                });
-            }
-        }
+        writes.extend(
+            self.rewrap_value::<crate::checkpoint::SealedCheckpointKey>(
+                new,
+                crate::checkpoint::CHECKPOINT_KEY_NAME.to_owned(),
+                crate::checkpoint::CHECKPOINT_KEY_AAD,
+            )
+            .await?,
+        );
         for t in self.store.tenants().await? {
-            let name = crate::archive::archive_key_name(&t.id);
-            if let Some(raw) = self.store.system_value(&name).await? {
-                let mut sealed: crate::archive::SealedArchiveKey = serde_json::from_slice(&raw)
-                    .map_err(|_| KmsError::Integrity("an archive key record does not decode"))?;
-                let aad = crate::archive::archive_key_aad(&t.id);
-                if let Some((nonce, wrapped)) =
-                    self.rewrap(new, &aad, &sealed.nonce, &sealed.wrapped)?
-                {
-                    sealed.nonce = nonce.to_vec();
-                    sealed.wrapped = wrapped;
-                    writes.push(Write::UpdateSystem {
-                        name,
-                        value: serde_json::to_vec(&sealed)
-                            .map_err(|_| KmsError::Integrity("archive key encoding"))?,
-                        expected: raw,
-                    });
-                    archive_keys += 1;
-                }
+            let archive_key = self
+                .rewrap_value::<crate::archive::SealedArchiveKey>(
+                    new,
+                    crate::archive::archive_key_name(&t.id),
+                    &crate::archive::archive_key_aad(&t.id),
+                )
+                .await?;
+            if let Some(write) = archive_key {
+                writes.push(write);
+                archive_keys += 1;
             }
             let aad = tenant_aad(&t.id);
             if let Some((nonce, wrapped)) = self.rewrap(new, &aad, &t.kek_nonce, &t.wrapped_kek)? {
@@ -1082,6 +1067,32 @@ impl Kms {
             }
         }
         Ok((writes, tenants, archive_keys))
+    }
+
+    /// The write that moves the system value `name`, sealed by the root key with `aad`, under
+    /// `new`; `None` when there is no such value or it is already under `new`.
+    async fn rewrap_value<T: RootSealedValue>(
+        &self,
+        new: &SecretBytes,
+        name: String,
+        aad: &[u8],
+    ) -> Result<Option<Write>, KmsError> {
+        let Some(raw) = self.store.system_value(&name).await? else {
+            return Ok(None);
+        };
+        let mut value: T =
+            serde_json::from_slice(&raw).map_err(|_| KmsError::Integrity(T::UNDECODABLE))?;
+        let (nonce, wrapped) = value.sealed();
+        let Some((new_nonce, new_wrapped)) = self.rewrap(new, aad, nonce, wrapped)? else {
+            return Ok(None);
+        };
+        *nonce = new_nonce.to_vec();
+        *wrapped = new_wrapped;
+        Ok(Some(Write::UpdateSystem {
+            name,
+            value: serde_json::to_vec(&value).map_err(|_| KmsError::Integrity(T::UNENCODABLE))?,
+            expected: raw,
+        }))
     }
 
     /// Opens a value sealed under the current or previous root key and seals it under `new`;
@@ -1312,6 +1323,17 @@ pub(crate) struct RootSealed {
     pub nonce: [u8; 12],
     pub wrapped: Vec<u8>,
     pub guard: Write,
+}
+
+/// A system value holding a secret sealed by the root key (AES-GCM), which a root-key
+/// rotation rewraps (see `Kms::rewrap_value`).
+pub(crate) trait RootSealedValue: serde::Serialize + serde::de::DeserializeOwned {
+    /// The error when a stored value does not decode.
+    const UNDECODABLE: &'static str;
+    /// The error when a value does not encode.
+    const UNENCODABLE: &'static str;
+    /// Its nonce and sealed bytes.
+    fn sealed(&mut self) -> (&mut Vec<u8>, &mut Vec<u8>);
 }
 
 /// Locks a mutex; a panic elsewhere while holding it leaves plain data, still usable.
