@@ -145,6 +145,13 @@ impl CipherMode {
     }
 }
 
+/// The mode a request asked for, or the key's default, if it suits the key's family.
+fn chosen_mode(mode: Option<CipherMode>, family: KeyFamily) -> Result<CipherMode, KmsError> {
+    let mode = mode.unwrap_or_else(|| CipherMode::default_for(family));
+    check_family(family, mode)?;
+    Ok(mode)
+}
+
 fn check_family(family: KeyFamily, mode: CipherMode) -> Result<(), KmsError> {
     let ok = match mode {
         CipherMode::RsaOaepSha256 => family == KeyFamily::Rsa,
@@ -166,10 +173,7 @@ impl CipherEncrypt {
         if key.usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::WrongKeyUsage("this key is not for encryption"));
         }
-        let mode = self
-            .mode
-            .unwrap_or_else(|| CipherMode::default_for(key.algorithm.family()));
-        check_family(key.algorithm.family(), mode)?;
+        let mode = chosen_mode(self.mode, key.algorithm.family())?;
         if self.plaintext.0.len() > cx.kms.config.max_plaintext {
             return Err(KmsError::LimitExceeded("plaintext too large"));
         }
@@ -240,10 +244,7 @@ impl CipherDecrypt {
         if key.usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::WrongKeyUsage("this key is not for encryption"));
         }
-        let mode = self
-            .mode
-            .unwrap_or_else(|| CipherMode::default_for(key.algorithm.family()));
-        check_family(key.algorithm.family(), mode)?;
+        let mode = chosen_mode(self.mode, key.algorithm.family())?;
         let permit = cx.check(&key, Use::Process, "decrypt")?;
         let version = key.current_version;
         let (material, _) = cx.material(&key, version).await?;
