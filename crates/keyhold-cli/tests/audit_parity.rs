@@ -113,25 +113,66 @@ fn assert_parity(
     r
 }
 
-#[test]
-fn rest_and_kmip_leave_the_same_audit_events() {
-    let dir = TempDir::new("parity");
+/// A dev server with a key manager (`ops`), a key user (`app`) and an auditor.
+struct Parties {
+    _dir: TempDir,
+    s: Server,
+    manager: String,
+    user: String,
+    auditor: String,
+}
+
+fn parties(tag: &str) -> Parties {
+    let dir = TempDir::new(tag);
     let s = Server::dev(&dir.0);
     let admin = s.admin_token();
-    let manager = s.token(&admin, "ops", "key-manager");
-    let user = s.token(&admin, "app", "key-user");
-    let auditor = s.token(&admin, "audit", "auditor");
-    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    Parties {
+        manager: s.token(&admin, "ops", "key-manager"),
+        user: s.token(&admin, "app", "key-user"),
+        auditor: s.token(&admin, "audit", "auditor"),
+        s,
+        _dir: dir,
+    }
+}
 
-    let hmac = id(&s.json(&manager, &["key", "create", "--alg", "hmac-sha256"]));
-    let ec = id(&s.json(&manager, &["key", "create", "--alg", "ec-p256"]));
-    let ungranted = id(&s.json(&manager, &["key", "create", "--alg", "hmac-sha256"]));
-    for k in [&hmac, &ec] {
-        s.ok(
-            &manager,
-            &["grant", "create", k, "--to", "app", "--ops", "sign,mac"],
+impl Parties {
+    /// A new key (`key create` with `args`): its id.
+    fn key(&self, args: &[&str]) -> String {
+        let created = self
+            .s
+            .json(&self.manager, &[&["key", "create"], args].concat());
+        created["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Grants the key user `ops` (comma-separated) on `key`.
+    fn grant(&self, key: &str, ops: &str) {
+        self.s.ok(
+            &self.manager,
+            &["grant", "create", key, "--to", "app", "--ops", ops],
         );
     }
+}
+
+#[test]
+fn rest_and_kmip_leave_the_same_audit_events() {
+    let p = parties("parity");
+    let hmac = p.key(&["--alg", "hmac-sha256"]);
+    let ec = p.key(&["--alg", "ec-p256"]);
+    let ungranted = p.key(&["--alg", "hmac-sha256"]);
+    for k in [&hmac, &ec] {
+        p.grant(k, "sign,mac");
+    }
+    let (a, b) = (
+        p.key(&["--alg", "aes-256", "--pre-active"]),
+        p.key(&["--alg", "aes-256", "--pre-active"]),
+    );
+    let Parties {
+        _dir,
+        s,
+        manager,
+        user,
+        auditor,
+    } = p;
     let message = b"parity".to_vec();
     let b64 = "cGFyaXR5";
 
@@ -246,14 +287,6 @@ fn rest_and_kmip_leave_the_same_audit_events() {
     assert_eq!(e["error_code"], "not_found", "{e}");
 
     // A life-cycle change by a key manager, on two pre-active keys.
-    let a = id(&s.json(
-        &manager,
-        &["key", "create", "--alg", "aes-256", "--pre-active"],
-    ));
-    let b = id(&s.json(
-        &manager,
-        &["key", "create", "--alg", "aes-256", "--pre-active"],
-    ));
     let e = assert_parity(
         &s,
         &auditor,
@@ -306,39 +339,19 @@ fn actions(s: &Server, auditor: &str) -> Vec<String> {
 #[test]
 fn kmip_encrypt_and_decrypt_without_cryptographic_parameters_use_the_keys_default_and_one_event_each(
 ) {
-    let dir = TempDir::new("kmip-default-mode");
-    let s = Server::dev(&dir.0);
-    let admin = s.admin_token();
-    let manager = s.token(&admin, "ops", "key-manager");
-    let user = s.token(&admin, "app", "key-user");
-    let auditor = s.token(&admin, "audit", "auditor");
-    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
-    let aes = id(&s.json(&manager, &["key", "create", "--alg", "aes-256"]));
-    let rsa = id(&s.json(
-        &manager,
-        &[
-            "key",
-            "create",
-            "--alg",
-            "rsa-2048",
-            "--usage",
-            "encrypt-decrypt",
-        ],
-    ));
+    let p = parties("kmip-default-mode");
+    let aes = p.key(&["--alg", "aes-256"]);
+    let rsa = p.key(&["--alg", "rsa-2048", "--usage", "encrypt-decrypt"]);
     for k in [&aes, &rsa] {
-        s.ok(
-            &manager,
-            &[
-                "grant",
-                "create",
-                k,
-                "--to",
-                "app",
-                "--ops",
-                "encrypt,decrypt",
-            ],
-        );
+        p.grant(k, "encrypt,decrypt");
     }
+    let Parties {
+        _dir,
+        s,
+        user,
+        auditor,
+        ..
+    } = p;
     for (key, gcm) in [(&aes, true), (&rsa, false)] {
         let before = actions(&s, &auditor).len();
         let plaintext = b"no parameters".to_vec();

@@ -393,16 +393,12 @@ fn an_exported_trail_is_verified_offline_with_the_checkpoint_public_key() {
 
 /// Every audit event of the database, in order.
 fn read_chain(db: &std::path::Path) -> Vec<keyhold_core::audit::AuditEvent> {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        use sqlx::{Connection, Row};
-        let url = format!("sqlite://{}", db.display());
-        let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+    with_db(db, async |c| {
+        use sqlx::Row;
         let rows = sqlx::query("SELECT doc FROM audit ORDER BY seq")
-            .fetch_all(&mut c)
+            .fetch_all(c)
             .await
             .unwrap();
-        c.close().await.unwrap();
         rows.iter()
             .map(|r| serde_json::from_slice(&r.get::<Vec<u8>, _>(0)).unwrap())
             .collect()
@@ -411,11 +407,8 @@ fn read_chain(db: &std::path::Path) -> Vec<keyhold_core::audit::AuditEvent> {
 
 /// Replaces the audit table of the database with `events`, in one transaction.
 fn write_chain(db: &std::path::Path, events: &[keyhold_core::audit::AuditEvent]) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
+    with_db(db, async |c| {
         use sqlx::Connection;
-        let url = format!("sqlite://{}", db.display());
-        let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
         let mut tx = c.begin().await.unwrap();
         sqlx::query("DELETE FROM audit")
             .execute(&mut *tx)
@@ -430,25 +423,32 @@ fn write_chain(db: &std::path::Path, events: &[keyhold_core::audit::AuditEvent])
                 .unwrap();
         }
         tx.commit().await.unwrap();
-        c.close().await.unwrap();
     });
 }
 
 /// Runs one statement that must change exactly one row of the (stopped) server's database.
 fn tamper(db: &std::path::Path, sql: &'static str) {
+    let n = with_db(db, async |c| {
+        sqlx::query(sql).execute(c).await.unwrap().rows_affected()
+    });
+    assert_eq!(n, 1, "{sql}");
+}
+
+/// Runs `f` on a connection of its own to the database file at `db`, as someone with access to
+/// the file would.
+fn with_db<T>(
+    db: &std::path::Path,
+    f: impl AsyncFnOnce(&mut sqlx::sqlite::SqliteConnection) -> T,
+) -> T {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
         let url = format!("sqlite://{}", db.display());
         let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
-        let n = sqlx::query(sql)
-            .execute(&mut c)
-            .await
-            .unwrap()
-            .rows_affected();
-        assert_eq!(n, 1, "{sql}");
+        let out = f(&mut c).await;
         c.close().await.unwrap();
-    });
+        out
+    })
 }
 
 /// `keyhold audit verify` must fail; returns what it printed.
