@@ -142,6 +142,9 @@ pub fn key_short(out: &mut impl Write, k: &KeyInfo) -> io::Result<()> {
     if let Some(at) = k.lifecycle.destroy_at {
         rows.push(("destroy at", at.to_string()));
     }
+    if let Some(at) = k.lifecycle.archived_at {
+        rows.push(("archived", at.to_string()));
+    }
     kv(out, &rows)
 }
 
@@ -181,6 +184,7 @@ pub fn key_full(out: &mut impl Write, k: &KeyInfo) -> io::Result<()> {
         ("compromised", lc.compromise_date),
         ("destroy at", lc.destroy_at),
         ("destroyed", lc.destroyed_at),
+        ("archived", lc.archived_at),
     ];
     for (label, date) in dates {
         if let Some(d) = date {

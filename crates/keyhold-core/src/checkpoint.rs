@@ -292,8 +292,7 @@ pub(crate) async fn existing_key(kms: &Kms) -> Result<Option<CheckpointKey>, Kms
     let Some(raw) = kms.store().system_value(CHECKPOINT_KEY_NAME).await? else {
         return Ok(None);
     };
-    let sealed: SealedCheckpointKey = serde_json::from_slice(&raw)
-        .map_err(|_| KmsError::Integrity(<SealedCheckpointKey as RootSealedValue>::UNDECODABLE))?;
+    let sealed = SealedCheckpointKey::decode(&raw)?;
     let private = kms.root_open(CHECKPOINT_KEY_AAD, &sealed.nonce, &sealed.wrapped)?;
     let public = kms
         .crypto
@@ -331,8 +330,7 @@ async fn key(kms: &Kms, now: Timestamp) -> Result<(CheckpointKey, Vec<Write>), K
         nonce: root_sealed.nonce.to_vec(),
         wrapped: root_sealed.wrapped,
     };
-    let value = serde_json::to_vec(&sealed)
-        .map_err(|_| KmsError::Integrity("audit checkpoint key encoding"))?;
+    let value = sealed.encode()?;
     // A concurrent first checkpoint stores its own key first: this batch then fails with
     // AlreadyExists, and the retry finds that key.
     Ok((

@@ -1080,8 +1080,7 @@ impl Kms {
         let Some(raw) = self.store.system_value(&name).await? else {
             return Ok(None);
         };
-        let mut value: T =
-            serde_json::from_slice(&raw).map_err(|_| KmsError::Integrity(T::UNDECODABLE))?;
+        let mut value = T::decode(&raw)?;
         let (nonce, wrapped) = value.sealed();
         let Some((new_nonce, new_wrapped)) = self.rewrap(new, aad, nonce, wrapped)? else {
             return Ok(None);
@@ -1090,7 +1089,7 @@ impl Kms {
         *wrapped = new_wrapped;
         Ok(Some(Write::UpdateSystem {
             name,
-            value: serde_json::to_vec(&value).map_err(|_| KmsError::Integrity(T::UNENCODABLE))?,
+            value: value.encode()?,
             expected: raw,
         }))
     }
@@ -1334,6 +1333,16 @@ pub(crate) trait RootSealedValue: serde::Serialize + serde::de::DeserializeOwned
     const UNENCODABLE: &'static str;
     /// Its nonce and sealed bytes.
     fn sealed(&mut self) -> (&mut Vec<u8>, &mut Vec<u8>);
+
+    /// The value decoded from its stored bytes.
+    fn decode(raw: &[u8]) -> Result<Self, KmsError> {
+        serde_json::from_slice(raw).map_err(|_| KmsError::Integrity(Self::UNDECODABLE))
+    }
+
+    /// The value's stored bytes.
+    fn encode(&self) -> Result<Vec<u8>, KmsError> {
+        serde_json::to_vec(self).map_err(|_| KmsError::Integrity(Self::UNENCODABLE))
+    }
 }
 
 /// Locks a mutex; a panic elsewhere while holding it leaves plain data, still usable.

@@ -18,8 +18,8 @@
 //! does nothing but answer metadata and public-key requests, and at its date it is destroyed.
 //!
 //! A deactivated or compromised key can be archived: its material moves to archive storage
-//! under a separate archive key, and the key does nothing but answer metadata requests until it
-//! is recovered. Like a pending destruction, being archived is a field (`archived_at`), not a
+//! under a separate archive key, and the key does nothing but answer metadata reads until it
+//! is recovered (no use, no change of its metadata, aliases or grants). Like a pending destruction, being archived is a field (`archived_at`), not a
 //! state: the key keeps its KMIP state and comes back in it.
 //!
 //! [`apply`] is the only function that produces a new [`Lifecycle`]; no other code assigns a state.
@@ -221,8 +221,11 @@ pub enum Use {
     Process,
     /// Read the public key.
     PublicKey,
-    /// Read or change metadata (always allowed; life-cycle changes go through [`apply`]).
+    /// Read metadata (always allowed).
     Metadata,
+    /// Change metadata, point an alias at the key, grant its use (allowed unless archived;
+    /// life-cycle changes go through [`apply`]).
+    Modify,
     /// Read the secret material itself (KMIP Get): in every state that still has material.
     Export,
 }
@@ -420,7 +423,7 @@ pub fn check_use(lc: &Lifecycle, use_: Use, action: &'static str) -> Result<Perm
         return Err(KmsError::Archived(action));
     }
     let allowed = match (use_, lc.state) {
-        (Use::Metadata, _) => true,
+        (Use::Metadata | Use::Modify, _) => true,
         (Use::PublicKey | Use::Export, s) => !s.is_destroyed(),
         (Use::Protect, s) => s == Active,
         (Use::Process, s) => matches!(s, Active | Deactivated | Compromised),
@@ -505,7 +508,7 @@ mod tests {
         let archived = apply(&lc, Transition::Archive, t(2)).unwrap();
         assert_eq!(archived.state, KeyState::Deactivated);
         assert_eq!(archived.archived_at, Some(t(2)));
-        for use_ in [Use::Protect, Use::Process, Use::PublicKey] {
+        for use_ in [Use::Protect, Use::Process, Use::PublicKey, Use::Modify] {
             assert!(
                 matches!(
                     check_use(&archived, use_, "x"),
@@ -537,6 +540,7 @@ mod tests {
             }
         );
         assert!(check_use(&recovered, Use::Process, "x").is_ok());
+        assert!(check_use(&recovered, Use::Modify, "x").is_ok());
         assert!(apply(&recovered, Transition::Recover, t(5)).is_err());
         let compromised = apply(
             &recovered,

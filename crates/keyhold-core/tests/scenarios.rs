@@ -1109,3 +1109,49 @@ async fn concurrent_requests_commit_in_groups_and_the_chain_stays_whole() {
     // One event per request: the verify call above, 64 operations, the decrypts, the describe.
     assert_eq!(v.events, before + 1 + 64 + 1 + cts.len() as u64);
 }
+
+/// An archived key does nothing until recovered: besides its use, no change of its metadata,
+/// no alias pointing at it, no new grant and no policy revert; reads, revoking grants and
+/// deleting aliases stay possible.
+#[tokio::test]
+async fn archived_key_refuses_changes_until_recovered() {
+    let w = World::new().await;
+    let k = w.key(Algorithm::Aes256, |_| {}).await;
+    w.change(k.id, StateChange::Deactivate).await.unwrap();
+    w.change(k.id, StateChange::Archive).await.unwrap();
+    let alias: keyhold_core::ids::AliasName = "alias/archived".parse().unwrap();
+    let changes = [
+        Operation::UpdateKey(UpdateKey {
+            key: k.id.into(),
+            name: Some("renamed".parse().unwrap()),
+            ..Default::default()
+        }),
+        Operation::CreateAlias(CreateAlias {
+            alias: alias.clone(),
+            key: k.id.into(),
+        }),
+        Operation::CreateGrant(CreateGrant {
+            key: k.id.into(),
+            grantee: keyhold_core::ids::PrincipalName::try_from("other".to_owned())
+                .unwrap()
+                .into(),
+            operations: [keyhold_core::model::KeyOp::Decrypt].into(),
+            conditions: Default::default(),
+        }),
+    ];
+    for op in changes.clone() {
+        let e = w.run(&w.manager, op).await.unwrap_err();
+        assert!(matches!(e, KmsError::Archived(_)), "{e:?}");
+        assert_eq!(e.code(), ErrorCode::InvalidKeyState);
+    }
+    let info = w.describe(k.id).await;
+    assert!(info.lifecycle.archived_at.is_some());
+    assert_eq!(info.name, k.name);
+    assert!(info.aliases.is_empty());
+
+    w.change(k.id, StateChange::Recover).await.unwrap();
+    for op in changes {
+        w.run(&w.manager, op).await.unwrap();
+    }
+    assert_eq!(w.describe(k.id).await.aliases, [alias]);
+}

@@ -12,7 +12,7 @@ use crate::audit::{EventDraft, Outcome};
 use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::TenantId;
-use crate::kms::{tenant_aad, Credential, Kms, RequestMeta};
+use crate::kms::{tenant_aad, Credential, Kms, RequestMeta, RootSealedValue as _};
 use crate::model::Role;
 use crate::ops::{Caller, Cx};
 use crate::store::{Snapshot, WriteBatch};
@@ -265,8 +265,7 @@ pub async fn write_backup<W: AsyncWrite + Unpin + Send>(
         });
     }
     for (_, value) in snap.system_values(ARCHIVE_KEY_PREFIX).await? {
-        let sealed: SealedArchiveKey = serde_json::from_slice(&value)
-            .map_err(|_| KmsError::Integrity("an archive key record does not decode"))?;
+        let sealed = SealedArchiveKey::decode(&value)?;
         let archive_key = kms.root_open(
             &archive_key_aad(&sealed.tenant),
             &sealed.nonce,

@@ -19,7 +19,7 @@ use crate::archive::{
 };
 use crate::error::KmsError;
 use crate::ids::{KeyId, TenantId};
-use crate::kms::{tenant_aad, Kms, RequestMeta};
+use crate::kms::{tenant_aad, Kms, RequestMeta, RootSealedValue as _};
 use crate::model::{Alias, Grant, KeyRecord, KeyVersion, RECORD_VERSION};
 use crate::ops::approvals::gate_outside;
 use crate::policy::{ApprovalAction, GrantUses, PolicySubject, PolicyVersion};
@@ -309,8 +309,7 @@ async fn restore(
         };
         last.push(Write::InsertSystem {
             name: archive_key_name(tenant),
-            value: serde_json::to_vec(&sealed)
-                .map_err(|_| KmsError::Integrity("archive key encoding"))?,
+            value: sealed.encode()?,
         });
     }
     // The last batch holds values sealed under the root key: it must not commit across a

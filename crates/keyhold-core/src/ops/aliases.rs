@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{Cx, Done, Response};
 use crate::error::KmsError;
 use crate::ids::{AliasName, KeyRef};
+use crate::lifecycle::Use;
 use crate::model::{Alias, Role, RECORD_VERSION};
 use crate::store::{Write, WriteBatch};
 
@@ -50,6 +51,7 @@ impl CreateAlias {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require(&[Role::KeyManager], "only key managers manage aliases")?;
         let key = cx.resolve(&self.key).await?;
+        cx.check(&key, Use::Modify, "alias")?;
         if cx
             .kms
             .store

@@ -12,7 +12,7 @@ use crate::archive::{
 use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::TenantId;
-use crate::kms::Kms;
+use crate::kms::{Kms, RootSealedValue as _};
 use crate::model::{KeyRecord, KeyVersion, RECORD_VERSION};
 use crate::store::{Write, WriteBatch};
 
@@ -23,8 +23,7 @@ pub(crate) async fn archive_key(
     now: Timestamp,
 ) -> Result<(SecretBytes, Vec<Write>), KmsError> {
     if let Some(raw) = kms.store().system_value(&archive_key_name(tenant)).await? {
-        let sealed: SealedArchiveKey = serde_json::from_slice(&raw)
-            .map_err(|_| KmsError::Integrity("an archive key record does not decode"))?;
+        let sealed = SealedArchiveKey::decode(&raw)?;
         let key = kms.root_open(&archive_key_aad(tenant), &sealed.nonce, &sealed.wrapped)?;
         return Ok((key, Vec::new()));
     }
@@ -37,8 +36,7 @@ pub(crate) async fn archive_key(
         nonce: root_sealed.nonce.to_vec(),
         wrapped: root_sealed.wrapped,
     };
-    let value =
-        serde_json::to_vec(&sealed).map_err(|_| KmsError::Integrity("archive key encoding"))?;
+    let value = sealed.encode()?;
     // A concurrent first archive stores its own key first: this batch then fails with
     // AlreadyExists and `Kms::run` retries it, finding that key.
     Ok((

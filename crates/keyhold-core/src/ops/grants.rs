@@ -11,6 +11,7 @@ use super::policies::{key_policy, key_policy_change};
 use super::{Cx, Done, Response};
 use crate::error::KmsError;
 use crate::ids::{GrantId, KeyRef, PrincipalName};
+use crate::lifecycle::Use;
 use crate::model::{Conditions, Grant, Grantee, KeyOp, Role, RECORD_VERSION};
 use crate::policy::ApprovalAction;
 use crate::store::{Write, WriteBatch};
@@ -75,6 +76,7 @@ impl CreateGrant {
             }
         }
         let key = cx.resolve(&self.key).await?;
+        cx.check(&key, Use::Modify, "grant")?;
         if self.grantee.principal() == Some(&cx.caller.principal)
             && !cx.tenant_policies().await?.duties.allow_combined_duties
         {

@@ -11,6 +11,7 @@ use super::{Cx, Done, Response};
 use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::{KeyRef, PrincipalName};
+use crate::lifecycle::Use;
 use crate::model::{Grant, KeyRecord, Role, RECORD_VERSION};
 use crate::policy::{
     ApprovalAction, ApprovalPolicy, DutiesPolicy, PolicyDocument, PolicySubject, PolicyVersion,
@@ -396,6 +397,7 @@ impl RevertPolicy {
                     "only key managers revert a key's policy",
                 )?;
                 let key = cx.resolve(key).await?;
+                cx.check(&key, Use::Modify, "policy revert")?;
                 self.revert_key(cx, &key).await
             }
             PolicyTarget::Approvals | PolicyTarget::Duties => {

@@ -48,7 +48,7 @@ impl UpdateKey {
         let old = cx.resolve(&self.key).await?;
         let mut new = old.clone();
         new.lifecycle = old.lifecycle.effective(cx.now);
-        check_use(&new.lifecycle, Use::Metadata, "update")?;
+        check_use(&new.lifecycle, Use::Modify, "update")?;
         let mut changed = Vec::new();
         if let Some(name) = self.name {
             if Some(&name) != old.name.as_ref() {
