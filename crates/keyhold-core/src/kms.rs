@@ -834,11 +834,9 @@ impl Kms {
                         return Err(KmsError::Unauthenticated);
                     }
                 }
-                // Anchors are read only for certificates that are not pinned.
-                let anchors = match pin {
-                    Some(_) => Vec::new(),
-                    None => self.store.trust_anchors(None).await?,
-                };
+                // Read for pinned certificates too: a pin does not capture a certificate that
+                // another tenant's anchor issued (see `pki::decide`).
+                let anchors = self.store.trust_anchors(None).await?;
                 let who = crate::pki::decide(chain, pin.as_ref(), &anchors, now)?;
                 let tenant = self
                     .store

@@ -219,17 +219,29 @@ pub fn decide<C: AsRef<[u8]>>(
     if chain.len() > MAX_CHAIN || chain.iter().any(|c| c.as_ref().len() > MAX_CERT_BYTES) {
         return Err(KmsError::Unauthenticated);
     }
-    if let Some(pin) = pin {
-        // An explicit revocation wins over any anchor the certificate may also chain to.
-        return if pin.revoked_at.is_none() && pin.not_after.is_none_or(|t| now < t) {
-            Ok(CertPrincipal::Pinned(pin.clone()))
-        } else {
-            Err(KmsError::Unauthenticated)
-        };
-    }
     let intermediates: Vec<&[u8]> = chain[1..].iter().map(AsRef::as_ref).collect();
-    let anchor = verify_path(end_entity.as_ref(), &intermediates, anchors, now)
-        .ok_or(KmsError::Unauthenticated)?;
+    let anchor = match pin {
+        Some(pin) => {
+            // A pin decides within its own tenant only: a certificate issued under another
+            // tenant's anchor belongs to that tenant, whatever a pin elsewhere says (a pin must
+            // not capture another tenant's client).
+            let foreign: Vec<TrustAnchorRecord> = anchors
+                .iter()
+                .filter(|a| a.tenant != pin.tenant)
+                .cloned()
+                .collect();
+            match verify_path(end_entity.as_ref(), &intermediates, &foreign, now) {
+                Some(anchor) => anchors.iter().find(|a| a.id == anchor.id),
+                // An explicit revocation wins over any anchor of its own tenant.
+                None if pin.revoked_at.is_none() && pin.not_after.is_none_or(|t| now < t) => {
+                    return Ok(CertPrincipal::Pinned(pin.clone()));
+                }
+                None => return Err(KmsError::Unauthenticated),
+            }
+        }
+        None => verify_path(end_entity.as_ref(), &intermediates, anchors, now),
+    }
+    .ok_or(KmsError::Unauthenticated)?;
     let principal = common_name(end_entity.as_ref())
         .and_then(|cn| cn.parse::<PrincipalName>().ok())
         .filter(|p| *p != PrincipalName::system() && *p != PrincipalName::anonymous())
@@ -260,6 +272,16 @@ fn key_usage_allows(der: &[u8], ok: fn(&x509_parser::extensions::KeyUsage) -> bo
 
 /// The anchor (not removed, not expired) that a valid client-authentication path from
 /// `end_entity` through `intermediates` ends at.
+/// The live anchor among `anchors` that issued `end_entity` directly or through `intermediates`.
+pub fn issuing_anchor<'a>(
+    end_entity: &[u8],
+    intermediates: &[&[u8]],
+    anchors: &'a [TrustAnchorRecord],
+    now: Timestamp,
+) -> Option<&'a TrustAnchorRecord> {
+    verify_path(end_entity, intermediates, anchors, now)
+}
+
 fn verify_path<'a>(
     end_entity: &[u8],
     intermediates: &[&[u8]],

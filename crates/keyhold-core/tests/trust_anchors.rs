@@ -225,7 +225,15 @@ async fn anchors_are_checked_when_added_and_unique_across_tenants() {
     )
     .await
     .unwrap();
-    let first = anchor(&w, &w.admin, add(&ca, Some("beta"), &[Role::KeyUser]))
+    // In another tenant, the installation's administrators add admin-only anchors: a key-role
+    // anchor would let them name any principal there and use its keys.
+    for roles in [&[Role::KeyUser][..], &[Role::Admin, Role::Auditor]] {
+        assert_eq!(
+            code(anchor(&w, &w.admin, add(&ca, Some("beta"), roles)).await),
+            ErrorCode::PermissionDenied
+        );
+    }
+    let first = anchor(&w, &w.admin, add(&ca, Some("beta"), &[Role::Admin]))
         .await
         .unwrap();
     assert_eq!(first.tenant.as_str(), "beta");
@@ -326,8 +334,30 @@ async fn a_tenant_admin_cannot_touch_another_tenants_anchors() {
     anchor(&w, &acme_admin, add(&acme_ca, None, &[Role::Auditor]))
         .await
         .unwrap();
-    let me = both(&w, &[&acme_ca.issue("eve").der]).await.unwrap();
+    let eve = acme_ca.issue("eve");
+    let me = both(&w, &[&eve.der]).await.unwrap();
     assert_eq!(me.tenant.as_str(), "acme");
+    // Another tenant's administrator cannot capture it by pinning it.
+    let pin = |principal: &str| {
+        Operation::RegisterClientCert(RegisterClientCert {
+            certificate: eve.der.clone(),
+            subject: "CN=eve".into(),
+            not_after: None,
+            principal: principal.parse().unwrap(),
+            roles: Roles::one(Role::Auditor),
+            allow_combined_duties: false,
+            description: String::new(),
+        })
+    };
+    let e = w.run(&w.admin, pin("captured")).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied);
+    // Its own tenant may pin it (to name it, or to revoke it).
+    w.run(&acme_admin, pin("eve-pinned")).await.unwrap();
+    let me = both(&w, &[&eve.der]).await.unwrap();
+    assert_eq!(
+        (me.tenant.as_str(), me.principal.as_str()),
+        ("acme", "eve-pinned")
+    );
     let _ = Timestamp::from_millis(0);
 }
 
@@ -343,10 +373,10 @@ async fn disabling_a_tenant_refuses_its_cached_certificates_at_once() {
     .await
     .unwrap();
     let ca = Ca::root("Acme CA", NOW_SECS);
-    anchor(&w, &w.admin, add(&ca, Some("acme"), &[Role::KeyUser]))
+    anchor(&w, &w.admin, add(&ca, Some("acme"), &[Role::Admin]))
         .await
         .unwrap();
-    let leaf = ca.issue("billing-app");
+    let leaf = ca.issue("acme-boss");
     for _ in 0..2 {
         assert_eq!(
             whoami(&w, &cert(&[&leaf.der]))
@@ -368,4 +398,45 @@ async fn disabling_a_tenant_refuses_its_cached_certificates_at_once() {
     refused(whoami(&w, &cert(&[&leaf.der])).await);
     w.run(&w.admin, set(false)).await.unwrap();
     whoami(&w, &cert(&[&leaf.der])).await.unwrap();
+}
+
+/// A pin decides within its own tenant only: once another tenant trusts the certificate's
+/// issuer, the certificate authenticates there, whatever a pin made earlier elsewhere says.
+#[tokio::test]
+async fn a_pin_does_not_capture_another_tenants_certificate() {
+    let w = World::new().await;
+    let ca = Ca::root("Acme CA", NOW_SECS);
+    let leaf = ca.issue("app");
+    // Pinned in the default tenant while nobody trusts its issuer.
+    w.run(
+        &w.admin,
+        Operation::RegisterClientCert(RegisterClientCert {
+            certificate: leaf.der.clone(),
+            subject: "CN=app".into(),
+            not_after: None,
+            principal: "pinned-app".parse().unwrap(),
+            roles: Roles::one(Role::Auditor),
+            allow_combined_duties: false,
+            description: String::new(),
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        both(&w, &[&leaf.der]).await.unwrap().tenant.as_str(),
+        "default"
+    );
+    w.run(
+        &w.admin,
+        Operation::CreateTenant(CreateTenant {
+            id: "acme".parse().unwrap(),
+        }),
+    )
+    .await
+    .unwrap();
+    anchor(&w, &w.admin, add(&ca, Some("acme"), &[Role::Admin]))
+        .await
+        .unwrap();
+    let me = both(&w, &[&leaf.der]).await.unwrap();
+    assert_eq!((me.tenant.as_str(), me.principal.as_str()), ("acme", "app"));
 }

@@ -93,6 +93,17 @@ impl RegisterClientCert {
         if self.not_after.is_some_and(|t| t <= cx.now) {
             return Err(KmsError::invalid("the certificate has expired"));
         }
+        // A certificate issued under another tenant's anchor belongs to that tenant: pinning it
+        // here would not take it over (see `pki::decide`), but it would block that tenant's
+        // own pin of it, so it is refused.
+        let anchors = cx.kms.store.trust_anchors(None).await?;
+        if crate::pki::issuing_anchor(&self.certificate, &[], &anchors, cx.now)
+            .is_some_and(|a| a.tenant != cx.caller.tenant)
+        {
+            return Err(KmsError::PermissionDenied(
+                "the certificate is issued under another tenant's trust anchor",
+            ));
+        }
         let record = ClientCertRecord {
             v: RECORD_VERSION,
             fingerprint: hex::encode(cx.kms.crypto.sha256(&self.certificate)),

@@ -4,7 +4,8 @@
 //! name, with the anchor's roles, in the anchor's tenant (see [`crate::pki`]).
 //!
 //! An administrator acts on its own tenant's anchors; an administrator of the default tenant
-//! may name any tenant. At most one anchor that is not removed may have a given subject and
+//! may name any tenant, and there add anchors for the admin role only (as with tokens: the
+//! installation bootstraps a tenant's administrators, who trust the issuers of the others). At most one anchor that is not removed may have a given subject and
 //! public key, in all tenants, so that a certificate never authenticates in two tenants.
 
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,14 @@ impl AddTrustAnchor {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require(&[Role::Admin], "only administrators add trust anchors")?;
         let tenant = cx.target_tenant(self.tenant).await?;
+        // As with tokens: in another tenant, the installation's administrators only bootstrap
+        // that tenant's administrators; an anchor for key roles would let them name any
+        // principal of the tenant and use its keys.
+        if tenant != cx.caller.tenant && self.roles != Roles::one(Role::Admin) {
+            return Err(KmsError::PermissionDenied(
+                "in another tenant, administrators of the default tenant add admin-only trust anchors; that tenant's administrators add the others",
+            ));
+        }
         check_roles(self.roles, self.allow_combined_duties)?;
         if self.description.len() > 512 {
             return Err(KmsError::invalid("description is longer than 512 bytes"));
