@@ -322,6 +322,33 @@ fn events_cut_from_the_end_of_the_chain_are_found_while_the_server_runs() {
 }
 
 #[test]
+fn events_cut_after_the_last_checkpoint_leave_a_gap_that_verify_reports() {
+    let dir = TempDir::new("cut-tail");
+    let s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let auditor = s.token(&admin, "a", "auditor");
+    s.ok(&auditor, &["audit", "checkpoint"]);
+    for _ in 0..3 {
+        s.ok(&auditor, &["whoami"]);
+    }
+    // The newest two events go; no checkpoint attested them.
+    let db = dir.0.join("keyhold.db");
+    let events = read_chain(&db);
+    let last = events.last().unwrap().seq;
+    let kept: Vec<_> = events.into_iter().filter(|e| e.seq + 2 <= last).collect();
+    write_chain(&db, &kept);
+    assert!(keyhold_core::audit::verify_chain(&kept).is_ok());
+
+    // The server goes on after the head it committed: the deleted numbers are not reused, and
+    // the gap shows.
+    s.ok(&auditor, &["whoami"]);
+    let text = failed_verification(&s, &auditor);
+    assert!(text.contains("events were removed or reordered"), "{text}");
+    let after = read_chain(&db);
+    assert!(after.last().unwrap().seq > last, "{text}");
+}
+
+#[test]
 fn an_exported_trail_is_verified_offline_with_the_checkpoint_public_key() {
     let (dir, s, auditor) = server_with_a_key("offline");
     s.ok(&auditor, &["audit", "checkpoint"]);

@@ -15,26 +15,53 @@ use crate::error::KmsError;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = DateTime))]
 pub struct Timestamp(i64);
 
+/// The longest duration a request may name (a waiting period, a crypto-period, a rotation
+/// period): 1,000 years, so that every date the server computes stays printable.
+pub const MAX_DURATION_SECS: u64 = 1000 * 366 * 86_400;
+
+/// Refuses a duration longer than [`MAX_DURATION_SECS`]; `what` names it in the error.
+pub fn check_duration(what: &str, secs: u64) -> Result<u64, KmsError> {
+    if secs > MAX_DURATION_SECS {
+        return Err(KmsError::invalid(format!(
+            "{what} must be at most {MAX_DURATION_SECS} seconds (1,000 years)"
+        )));
+    }
+    Ok(secs)
+}
+
 impl Timestamp {
+    /// The latest instant RFC 3339 can write: 9999-12-31T23:59:59.999Z.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
+    /// The earliest: 0000-01-01T00:00:00Z.
+    pub const MIN: Timestamp = Timestamp(-62_167_219_200_000);
+
     /// From milliseconds since the epoch.
     pub const fn from_millis(ms: i64) -> Self {
         Self(ms)
+    }
+    /// From seconds since the epoch (a KMIP Date-Time), within [`Timestamp::MIN`]..=
+    /// [`Timestamp::MAX`].
+    pub fn from_unix_secs(secs: i64) -> Self {
+        Self(secs.saturating_mul(1000).clamp(Self::MIN.0, Self::MAX.0))
     }
     /// Milliseconds since the epoch.
     pub const fn millis(self) -> i64 {
         self.0
     }
-    /// This instant plus `secs` seconds (saturating).
+    /// This instant plus `secs` seconds, at most [`Timestamp::MAX`].
     pub fn plus_secs(self, secs: u64) -> Self {
         let ms = i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000);
-        Self(self.0.saturating_add(ms))
+        Self(self.0.saturating_add(ms).min(Self::MAX.0))
     }
-    /// RFC 3339 text, e.g. `2026-11-24T10:00:00.123Z`.
+    /// RFC 3339 text, e.g. `2026-11-24T10:00:00.123Z`. An instant outside
+    /// [`Timestamp::MIN`]..=[`Timestamp::MAX`] is written as the nearest bound, so that every
+    /// stored record reads back.
     pub fn to_rfc3339(self) -> String {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+        let ms = self.0.clamp(Self::MIN.0, Self::MAX.0);
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
             .ok()
             .and_then(|t| t.format(&Rfc3339).ok())
-            .unwrap_or_else(|| self.0.to_string())
+            .unwrap_or_else(|| "9999-12-31T23:59:59.999Z".to_owned())
     }
     /// Parses RFC 3339 text.
     pub fn parse_rfc3339(s: &str) -> Result<Self, KmsError> {
@@ -137,6 +164,27 @@ pub fn parse_duration_secs(s: &str) -> Result<u64, KmsError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn far_dates_stay_printable_and_read_back() {
+        let far = Timestamp::from_millis(0).plus_secs(u64::MAX);
+        assert_eq!(far, Timestamp::MAX);
+        assert_eq!(far.to_rfc3339(), "9999-12-31T23:59:59.999Z");
+        for t in [
+            Timestamp::from_millis(i64::MAX),
+            Timestamp::from_millis(i64::MIN),
+        ] {
+            let text = serde_json::to_string(&t).unwrap();
+            let back: Timestamp = serde_json::from_str(&text).unwrap();
+            assert!(back == Timestamp::MAX || back == Timestamp::MIN, "{text}");
+        }
+        assert_eq!(Timestamp::MIN.to_rfc3339(), "0000-01-01T00:00:00Z");
+        assert_eq!(Timestamp::from_unix_secs(i64::MAX), Timestamp::MAX);
+        assert_eq!(Timestamp::from_unix_secs(i64::MIN), Timestamp::MIN);
+        assert_eq!(Timestamp::from_unix_secs(2).millis(), 2000);
+        assert!(check_duration("x", MAX_DURATION_SECS).is_ok());
+        assert!(check_duration("x", MAX_DURATION_SECS + 1).is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -1155,3 +1155,56 @@ async fn archived_key_refuses_changes_until_recovered() {
     }
     assert_eq!(w.describe(k.id).await.aliases, [alias]);
 }
+
+/// Durations beyond 1,000 years are refused with a clear error, and the longest accepted ones
+/// leave keys that still read back (a date past year 9999 once made a key unreadable).
+#[tokio::test]
+async fn absurd_durations_are_refused_and_long_ones_read_back() {
+    let w = World::new().await;
+    let k = w.key(Algorithm::Aes256, |_| {}).await;
+    w.change(k.id, StateChange::Deactivate).await.unwrap();
+    let e = w
+        .change(
+            k.id,
+            StateChange::ScheduleDestroy {
+                waiting_period_secs: Some(u64::MAX),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidRequest, "{e}");
+    let max = keyhold_core::clock::MAX_DURATION_SECS;
+    let pending = w
+        .change(
+            k.id,
+            StateChange::ScheduleDestroy {
+                waiting_period_secs: Some(max),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(pending.lifecycle.destroy_at.is_some());
+    assert_eq!(w.describe(k.id).await.id, k.id);
+
+    for spec in [
+        |c: &mut CreateKey| c.spec.crypto_period_secs = Some(u64::MAX),
+        |c: &mut CreateKey| c.spec.rotation_period_secs = Some(u64::MAX),
+    ] {
+        let mut req = CreateKey {
+            algorithm: Algorithm::Aes256,
+            spec: Default::default(),
+            idempotency_token: None,
+        };
+        spec(&mut req);
+        let e = w
+            .run(&w.manager, Operation::CreateKey(req))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidRequest, "{e}");
+    }
+    let long = w
+        .key(Algorithm::Aes256, |c| c.spec.crypto_period_secs = Some(max))
+        .await;
+    assert_eq!(w.describe(long.id).await.id, long.id);
+    w.encrypt(long.id, b"still usable").await.unwrap();
+}

@@ -132,6 +132,11 @@ fn in_savepoint(conn: &Conn, writes: Vec<Write>) -> Result<Result<(), StoreError
 
 /// The chain head inside the open transaction: the cached one if the stored sequence number
 /// still matches (nothing else wrote to the database since), read from the last event otherwise.
+///
+/// When the stored chain ends *before* the head this writer committed, events it wrote were
+/// deleted behind its back. The chain then goes on after the committed head, not after the cut:
+/// reusing the deleted sequence numbers would hide the deletion, while a gap is what
+/// `audit verify` reports.
 fn stored_head(conn: &Conn, cached: Option<Head>) -> Result<Head, StoreError> {
     let last = query("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
         .fetch_optional(conn)
@@ -139,14 +144,27 @@ fn stored_head(conn: &Conn, cached: Option<Head>) -> Result<Head, StoreError> {
         .map(|row| row.try_get::<i64>(0))
         .transpose()
         .map_err(backend)?;
+    let seq = match last {
+        Some(last) => {
+            u64::try_from(last).map_err(|_| backend(Fault::OutOfRange("audit sequence number")))?
+        }
+        None => 0,
+    };
+    if let Some(head) = cached {
+        if head.0 > seq {
+            tracing::error!(
+                committed = head.0,
+                stored = seq,
+                "audit events this server committed are missing from the database; the chain goes on after the committed head"
+            );
+        }
+        if head.0 >= seq {
+            return Ok(head);
+        }
+    }
     let Some(last) = last else {
         return Ok((0, GENESIS_HASH.to_owned()));
     };
-    let seq =
-        u64::try_from(last).map_err(|_| backend(Fault::OutOfRange("audit sequence number")))?;
-    if let Some(head) = cached.filter(|h| h.0 == seq) {
-        return Ok(head);
-    }
     let row = query("SELECT doc FROM audit WHERE seq = $1")
         .bind(last)
         .fetch_optional(conn)

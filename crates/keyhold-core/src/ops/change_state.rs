@@ -89,7 +89,10 @@ impl ChangeState {
             StateChange::ScheduleDestroy {
                 waiting_period_secs,
             } => {
-                let wait = waiting_period_secs.unwrap_or(config.default_destroy_wait_secs);
+                let wait = crate::clock::check_duration(
+                    "the waiting period",
+                    waiting_period_secs.unwrap_or(config.default_destroy_wait_secs),
+                )?;
                 if wait < config.min_destroy_wait_secs {
                     return Err(KmsError::invalid(format!(
                         "the waiting period must be at least {} seconds",

@@ -171,6 +171,12 @@ pub(crate) async fn new_record(
     if spec.crypto_period_secs == Some(0) {
         return Err(KmsError::invalid("crypto-period must be positive"));
     }
+    if let Some(p) = spec.crypto_period_secs {
+        crate::clock::check_duration("crypto-period", p)?;
+    }
+    if let Some(p) = spec.rotation_period_secs {
+        crate::clock::check_duration("rotation period", p)?;
+    }
     if let (Some(a), Some(d)) = (spec.activation_date, spec.deactivation_date) {
         if d <= a {
             return Err(KmsError::invalid(

@@ -85,6 +85,7 @@ impl UpdateKey {
                     "rotation period must be at least one hour",
                 ));
             }
+            crate::clock::check_duration("rotation period", p)?;
             new.rotation_period_secs = (p != 0).then_some(p);
             changed.push("rotation_period");
         }

@@ -231,10 +231,10 @@ impl Session<'_> {
             ..KeySpec::default()
         };
         if let Some(t) = attrs.date("Activation Date")? {
-            spec.activation_date = Some(keyhold_core::clock::Timestamp::from_millis(t * 1000));
+            spec.activation_date = Some(keyhold_core::clock::Timestamp::from_unix_secs(t));
         }
         if let Some(t) = attrs.date("Deactivation Date")? {
-            spec.deactivation_date = Some(keyhold_core::clock::Timestamp::from_millis(t * 1000));
+            spec.deactivation_date = Some(keyhold_core::clock::Timestamp::from_unix_secs(t));
         }
         Ok(spec)
     }
