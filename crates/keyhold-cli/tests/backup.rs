@@ -260,11 +260,13 @@ fn round_trip_restores_every_object_and_old_ciphertexts_decrypt() {
     let (keys, keks, shares) = backup_with_shares(&src, &dir.0.join("out"));
     let two = &shares[1..];
 
-    // Verify without and with the shares.
+    // Verify without and with the shares. Without them only the headers are checked, which is
+    // not a pass (exit code 2).
     let admin = src.admin_token();
-    let structural = src.json(
+    let out = src.cli(
         &admin,
         &[
+            "--json",
             "backup",
             "verify",
             "--key-backup",
@@ -273,6 +275,8 @@ fn round_trip_restores_every_object_and_old_ciphertexts_decrypt() {
             keks.to_str().unwrap(),
         ],
     );
+    assert_eq!(out.status.code(), Some(2));
+    let structural: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(structural["contents_verified"], false);
     let mut args = vec!["backup", "verify"];
     args.extend(pair_args(&keys, &keks, two));
@@ -798,6 +802,13 @@ fn scheduled_backups_run_keep_the_newest_and_report_failures() {
         }
     }
     assert!(failing, "{}", health(&s));
+    // The failure shows at the top of health and in `keyhold status`.
+    assert_eq!(health(&s)["status"], "degraded");
+    let status = s.ok(&admin, &["status"]);
+    assert!(
+        status.contains("degraded") && status.contains("failing"),
+        "{status}"
+    );
     let metrics = s
         .http()
         .get(s.url("/metrics"))

@@ -129,7 +129,7 @@ impl<T> ApiRequest<T> {
 /// `GET /v1/health`'s answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Health {
-    /// `ok` when the server runs.
+    /// `ok` when the server runs; `degraded` while its scheduled backups fail.
     pub status: String,
     /// The server's version.
     #[serde(default)]
@@ -141,6 +141,25 @@ pub struct Health {
     /// Progress of an unseal in progress.
     #[serde(default)]
     pub unseal: Option<UnsealProgress>,
+    /// Scheduled backups, when configured.
+    #[serde(default)]
+    pub backup: Option<BackupHealth>,
+}
+
+/// The state of scheduled backups in [`Health`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupHealth {
+    /// `ok`, `failing`, or `pending` before the first one.
+    pub status: String,
+    /// When the last successful backup was taken (RFC 3339).
+    #[serde(default)]
+    pub last_success_at: Option<String>,
+    /// Why the last attempt failed, if it did.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Failures since the server started.
+    #[serde(default)]
+    pub failures: u64,
 }
 
 /// How many unseal shares were submitted of how many needed.

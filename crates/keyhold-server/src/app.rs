@@ -59,7 +59,8 @@ impl StartError {
 /// Health as reported on `/v1/health`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Health {
-    /// Always `ok` when the process answers.
+    /// `ok` when the process answers; `degraded` while scheduled backups fail (it still
+    /// serves).
     pub status: &'static str,
     /// Server version.
     pub version: &'static str,
@@ -231,23 +232,25 @@ impl App {
             }
             _ => None,
         };
+        let backup = self.config.backup.as_ref().map(|_| {
+            let mut h = self
+                .backup
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if h.status.is_empty() {
+                h.status = "pending";
+            }
+            h
+        });
+        let failing = backup.as_ref().is_some_and(|b| b.status == "failing");
         Ok(Health {
-            status: "ok",
+            status: if failing { "degraded" } else { "ok" },
             version: env!("CARGO_PKG_VERSION"),
             initialized: status.initialized,
             sealed: status.sealed,
             unseal,
-            backup: self.config.backup.as_ref().map(|_| {
-                let mut h = self
-                    .backup
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
-                if h.status.is_empty() {
-                    h.status = "pending";
-                }
-                h
-            }),
+            backup,
         })
     }
 

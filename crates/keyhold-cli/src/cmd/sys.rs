@@ -26,6 +26,16 @@ pub async fn status(ctx: &Ctx) -> Result<ExitCode, CliError> {
                 format!("{} of {} shares submitted", u.submitted, u.threshold),
             ));
         }
+        if let Some(b) = &h.backup {
+            let mut text = b.status.clone();
+            if let Some(at) = &b.last_success_at {
+                text.push_str(&format!(", last success {at}"));
+            }
+            if let Some(e) = b.last_error.as_ref().filter(|_| b.status == "failing") {
+                text.push_str(&format!(", {} failures, last: {e}", b.failures));
+            }
+            rows.push(("backups", text));
+        }
         kv(out, &rows)
     })
     .await?;
