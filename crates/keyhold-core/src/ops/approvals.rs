@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AlsoEvent, Caller, ChangeState, CreateGrant, Cx, Done, Operation, Response, RevertPolicy,
-    RevokeGrant, SetApprovalPolicy, SetDuties,
+    RevokeGrant, RotateRootKey, SetApprovalPolicy, SetDuties,
 };
 use crate::audit::Outcome;
 use crate::error::KmsError;
@@ -65,11 +65,14 @@ pub enum StoredOperation {
     SetApprovalPolicy(SetApprovalPolicy),
     /// A new separation-of-duties setting.
     SetDuties(SetDuties),
+    /// A root-key rotation (it carries and returns no secret).
+    RotateRootKey(RotateRootKey),
 }
 
 impl StoredOperation {
     /// The storable form of `op` with its key pinned to `key`, or `None` for requests that are
-    /// re-issued instead (import, register and export carry or return key material).
+    /// re-issued instead (import, register and export carry or return key material; an unseal
+    /// rekey returns the new shares).
     pub(crate) fn of(op: &Operation, key: Option<KeyId>) -> Option<Self> {
         let pin = |r: &KeyRef| key.map_or_else(|| r.clone(), KeyRef::from);
         Some(match op {
@@ -91,6 +94,7 @@ impl StoredOperation {
             }),
             Operation::SetApprovalPolicy(o) => Self::SetApprovalPolicy(o.clone()),
             Operation::SetDuties(o) => Self::SetDuties(o.clone()),
+            Operation::RotateRootKey(o) => Self::RotateRootKey(o.clone()),
             _ => return None,
         })
     }
@@ -104,6 +108,7 @@ impl StoredOperation {
             Self::RevertPolicy(o) => Operation::RevertPolicy(o),
             Self::SetApprovalPolicy(o) => Operation::SetApprovalPolicy(o),
             Self::SetDuties(o) => Operation::SetDuties(o),
+            Self::RotateRootKey(o) => Operation::RotateRootKey(o),
         }
     }
 }
@@ -454,11 +459,14 @@ impl ApproveRequest {
         let count = next.approvals.len() as u32;
         let mut writes = WriteBatch::default();
         let mut also = Vec::new();
+        let mut root_change = None;
         let detail;
         if count < a.required {
             detail = format!("{prefix}: {count} of {}", a.required);
         } else if let Some(stored) = a.operation.clone() {
-            let (ran, extra_writes, event) = run_stored(cx, &a, stored).await?;
+            let (ran, extra_writes, event, root) = run_stored(cx, &a, stored).await?;
+            // A root rotation's new key is taken into memory once the approval commits.
+            root_change = root;
             next.completed_at = Some(cx.now);
             match ran {
                 Ok(result) => {
@@ -494,6 +502,7 @@ impl ApproveRequest {
             .detail(detail);
         done.key = a.key;
         done.also = also;
+        done.root_change = root_change;
         Ok(done)
     }
 }
@@ -504,6 +513,7 @@ type Ran = (
     Result<Option<serde_json::Value>, String>,
     Vec<Write>,
     AlsoEvent,
+    Option<crate::kms::RootChange>,
 );
 
 /// Runs an approved stored request as its requester. A compare-and-swap conflict propagates
@@ -559,7 +569,7 @@ async fn run_stored(
                 None => format!("approval {}", a.id),
             });
             let result = serde_json::to_value(&done.response).ok();
-            (Ok(result), done.writes.0, event)
+            (Ok(result), done.writes.0, event, done.root_change)
         }
         Err(e) => {
             event.outcome = match e {
@@ -568,7 +578,7 @@ async fn run_stored(
             };
             event.error_code = Some(e.code());
             event.detail = Some(format!("approval {}", a.id));
-            (Err(e.public_message()), Vec::new(), event)
+            (Err(e.public_message()), Vec::new(), event, None)
         }
     })
 }

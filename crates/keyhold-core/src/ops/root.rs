@@ -17,7 +17,7 @@ use crate::policy::ApprovalAction;
 
 /// Request: rotate the root key (administrators of the default tenant, who administer the
 /// installation).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RotateRootKey {}
@@ -37,7 +37,7 @@ pub struct RootKeyRotation {
 impl RotateRootKey {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require_global_admin("only administrators of the default tenant rotate the root key")?;
-        // Under dual control the requester re-issues the request once it is approved.
+        // Under dual control it runs (as the requester) when the last approval arrives.
         cx.dual_control(ApprovalAction::RootRotate, None, || {
             "rotate the root key".to_owned()
         })
