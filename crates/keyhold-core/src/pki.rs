@@ -270,8 +270,6 @@ fn key_usage_allows(der: &[u8], ok: fn(&x509_parser::extensions::KeyUsage) -> bo
     }
 }
 
-/// The anchor (not removed, not expired) that a valid client-authentication path from
-/// `end_entity` through `intermediates` ends at.
 /// The live anchor among `anchors` that issued `end_entity` directly or through `intermediates`.
 pub fn issuing_anchor<'a>(
     end_entity: &[u8],
@@ -282,6 +280,8 @@ pub fn issuing_anchor<'a>(
     verify_path(end_entity, intermediates, anchors, now)
 }
 
+/// The anchor (not removed, not expired) that a valid client-authentication path from
+/// `end_entity` through `intermediates` ends at.
 fn verify_path<'a>(
     end_entity: &[u8],
     intermediates: &[&[u8]],
