@@ -255,3 +255,44 @@ fn key_policy_conditions_history_and_revert_through_the_cli() {
     );
     assert_eq!(s.json(&admin, &["duties", "show"])["version"], 2);
 }
+
+#[test]
+fn a_request_not_approved_in_time_expires() {
+    let dir = TempDir::new("dual-control-expiry");
+    let s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let alice = s.token(&admin, "alice", "key-manager");
+    let bob = s.token(&admin, "bob", "key-manager");
+    s.ok(
+        &admin,
+        &[
+            "approval",
+            "policy",
+            "set",
+            "--action",
+            "key.destroy",
+            "--approvals",
+            "1",
+            "--approver",
+            "bob",
+            "--ttl",
+            "2s",
+        ],
+    );
+    s.ok(
+        &alice,
+        &["key", "create", "--alg", "aes-256", "--name", "slow"],
+    );
+    s.ok(&alice, &["key", "deactivate", "slow"]);
+    let held = s.cli(&alice, &["key", "destroy", "slow"]);
+    assert_eq!(held.status.code(), Some(3), "{}", stderr(&held));
+    let id = String::from_utf8_lossy(&held.stdout).trim().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let late = s.cli(&bob, &["approval", "approve", &id]);
+    assert!(!late.status.success());
+    assert!(stderr(&late).contains("expired"), "{}", stderr(&late));
+    let shown = s.json(&bob, &["approval", "show", &id]);
+    assert_eq!(shown["status"], "expired", "{shown}");
+    let key = s.json(&alice, &["key", "show", "slow"]);
+    assert_eq!(key["state"], "deactivated", "nothing ran: {key}");
+}

@@ -354,9 +354,9 @@ impl ApprovalPolicy {
                     "an approval rule lists at most 64 approvers",
                 ));
             }
-            if !(60..=30 * 86_400).contains(&rule.ttl_secs) {
+            if !(1..=30 * 86_400).contains(&rule.ttl_secs) {
                 return Err(KmsError::invalid(
-                    "an approval's lifetime is between 60 seconds and 30 days",
+                    "an approval's lifetime is between 1 second and 30 days",
                 ));
             }
         }
