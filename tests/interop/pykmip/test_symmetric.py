@@ -120,6 +120,30 @@ def test_encrypt_cbc_with_server_generated_iv(client):
 
 
 @pytest.mark.parametrize("version", V12, ids=version_id)
+def test_encrypt_decrypt_with_default_parameters_round_trips(client):
+    """No Cryptographic Parameters: CBC with PKCS5 padding and a server-chosen IV, which
+    ProxyKmipClient returns and decrypt() takes back (it would drop a GCM tag)."""
+    value = os.urandom(32)
+    uid = register_aes(client, value)
+    plaintext = b"secret data 1234"
+    ciphertext, iv = client.encrypt(plaintext, uid=uid)
+    assert iv is not None and len(iv) == 16
+    padder = sympadding.PKCS7(128).padder()
+    enc = Cipher(algorithms.AES(value), modes.CBC(iv)).encryptor()
+    assert ciphertext == enc.update(padder.update(plaintext) + padder.finalize()) + \
+        enc.finalize()
+    assert client.decrypt(ciphertext, uid=uid, iv_counter_nonce=iv) == plaintext
+    # A created key too, and parameters naming only the algorithm get the same defaults.
+    uid = create_aes(client)
+    aes = {"cryptographic_algorithm": enums.CryptographicAlgorithm.AES}
+    ciphertext, iv = client.encrypt(plaintext, uid=uid, cryptographic_parameters=aes)
+    assert len(ciphertext) == 32 and len(iv) == 16
+    assert client.decrypt(ciphertext, uid=uid, iv_counter_nonce=iv) == plaintext
+    assert client.decrypt(ciphertext, uid=uid, cryptographic_parameters=CBC_PKCS5,
+                          iv_counter_nonce=iv) == plaintext
+
+
+@pytest.mark.parametrize("version", V12, ids=version_id)
 def test_decrypt_with_wrong_key_fails_or_garbles(client):
     a = create_aes(client)
     b = create_aes(client)

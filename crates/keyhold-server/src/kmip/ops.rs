@@ -879,9 +879,12 @@ impl Session<'_> {
         )
     }
 
-    /// The cipher mode of Cryptographic Parameters; without them, GCM for AES keys and
-    /// OAEP-SHA256 for RSA keys (`None`: the core applies the key's default, without a lookup
-    /// here that would be audited as a request of its own).
+    /// The cipher mode and padding of Cryptographic Parameters. A symmetric key with no Block
+    /// Cipher Mode named gets CBC, padded with PKCS5 unless a Padding Method says otherwise, and
+    /// a random IV (returned), so that encrypt and decrypt round-trip with the same defaults;
+    /// GCM only when asked for. Without parameters, `None`: the core applies the key's default
+    /// (the same CBC with PKCS5 for AES keys, OAEP-SHA256 for RSA keys), without a lookup here
+    /// that would be audited as a request of its own.
     async fn cipher_params(
         &self,
         uid: &str,
@@ -922,25 +925,27 @@ impl Session<'_> {
                 )),
             };
         }
+        let pkcs7 = match padding {
+            // KMIP clients' default for a block cipher: CBC with PKCS5 padding.
+            None => mode.is_none(),
+            Some(PaddingMethod::None) => false,
+            Some(PaddingMethod::Pkcs5) => true,
+            Some(other) => {
+                return Err(Failure::new(
+                    ResultReason::InvalidField,
+                    format!("padding method {} is not supported", other.name()),
+                ))
+            }
+        };
         let mode = match mode {
-            None | Some(BlockCipherMode::Gcm) => CipherMode::Gcm,
-            Some(BlockCipherMode::Cbc) => CipherMode::Cbc,
+            None | Some(BlockCipherMode::Cbc) => CipherMode::Cbc,
+            Some(BlockCipherMode::Gcm) => CipherMode::Gcm,
             Some(BlockCipherMode::Ecb) => CipherMode::Ecb,
             Some(BlockCipherMode::Ctr) => CipherMode::Ctr,
             Some(other) => {
                 return Err(Failure::new(
                     ResultReason::InvalidField,
                     format!("block cipher mode {} is not supported", other.name()),
-                ))
-            }
-        };
-        let pkcs7 = match padding {
-            None | Some(PaddingMethod::None) => false,
-            Some(PaddingMethod::Pkcs5) => true,
-            Some(other) => {
-                return Err(Failure::new(
-                    ResultReason::InvalidField,
-                    format!("padding method {} is not supported", other.name()),
                 ))
             }
         };
