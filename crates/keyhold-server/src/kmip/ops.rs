@@ -10,7 +10,8 @@ use keyhold_core::ops::{
     RegisterKey, SecretData, Sign, StateChange, UpdateKey, Verify, VerifyMac, WrapMode, WrapSpec,
 };
 use keyhold_core::{
-    Algorithm, Credential, MessageType, Operation, RequestMeta, Response, SigningAlgorithm,
+    Algorithm, Credential, ErrorCode, MessageType, Operation, RequestMeta, Response,
+    SigningAlgorithm,
 };
 use keyhold_kmip::attributes::Attribute;
 use keyhold_kmip::enums::{
@@ -125,11 +126,7 @@ impl Session<'_> {
             Op::ReKeyKeyPair => self.rekey_key_pair(payload).await,
             Op::DeriveKey => self.derive_key(payload).await,
             Op::Locate => self.locate(payload).await,
-            Op::Check => {
-                let uid = self.uid(payload)?;
-                self.describe(&uid).await?;
-                self.answer(uid, [])
-            }
+            Op::Check => self.check(payload).await,
             Op::Get => self.get(payload).await,
             Op::GetAttributes => self.get_attributes(payload).await,
             Op::GetAttributeList => {
@@ -237,6 +234,82 @@ impl Session<'_> {
             spec.deactivation_date = Some(keyhold_core::clock::Timestamp::from_millis(t * 1000));
         }
         Ok(spec)
+    }
+
+    /// KMIP Check: whether the object may be used as the request says. A Cryptographic Usage
+    /// Mask must be within the object's; Keyhold keeps no Usage Limits or lease on objects, so
+    /// a Usage Limits Count or Lease Time asks that the object be usable now (Active), without
+    /// a count limit, and a lease may not run past its Deactivation Date. Success answers the
+    /// Unique Identifier; a failure answers it too, with the attribute that failed, in its
+    /// Response Payload (as the specification says, and as PyKMIP's client reads it).
+    async fn check(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let v = self.version;
+        let fail = |f: Failure, attribute: Option<&Item>| {
+            let mut out = vec![Self::uid_item(&uid)];
+            out.extend(attribute.cloned());
+            f.with_payload(out)
+        };
+        let info = self.describe(&uid).await.map_err(|f| fail(f, None))?;
+        let mask_item = payload.child(tags::CRYPTOGRAPHIC_USAGE_MASK);
+        let count_item = payload.child(tags::USAGE_LIMITS_COUNT);
+        let lease_item = payload.child(tags::LEASE_TIME);
+        if let Some(item) = mask_item {
+            let mask = item.as_i32().map_err(|e| fail(e.into(), None))?;
+            let allowed = convert::usage_mask_of(&info);
+            if mask & !allowed != 0 {
+                return Err(fail(
+                    Failure::new(
+                        convert::result_reason(ErrorCode::WrongKeyUsage, v),
+                        format!(
+                            "Cryptographic Usage Mask: {mask:#x} is not within the object's \
+                             {allowed:#x}"
+                        ),
+                    ),
+                    Some(item),
+                ));
+            }
+        }
+        let count = count_item
+            .map(Item::as_i64)
+            .transpose()
+            .map_err(|e| fail(e.into(), None))?;
+        let lease = lease_item
+            .map(Item::as_interval)
+            .transpose()
+            .map_err(|e| fail(e.into(), None))?;
+        if count.is_some_and(|c| c <= 0) {
+            return Err(fail(
+                Failure::invalid("Usage Limits Count must be positive"),
+                count_item,
+            ));
+        }
+        if (count.is_some() || lease.is_some()) && info.state != KeyState::Active {
+            let (attribute, item) = match count_item {
+                Some(i) => ("Usage Limits Count", Some(i)),
+                None => ("Lease Time", lease_item),
+            };
+            return Err(fail(
+                Failure::new(
+                    convert::result_reason(ErrorCode::InvalidKeyState, v),
+                    format!("{attribute}: the object is not active"),
+                ),
+                item,
+            ));
+        }
+        if let (Some(lease), Some(end)) = (lease, info.lifecycle.deactivation_date) {
+            let until = (self.app.kms.now().millis()).saturating_add(i64::from(lease) * 1000);
+            if until > end.millis() {
+                return Err(fail(
+                    Failure::new(
+                        ResultReason::PermissionDenied,
+                        "Lease Time: the lease would run past the object's Deactivation Date",
+                    ),
+                    lease_item,
+                ));
+            }
+        }
+        self.answer(uid, [])
     }
 
     async fn create(&mut self, payload: &Item) -> Out {
