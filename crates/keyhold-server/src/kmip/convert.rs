@@ -22,6 +22,11 @@ pub const TAG_CONTACT: &str = "kmip:contact-information";
 pub const TAG_DATA_TYPE: &str = "kmip:data-type";
 /// Tag holding a Split Key's parameters and its Key Block's description (see `objects.rs`).
 pub const TAG_SPLIT_KEY: &str = "kmip:split-key";
+/// The Key Format Type a key was registered in (its number): a Get naming no format answers
+/// in it, so that the registered bytes come back exactly.
+pub const TAG_KEY_FORMAT: &str = "kmip:key-format";
+/// The Cryptographic Length of a registered HMAC key whose length is not its hash's.
+pub const TAG_LENGTH: &str = "kmip:cryptographic-length";
 
 /// Cryptographic Usage Mask bits.
 pub mod usage_mask {
@@ -142,6 +147,24 @@ pub fn algorithm(a: Algorithm) -> Option<(CryptographicAlgorithm, i32)> {
     })
 }
 
+/// The KMIP algorithm and length of an object: [`algorithm`], with the registered length of an
+/// HMAC key (which may be any length from half its hash's).
+pub fn algorithm_of(info: &KeyInfo) -> Option<(CryptographicAlgorithm, i32)> {
+    let (alg, len) = algorithm(info.algorithm)?;
+    let registered = (info.algorithm.family() == keyhold_crypto::KeyFamily::Hmac)
+        .then(|| info.tags.get(TAG_LENGTH).and_then(|l| l.parse().ok()))
+        .flatten();
+    Some((alg, registered.unwrap_or(len)))
+}
+
+/// The Key Format Type an object was registered in, if it was registered over KMIP.
+pub fn registered_format(info: &KeyInfo) -> Option<keyhold_kmip::enums::KeyFormatType> {
+    info.tags
+        .get(TAG_KEY_FORMAT)
+        .and_then(|f| f.parse().ok())
+        .and_then(keyhold_kmip::enums::KeyFormatType::from_u32)
+}
+
 /// The Keyhold algorithm for a KMIP algorithm and length (`len` may be absent for HMAC and
 /// Ed25519).
 pub fn keyhold_algorithm(
@@ -227,7 +250,7 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
             object_type(info).to_u32(),
         )),
     ];
-    if let Some((alg, len)) = algorithm(info.algorithm) {
+    if let Some((alg, len)) = algorithm_of(info) {
         out.push(Attribute::standard(Item::enumeration(
             tags::CRYPTOGRAPHIC_ALGORITHM,
             alg.to_u32(),

@@ -1277,11 +1277,14 @@ fn wrap_spec(spec: &Item) -> Result<WrapSpec, Failure> {
     })
 }
 
-/// The attributes of a Re-key replacement: the old object's tags, usage and description; active
-/// when the old one was.
+/// The attributes of a Re-key replacement: the old object's tags (but a registered HMAC key's
+/// length, which the new key does not have), usage and description; active when the old one
+/// was.
 fn replacement_spec(old: &KeyInfo) -> KeySpec {
+    let mut tags = old.tags.clone();
+    tags.remove(convert::TAG_LENGTH);
     KeySpec {
-        tags: old.tags.clone(),
+        tags,
         usage: Some(old.usage),
         pre_active: old.state != KeyState::Active,
         description: old.description.clone(),
