@@ -421,7 +421,7 @@ impl Session<'_> {
     }
 
     /// KMIP Derive Key: PBKDF2 (from secret data or a key), HMAC (HKDF, RFC 5869) and
-    /// NIST800-108-C (counter mode, HMAC PRF, fixed input = Derivation Data ‖ [L]_32).
+    /// NIST800-108-C (counter mode, HMAC PRF, fixed input = Derivation Data).
     async fn derive_key(&mut self, payload: &Item) -> Out {
         let ot: ObjectType = payload.require(tags::OBJECT_TYPE)?.as_enum_of()?;
         if ot != ObjectType::SymmetricKey {
@@ -488,9 +488,12 @@ impl Session<'_> {
                 salt: bytes(tags::SALT)?,
                 info: bytes(tags::DERIVATION_DATA)?,
             },
+            // Derivation Data is the whole fixed input (as PyKMIP's server and the NIST CAVP
+            // vectors take it): nothing is appended.
             DerivationMethod::Nist800108C => Derivation::Sp800108Counter {
                 hash,
                 context: bytes(tags::DERIVATION_DATA)?,
+                fixed_input: true,
             },
             m => {
                 return Err(Failure::new(
