@@ -27,6 +27,11 @@ pub const TAG_SPLIT_KEY: &str = "kmip:split-key";
 pub const TAG_KEY_FORMAT: &str = "kmip:key-format";
 /// The Cryptographic Length of a registered HMAC key whose length is not its hash's.
 pub const TAG_LENGTH: &str = "kmip:cryptographic-length";
+/// Application Specific Information: one tag per instance, `kmip:asi:<Application Namespace>`
+/// holding its Application Data (so one instance per namespace).
+pub const TAG_ASI_PREFIX: &str = "kmip:asi:";
+/// The attribute's name.
+pub const ASI: &str = "Application Specific Information";
 
 /// Cryptographic Usage Mask bits.
 pub mod usage_mask {
@@ -308,6 +313,11 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
             c.clone(),
         )));
     }
+    for (i, (namespace, data)) in application_infos(info).enumerate() {
+        let mut a = Attribute::standard(application_info_item(namespace, data));
+        a.index = (i > 0).then(|| i32::try_from(i).unwrap_or(i32::MAX));
+        out.push(a);
+    }
     for (k, v) in &info.tags {
         if k.starts_with("x-") || k.starts_with("y-") {
             out.push(Attribute {
@@ -343,6 +353,36 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
     out
 }
 
+/// The tag and value an Application Specific Information value (a structure of Application
+/// Namespace and Application Data) is kept in.
+pub fn application_info(value: &Item) -> Result<(String, String), Failure> {
+    let namespace = value.require(tags::APPLICATION_NAMESPACE)?.as_text()?;
+    let data = value
+        .child(tags::APPLICATION_DATA)
+        .map(Item::as_text)
+        .transpose()?
+        .unwrap_or_default();
+    Ok((format!("{TAG_ASI_PREFIX}{namespace}"), data.to_owned()))
+}
+
+/// The Application Specific Information of an object (namespace, data), by namespace.
+pub fn application_infos(info: &KeyInfo) -> impl Iterator<Item = (&str, &str)> {
+    info.tags
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(TAG_ASI_PREFIX)?, v.as_str())))
+}
+
+/// An Application Specific Information value item.
+pub fn application_info_item(namespace: &str, data: &str) -> Item {
+    Item::structure(
+        tags::APPLICATION_SPECIFIC_INFORMATION,
+        vec![
+            Item::text(tags::APPLICATION_NAMESPACE, namespace),
+            Item::text(tags::APPLICATION_DATA, data),
+        ],
+    )
+}
+
 /// The KMIP names of an object: its Keyhold name and the names KMIP clients gave it.
 pub fn names_of(info: &KeyInfo) -> Vec<String> {
     let mut names = Vec::new();
@@ -368,6 +408,14 @@ pub fn tags_from(attrs: &keyhold_kmip::Attributes) -> Result<BTreeMap<String, St
     }
     if let Some(c) = attrs.text("Contact Information")? {
         tags_out.insert(TAG_CONTACT.to_owned(), c);
+    }
+    for a in attrs.all(ASI) {
+        let (key, data) = application_info(&a.value)?;
+        if tags_out.insert(key, data).is_some() {
+            return Err(Failure::invalid(
+                "one Application Specific Information per Application Namespace",
+            ));
+        }
     }
     for a in &attrs.0 {
         if a.name.starts_with("x-") || a.name.starts_with("y-") {
@@ -517,6 +565,41 @@ mod tests {
         assert_eq!(
             result_reason(ErrorCode::InvalidKeyState, ProtocolVersion::new(2, 0)),
             ResultReason::WrongKeyLifecycleState
+        );
+    }
+
+    #[test]
+    fn application_specific_information_round_trips_through_its_tag() {
+        let item = application_info_item("Testing", "Testing2");
+        let (key, data) = application_info(&item).unwrap();
+        assert_eq!(
+            (key.as_str(), data.as_str()),
+            ("kmip:asi:Testing", "Testing2")
+        );
+        let no_data = Item::structure(
+            tags::APPLICATION_SPECIFIC_INFORMATION,
+            vec![Item::text(tags::APPLICATION_NAMESPACE, "ns")],
+        );
+        assert_eq!(application_info(&no_data).unwrap().1, "");
+        let no_namespace = Item::structure(
+            tags::APPLICATION_SPECIFIC_INFORMATION,
+            vec![Item::text(tags::APPLICATION_DATA, "d")],
+        );
+        assert!(application_info(&no_namespace).is_err());
+        // Two instances of one namespace in a request are refused, not silently merged.
+        let attrs = keyhold_kmip::Attributes(vec![
+            Attribute::standard(item.clone()),
+            Attribute::standard(application_info_item("Testing", "other")),
+        ]);
+        assert!(tags_from(&attrs).is_err());
+        let attrs = keyhold_kmip::Attributes(vec![
+            Attribute::standard(item),
+            Attribute::standard(application_info_item("Testing3", "Testing4")),
+        ]);
+        let tags = tags_from(&attrs).unwrap();
+        assert_eq!(
+            tags.get("kmip:asi:Testing3").map(String::as_str),
+            Some("Testing4")
         );
     }
 

@@ -612,6 +612,10 @@ pub fn matches(k: &KeyInfo, attrs: &Attributes) -> Result<bool, Failure> {
                 k.tags.get(convert::TAG_CONTACT).map(String::as_str) == Some(a.value.as_text()?)
             }
             "Unique Identifier" => k.id.to_string() == a.value.as_text()?,
+            convert::ASI => {
+                let (key, data) = convert::application_info(&a.value)?;
+                k.tags.get(&key) == Some(&data)
+            }
             "Cryptographic Usage Mask" => {
                 let want = a.value.as_i32()?;
                 convert::usage_mask_of(k) & want == want

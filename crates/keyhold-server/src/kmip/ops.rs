@@ -760,16 +760,32 @@ impl Session<'_> {
         } else {
             Attribute::from_v1(payload.require(tags::ATTRIBUTE)?)?
         };
-        let key = tag_key(&attr.name)?;
-        let value = match attr.name.as_str() {
-            "Name" => attr.name_value()?,
-            _ => attr
-                .value
-                .as_text()
-                .map_err(|_| Failure::invalid(format!("{} must be text", attr.name)))?
-                .to_owned(),
-        };
         let mut tags_new = info.tags.clone();
+        let (key, value) = match attr.name.as_str() {
+            convert::ASI => {
+                if op == Op::ModifyAttribute {
+                    // The instance replaced: the Current Attribute's (2.x) or the one at the
+                    // Attribute Index (1.x, 0 when absent).
+                    let current = match payload.child(tags::CURRENT_ATTRIBUTE) {
+                        Some(cur) => Some(asi_key_of(cur)?),
+                        None if self.version.is_2x() => None,
+                        None => asi_key_at(&info, attr.index)?,
+                    };
+                    if let Some(k) = current {
+                        tags_new.remove(&k);
+                    }
+                }
+                convert::application_info(&attr.value)?
+            }
+            "Name" => (tag_key(&attr.name)?, attr.name_value()?),
+            _ => (
+                tag_key(&attr.name)?,
+                attr.value
+                    .as_text()
+                    .map_err(|_| Failure::invalid(format!("{} must be text", attr.name)))?
+                    .to_owned(),
+            ),
+        };
         let existed = tags_new.insert(key.clone(), value).is_some();
         if op == Op::AddAttribute && existed && attr.name != "Name" {
             return Err(Failure::new(
@@ -806,7 +822,22 @@ impl Session<'_> {
         } else {
             payload.require(tags::ATTRIBUTE_NAME)?.as_text()?.to_owned()
         };
-        let key = tag_key(&name)?;
+        let key = if name == convert::ASI {
+            // The instance: the Current Attribute's (2.x), else the one at the Attribute Index
+            // (0 when absent).
+            let index = payload
+                .child(tags::ATTRIBUTE_INDEX)
+                .map(Item::as_i32)
+                .transpose()?;
+            match payload.child(tags::CURRENT_ATTRIBUTE) {
+                Some(cur) => asi_key_of(cur)?,
+                None => asi_key_at(&info, index)?.ok_or_else(|| {
+                    Failure::new(ResultReason::ItemNotFound, format!("{name} is not set"))
+                })?,
+            }
+        } else {
+            tag_key(&name)?
+        };
         let mut tags_new = info.tags.clone();
         let Some(old) = tags_new.remove(&key) else {
             return Err(Failure::new(
@@ -819,6 +850,8 @@ impl Session<'_> {
         if !self.version.is_2x() {
             let value = if name == "Name" {
                 keyhold_kmip::attributes::name_item(&old)
+            } else if let Some(namespace) = key.strip_prefix(convert::TAG_ASI_PREFIX) {
+                convert::application_info_item(namespace, &old)
             } else {
                 Item::text(tags::ATTRIBUTE_VALUE, old)
             };
@@ -1196,6 +1229,25 @@ fn tag_key(name: &str) -> Result<String, Failure> {
             ))
         }
     })
+}
+
+/// The tag of the Application Specific Information in a 2.x Current Attribute.
+fn asi_key_of(current: &Item) -> Result<String, Failure> {
+    let item = current
+        .as_structure()?
+        .first()
+        .ok_or_else(|| Failure::missing("attribute"))?;
+    Ok(convert::application_info(&Attribute::from_v2(item)?.value)?.0)
+}
+
+/// The tag of an object's Application Specific Information at `index` (0 when absent), in the
+/// order Get Attributes lists them.
+fn asi_key_at(info: &KeyInfo, index: Option<i32>) -> Result<Option<String>, Failure> {
+    let i = usize::try_from(index.unwrap_or(0))
+        .map_err(|_| Failure::new(ResultReason::IndexOutOfBounds, "negative Attribute Index"))?;
+    Ok(convert::application_infos(info)
+        .nth(i)
+        .map(|(namespace, _)| format!("{}{namespace}", convert::TAG_ASI_PREFIX)))
 }
 
 /// Validity Indicator: Valid (1) or Invalid (2).
