@@ -79,6 +79,9 @@ pub struct Failure {
     pub reason: ResultReason,
     /// A message for people (kept ASCII: some clients decode text byte by byte).
     pub message: String,
+    /// Response Payload children sent with the failure, when the operation returns some on
+    /// failure (Check: the Unique Identifier and the attribute that failed); usually none.
+    pub payload: Vec<Item>,
 }
 
 impl Failure {
@@ -87,7 +90,14 @@ impl Failure {
         Self {
             reason,
             message: message.into(),
+            payload: Vec::new(),
         }
+    }
+
+    /// The failure, answered with a Response Payload of `payload`.
+    pub fn with_payload(mut self, payload: Vec<Item>) -> Self {
+        self.payload = payload;
+        self
     }
 
     /// A missing required field.
@@ -293,6 +303,9 @@ pub fn response(version: ProtocolVersion, time_stamp: i64, items: &[ResponseBatc
                 ));
                 b.push(Item::enumeration(tags::RESULT_REASON, f.reason.to_u32()));
                 b.push(Item::text(tags::RESULT_MESSAGE, ascii(&f.message)));
+                if !f.payload.is_empty() {
+                    b.push(Item::structure(tags::RESPONSE_PAYLOAD, f.payload.clone()));
+                }
             }
         }
         children.push(Item::structure(tags::BATCH_ITEM, b));
@@ -383,10 +396,44 @@ mod tests {
                 .unwrap(),
             "no such object ?"
         );
+        assert!(
+            item.child(tags::RESPONSE_PAYLOAD).is_none(),
+            "a failure has no payload unless given one"
+        );
         let header = r.require(tags::RESPONSE_HEADER).unwrap();
         assert_eq!(
             header.require(tags::BATCH_COUNT).unwrap().as_i32().unwrap(),
             1
+        );
+    }
+
+    #[test]
+    fn a_failure_may_carry_a_payload() {
+        let r = response(
+            ProtocolVersion::new(1, 2),
+            1_700_000_000,
+            &[ResponseBatchItem {
+                operation: Some(Operation::Check),
+                id: None,
+                result: Err(Failure::new(ResultReason::PermissionDenied, "usage mask")
+                    .with_payload(vec![Item::text(tags::UNIQUE_IDENTIFIER, "k1")])),
+            }],
+        );
+        let item = &r.as_structure().unwrap()[1];
+        let children = item.as_structure().unwrap();
+        assert_eq!(
+            children.last().map(|c| c.tag),
+            Some(tags::RESPONSE_PAYLOAD),
+            "after Result Status, Reason and Message"
+        );
+        let payload = item.require(tags::RESPONSE_PAYLOAD).unwrap();
+        assert_eq!(
+            payload
+                .require(tags::UNIQUE_IDENTIFIER)
+                .unwrap()
+                .as_text()
+                .unwrap(),
+            "k1"
         );
     }
 }

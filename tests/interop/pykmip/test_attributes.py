@@ -125,3 +125,50 @@ def test_modify_and_delete_name_2_0_with_current_attribute(client):
             attribute=cattributes.Name.create(new, name_type)))
     _, attrs = client.get_attributes(uid, ["Name"])
     assert "Name" not in attribute_map(attrs)
+
+
+ASI = "Application Specific Information"
+
+
+def asi_values(client, uid):
+    _, attrs = client.get_attributes(uid, [ASI])
+    return [(a.attribute_value.application_namespace,
+             a.attribute_value.application_data)
+            for a in attrs if a.attribute_name.value == ASI]
+
+
+def test_application_specific_information_is_kept(client, version):
+    from kmip.pie import objects
+    infos = [{"application_namespace": "Testing", "application_data": "Testing2"},
+             {"application_namespace": "Testing3", "application_data": "Testing4"}]
+    secret = objects.SecretData(b"SecretPassword", enums.SecretDataType.PASSWORD,
+                                app_specific_info=infos, name=unique("asi"))
+    uid = client.register(secret)
+    assert asi_values(client, uid) == [("Testing", "Testing2"), ("Testing3", "Testing4")]
+    assert ASI in client.get_attribute_list(uid)
+    assert ASI in attribute_map(client.get_attributes(uid)[1])
+    assert client.get(uid).value == b"SecretPassword"
+    if version < enums.KMIPVersion.KMIP_2_0:
+        got_uid, deleted = client.delete_attribute(unique_identifier=uid, attribute_name=ASI,
+                                                   attribute_index=1)
+        assert got_uid == uid
+        assert deleted.attribute_value.application_namespace == "Testing3"
+    else:
+        client.delete_attribute(
+            unique_identifier=uid,
+            current_attribute=cobjects.CurrentAttribute(
+                attribute=cattributes.ApplicationSpecificInformation(
+                    application_namespace="Testing3", application_data="Testing4")))
+    assert asi_values(client, uid) == [("Testing", "Testing2")]
+
+
+@pytest.mark.parametrize("version", V1, ids=version_id)
+def test_modify_application_specific_information_1x(client):
+    from kmip.pie import objects
+    secret = objects.SecretData(b"pw", enums.SecretDataType.PASSWORD, app_specific_info=[
+        {"application_namespace": "ns", "application_data": "old"}], name=unique("asi"))
+    uid = client.register(secret)
+    client.modify_attribute(unique_identifier=uid, attribute=af.create_attribute(
+        enums.AttributeType.APPLICATION_SPECIFIC_INFORMATION,
+        {"application_namespace": "ns", "application_data": "new"}))
+    assert asi_values(client, uid) == [("ns", "new")]

@@ -70,3 +70,33 @@ def test_activate_twice_fails(client):
 def test_check_returns_the_identifier(client):
     uid = create_aes(client)
     assert client.check(uid=uid, cryptographic_usage_mask=[U.ENCRYPT]) == uid
+
+
+def test_check_refuses_a_usage_mask_the_object_does_not_permit(client, version):
+    uid = client.create(enums.CryptographicAlgorithm.HMAC_SHA256, 256,
+                        cryptographic_usage_mask=[U.MAC_GENERATE])
+    client.activate(uid)
+    assert client.check(uid=uid, cryptographic_usage_mask=[U.MAC_GENERATE, U.MAC_VERIFY]) == uid
+    # KMIP 1.x has no Incompatible Cryptographic Usage Mask: Permission Denied, as Check's
+    # error table says for "not allowed to use the object according to the attributes".
+    reason = (enums.ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK
+              if version >= enums.KMIPVersion.KMIP_2_0 else enums.ResultReason.PERMISSION_DENIED)
+    with kmip_failure(reason) as f:
+        client.check(uid=uid, cryptographic_usage_mask=[U.SIGN, U.ENCRYPT])
+    assert "Cryptographic Usage Mask" in (f.message or "")
+
+
+def test_check_usage_limits_and_lease_time_need_an_active_object(client):
+    # PyKMIP's check() needs a usage mask whenever it is given anything else.
+    uid = client.create(enums.CryptographicAlgorithm.AES, 256)
+    enc = [U.ENCRYPT]
+    with kmip_failure(*LIFECYCLE_REFUSALS):
+        client.check(uid=uid, usage_limits_count=500, cryptographic_usage_mask=enc)
+    with kmip_failure(*LIFECYCLE_REFUSALS):
+        client.check(uid=uid, lease_time=3600, cryptographic_usage_mask=enc)
+    assert client.check(uid=uid, cryptographic_usage_mask=enc) == uid
+    client.activate(uid)
+    assert client.check(uid=uid, usage_limits_count=500, lease_time=3600,
+                        cryptographic_usage_mask=enc) == uid
+    with kmip_failure(enums.ResultReason.INVALID_FIELD):
+        client.check(uid=uid, usage_limits_count=0, cryptographic_usage_mask=enc)

@@ -6,7 +6,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
-from kmip.core import enums
+from kmip.core import enums, misc
 from kmip.pie import objects
 
 from conftest import V12, attribute_map, unique, version_id
@@ -153,6 +153,50 @@ def test_register_rsa_key_pair_and_get_exact_bytes(client, material, version):
     with pytest.raises(InvalidSignature):
         material["key"].public_key().verify(bad, b"registered", padding.PKCS1v15(),
                                             hashes.SHA256())
+
+
+@pytest.mark.parametrize("form", ["private_pkcs1", "private_pkcs8", "public_spki",
+                                  "public_pkcs1"])
+def test_registered_rsa_keys_come_back_in_their_registered_format(client, proxy, material,
+                                                                  form):
+    """A Get naming no format answers in the format the key was registered in; a Get naming
+    one converts."""
+    P1, P8, X509 = (enums.KeyFormatType.PKCS_1, enums.KeyFormatType.PKCS_8,
+                    enums.KeyFormatType.X_509)
+    fmt, other, other_form = {
+        "private_pkcs1": (P1, P8, "private_pkcs8"),
+        "private_pkcs8": (P8, P1, "private_pkcs1"),
+        "public_spki": (X509, P1, "public_pkcs1"),
+        "public_pkcs1": (P1, X509, "public_spki"),
+    }[form]
+    cls = objects.PrivateKey if form.startswith("private") else objects.PublicKey
+    uid = client.register(cls(enums.CryptographicAlgorithm.RSA, 2048, material[form], fmt,
+                              name=unique("rsa")))
+    got = client.get(uid)
+    assert isinstance(got, cls)
+    assert got.key_format_type == fmt
+    assert got.value == material[form]
+    assert got.cryptographic_length == 2048
+    result = proxy.get(uid, key_format_type=misc.KeyFormatType(other))
+    assert result.result_status.value == enums.ResultStatus.SUCCESS, result.result_message
+    assert result.secret.key_block.key_format_type.value == other
+    assert result.secret.key_block.key_value.key_material.value == material[other_form]
+
+
+def test_registered_hmac_key_keeps_its_length(client):
+    value = os.urandom(64)
+    key = objects.SymmetricKey(enums.CryptographicAlgorithm.HMAC_SHA256, 512, value,
+                               masks=[U.MAC_GENERATE], name=unique("hmac64"))
+    uid = client.register(key)
+    got = client.get(uid)
+    assert got.value == value
+    assert got.cryptographic_length == 512
+    _, attrs = client.get_attributes(uid, ["Cryptographic Length"])
+    assert attribute_map(attrs)["Cryptographic Length"] == [512]
+    # The usual length is not recorded apart.
+    uid = client.register(objects.SymmetricKey(enums.CryptographicAlgorithm.HMAC_SHA256, 256,
+                                               os.urandom(32), name=unique("hmac32")))
+    assert client.get(uid).cryptographic_length == 256
 
 
 def test_register_certificate_and_get_exact_bytes(client, material):

@@ -120,6 +120,30 @@ def test_encrypt_cbc_with_server_generated_iv(client):
 
 
 @pytest.mark.parametrize("version", V12, ids=version_id)
+def test_encrypt_decrypt_with_default_parameters_round_trips(client):
+    """No Cryptographic Parameters: CBC with PKCS5 padding and a server-chosen IV, which
+    ProxyKmipClient returns and decrypt() takes back (it would drop a GCM tag)."""
+    value = os.urandom(32)
+    uid = register_aes(client, value)
+    plaintext = b"secret data 1234"
+    ciphertext, iv = client.encrypt(plaintext, uid=uid)
+    assert iv is not None and len(iv) == 16
+    padder = sympadding.PKCS7(128).padder()
+    enc = Cipher(algorithms.AES(value), modes.CBC(iv)).encryptor()
+    assert ciphertext == enc.update(padder.update(plaintext) + padder.finalize()) + \
+        enc.finalize()
+    assert client.decrypt(ciphertext, uid=uid, iv_counter_nonce=iv) == plaintext
+    # A created key too, and parameters naming only the algorithm get the same defaults.
+    uid = create_aes(client)
+    aes = {"cryptographic_algorithm": enums.CryptographicAlgorithm.AES}
+    ciphertext, iv = client.encrypt(plaintext, uid=uid, cryptographic_parameters=aes)
+    assert len(ciphertext) == 32 and len(iv) == 16
+    assert client.decrypt(ciphertext, uid=uid, iv_counter_nonce=iv) == plaintext
+    assert client.decrypt(ciphertext, uid=uid, cryptographic_parameters=CBC_PKCS5,
+                          iv_counter_nonce=iv) == plaintext
+
+
+@pytest.mark.parametrize("version", V12, ids=version_id)
 def test_decrypt_with_wrong_key_fails_or_garbles(client):
     a = create_aes(client)
     b = create_aes(client)
@@ -230,7 +254,7 @@ def test_derive_key_is_deterministic(client, method):
 
 def test_derive_key_functions_match_python(client):
     """HMAC is HKDF (RFC 5869) with Salt and Derivation Data as info; NIST800-108-C is the
-    counter-mode KDF with an HMAC PRF over Derivation Data followed by the length in bits."""
+    counter-mode KDF with an HMAC PRF whose fixed input is the Derivation Data, whole."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
     from cryptography.hazmat.primitives.kdf.kbkdf import CounterLocation, KBKDFHMAC, Mode
@@ -253,8 +277,29 @@ def test_derive_key_functions_match_python(client):
                                                         "derivation_data": data})
     kbkdf = KBKDFHMAC(algorithm=hashes.SHA256(), mode=Mode.CounterMode, length=32, rlen=4,
                       llen=None, location=CounterLocation.BeforeFixed, label=None,
-                      context=None, fixed=data + (256).to_bytes(4, "big"))
+                      context=None, fixed=data)
     assert got == kbkdf.derive(secret)
+
+
+def test_derive_key_nist800_108_counter_matches_the_cavp_vector(client):
+    """PyKMIP's integration test vector (NIST CAVP KBKDF, counter before the fixed input,
+    HMAC-SHA512, 32-bit counter): Derivation Data is the whole fixed input."""
+    secret = bytes.fromhex(
+        "dd5dbd45593ee2ac139748e7645b450f223d2ff297b73fd71cbcebe71d41653c"
+        "950b88500de5322d99ef18dfdd30428294c4b3094f4c954334e593bd982ec614")
+    data = bytes.fromhex(
+        "b50b0c963c6b3034b8cf19cd3f5c4ebe4f4985af0c03e575db62e6fdf1ecfe4f"
+        "28b95d7ce16df85843246e1557ce95bb26cc9a21974bbd2eb69e8355")
+    base = client.register(objects.SymmetricKey(
+        enums.CryptographicAlgorithm.HMAC_SHA512, 512, secret, masks=[U.DERIVE_KEY],
+        name=unique("kbkdf")))
+    client.activate(base)
+    uid = client.derive_key(
+        enums.ObjectType.SYMMETRIC_KEY, [base], enums.DerivationMethod.NIST800_108_C,
+        {"cryptographic_parameters": {"hashing_algorithm": enums.HashingAlgorithm.SHA_512},
+         "derivation_data": data},
+        cryptographic_algorithm=enums.CryptographicAlgorithm.AES, cryptographic_length=128)
+    assert client.get(uid).value == bytes.fromhex("e5993bf9bd2aa1c45746042e12598155")
 
 
 def test_derive_key_refuses_a_base_not_for_derivation(client):

@@ -2,6 +2,11 @@
 //! mode, the IV and the padding, and gets the bare ciphertext back. Keyhold's own
 //! self-describing ciphertexts are in [`super::crypt`]. The current key version is used both
 //! ways, since a bare ciphertext does not say which version made it.
+//!
+//! A request naming no mode gets what KMIP clients expect of a symmetric key: AES-CBC with
+//! PKCS#7 (PKCS5) padding and a random IV, returned with the ciphertext, so that encrypt and
+//! decrypt round-trip with the same defaults (AES-GCM would need its tag carried back, which
+//! clients such as PyKMIP's `ProxyKmipClient` drop). GCM is used when asked for.
 
 use keyhold_crypto::{BlockMode, BlockPadding, KeyFamily, AES_GCM_TAG_LEN};
 use serde::{Deserialize, Serialize};
@@ -39,7 +44,7 @@ pub struct CipherEncrypt {
     /// Mode; when absent, the key's default (see [`CipherMode::default_for`]).
     #[serde(default)]
     pub mode: Option<CipherMode>,
-    /// PKCS#7 padding (CBC and ECB).
+    /// PKCS#7 padding (CBC and ECB); a request naming no mode is always padded.
     #[serde(default)]
     pub pkcs7_padding: bool,
     /// IV or nonce; generated when absent.
@@ -86,7 +91,7 @@ pub struct CipherDecrypt {
     /// Mode; when absent, the key's default (see [`CipherMode::default_for`]).
     #[serde(default)]
     pub mode: Option<CipherMode>,
-    /// PKCS#7 padding (CBC and ECB).
+    /// PKCS#7 padding (CBC and ECB); a request naming no mode is always padded.
     #[serde(default)]
     pub pkcs7_padding: bool,
     /// IV or nonce.
@@ -135,21 +140,29 @@ fn padding(pkcs7: bool) -> BlockPadding {
 }
 
 impl CipherMode {
-    /// The mode of a request that names none: GCM for AES keys, RSA-OAEP with SHA-256 for RSA
-    /// keys (others are refused by the family check).
+    /// The mode of a request that names none: CBC (with PKCS#7 padding) for AES keys, RSA-OAEP
+    /// with SHA-256 for RSA keys (others are refused by the family check).
     pub fn default_for(family: KeyFamily) -> Self {
         match family {
             KeyFamily::Rsa => Self::RsaOaepSha256,
-            _ => Self::Gcm,
+            _ => Self::Cbc,
         }
     }
 }
 
-/// The mode a request asked for, or the key's default, if it suits the key's family.
-fn chosen_mode(mode: Option<CipherMode>, family: KeyFamily) -> Result<CipherMode, KmsError> {
-    let mode = mode.unwrap_or_else(|| CipherMode::default_for(family));
+/// The mode and padding a request asked for, or the key's default (padded), if it suits the
+/// key's family.
+fn chosen_mode(
+    mode: Option<CipherMode>,
+    pkcs7: bool,
+    family: KeyFamily,
+) -> Result<(CipherMode, bool), KmsError> {
+    let (mode, pkcs7) = match mode {
+        Some(m) => (m, pkcs7),
+        None => (CipherMode::default_for(family), true),
+    };
     check_family(family, mode)?;
-    Ok(mode)
+    Ok((mode, pkcs7))
 }
 
 fn check_family(family: KeyFamily, mode: CipherMode) -> Result<(), KmsError> {
@@ -173,7 +186,7 @@ impl CipherEncrypt {
         if key.usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::WrongKeyUsage("this key is not for encryption"));
         }
-        let mode = chosen_mode(self.mode, key.algorithm.family())?;
+        let (mode, pkcs7) = chosen_mode(self.mode, self.pkcs7_padding, key.algorithm.family())?;
         if self.plaintext.0.len() > cx.kms.config.max_plaintext {
             return Err(KmsError::LimitExceeded("plaintext too large"));
         }
@@ -188,7 +201,7 @@ impl CipherEncrypt {
                 let (ct, iv) = crypto.aes_block_encrypt(
                     material.as_bytes(),
                     mode,
-                    padding(self.pkcs7_padding),
+                    padding(pkcs7),
                     self.iv.as_deref(),
                     data,
                 )?;
@@ -244,7 +257,7 @@ impl CipherDecrypt {
         if key.usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::WrongKeyUsage("this key is not for encryption"));
         }
-        let mode = chosen_mode(self.mode, key.algorithm.family())?;
+        let (mode, pkcs7) = chosen_mode(self.mode, self.pkcs7_padding, key.algorithm.family())?;
         let permit = cx.check(&key, Use::Process, "decrypt")?;
         let version = key.current_version;
         let (material, _) = cx.material(&key, version).await?;
@@ -254,7 +267,7 @@ impl CipherDecrypt {
                 .aes_block_decrypt(
                     material.as_bytes(),
                     mode,
-                    padding(self.pkcs7_padding),
+                    padding(pkcs7),
                     self.iv.as_deref(),
                     &self.ciphertext,
                 )
@@ -293,5 +306,33 @@ impl CipherDecrypt {
         .detail(format!("{mode:?}").to_ascii_lowercase());
         done.compromised = super::compromised(permit);
         Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_naming_no_mode_gets_padded_cbc_for_aes_and_oaep_for_rsa() {
+        assert_eq!(
+            chosen_mode(None, false, KeyFamily::Aes).ok(),
+            Some((CipherMode::Cbc, true))
+        );
+        assert_eq!(
+            chosen_mode(None, false, KeyFamily::Rsa).ok(),
+            Some((CipherMode::RsaOaepSha256, true))
+        );
+        assert_eq!(
+            chosen_mode(Some(CipherMode::Gcm), false, KeyFamily::Aes).ok(),
+            Some((CipherMode::Gcm, false)),
+            "GCM when asked for"
+        );
+        assert_eq!(
+            chosen_mode(Some(CipherMode::Cbc), false, KeyFamily::Aes).ok(),
+            Some((CipherMode::Cbc, false)),
+            "a named mode keeps the padding asked for"
+        );
+        assert!(chosen_mode(None, false, KeyFamily::Hmac).is_err());
     }
 }

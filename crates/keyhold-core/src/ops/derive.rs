@@ -54,7 +54,8 @@ pub enum Derivation {
         info: Vec<u8>,
     },
     /// SP 800-108 counter mode with an HMAC-`hash` PRF and a 32-bit counter before the fixed
-    /// input, which is `context ‖ [L]_32` (L = the derived length in bits).
+    /// input, which is `context ‖ [L]_32` (L = the derived length in bits), or `context` alone
+    /// when `fixed_input` says it is the whole fixed input.
     #[serde(rename = "sp800-108-counter", alias = "sp800108-counter")]
     Sp800108Counter {
         /// The PRF's hash.
@@ -64,6 +65,11 @@ pub enum Derivation {
         #[serde(default, with = "b64")]
         #[cfg_attr(feature = "openapi", schema(value_type = String))]
         context: Vec<u8>,
+        /// `context` is the whole fixed input, already holding whatever encodes the length:
+        /// nothing is appended. KMIP's Derivation Data is (as PyKMIP and the NIST CAVP vectors
+        /// use it); by default, `[L]_32` is appended.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fixed_input: bool,
     },
 }
 
@@ -128,12 +134,18 @@ impl DeriveKey {
                 check_input("info", info)?;
                 crypto.hkdf(*hash, secret.as_bytes(), salt, info, out_len)
             }
-            Derivation::Sp800108Counter { hash, context } => {
+            Derivation::Sp800108Counter {
+                hash,
+                context,
+                fixed_input,
+            } => {
                 check_input("context", context)?;
                 let bits = u32::try_from(out_len * 8)
                     .map_err(|_| KmsError::invalid("derived length too long"))?;
                 let mut fixed = context.clone();
-                fixed.extend_from_slice(&bits.to_be_bytes());
+                if !fixed_input {
+                    fixed.extend_from_slice(&bits.to_be_bytes());
+                }
                 crypto.kbkdf_counter(*hash, secret.as_bytes(), &fixed, out_len)
             }
         }

@@ -22,6 +22,16 @@ pub const TAG_CONTACT: &str = "kmip:contact-information";
 pub const TAG_DATA_TYPE: &str = "kmip:data-type";
 /// Tag holding a Split Key's parameters and its Key Block's description (see `objects.rs`).
 pub const TAG_SPLIT_KEY: &str = "kmip:split-key";
+/// The Key Format Type a key was registered in (its number): a Get naming no format answers
+/// in it, so that the registered bytes come back exactly.
+pub const TAG_KEY_FORMAT: &str = "kmip:key-format";
+/// The Cryptographic Length of a registered HMAC key whose length is not its hash's.
+pub const TAG_LENGTH: &str = "kmip:cryptographic-length";
+/// Application Specific Information: one tag per instance, `kmip:asi:<Application Namespace>`
+/// holding its Application Data (so one instance per namespace).
+pub const TAG_ASI_PREFIX: &str = "kmip:asi:";
+/// The attribute's name.
+pub const ASI: &str = "Application Specific Information";
 
 /// Cryptographic Usage Mask bits.
 pub mod usage_mask {
@@ -142,6 +152,24 @@ pub fn algorithm(a: Algorithm) -> Option<(CryptographicAlgorithm, i32)> {
     })
 }
 
+/// The KMIP algorithm and length of an object: [`algorithm`], with the registered length of an
+/// HMAC key (which may be any length from half its hash's).
+pub fn algorithm_of(info: &KeyInfo) -> Option<(CryptographicAlgorithm, i32)> {
+    let (alg, len) = algorithm(info.algorithm)?;
+    let registered = (info.algorithm.family() == keyhold_crypto::KeyFamily::Hmac)
+        .then(|| info.tags.get(TAG_LENGTH).and_then(|l| l.parse().ok()))
+        .flatten();
+    Some((alg, registered.unwrap_or(len)))
+}
+
+/// The Key Format Type an object was registered in, if it was registered over KMIP.
+pub fn registered_format(info: &KeyInfo) -> Option<keyhold_kmip::enums::KeyFormatType> {
+    info.tags
+        .get(TAG_KEY_FORMAT)
+        .and_then(|f| f.parse().ok())
+        .and_then(keyhold_kmip::enums::KeyFormatType::from_u32)
+}
+
 /// The Keyhold algorithm for a KMIP algorithm and length (`len` may be absent for HMAC and
 /// Ed25519).
 pub fn keyhold_algorithm(
@@ -227,7 +255,7 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
             object_type(info).to_u32(),
         )),
     ];
-    if let Some((alg, len)) = algorithm(info.algorithm) {
+    if let Some((alg, len)) = algorithm_of(info) {
         out.push(Attribute::standard(Item::enumeration(
             tags::CRYPTOGRAPHIC_ALGORITHM,
             alg.to_u32(),
@@ -285,6 +313,11 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
             c.clone(),
         )));
     }
+    for (i, (namespace, data)) in application_infos(info).enumerate() {
+        let mut a = Attribute::standard(application_info_item(namespace, data));
+        a.index = (i > 0).then(|| i32::try_from(i).unwrap_or(i32::MAX));
+        out.push(a);
+    }
     for (k, v) in &info.tags {
         if k.starts_with("x-") || k.starts_with("y-") {
             out.push(Attribute {
@@ -320,6 +353,36 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
     out
 }
 
+/// The tag and value an Application Specific Information value (a structure of Application
+/// Namespace and Application Data) is kept in.
+pub fn application_info(value: &Item) -> Result<(String, String), Failure> {
+    let namespace = value.require(tags::APPLICATION_NAMESPACE)?.as_text()?;
+    let data = value
+        .child(tags::APPLICATION_DATA)
+        .map(Item::as_text)
+        .transpose()?
+        .unwrap_or_default();
+    Ok((format!("{TAG_ASI_PREFIX}{namespace}"), data.to_owned()))
+}
+
+/// The Application Specific Information of an object (namespace, data), by namespace.
+pub fn application_infos(info: &KeyInfo) -> impl Iterator<Item = (&str, &str)> {
+    info.tags
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(TAG_ASI_PREFIX)?, v.as_str())))
+}
+
+/// An Application Specific Information value item.
+pub fn application_info_item(namespace: &str, data: &str) -> Item {
+    Item::structure(
+        tags::APPLICATION_SPECIFIC_INFORMATION,
+        vec![
+            Item::text(tags::APPLICATION_NAMESPACE, namespace),
+            Item::text(tags::APPLICATION_DATA, data),
+        ],
+    )
+}
+
 /// The KMIP names of an object: its Keyhold name and the names KMIP clients gave it.
 pub fn names_of(info: &KeyInfo) -> Vec<String> {
     let mut names = Vec::new();
@@ -345,6 +408,14 @@ pub fn tags_from(attrs: &keyhold_kmip::Attributes) -> Result<BTreeMap<String, St
     }
     if let Some(c) = attrs.text("Contact Information")? {
         tags_out.insert(TAG_CONTACT.to_owned(), c);
+    }
+    for a in attrs.all(ASI) {
+        let (key, data) = application_info(&a.value)?;
+        if tags_out.insert(key, data).is_some() {
+            return Err(Failure::invalid(
+                "one Application Specific Information per Application Namespace",
+            ));
+        }
     }
     for a in &attrs.0 {
         if a.name.starts_with("x-") || a.name.starts_with("y-") {
@@ -494,6 +565,41 @@ mod tests {
         assert_eq!(
             result_reason(ErrorCode::InvalidKeyState, ProtocolVersion::new(2, 0)),
             ResultReason::WrongKeyLifecycleState
+        );
+    }
+
+    #[test]
+    fn application_specific_information_round_trips_through_its_tag() {
+        let item = application_info_item("Testing", "Testing2");
+        let (key, data) = application_info(&item).unwrap();
+        assert_eq!(
+            (key.as_str(), data.as_str()),
+            ("kmip:asi:Testing", "Testing2")
+        );
+        let no_data = Item::structure(
+            tags::APPLICATION_SPECIFIC_INFORMATION,
+            vec![Item::text(tags::APPLICATION_NAMESPACE, "ns")],
+        );
+        assert_eq!(application_info(&no_data).unwrap().1, "");
+        let no_namespace = Item::structure(
+            tags::APPLICATION_SPECIFIC_INFORMATION,
+            vec![Item::text(tags::APPLICATION_DATA, "d")],
+        );
+        assert!(application_info(&no_namespace).is_err());
+        // Two instances of one namespace in a request are refused, not silently merged.
+        let attrs = keyhold_kmip::Attributes(vec![
+            Attribute::standard(item.clone()),
+            Attribute::standard(application_info_item("Testing", "other")),
+        ]);
+        assert!(tags_from(&attrs).is_err());
+        let attrs = keyhold_kmip::Attributes(vec![
+            Attribute::standard(item),
+            Attribute::standard(application_info_item("Testing3", "Testing4")),
+        ]);
+        let tags = tags_from(&attrs).unwrap();
+        assert_eq!(
+            tags.get("kmip:asi:Testing3").map(String::as_str),
+            Some("Testing4")
         );
     }
 

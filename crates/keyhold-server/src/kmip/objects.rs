@@ -9,7 +9,7 @@ use keyhold_kmip::enums::{
 };
 use keyhold_kmip::{tags, Attributes, Failure, Item};
 
-use super::convert::{self, TAG_DATA_TYPE, TAG_SPLIT_KEY};
+use super::convert::{self, TAG_DATA_TYPE, TAG_KEY_FORMAT, TAG_LENGTH, TAG_SPLIT_KEY};
 use super::ops::Decoded;
 
 fn key_block(obj: &Item) -> Result<&Item, Failure> {
@@ -104,7 +104,23 @@ pub fn decode(ot: ObjectType, payload: &Item) -> Result<Decoded, Failure> {
                 (_, l) => l,
             };
             let algorithm = convert::keyhold_algorithm(alg, len)?;
-            let material = match (ot, format, algorithm.family()) {
+            let family = algorithm.family();
+            // What a Get naming no format answers in: the registered format (Raw RSA keys are
+            // PKCS#1), so the registered bytes come back exactly.
+            let mut described = vec![(
+                TAG_KEY_FORMAT,
+                match (format, family) {
+                    (KeyFormatType::Raw, keyhold_crypto::KeyFamily::Rsa) => KeyFormatType::Pkcs1,
+                    (f, _) => f,
+                }
+                .to_u32()
+                .to_string(),
+            )];
+            if family == keyhold_crypto::KeyFamily::Hmac && Some(bytes.len()) != algorithm.key_len()
+            {
+                described.push((TAG_LENGTH, (bytes.len() * 8).to_string()));
+            }
+            let material = match (ot, format, family) {
                 (
                     ObjectType::SymmetricKey,
                     KeyFormatType::Raw | KeyFormatType::TransparentSymmetricKey,
@@ -133,12 +149,7 @@ pub fn decode(ot: ObjectType, payload: &Item) -> Result<Decoded, Failure> {
                     ))
                 }
             };
-            Ok((
-                kind,
-                Some(algorithm),
-                SecretBytes::new(material),
-                Vec::new(),
-            ))
+            Ok((kind, Some(algorithm), SecretBytes::new(material), described))
         }
     }
 }
@@ -328,8 +339,28 @@ pub fn encode(
     let info = &e.key;
     let ot = convert::object_type(info);
     let bytes = e.material.0.as_bytes().to_vec();
-    let alg = convert::algorithm(info.algorithm);
     let rsa = info.algorithm.family() == keyhold_crypto::KeyFamily::Rsa;
+    // No format asked for: the one the key was registered in (if it is one this object can be
+    // returned in), else the usual default.
+    let format = format.or_else(|| {
+        convert::registered_format(info).filter(|f| match (ot, f) {
+            (
+                ObjectType::SymmetricKey,
+                KeyFormatType::Raw | KeyFormatType::TransparentSymmetricKey,
+            )
+            | (ObjectType::PrivateKey, KeyFormatType::Pkcs8)
+            | (ObjectType::PublicKey, KeyFormatType::X509) => true,
+            (ObjectType::PrivateKey | ObjectType::PublicKey, KeyFormatType::Pkcs1) => rsa,
+            _ => false,
+        })
+    });
+    let alg = match convert::algorithm_of(info) {
+        // An HMAC key is as long as its material.
+        Some((a, _)) if info.algorithm.family() == keyhold_crypto::KeyFamily::Hmac => {
+            Some((a, i32::try_from(bytes.len() * 8).unwrap_or(i32::MAX)))
+        }
+        other => other,
+    };
     let bad = |f: KeyFormatType| {
         Failure::new(
             ResultReason::KeyFormatTypeNotSupported,
@@ -480,7 +511,7 @@ fn encode_wrapped(
             )],
         ),
     ];
-    if let Some((a, l)) = convert::algorithm(info.algorithm) {
+    if let Some((a, l)) = convert::algorithm_of(info) {
         children.push(Item::enumeration(tags::CRYPTOGRAPHIC_ALGORITHM, a.to_u32()));
         children.push(Item::int(tags::CRYPTOGRAPHIC_LENGTH, l));
     }
@@ -567,10 +598,10 @@ pub fn matches(k: &KeyInfo, attrs: &Attributes) -> Result<bool, Failure> {
         let ok = match a.name.as_str() {
             "Object Type" => convert::object_type(k) == a.as_enum::<ObjectType>()?,
             "Cryptographic Algorithm" => {
-                convert::algorithm(k.algorithm).map(|x| x.0) == Some(a.as_enum()?)
+                convert::algorithm_of(k).map(|x| x.0) == Some(a.as_enum()?)
             }
             "Cryptographic Length" => {
-                convert::algorithm(k.algorithm).map(|x| x.1) == Some(a.value.as_i32()?)
+                convert::algorithm_of(k).map(|x| x.1) == Some(a.value.as_i32()?)
             }
             "State" => convert::state(k.state) == a.as_enum::<State>()?,
             "Name" => convert::names_of(k).contains(&a.name_value()?),
@@ -581,6 +612,10 @@ pub fn matches(k: &KeyInfo, attrs: &Attributes) -> Result<bool, Failure> {
                 k.tags.get(convert::TAG_CONTACT).map(String::as_str) == Some(a.value.as_text()?)
             }
             "Unique Identifier" => k.id.to_string() == a.value.as_text()?,
+            convert::ASI => {
+                let (key, data) = convert::application_info(&a.value)?;
+                k.tags.get(&key) == Some(&data)
+            }
             "Cryptographic Usage Mask" => {
                 let want = a.value.as_i32()?;
                 convert::usage_mask_of(k) & want == want
@@ -670,6 +705,93 @@ mod tests {
             None,
             "matches nothing"
         );
+    }
+
+    #[test]
+    fn register_remembers_the_key_format_and_an_hmac_keys_own_length() {
+        use keyhold_core::Algorithm;
+        let payload = |tag, f: KeyFormatType, a: CryptographicAlgorithm, len, bytes: Vec<u8>| {
+            Item::structure(
+                tags::REQUEST_PAYLOAD,
+                vec![Item::structure(tag, vec![block(f, bytes, Some((a, len)))])],
+            )
+        };
+        let described = |ot, p: &Item| {
+            let (_, alg, material, described) = decode(ot, p).unwrap();
+            let described: Vec<(String, String)> = described
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            (alg, material.as_bytes().to_vec(), described)
+        };
+        let tag = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let hmac = CryptographicAlgorithm::HmacSha256;
+        let (alg, material, d) = described(
+            ObjectType::SymmetricKey,
+            &payload(
+                tags::SYMMETRIC_KEY,
+                KeyFormatType::Raw,
+                hmac,
+                512,
+                vec![7; 64],
+            ),
+        );
+        assert_eq!(alg, Some(Algorithm::HmacSha256));
+        assert_eq!(material, vec![7; 64]);
+        assert_eq!(d, vec![tag(TAG_KEY_FORMAT, "1"), tag(TAG_LENGTH, "512")]);
+        let (_, _, d) = described(
+            ObjectType::SymmetricKey,
+            &payload(
+                tags::SYMMETRIC_KEY,
+                KeyFormatType::Raw,
+                hmac,
+                256,
+                vec![7; 32],
+            ),
+        );
+        assert_eq!(
+            d,
+            vec![tag(TAG_KEY_FORMAT, "1")],
+            "the usual length is not kept"
+        );
+        // RSA keys: stored as PKCS#8 / SubjectPublicKeyInfo, returned as registered (Raw RSA
+        // material is PKCS#1).
+        let rsa = CryptographicAlgorithm::Rsa;
+        for (ot, t, f, kept) in [
+            (
+                ObjectType::PrivateKey,
+                tags::PRIVATE_KEY,
+                KeyFormatType::Pkcs1,
+                "3",
+            ),
+            (
+                ObjectType::PrivateKey,
+                tags::PRIVATE_KEY,
+                KeyFormatType::Raw,
+                "3",
+            ),
+            (
+                ObjectType::PrivateKey,
+                tags::PRIVATE_KEY,
+                KeyFormatType::Pkcs8,
+                "4",
+            ),
+            (
+                ObjectType::PublicKey,
+                tags::PUBLIC_KEY,
+                KeyFormatType::X509,
+                "5",
+            ),
+            (
+                ObjectType::PublicKey,
+                tags::PUBLIC_KEY,
+                KeyFormatType::Pkcs1,
+                "3",
+            ),
+        ] {
+            let (_, _, d) = described(ot, &payload(t, f, rsa, 2048, vec![0x30, 0]));
+            assert_eq!(d, vec![tag(TAG_KEY_FORMAT, kept)], "{f:?}");
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@ use keyhold_core::ops::{
     RegisterKey, SecretData, Sign, StateChange, UpdateKey, Verify, VerifyMac, WrapMode, WrapSpec,
 };
 use keyhold_core::{
-    Algorithm, Credential, MessageType, Operation, RequestMeta, Response, SigningAlgorithm,
+    Algorithm, Credential, ErrorCode, MessageType, Operation, RequestMeta, Response,
+    SigningAlgorithm,
 };
 use keyhold_kmip::attributes::Attribute;
 use keyhold_kmip::enums::{
@@ -125,11 +126,7 @@ impl Session<'_> {
             Op::ReKeyKeyPair => self.rekey_key_pair(payload).await,
             Op::DeriveKey => self.derive_key(payload).await,
             Op::Locate => self.locate(payload).await,
-            Op::Check => {
-                let uid = self.uid(payload)?;
-                self.describe(&uid).await?;
-                self.answer(uid, [])
-            }
+            Op::Check => self.check(payload).await,
             Op::Get => self.get(payload).await,
             Op::GetAttributes => self.get_attributes(payload).await,
             Op::GetAttributeList => {
@@ -237,6 +234,82 @@ impl Session<'_> {
             spec.deactivation_date = Some(keyhold_core::clock::Timestamp::from_unix_secs(t));
         }
         Ok(spec)
+    }
+
+    /// KMIP Check: whether the object may be used as the request says. A Cryptographic Usage
+    /// Mask must be within the object's; Keyhold keeps no Usage Limits or lease on objects, so
+    /// a Usage Limits Count or Lease Time asks that the object be usable now (Active), without
+    /// a count limit, and a lease may not run past its Deactivation Date. Success answers the
+    /// Unique Identifier; a failure answers it too, with the attribute that failed, in its
+    /// Response Payload (as the specification says, and as PyKMIP's client reads it).
+    async fn check(&mut self, payload: &Item) -> Out {
+        let uid = self.uid(payload)?;
+        let v = self.version;
+        let fail = |f: Failure, attribute: Option<&Item>| {
+            let mut out = vec![Self::uid_item(&uid)];
+            out.extend(attribute.cloned());
+            f.with_payload(out)
+        };
+        let info = self.describe(&uid).await.map_err(|f| fail(f, None))?;
+        let mask_item = payload.child(tags::CRYPTOGRAPHIC_USAGE_MASK);
+        let count_item = payload.child(tags::USAGE_LIMITS_COUNT);
+        let lease_item = payload.child(tags::LEASE_TIME);
+        if let Some(item) = mask_item {
+            let mask = item.as_i32().map_err(|e| fail(e.into(), None))?;
+            let allowed = convert::usage_mask_of(&info);
+            if mask & !allowed != 0 {
+                return Err(fail(
+                    Failure::new(
+                        convert::result_reason(ErrorCode::WrongKeyUsage, v),
+                        format!(
+                            "Cryptographic Usage Mask: {mask:#x} is not within the object's \
+                             {allowed:#x}"
+                        ),
+                    ),
+                    Some(item),
+                ));
+            }
+        }
+        let count = count_item
+            .map(Item::as_i64)
+            .transpose()
+            .map_err(|e| fail(e.into(), None))?;
+        let lease = lease_item
+            .map(Item::as_interval)
+            .transpose()
+            .map_err(|e| fail(e.into(), None))?;
+        if count.is_some_and(|c| c <= 0) {
+            return Err(fail(
+                Failure::invalid("Usage Limits Count must be positive"),
+                count_item,
+            ));
+        }
+        if (count.is_some() || lease.is_some()) && info.state != KeyState::Active {
+            let (attribute, item) = match count_item {
+                Some(i) => ("Usage Limits Count", Some(i)),
+                None => ("Lease Time", lease_item),
+            };
+            return Err(fail(
+                Failure::new(
+                    convert::result_reason(ErrorCode::InvalidKeyState, v),
+                    format!("{attribute}: the object is not active"),
+                ),
+                item,
+            ));
+        }
+        if let (Some(lease), Some(end)) = (lease, info.lifecycle.deactivation_date) {
+            let until = (self.app.kms.now().millis()).saturating_add(i64::from(lease) * 1000);
+            if until > end.millis() {
+                return Err(fail(
+                    Failure::new(
+                        ResultReason::PermissionDenied,
+                        "Lease Time: the lease would run past the object's Deactivation Date",
+                    ),
+                    lease_item,
+                ));
+            }
+        }
+        self.answer(uid, [])
     }
 
     async fn create(&mut self, payload: &Item) -> Out {
@@ -348,7 +421,7 @@ impl Session<'_> {
     }
 
     /// KMIP Derive Key: PBKDF2 (from secret data or a key), HMAC (HKDF, RFC 5869) and
-    /// NIST800-108-C (counter mode, HMAC PRF, fixed input = Derivation Data ‖ [L]_32).
+    /// NIST800-108-C (counter mode, HMAC PRF, fixed input = Derivation Data).
     async fn derive_key(&mut self, payload: &Item) -> Out {
         let ot: ObjectType = payload.require(tags::OBJECT_TYPE)?.as_enum_of()?;
         if ot != ObjectType::SymmetricKey {
@@ -415,9 +488,12 @@ impl Session<'_> {
                 salt: bytes(tags::SALT)?,
                 info: bytes(tags::DERIVATION_DATA)?,
             },
+            // Derivation Data is the whole fixed input (as PyKMIP's server and the NIST CAVP
+            // vectors take it): nothing is appended.
             DerivationMethod::Nist800108C => Derivation::Sp800108Counter {
                 hash,
                 context: bytes(tags::DERIVATION_DATA)?,
+                fixed_input: true,
             },
             m => {
                 return Err(Failure::new(
@@ -684,16 +760,32 @@ impl Session<'_> {
         } else {
             Attribute::from_v1(payload.require(tags::ATTRIBUTE)?)?
         };
-        let key = tag_key(&attr.name)?;
-        let value = match attr.name.as_str() {
-            "Name" => attr.name_value()?,
-            _ => attr
-                .value
-                .as_text()
-                .map_err(|_| Failure::invalid(format!("{} must be text", attr.name)))?
-                .to_owned(),
-        };
         let mut tags_new = info.tags.clone();
+        let (key, value) = match attr.name.as_str() {
+            convert::ASI => {
+                if op == Op::ModifyAttribute {
+                    // The instance replaced: the Current Attribute's (2.x) or the one at the
+                    // Attribute Index (1.x, 0 when absent).
+                    let current = match payload.child(tags::CURRENT_ATTRIBUTE) {
+                        Some(cur) => Some(asi_key_of(cur)?),
+                        None if self.version.is_2x() => None,
+                        None => asi_key_at(&info, attr.index)?,
+                    };
+                    if let Some(k) = current {
+                        tags_new.remove(&k);
+                    }
+                }
+                convert::application_info(&attr.value)?
+            }
+            "Name" => (tag_key(&attr.name)?, attr.name_value()?),
+            _ => (
+                tag_key(&attr.name)?,
+                attr.value
+                    .as_text()
+                    .map_err(|_| Failure::invalid(format!("{} must be text", attr.name)))?
+                    .to_owned(),
+            ),
+        };
         let existed = tags_new.insert(key.clone(), value).is_some();
         if op == Op::AddAttribute && existed && attr.name != "Name" {
             return Err(Failure::new(
@@ -730,7 +822,22 @@ impl Session<'_> {
         } else {
             payload.require(tags::ATTRIBUTE_NAME)?.as_text()?.to_owned()
         };
-        let key = tag_key(&name)?;
+        let key = if name == convert::ASI {
+            // The instance: the Current Attribute's (2.x), else the one at the Attribute Index
+            // (0 when absent).
+            let index = payload
+                .child(tags::ATTRIBUTE_INDEX)
+                .map(Item::as_i32)
+                .transpose()?;
+            match payload.child(tags::CURRENT_ATTRIBUTE) {
+                Some(cur) => asi_key_of(cur)?,
+                None => asi_key_at(&info, index)?.ok_or_else(|| {
+                    Failure::new(ResultReason::ItemNotFound, format!("{name} is not set"))
+                })?,
+            }
+        } else {
+            tag_key(&name)?
+        };
         let mut tags_new = info.tags.clone();
         let Some(old) = tags_new.remove(&key) else {
             return Err(Failure::new(
@@ -743,6 +850,8 @@ impl Session<'_> {
         if !self.version.is_2x() {
             let value = if name == "Name" {
                 keyhold_kmip::attributes::name_item(&old)
+            } else if let Some(namespace) = key.strip_prefix(convert::TAG_ASI_PREFIX) {
+                convert::application_info_item(namespace, &old)
             } else {
                 Item::text(tags::ATTRIBUTE_VALUE, old)
             };
@@ -879,9 +988,12 @@ impl Session<'_> {
         )
     }
 
-    /// The cipher mode of Cryptographic Parameters; without them, GCM for AES keys and
-    /// OAEP-SHA256 for RSA keys (`None`: the core applies the key's default, without a lookup
-    /// here that would be audited as a request of its own).
+    /// The cipher mode and padding of Cryptographic Parameters. A symmetric key with no Block
+    /// Cipher Mode named gets CBC, padded with PKCS5 unless a Padding Method says otherwise, and
+    /// a random IV (returned), so that encrypt and decrypt round-trip with the same defaults;
+    /// GCM only when asked for. Without parameters, `None`: the core applies the key's default
+    /// (the same CBC with PKCS5 for AES keys, OAEP-SHA256 for RSA keys), without a lookup here
+    /// that would be audited as a request of its own.
     async fn cipher_params(
         &self,
         uid: &str,
@@ -922,25 +1034,27 @@ impl Session<'_> {
                 )),
             };
         }
+        let pkcs7 = match padding {
+            // KMIP clients' default for a block cipher: CBC with PKCS5 padding.
+            None => mode.is_none(),
+            Some(PaddingMethod::None) => false,
+            Some(PaddingMethod::Pkcs5) => true,
+            Some(other) => {
+                return Err(Failure::new(
+                    ResultReason::InvalidField,
+                    format!("padding method {} is not supported", other.name()),
+                ))
+            }
+        };
         let mode = match mode {
-            None | Some(BlockCipherMode::Gcm) => CipherMode::Gcm,
-            Some(BlockCipherMode::Cbc) => CipherMode::Cbc,
+            None | Some(BlockCipherMode::Cbc) => CipherMode::Cbc,
+            Some(BlockCipherMode::Gcm) => CipherMode::Gcm,
             Some(BlockCipherMode::Ecb) => CipherMode::Ecb,
             Some(BlockCipherMode::Ctr) => CipherMode::Ctr,
             Some(other) => {
                 return Err(Failure::new(
                     ResultReason::InvalidField,
                     format!("block cipher mode {} is not supported", other.name()),
-                ))
-            }
-        };
-        let pkcs7 = match padding {
-            None | Some(PaddingMethod::None) => false,
-            Some(PaddingMethod::Pkcs5) => true,
-            Some(other) => {
-                return Err(Failure::new(
-                    ResultReason::InvalidField,
-                    format!("padding method {} is not supported", other.name()),
                 ))
             }
         };
@@ -1117,6 +1231,25 @@ fn tag_key(name: &str) -> Result<String, Failure> {
     })
 }
 
+/// The tag of the Application Specific Information in a 2.x Current Attribute.
+fn asi_key_of(current: &Item) -> Result<String, Failure> {
+    let item = current
+        .as_structure()?
+        .first()
+        .ok_or_else(|| Failure::missing("attribute"))?;
+    Ok(convert::application_info(&Attribute::from_v2(item)?.value)?.0)
+}
+
+/// The tag of an object's Application Specific Information at `index` (0 when absent), in the
+/// order Get Attributes lists them.
+fn asi_key_at(info: &KeyInfo, index: Option<i32>) -> Result<Option<String>, Failure> {
+    let i = usize::try_from(index.unwrap_or(0))
+        .map_err(|_| Failure::new(ResultReason::IndexOutOfBounds, "negative Attribute Index"))?;
+    Ok(convert::application_infos(info)
+        .nth(i)
+        .map(|(namespace, _)| format!("{}{namespace}", convert::TAG_ASI_PREFIX)))
+}
+
 /// Validity Indicator: Valid (1) or Invalid (2).
 fn validity(valid: bool) -> Item {
     Item::enumeration(tags::VALIDITY_INDICATOR, if valid { 1u32 } else { 2u32 })
@@ -1199,11 +1332,14 @@ fn wrap_spec(spec: &Item) -> Result<WrapSpec, Failure> {
     })
 }
 
-/// The attributes of a Re-key replacement: the old object's tags, usage and description; active
-/// when the old one was.
+/// The attributes of a Re-key replacement: the old object's tags (but a registered HMAC key's
+/// length, which the new key does not have), usage and description; active when the old one
+/// was.
 fn replacement_spec(old: &KeyInfo) -> KeySpec {
+    let mut tags = old.tags.clone();
+    tags.remove(convert::TAG_LENGTH);
     KeySpec {
-        tags: old.tags.clone(),
+        tags,
         usage: Some(old.usage),
         pre_active: old.state != KeyState::Active,
         description: old.description.clone(),
