@@ -38,11 +38,11 @@ fn parse<T: std::str::FromStr<Err = keyhold_core::KmsError>>(
 /// Liveness, version and seal status. Never needs a token.
 #[utoipa::path(get, path = "/v1/health", tag = "system", responses((status = 200, body = Health)))]
 pub async fn health(state: AppState) -> Result<Json<Health>, ApiError> {
-    state
-        .health()
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::from_kms(e, &keyhold_core::ids::RequestId::generate()))
+    state.health().await.map(Json).map_err(|e| {
+        let id = super::error::current_request_id()
+            .unwrap_or_else(keyhold_core::ids::RequestId::generate);
+        ApiError::from_kms(e, &id)
+    })
 }
 
 /// Body of an unseal request.
