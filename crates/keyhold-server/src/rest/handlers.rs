@@ -165,6 +165,7 @@ pub async fn import_key(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<ImportK
 
 /// Query of the public-key endpoint.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// Key version; default current.
