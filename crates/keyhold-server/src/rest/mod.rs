@@ -1,6 +1,7 @@
 //! The REST/JSON adapter: decode → [`Operation`] → [`App::run`] → encode. No business rule
 //! lives here; see `keyhold-core`.
 
+mod drain;
 pub mod error;
 mod handlers;
 pub mod openapi;
@@ -219,13 +220,21 @@ async fn method_not_allowed() -> Response {
 /// Gives every request an id (in the core's audit event, the log, the `x-request-id` header and
 /// the body of every error: [`ApiError`] reads it from the task-local scope set here), turns
 /// error responses made outside [`ApiError`] (axum's own rejections) into the JSON error form,
-/// and logs the request line without its body.
+/// reads and discards what the handler left of the request body (see `drain`), and logs the
+/// request line without its body.
 ///
 /// A success is logged at `debug`: the audit trail already records every operation with its
 /// request id, durably, and one formatted line per request would cost the hot path a tenth of
 /// its CPU. Refusals and client errors are logged at `info`, server errors at `warn`.
-async fn request_id(mut req: Request, next: Next) -> Response {
+async fn request_id(req: Request, next: Next) -> Response {
     let id = RequestId::generate();
+    let expects_continue = req
+        .headers()
+        .get(axum::http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let (parts, body) = req.into_parts();
+    let (body_left, body) = drain::SharedBody::wrap(body);
+    let mut req = Request::from_parts(parts, body);
     req.extensions_mut().insert(id.clone());
     let method = req.method().clone();
     let start = std::time::Instant::now();
@@ -237,6 +246,9 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     {
         resp = error::with_request_id(id.clone(), as_api_error(resp)).await;
     }
+    // What the handler left unread (a body over the limit, or one it never read) is read
+    // before answering, so that the client, still sending, gets to read the answer.
+    body_left.discard_rest(expects_continue).await;
     if let Ok(v) = HeaderValue::from_str(&id.0) {
         resp.headers_mut().insert("x-request-id", v);
     }
