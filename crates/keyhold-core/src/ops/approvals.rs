@@ -266,6 +266,7 @@ pub(crate) fn new_approval(
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListApprovals {
     /// Only approvals with this status (as of now: open approvals past their expiry count as
     /// expired).

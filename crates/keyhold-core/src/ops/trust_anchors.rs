@@ -43,6 +43,7 @@ pub struct AddTrustAnchor {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListTrustAnchors {
     /// The tenant; default: the caller's.
     #[serde(default)]

@@ -51,6 +51,28 @@ pub struct ErrorBody {
     pub approval_id: Option<String>,
 }
 
+tokio::task_local! {
+    /// The id of the request being served: scoped around the whole router by the request-id
+    /// middleware (`rest::request_id`), so that an error raised anywhere before, in or after
+    /// the core (extractor rejections, the fallback) carries the id of the `x-request-id` header.
+    static REQUEST_ID: RequestId;
+}
+
+/// The id of the request this task is serving, if the request-id middleware set one.
+pub fn current_request_id() -> Option<RequestId> {
+    REQUEST_ID.try_with(|id| id.clone()).ok()
+}
+
+/// Runs `fut` with `id` as the current request id.
+pub async fn with_request_id<F: std::future::Future>(id: RequestId, fut: F) -> F::Output {
+    REQUEST_ID.scope(id, fut).await
+}
+
+/// Marks a response whose body is already an [`ErrorBody`], so the request-id middleware
+/// leaves it as it is (and rewrites any other error response into one).
+#[derive(Debug, Clone, Copy)]
+pub struct IsApiError;
+
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct ApiError {
@@ -58,7 +80,7 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Message.
     pub message: String,
-    /// Request id, filled in by the request-id middleware when absent.
+    /// Request id; the current request's (see [`current_request_id`]) when not given.
     pub request_id: Option<RequestId>,
     /// The pending approval of an `approval_required` answer.
     pub approval_id: Option<String>,
@@ -70,7 +92,7 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
-            request_id: None,
+            request_id: current_request_id(),
             approval_id: None,
         }
     }
@@ -99,10 +121,15 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             code: self.code,
             message: self.message,
-            request_id: self.request_id.map(|r| r.0).unwrap_or_default(),
+            request_id: self
+                .request_id
+                .or_else(current_request_id)
+                .map(|r| r.0)
+                .unwrap_or_default(),
             approval_id: self.approval_id,
         };
         let mut resp = (status, axum::Json(body)).into_response();
+        resp.extensions_mut().insert(IsApiError);
         if self.code == ErrorCode::Unauthenticated {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

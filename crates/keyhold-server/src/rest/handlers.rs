@@ -38,11 +38,11 @@ fn parse<T: std::str::FromStr<Err = keyhold_core::KmsError>>(
 /// Liveness, version and seal status. Never needs a token.
 #[utoipa::path(get, path = "/v1/health", tag = "system", responses((status = 200, body = Health)))]
 pub async fn health(state: AppState) -> Result<Json<Health>, ApiError> {
-    state
-        .health()
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::from_kms(e, &keyhold_core::ids::RequestId::generate()))
+    state.health().await.map(Json).map_err(|e| {
+        let id = super::error::current_request_id()
+            .unwrap_or_else(keyhold_core::ids::RequestId::generate);
+        ApiError::from_kms(e, &id)
+    })
 }
 
 /// Body of an unseal request.
@@ -165,6 +165,7 @@ pub async fn import_key(state: AppState, ctx: Ctx, ApiJson(req): ApiJson<ImportK
 
 /// Query of the public-key endpoint.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// Key version; default current.

@@ -1,6 +1,7 @@
 //! The REST/JSON adapter: decode → [`Operation`] → [`App::run`] → encode. No business rule
 //! lives here; see `keyhold-core`.
 
+mod drain;
 pub mod error;
 mod handlers;
 pub mod openapi;
@@ -216,20 +217,38 @@ async fn method_not_allowed() -> Response {
     r
 }
 
-/// Gives every request an id (in the core's audit event, the log and the `x-request-id`
-/// header), fills it into error bodies, and logs the request line without its body.
+/// Gives every request an id (in the core's audit event, the log, the `x-request-id` header and
+/// the body of every error: [`ApiError`] reads it from the task-local scope set here), turns
+/// error responses made outside [`ApiError`] (axum's own rejections) into the JSON error form,
+/// reads and discards what the handler left of the request body (see `drain`), and logs the
+/// request line without its body.
 ///
 /// A success is logged at `debug`: the audit trail already records every operation with its
 /// request id, durably, and one formatted line per request would cost the hot path a tenth of
 /// its CPU. Refusals and client errors are logged at `info`, server errors at `warn`.
-async fn request_id(mut req: Request, next: Next) -> Response {
+async fn request_id(req: Request, next: Next) -> Response {
     let id = RequestId::generate();
+    let expects_continue = req
+        .headers()
+        .get(axum::http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let (parts, body) = req.into_parts();
+    let (body_left, body) = drain::SharedBody::wrap(body);
+    let mut req = Request::from_parts(parts, body);
     req.extensions_mut().insert(id.clone());
     let method = req.method().clone();
     let start = std::time::Instant::now();
     // Only the path is kept for the log line; the query string may carry values.
     let path = req.uri().path().to_owned();
-    let mut resp = next.run(req).await;
+    let mut resp = error::with_request_id(id.clone(), next.run(req)).await;
+    if (resp.status().is_client_error() || resp.status().is_server_error())
+        && resp.extensions().get::<error::IsApiError>().is_none()
+    {
+        resp = error::with_request_id(id.clone(), as_api_error(resp)).await;
+    }
+    // What the handler left unread (a body over the limit, or one it never read) is read
+    // before answering, so that the client, still sending, gets to read the answer.
+    body_left.discard_rest(expects_continue).await;
     if let Ok(v) = HeaderValue::from_str(&id.0) {
         resp.headers_mut().insert("x-request-id", v);
     }
@@ -254,6 +273,41 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         line(tracing::Level::DEBUG);
     }
     resp
+}
+
+/// An error response that axum made itself (a path or body extractor's rejection), rewritten
+/// as `{code, message, request_id}` with the same status and its text as the message.
+async fn as_api_error(resp: Response) -> Response {
+    let status = resp.status();
+    let code = match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
+        StatusCode::FORBIDDEN => ErrorCode::PermissionDenied,
+        StatusCode::CONFLICT => ErrorCode::Conflict,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::MalformedRequest,
+    };
+    let text = match code {
+        ErrorCode::PayloadTooLarge => None,
+        ErrorCode::Internal => None,
+        _ => axum::body::to_bytes(resp.into_body(), 1024)
+            .await
+            .ok()
+            .and_then(|b| String::from_utf8(b.to_vec()).ok())
+            .filter(|t| !t.trim().is_empty()),
+    };
+    let message = match (code, text) {
+        (ErrorCode::PayloadTooLarge, _) => "request body is larger than the server accepts".into(),
+        (_, Some(t)) => t.trim().to_owned(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_lowercase(),
+    };
+    let mut r = ApiError::new(code, message).into_response();
+    *r.status_mut() = status;
+    r
 }
 
 /// Shared state type of the handlers.
