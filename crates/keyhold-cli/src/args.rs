@@ -355,7 +355,7 @@ pub struct DeriveArgs {
     /// pbkdf2, hkdf or sp800-108-counter.
     #[arg(long, value_name = "METHOD")]
     pub method: String,
-    /// The hash of the PRF (or of HKDF): sha256, sha384 or sha512.
+    /// The hash of the PRF (or of HKDF): sha256, sha384 or sha512 (sha1 too for pbkdf2 and hkdf).
     #[arg(long, default_value = "sha256")]
     pub hash: String,
     /// Salt, base64 (pbkdf2: required; hkdf: optional).

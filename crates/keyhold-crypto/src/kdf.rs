@@ -27,6 +27,9 @@ pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KdfHash {
+    /// SHA-1, inside PBKDF2 and HKDF only (HMAC-SHA-1 as their PRF is still sound, and KMIP
+    /// clients such as PyKMIP use it); refused by [`Provider::kbkdf_counter`].
+    Sha1,
     /// SHA-256.
     Sha256,
     /// SHA-384.
@@ -39,6 +42,7 @@ impl KdfHash {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Sha1 => "sha1",
             Self::Sha256 => "sha256",
             Self::Sha384 => "sha384",
             Self::Sha512 => "sha512",
@@ -47,6 +51,7 @@ impl KdfHash {
 
     fn hmac(self) -> hmac::Algorithm {
         match self {
+            Self::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
             Self::Sha256 => hmac::HMAC_SHA256,
             Self::Sha384 => hmac::HMAC_SHA384,
             Self::Sha512 => hmac::HMAC_SHA512,
@@ -55,6 +60,7 @@ impl KdfHash {
 
     fn hkdf(self) -> hkdf::Algorithm {
         match self {
+            Self::Sha1 => hkdf::HKDF_SHA1_FOR_LEGACY_USE_ONLY,
             Self::Sha256 => hkdf::HKDF_SHA256,
             Self::Sha384 => hkdf::HKDF_SHA384,
             Self::Sha512 => hkdf::HKDF_SHA512,
@@ -63,6 +69,7 @@ impl KdfHash {
 
     fn pbkdf2(self) -> pbkdf2::Algorithm {
         match self {
+            Self::Sha1 => pbkdf2::PBKDF2_HMAC_SHA1,
             Self::Sha256 => pbkdf2::PBKDF2_HMAC_SHA256,
             Self::Sha384 => pbkdf2::PBKDF2_HMAC_SHA384,
             Self::Sha512 => pbkdf2::PBKDF2_HMAC_SHA512,
@@ -141,6 +148,7 @@ impl Provider {
 
     /// The SP 800-108 key-based KDF in counter mode with an HMAC-`hash` PRF, a 32-bit counter
     /// before the fixed input: `K(i) = HMAC(key, [i]_32 ‖ fixed_input)` for i = 1, 2, …
+    /// SHA-1 is refused.
     pub fn kbkdf_counter(
         &self,
         hash: KdfHash,
@@ -149,6 +157,11 @@ impl Provider {
         out_len: usize,
     ) -> Result<SecretBytes, CryptoError> {
         check_len(out_len)?;
+        if hash == KdfHash::Sha1 {
+            return Err(CryptoError::InvalidInput(
+                "SHA-1 is accepted in PBKDF2 and HKDF only",
+            ));
+        }
         let prf = hmac::Key::new(hash.hmac(), key);
         let mut out = SecretBytes::zeroed(out_len);
         let buf = out.as_mut_bytes();
@@ -227,6 +240,39 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         hex::decode(s.replace(' ', "")).unwrap()
+    }
+
+    /// PBKDF2-HMAC-SHA1 (RFC 6070 §2, c = 2) and HKDF-SHA1 (RFC 5869 A.4); no SHA-1 in
+    /// SP 800-108.
+    #[test]
+    fn sha1_inside_pbkdf2_and_hkdf_matches_the_rfcs_and_is_refused_elsewhere() {
+        let out = p()
+            .pbkdf2(KdfHash::Sha1, b"password", b"salt", 2, 20)
+            .unwrap();
+        assert_eq!(
+            out.as_bytes(),
+            hex("ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957")
+        );
+        let out = p()
+            .hkdf(
+                KdfHash::Sha1,
+                &hex("0b0b0b0b0b0b0b0b0b0b0b"),
+                &hex("000102030405060708090a0b0c"),
+                &hex("f0f1f2f3f4f5f6f7f8f9"),
+                42,
+            )
+            .unwrap();
+        assert_eq!(
+            out.as_bytes(),
+            hex("085a01ea1b10f36933068b56efa5ad81a4f14b822f5b091568a9cdd4f155fda2c22e422478d305f3f896")
+        );
+        assert!(p()
+            .kbkdf_counter(KdfHash::Sha1, &[1; 32], b"x", 16)
+            .is_err());
+        assert_eq!(
+            serde_json::from_str::<KdfHash>("\"sha1\"").ok(),
+            Some(KdfHash::Sha1)
+        );
     }
 
     /// RFC 3394 §4.1 and §4.6: 128-bit key under a 128-bit KEK, 256-bit key under a 256-bit KEK.

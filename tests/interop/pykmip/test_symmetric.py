@@ -281,6 +281,40 @@ def test_derive_key_functions_match_python(client):
     assert got == kbkdf.derive(secret)
 
 
+def test_derive_key_pbkdf2_and_hkdf_with_sha1_match_python(client):
+    """SHA-1 is accepted inside PBKDF2 and HKDF (PyKMIP's own derive tests use it), not in
+    NIST800-108-C."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    sha1 = {"hashing_algorithm": enums.HashingAlgorithm.SHA_1}
+    password = b"password"
+    base = client.register(objects.SecretData(password, enums.SecretDataType.PASSWORD,
+                                              masks=[U.DERIVE_KEY], name=unique("pw")))
+    client.activate(base)
+
+    def derive(method, params):
+        uid = client.derive_key(enums.ObjectType.SYMMETRIC_KEY, [base], method, params,
+                                cryptographic_algorithm=enums.CryptographicAlgorithm.AES,
+                                cryptographic_length=128)
+        return client.get(uid).value
+
+    got = derive(enums.DerivationMethod.PBKDF2,
+                 {"cryptographic_parameters": sha1, "salt": b"salt", "iteration_count": 2})
+    assert got == hashlib.pbkdf2_hmac("sha1", password, b"salt", 2, 16)
+    got = derive(enums.DerivationMethod.HMAC,
+                 {"cryptographic_parameters": sha1, "salt": b"salt", "derivation_data": b"i"})
+    assert got == HKDF(hashes.SHA1(), 16, b"salt", b"i").derive(password)
+    key = register_aes(client, os.urandom(32), masks=(U.DERIVE_KEY,))
+    with kmip_failure(enums.ResultReason.INVALID_FIELD,
+                      enums.ResultReason.CRYPTOGRAPHIC_FAILURE):
+        client.derive_key(enums.ObjectType.SYMMETRIC_KEY, [key],
+                          enums.DerivationMethod.NIST800_108_C,
+                          {"cryptographic_parameters": sha1, "derivation_data": b"x"},
+                          cryptographic_algorithm=enums.CryptographicAlgorithm.AES,
+                          cryptographic_length=128)
+
+
 def test_derive_key_nist800_108_counter_matches_the_cavp_vector(client):
     """PyKMIP's integration test vector (NIST CAVP KBKDF, counter before the fixed input,
     HMAC-SHA512, 32-bit counter): Derivation Data is the whole fixed input."""

@@ -460,6 +460,8 @@ impl Session<'_> {
             .map(|h| h.as_enum_of::<HashingAlgorithm>())
             .transpose()?
         {
+            // SHA-1 only inside PBKDF2 and HKDF (the core refuses it for SP 800-108).
+            Some(HashingAlgorithm::Sha1) => keyhold_crypto::KdfHash::Sha1,
             None | Some(HashingAlgorithm::Sha256) => keyhold_crypto::KdfHash::Sha256,
             Some(HashingAlgorithm::Sha384) => keyhold_crypto::KdfHash::Sha384,
             Some(HashingAlgorithm::Sha512) => keyhold_crypto::KdfHash::Sha512,
