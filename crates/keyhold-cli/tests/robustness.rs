@@ -295,3 +295,77 @@ fn oversized_bodies_get_the_413_error_over_http1_and_http2() {
     let created = s.json(&manager, &["key", "create", "--alg", "aes-256"]);
     assert!(created["id"].is_string(), "{created}");
 }
+
+/// A client that completes the TLS handshake and then sends nothing is disconnected once the
+/// header timeout (here 1 s) passes, over either protocol it negotiated, instead of holding a
+/// connection slot for an hour.
+#[test]
+fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use std::io::Read;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let dir = TempDir::new("silent");
+    std::fs::write(
+        dir.0.join("keyhold.toml"),
+        "[limits]\nheader_timeout = \"1s\"\n",
+    )
+    .unwrap();
+    let s = Server::dev(&dir.0);
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&s.ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let host_port = s.addr.trim_start_matches("https://").to_owned();
+    for alpn in [&b"http/1.1"[..], b"h2"] {
+        let name = String::from_utf8_lossy(alpn);
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        config.alpn_protocols = vec![alpn.to_vec()];
+        let conn = rustls::ClientConnection::new(
+            Arc::new(config),
+            ServerName::try_from("127.0.0.1").unwrap(),
+        )
+        .unwrap();
+        let sock = std::net::TcpStream::connect(&host_port).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).unwrap();
+        }
+        assert_eq!(tls.conn.alpn_protocol(), Some(alpn));
+        let start = Instant::now();
+        let mut buf = [0u8; 1];
+        let read = tls.read(&mut buf);
+        let waited = start.elapsed();
+        let closed = match &read {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        };
+        assert!(closed, "{name}: still open after {waited:?} ({read:?})");
+        assert!(
+            waited < Duration::from_secs(5),
+            "{name}: closed after {waited:?}"
+        );
+    }
+    // A client that does send its request is served.
+    let health: Value = s
+        .http()
+        .get(s.url("/v1/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+}

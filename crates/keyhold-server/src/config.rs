@@ -97,7 +97,8 @@ pub struct RawTls {
 pub struct RawLimits {
     /// Largest request body in bytes.
     pub max_body_bytes: Option<usize>,
-    /// Time allowed for a TLS handshake and for request headers, e.g. `10s`.
+    /// Time allowed for a TLS handshake, then for the first request bytes after it, and for
+    /// request headers, e.g. `10s`.
     pub header_timeout: Option<String>,
     /// Idle keep-alive connections are closed after this, e.g. `60s`.
     pub idle_timeout: Option<String>,

@@ -1,8 +1,11 @@
 //! The HTTPS accept loop: TLS handshake with a timeout, HTTP/1.1 and HTTP/2 with header-read
 //! and idle timeouts, a bound on simultaneous connections, graceful shutdown.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -10,6 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -21,7 +25,8 @@ use keyhold_core::ClientChain;
 /// Connection limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// TLS handshake and request-header deadline.
+    /// TLS handshake deadline; then the deadline for the first request bytes after the
+    /// handshake, and for each request's headers.
     pub header_timeout: Duration,
     /// Keep-alive connections idle this long are closed.
     pub idle_timeout: Duration,
@@ -126,7 +131,8 @@ async fn connection(
         .keep_alive_interval(Some(limits.idle_timeout))
         .keep_alive_timeout(limits.header_timeout)
         .max_concurrent_streams(256);
-    let conn = builder.serve_connection(TokioIo::new(tls), service);
+    let io = FirstByteDeadline::new(tls, limits.header_timeout);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let idle = limits.idle_timeout;
     tokio::select! {
@@ -147,4 +153,78 @@ async fn connection(
 /// slot forever: one hour, or longer if the idle timeout is longer.
 async fn idle_guard(idle: Duration) {
     tokio::time::sleep(idle.max(Duration::from_secs(3600))).await;
+}
+
+/// The connection's I/O with a deadline on the first request byte after the handshake.
+/// hyper's header-read timeout starts with the first byte of a request, and the HTTP/1-or-2
+/// detection waits for the first bytes without one, so a client that completes the handshake
+/// and then sends nothing would keep its connection slot until the idle guard. A read still
+/// empty when the deadline passes fails with `TimedOut`, which ends the connection.
+struct FirstByteDeadline<T> {
+    inner: T,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> FirstByteDeadline<T> {
+    fn new(inner: T, within: Duration) -> Self {
+        Self {
+            inner,
+            deadline: Some(Box::pin(tokio::time::sleep(within))),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Some(deadline) = this.deadline.as_mut() {
+            match &read {
+                Poll::Ready(Ok(())) if buf.filled().len() > before => this.deadline = None,
+                Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "no request within the header timeout after the handshake",
+                    )));
+                }
+                _ => {}
+            }
+        }
+        read
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
