@@ -33,6 +33,19 @@ async fn anchor(w: &World, who: &Credential, op: Operation) -> Result<TrustAncho
     }
 }
 
+/// A request to pin `der` (subject `CN=<cn>`) as `principal`, an auditor.
+fn pin_as_auditor(der: &[u8], cn: &str, principal: &str) -> Operation {
+    Operation::RegisterClientCert(RegisterClientCert {
+        certificate: der.to_vec(),
+        subject: format!("CN={cn}"),
+        not_after: None,
+        principal: principal.parse().unwrap(),
+        roles: Roles::one(Role::Auditor),
+        allow_combined_duties: false,
+        description: String::new(),
+    })
+}
+
 fn cert(chain: &[&[u8]]) -> Credential {
     Credential::Certificate(ClientChain::new(chain.iter().map(|c| c.to_vec()).collect()))
 }
@@ -150,18 +163,7 @@ async fn a_revoked_pin_wins_over_an_anchor() {
         .unwrap();
     let leaf = ca.issue("app");
     let Response::ClientCert(pin) = w
-        .run(
-            &w.admin,
-            Operation::RegisterClientCert(RegisterClientCert {
-                certificate: leaf.der.clone(),
-                subject: "CN=app".into(),
-                not_after: None,
-                principal: "pinned-app".parse().unwrap(),
-                roles: Roles::one(Role::Auditor),
-                allow_combined_duties: false,
-                description: String::new(),
-            }),
-        )
+        .run(&w.admin, pin_as_auditor(&leaf.der, "app", "pinned-app"))
         .await
         .unwrap()
     else {
@@ -338,17 +340,7 @@ async fn a_tenant_admin_cannot_touch_another_tenants_anchors() {
     let me = both(&w, &[&eve.der]).await.unwrap();
     assert_eq!(me.tenant.as_str(), "acme");
     // Another tenant's administrator cannot capture it by pinning it.
-    let pin = |principal: &str| {
-        Operation::RegisterClientCert(RegisterClientCert {
-            certificate: eve.der.clone(),
-            subject: "CN=eve".into(),
-            not_after: None,
-            principal: principal.parse().unwrap(),
-            roles: Roles::one(Role::Auditor),
-            allow_combined_duties: false,
-            description: String::new(),
-        })
-    };
+    let pin = |principal: &str| pin_as_auditor(&eve.der, "eve", principal);
     let e = w.run(&w.admin, pin("captured")).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::PermissionDenied);
     // Its own tenant may pin it (to name it, or to revoke it).
@@ -408,20 +400,9 @@ async fn a_pin_does_not_capture_another_tenants_certificate() {
     let ca = Ca::root("Acme CA", NOW_SECS);
     let leaf = ca.issue("app");
     // Pinned in the default tenant while nobody trusts its issuer.
-    w.run(
-        &w.admin,
-        Operation::RegisterClientCert(RegisterClientCert {
-            certificate: leaf.der.clone(),
-            subject: "CN=app".into(),
-            not_after: None,
-            principal: "pinned-app".parse().unwrap(),
-            roles: Roles::one(Role::Auditor),
-            allow_combined_duties: false,
-            description: String::new(),
-        }),
-    )
-    .await
-    .unwrap();
+    w.run(&w.admin, pin_as_auditor(&leaf.der, "app", "pinned-app"))
+        .await
+        .unwrap();
     assert_eq!(
         both(&w, &[&leaf.der]).await.unwrap().tenant.as_str(),
         "default"
