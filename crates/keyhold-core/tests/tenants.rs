@@ -20,20 +20,6 @@ fn code<T: std::fmt::Debug>(r: Result<T, KmsError>) -> ErrorCode {
     r.expect_err("expected a refusal").code()
 }
 
-async fn create_tenant(w: &World, id: &str) -> TenantInfo {
-    match w
-        .run(
-            &w.admin,
-            Operation::CreateTenant(CreateTenant { id: tenant(id) }),
-        )
-        .await
-        .unwrap()
-    {
-        Response::Tenant(t) => t,
-        other => panic!("tenant: {other:?}"),
-    }
-}
-
 async fn token_in(
     w: &World,
     who: &Credential,
@@ -70,7 +56,7 @@ struct Tenant {
 }
 
 async fn populated(w: &World, id: &str) -> Tenant {
-    create_tenant(w, id).await;
+    w.create_tenant(id).await;
     let admin = token_in(w, &w.admin, Some(id), "boss", Role::Admin)
         .await
         .unwrap();
@@ -387,5 +373,5 @@ async fn tenant_ids_are_validated() {
     let w = World::new().await;
     let r: Result<CreateTenant, _> = serde_json::from_str(r#"{"id":"Not Valid"}"#);
     assert!(r.is_err());
-    create_tenant(&w, "a-1").await;
+    w.create_tenant("a-1").await;
 }

@@ -219,14 +219,7 @@ async fn anchors_are_checked_when_added_and_unique_across_tenants() {
             ErrorCode::PermissionDenied
         );
     }
-    w.run(
-        &w.admin,
-        Operation::CreateTenant(CreateTenant {
-            id: "beta".parse().unwrap(),
-        }),
-    )
-    .await
-    .unwrap();
+    w.create_tenant("beta").await;
     // In another tenant, the installation's administrators add admin-only anchors: a key-role
     // anchor would let them name any principal there and use its keys.
     for roles in [&[Role::KeyUser][..], &[Role::Admin, Role::Auditor]] {
@@ -275,14 +268,7 @@ async fn a_tenant_admin_cannot_touch_another_tenants_anchors() {
     let home = anchor(&w, &w.admin, add(&ca, None, &[Role::KeyUser]))
         .await
         .unwrap();
-    w.run(
-        &w.admin,
-        Operation::CreateTenant(CreateTenant {
-            id: "acme".parse().unwrap(),
-        }),
-    )
-    .await
-    .unwrap();
+    w.create_tenant("acme").await;
     let Response::CreatedToken(t) = w
         .run(
             &w.admin,
@@ -356,14 +342,7 @@ async fn a_tenant_admin_cannot_touch_another_tenants_anchors() {
 #[tokio::test]
 async fn disabling_a_tenant_refuses_its_cached_certificates_at_once() {
     let w = World::new().await;
-    w.run(
-        &w.admin,
-        Operation::CreateTenant(CreateTenant {
-            id: "acme".parse().unwrap(),
-        }),
-    )
-    .await
-    .unwrap();
+    w.create_tenant("acme").await;
     let ca = Ca::root("Acme CA", NOW_SECS);
     anchor(&w, &w.admin, add(&ca, Some("acme"), &[Role::Admin]))
         .await
@@ -407,14 +386,7 @@ async fn a_pin_does_not_capture_another_tenants_certificate() {
         both(&w, &[&leaf.der]).await.unwrap().tenant.as_str(),
         "default"
     );
-    w.run(
-        &w.admin,
-        Operation::CreateTenant(CreateTenant {
-            id: "acme".parse().unwrap(),
-        }),
-    )
-    .await
-    .unwrap();
+    w.create_tenant("acme").await;
     anchor(&w, &w.admin, add(&ca, Some("acme"), &[Role::Admin]))
         .await
         .unwrap();

@@ -153,6 +153,17 @@ impl World {
         self.kms.run(&meta(), who, op).await
     }
 
+    /// Creates tenant `id` as the installation's administrator.
+    pub async fn create_tenant(&self, id: &str) -> TenantInfo {
+        let op = Operation::CreateTenant(CreateTenant {
+            id: id.parse().unwrap(),
+        });
+        match self.run(&self.admin, op).await.unwrap() {
+            Response::Tenant(t) => t,
+            other => panic!("tenant: {other:?}"),
+        }
+    }
+
     /// Creates a key as the manager and grants the user every operation on it.
     pub async fn key(&self, alg: Algorithm, f: impl FnOnce(&mut CreateKey)) -> KeyInfo {
         let mut req = CreateKey {
