@@ -213,6 +213,25 @@ impl PrincipalName {
     }
 }
 
+impl KeyName {
+    /// Refuses a name a new or renamed key cannot take because a key reference would read it
+    /// as something else: `alias/…` is an alias and a UUID is a key id, so a key named either
+    /// way could never be found by its name.
+    pub fn check_assignable(&self) -> Result<(), KmsError> {
+        if self.0.starts_with("alias/") {
+            return Err(KmsError::invalid(
+                "invalid key name: names starting with 'alias/' are aliases",
+            ));
+        }
+        if self.0.parse::<KeyId>().is_ok() {
+            return Err(KmsError::invalid(
+                "invalid key name: a UUID is read as a key id",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A reference to a key as a client writes it: a key id, a key name, or `alias/...`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -277,6 +296,16 @@ impl fmt::Display for RequestId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_names_that_read_as_aliases_or_ids_are_not_assignable() {
+        let name = |s: &str| s.parse::<KeyName>().unwrap();
+        assert!(name("billing").check_assignable().is_ok());
+        assert!(name("team/alias/x").check_assignable().is_ok());
+        assert!(name("alias/x").check_assignable().is_err());
+        let id = KeyId::generate().to_string();
+        assert!(name(&id).check_assignable().is_err());
+    }
 
     #[test]
     fn key_ref_locates_each_form() {

@@ -441,13 +441,15 @@ impl Kms {
                     }
                     None => {
                         let e = KmsError::Integrity("approval needed without a request");
-                        self.audit_failure(meta, Some(&caller), action, key_hint, &e)
+                        let key = resolved_or(&cx, key_hint);
+                        self.audit_failure(meta, Some(&caller), action, key, &e)
                             .await?;
                         return Err(e);
                     }
                 },
                 Err(e) => {
-                    self.audit_failure(meta, Some(&caller), action, key_hint, &e)
+                    let key = resolved_or(&cx, key_hint);
+                    self.audit_failure(meta, Some(&caller), action, key, &e)
                         .await?;
                     return Err(e);
                 }
@@ -1346,6 +1348,11 @@ pub(crate) trait RootSealedValue: serde::Serialize + serde::de::DeserializeOwned
 /// Locks a mutex; a panic elsewhere while holding it leaves plain data, still usable.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The key a failed execution is audited under: the id it resolved, else the client's reference.
+fn resolved_or(cx: &Cx<'_>, key_hint: Option<String>) -> Option<String> {
+    cx.resolved_key().map(|id| id.to_string()).or(key_hint)
 }
 
 /// The event of a request by `caller` (anonymous if it did not authenticate) at `time`: a

@@ -125,3 +125,103 @@ async fn reports_show_inventory_access_usage_and_approvals() {
         assert_eq!(err.code(), ErrorCode::PermissionDenied);
     }
 }
+
+/// A limited grant used up lists as exhausted with its count; a refused use through a key's
+/// name counts under the key's id, as its successful uses do.
+#[tokio::test]
+async fn access_shows_grant_status_and_usage_counts_refusals_by_key_id() {
+    use keyhold_core::ids::{KeyRef, PrincipalName};
+    use keyhold_core::model::{Conditions, KeyOp};
+
+    let w = World::new().await;
+    let created = w
+        .run(
+            &w.manager,
+            Operation::CreateKey(CreateKey {
+                algorithm: Algorithm::Aes256,
+                spec: KeySpec {
+                    name: Some("payroll".parse().unwrap()),
+                    ..KeySpec::default()
+                },
+                idempotency_token: None,
+            }),
+        )
+        .await
+        .unwrap();
+    let key = key_info(created);
+    w.run(
+        &w.manager,
+        Operation::CreateGrant(CreateGrant {
+            key: key.id.into(),
+            grantee: PrincipalName::try_from("user".to_owned()).unwrap().into(),
+            operations: [KeyOp::Encrypt].into_iter().collect(),
+            conditions: Conditions {
+                max_uses: Some(1),
+                ..Conditions::default()
+            },
+        }),
+    )
+    .await
+    .unwrap();
+    let encrypt_by_name = || {
+        w.run(
+            &w.user,
+            Operation::Encrypt(Encrypt {
+                key: KeyRef("payroll".into()),
+                plaintext: Some(SecretData(keyhold_core::SecretBytes::new(b"x".to_vec()))),
+                context: Default::default(),
+            }),
+        )
+    };
+    encrypt_by_name().await.unwrap();
+    let err = encrypt_by_name().await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::PermissionDenied);
+
+    let ReportOut::Access(a) = report(&w, ReportKind::Access).await else {
+        panic!("access")
+    };
+    let line = &a.keys.iter().find(|k| k.id == key.id).unwrap().grants[0];
+    assert_eq!(line.status, GrantStatus::Exhausted);
+    assert_eq!(line.uses, Some(1));
+
+    let ReportOut::Usage(u) = report(&w, ReportKind::Usage).await else {
+        panic!("usage")
+    };
+    assert_eq!(
+        u.by_key[&key.id.to_string()]["encrypt"],
+        2,
+        "{:?}",
+        u.by_key
+    );
+    assert!(!u.by_key.contains_key("payroll"), "{:?}", u.by_key);
+    assert_eq!(u.denied, 1);
+}
+
+#[test]
+fn grant_status_follows_the_window_and_the_uses() {
+    use keyhold_core::clock::Timestamp;
+    use keyhold_core::model::Conditions;
+    let now = Timestamp::from_millis(10_000);
+    let window = |nb: Option<i64>, na: Option<i64>| Conditions {
+        not_before: nb.map(Timestamp::from_millis),
+        not_after: na.map(Timestamp::from_millis),
+        max_uses: Some(3),
+        ..Conditions::default()
+    };
+    assert_eq!(
+        GrantStatus::of(&window(None, None), Some(2), now),
+        GrantStatus::Effective
+    );
+    assert_eq!(
+        GrantStatus::of(&window(None, None), Some(3), now),
+        GrantStatus::Exhausted
+    );
+    assert_eq!(
+        GrantStatus::of(&window(Some(20_000), None), Some(0), now),
+        GrantStatus::NotYetValid
+    );
+    assert_eq!(
+        GrantStatus::of(&window(None, Some(10_000)), Some(0), now),
+        GrantStatus::Expired
+    );
+}

@@ -1208,3 +1208,55 @@ async fn absurd_durations_are_refused_and_long_ones_read_back() {
     assert_eq!(w.describe(long.id).await.id, long.id);
     w.encrypt(long.id, b"still usable").await.unwrap();
 }
+
+/// Names a key reference would read as an alias or an id are refused at creation and rename,
+/// and a listing of zero keys is refused rather than served as one.
+#[tokio::test]
+async fn ambiguous_key_names_and_a_zero_page_are_refused() {
+    let w = World::new().await;
+    let create = |name: String| {
+        w.run(
+            &w.manager,
+            Operation::CreateKey(CreateKey {
+                algorithm: Algorithm::Aes256,
+                spec: KeySpec {
+                    name: Some(name.parse().unwrap()),
+                    ..KeySpec::default()
+                },
+                idempotency_token: None,
+            }),
+        )
+    };
+    for name in [
+        "alias/x".to_owned(),
+        keyhold_core::ids::KeyId::generate().to_string(),
+    ] {
+        let err = create(name.clone()).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidRequest, "{name}: {err}");
+    }
+    let key = key_info(create("fine".into()).await.unwrap());
+    let err = w
+        .run(
+            &w.manager,
+            Operation::UpdateKey(UpdateKey {
+                key: key.id.into(),
+                name: Some("alias/fine".parse().unwrap()),
+                ..UpdateKey::default()
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidRequest, "{err}");
+
+    let err = w
+        .run(
+            &w.manager,
+            Operation::ListKeys(ListKeys {
+                limit: Some(0),
+                ..ListKeys::default()
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidRequest, "{err}");
+}

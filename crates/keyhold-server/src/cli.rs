@@ -115,6 +115,7 @@ pub fn load_config(common: &CommonArgs, default_data_dir: &Path) -> Result<Confi
 }
 
 fn init_logging(config: &Config) {
+    // `Config::validate` refused a filter that does not parse.
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

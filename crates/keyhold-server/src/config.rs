@@ -279,6 +279,13 @@ impl RawConfig {
                 "keys.default_destroy_wait is shorter than keys.min_destroy_wait".into(),
             ));
         }
+        let log = self.log.clone().unwrap_or_else(|| "info".into());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
+            return Err(invalid(format!(
+                "log = '{log}': {e} (use a level such as info or debug, or directives such as \
+                 info,keyhold_core=debug)"
+            )));
+        }
         let log_format = match self.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -359,7 +366,7 @@ impl RawConfig {
                 min_destroy_wait_secs: min_wait,
                 ..KmsConfig::default()
             },
-            log: self.log.unwrap_or_else(|| "info".into()),
+            log,
             log_format,
             sweep_interval: Duration::from_secs(sweep),
             audit_checkpoint_interval: Duration::from_secs(checkpoint),
@@ -404,6 +411,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("audit_checkpoint_interval"), "{e}");
+        let e = parse("log = 'keyhold=loud'").unwrap_err().to_string();
+        assert!(e.contains("log = 'keyhold=loud'"), "{e}");
+        assert!(parse("log = 'warn,keyhold_core=debug'").is_ok());
     }
 
     #[test]

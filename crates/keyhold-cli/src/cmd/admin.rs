@@ -599,19 +599,36 @@ pub async fn report(ctx: &Ctx, args: crate::args::ReportArgs) -> Result<ExitCode
                 for k in &a.keys {
                     let name = k.name.clone().unwrap_or_else(|| "-".into());
                     if k.grants.is_empty() {
-                        rows.push(vec![k.id.to_string(), name.clone(), "-".into(), "-".into()]);
+                        rows.push(vec![
+                            k.id.to_string(),
+                            name.clone(),
+                            "-".into(),
+                            "-".into(),
+                            "-".into(),
+                        ]);
                     }
                     for g in &k.grants {
                         let ops: Vec<&str> = g.operations.iter().map(|op| op.as_str()).collect();
+                        let status = match (g.uses, g.conditions.max_uses) {
+                            (Some(used), Some(max)) => {
+                                format!("{} ({used}/{max} uses)", g.status.as_str())
+                            }
+                            _ => g.status.as_str().to_owned(),
+                        };
                         rows.push(vec![
                             k.id.to_string(),
                             name.clone(),
                             g.grantee.clone(),
                             ops.join(","),
+                            status,
                         ]);
                     }
                 }
-                table(o, &["KEY", "NAME", "GRANTEE", "OPERATIONS"], &rows)
+                table(
+                    o,
+                    &["KEY", "NAME", "GRANTEE", "OPERATIONS", "STATUS"],
+                    &rows,
+                )
             }
             ReportOut::Usage(u) => {
                 kv(

@@ -357,7 +357,7 @@ async fn load(cx: &Cx<'_>, id: &ApprovalId) -> Result<ApprovalRecord, KmsError> 
 
 impl ListApprovals {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
-        let limit = self.limit.unwrap_or(100).clamp(1, cx.kms.config.max_page);
+        let limit = super::page_limit(self.limit, 100, cx.kms.config.max_page)?;
         // Expiry is applied here, so an open approval past its instant lists as expired even
         // before the sweeper records it; the store filter on the stored status is a superset.
         let stored = match self.status {

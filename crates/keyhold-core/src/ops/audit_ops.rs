@@ -230,7 +230,7 @@ impl AuditExport {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require(&[Role::Auditor], "only auditors read the audit trail")?;
         let from = self.from_seq.unwrap_or(1).max(1);
-        let limit = self.limit.unwrap_or(PAGE).clamp(1, PAGE);
+        let limit = super::page_limit(self.limit, PAGE, PAGE)?;
         let (events, next_seq) = if cx.caller.tenant.is_default() {
             let events = cx.kms.store.audit_events(from, limit).await?;
             let next_seq = match events.last() {

@@ -185,6 +185,7 @@ pub(crate) async fn new_record(
         }
     }
     if let Some(name) = &spec.name {
+        name.check_assignable()?;
         if cx
             .kms
             .store

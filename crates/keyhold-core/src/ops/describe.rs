@@ -240,7 +240,7 @@ impl ListKeys {
             &[Role::KeyManager, Role::KeyUser],
             "only key managers and key users list keys",
         )?;
-        let limit = self.limit.unwrap_or(100).clamp(1, cx.kms.config.max_page);
+        let limit = super::page_limit(self.limit, 100, cx.kms.config.max_page)?;
         let tag = match self.tag {
             Some(t) => {
                 let (k, v) = t

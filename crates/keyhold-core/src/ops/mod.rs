@@ -69,8 +69,8 @@ pub use policies::{
     PolicyTarget, RevertPolicy, SetApprovalPolicy, SetDuties,
 };
 pub use report::{
-    AccessLine, AccessReport, ApprovalsReport, KeyAccess, KeyNote, KeysReport, Report, ReportKind,
-    ReportOut, UsageReport,
+    AccessLine, AccessReport, ApprovalsReport, GrantStatus, KeyAccess, KeyNote, KeysReport, Report,
+    ReportKind, ReportOut, UsageReport,
 };
 pub use root::{RekeyUnseal, RootKeyRotation, RotateRootKey, UnsealRekey};
 pub use rotate::RotateKey;
@@ -558,6 +558,10 @@ pub(crate) struct Cx<'a> {
     need: std::sync::Mutex<Option<approvals::ApprovalNeed>>,
     /// The approved request this execution consumes (a re-issue in release mode).
     released: std::sync::Mutex<Option<crate::ids::ApprovalId>>,
+    /// The first key the execution resolved: a refused or failed request is audited under the
+    /// key's id rather than the reference the client wrote (a name or an alias), so reports
+    /// count one key as one.
+    resolved: std::sync::OnceLock<KeyId>,
 }
 
 impl<'a> Cx<'a> {
@@ -573,7 +577,13 @@ impl<'a> Cx<'a> {
             extra: std::sync::Mutex::new(Vec::new()),
             need: std::sync::Mutex::new(None),
             released: std::sync::Mutex::new(None),
+            resolved: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The first key this execution resolved, if any.
+    pub(crate) fn resolved_key(&self) -> Option<&KeyId> {
+        self.resolved.get()
     }
 
     /// The approval a re-issued request consumed.
@@ -742,6 +752,7 @@ impl Cx<'_> {
         let key = found.ok_or(KmsError::NotFound("key"))?;
         caches.put_key(self.epoch, &key, self.now);
         caches.put_ref(self.epoch, tenant, name, key.id, self.now);
+        let _ = self.resolved.set(key.id);
         Ok(key)
     }
 
@@ -752,6 +763,7 @@ impl Cx<'_> {
         if let Some(key) = caches.key(id, self.now) {
             // Key ids are unique across tenants; a foreign key is a missing one.
             return if &key.tenant == tenant {
+                let _ = self.resolved.set(key.id);
                 Ok(key)
             } else {
                 Err(KmsError::NotFound("key"))
@@ -764,6 +776,7 @@ impl Cx<'_> {
             .await?
             .ok_or(KmsError::NotFound("key"))?;
         caches.put_key(self.epoch, &key, self.now);
+        let _ = self.resolved.set(key.id);
         Ok(key)
     }
 
@@ -1074,6 +1087,19 @@ pub(crate) fn update_writes(old: &KeyRecord, mut new: KeyRecord) -> WriteBatch {
     batch
 }
 
+/// The page size a listing asks for: `default` when absent, at most `max` (a larger request is
+/// served `max` at a time, with a page token). Zero is refused: it is never what a caller meant,
+/// and serving one item instead would hide the mistake.
+pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Result<u32, KmsError> {
+    match requested {
+        Some(0) => Err(KmsError::invalid(format!(
+            "limit must be between 1 and {max}"
+        ))),
+        Some(n) => Ok(n.min(max)),
+        None => Ok(default.min(max)),
+    }
+}
+
 /// The version a verification names, defaulting to the current one; it must exist.
 pub(crate) fn requested_version(key: &KeyRecord, requested: Option<u32>) -> Result<u32, KmsError> {
     let version = requested.unwrap_or(key.current_version);
@@ -1086,4 +1112,21 @@ pub(crate) fn requested_version(key: &KeyRecord, requested: Option<u32>) -> Resu
 /// Checks that `lc`'s state permits `use_`; returns whether the key is compromised.
 pub(crate) fn compromised(p: Permit) -> bool {
     p == Permit::AllowedCompromised
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_limit_refuses_zero_and_caps_at_the_maximum() {
+        assert!(matches!(
+            page_limit(Some(0), 100, 1000),
+            Err(KmsError::InvalidRequest(_))
+        ));
+        assert_eq!(page_limit(None, 100, 1000).unwrap(), 100);
+        assert_eq!(page_limit(Some(1), 100, 1000).unwrap(), 1);
+        assert_eq!(page_limit(Some(5000), 100, 1000).unwrap(), 1000);
+        assert_eq!(page_limit(None, 2000, 1000).unwrap(), 1000);
+    }
 }

@@ -139,6 +139,57 @@ pub struct AccessLine {
     pub operations: Vec<KeyOp>,
     /// Its conditions.
     pub conditions: Conditions,
+    /// Uses counted so far, for a grant limited by `max_uses`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<u64>,
+    /// Whether it allows anything at the report's time.
+    #[serde(default)]
+    pub status: GrantStatus,
+}
+
+/// Whether a grant allows its operations now (encryption-context conditions aside, which each
+/// request meets or not).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    /// Inside its validity window with uses left.
+    #[default]
+    Effective,
+    /// Its validity window has not begun.
+    NotYetValid,
+    /// Its validity window has ended.
+    Expired,
+    /// Every use `max_uses` allows has been made.
+    Exhausted,
+}
+
+impl GrantStatus {
+    /// The status of a grant with `conditions` and `uses` counted uses, at `now`.
+    pub fn of(conditions: &Conditions, uses: Option<u64>, now: Timestamp) -> Self {
+        if conditions.not_before.is_some_and(|t| now < t) {
+            Self::NotYetValid
+        } else if conditions.not_after.is_some_and(|t| now >= t) {
+            Self::Expired
+        } else if conditions
+            .max_uses
+            .is_some_and(|max| uses.unwrap_or(0) >= max)
+        {
+            Self::Exhausted
+        } else {
+            Self::Effective
+        }
+    }
+
+    /// The status as text (`effective`, `not_yet_valid`, `expired`, `exhausted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Effective => "effective",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Expired => "expired",
+            Self::Exhausted => "exhausted",
+        }
+    }
 }
 
 /// Operations over a period.
@@ -296,14 +347,21 @@ async fn access(cx: &Cx<'_>) -> Result<AccessReport, KmsError> {
             .store
             .grants(&cx.caller.tenant, Some(&k.id), None)
             .await?;
-        k.grants = grants
-            .into_iter()
-            .map(|g| AccessLine {
+        let mut lines = Vec::with_capacity(grants.len());
+        for g in grants {
+            let uses = match g.conditions.max_uses {
+                Some(_) => Some(cx.kms.store.grant_uses(&cx.caller.tenant, &g.id).await?),
+                None => None,
+            };
+            lines.push(AccessLine {
                 grantee: g.grantee.to_string(),
                 operations: g.operations.into_iter().collect(),
+                status: GrantStatus::of(&g.conditions, uses, cx.now),
                 conditions: g.conditions,
-            })
-            .collect();
+                uses,
+            });
+        }
+        k.grants = lines;
     }
     Ok(AccessReport { keys: listed })
 }

@@ -52,6 +52,7 @@ impl UpdateKey {
         let mut changed = Vec::new();
         if let Some(name) = self.name {
             if Some(&name) != old.name.as_ref() {
+                name.check_assignable()?;
                 if cx
                     .kms
                     .store
