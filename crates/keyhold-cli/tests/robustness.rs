@@ -369,3 +369,103 @@ fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
         .unwrap();
     assert_eq!(health["status"], "ok");
 }
+
+/// A request refused before it became an operation (a body or query that does not decode, an
+/// unknown endpoint, a method not allowed) is in the audit trail under the caller its token
+/// names, with its error code and request id; the event names the endpoint, never the body.
+/// A refusal by the core is audited once, by the core.
+#[test]
+fn requests_refused_while_decoding_are_audited() {
+    let dir = TempDir::new("rejaudit");
+    let s = Server::dev(&dir.0);
+    let admin = s.admin_token();
+    let user = s.token(&admin, "u", "key-user");
+    let auditor = s.token(&admin, "a", "auditor");
+    let http = s.http();
+    let request_id = |r: reqwest::blocking::Response, status: u16| {
+        assert_eq!(r.status().as_u16(), status);
+        r.headers()["x-request-id"].to_str().unwrap().to_owned()
+    };
+    let secret = "do-not-log-this-value";
+    let malformed = request_id(
+        http.post(s.url("/v1/keys/some-key/encrypt"))
+            .bearer_auth(&user)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"plaintext": 7, "context": "{secret}"}}"#))
+            .send()
+            .unwrap(),
+        400,
+    );
+    let bad_query = request_id(
+        http.get(s.url("/v1/keys?limit=lots"))
+            .bearer_auth(&user)
+            .send()
+            .unwrap(),
+        400,
+    );
+    let unknown = request_id(
+        http.get(s.url("/v1/nowhere"))
+            .bearer_auth(&user)
+            .send()
+            .unwrap(),
+        404,
+    );
+    let anonymous = request_id(http.delete(s.url("/v1/keys")).send().unwrap(), 405);
+    // Refused by the core: audited there, once.
+    let core = request_id(
+        http.post(s.url("/v1/keys/missing/encrypt"))
+            .bearer_auth(&user)
+            .header("content-type", "application/json")
+            .body(r#"{"plaintext": "aGk="}"#)
+            .send()
+            .unwrap(),
+        404,
+    );
+
+    let r = http
+        .get(s.url("/v1/audit/events?limit=1000"))
+        .bearer_auth(&auditor)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().unwrap();
+    assert!(
+        !text.contains(secret),
+        "a request body reached the audit trail"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap();
+    let events = body["events"].as_array().unwrap();
+    let of =
+        |id: &str| -> Vec<&Value> { events.iter().filter(|e| e["request_id"] == id).collect() };
+    for (id, code, principal, detail) in [
+        (
+            &malformed,
+            "malformed_request",
+            "u",
+            "POST /v1/keys/{key}/encrypt",
+        ),
+        (&bad_query, "malformed_request", "u", "GET /v1/keys"),
+        (&unknown, "not_found", "u", "GET /v1/nowhere"),
+        (
+            &anonymous,
+            "malformed_request",
+            "anonymous",
+            "DELETE /v1/keys",
+        ),
+    ] {
+        let found = of(id);
+        assert_eq!(found.len(), 1, "{id}: {found:?}");
+        let e = found[0];
+        assert_eq!(e["action"], "request.rejected", "{e}");
+        assert_eq!(e["outcome"], "error", "{e}");
+        assert_eq!(e["error_code"], code, "{e}");
+        assert_eq!(e["principal"], principal, "{e}");
+        assert_eq!(e["protocol"], "rest", "{e}");
+        assert_eq!(e["detail"], detail, "{e}");
+    }
+    let found = of(&core);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["action"], "encrypt");
+
+    assert_eq!(s.json(&auditor, &["audit", "verify"])["ok"], true);
+}

@@ -20,7 +20,7 @@ use keyhold_crypto::{Provider, SecretBytes};
 use crate::audit::{AuthMethod, EventDraft, Outcome, Protocol};
 use crate::cache::{touches, CacheLimits, CacheSizes, CachedToken, Caches};
 use crate::clock::{Clock, Timestamp};
-use crate::error::KmsError;
+use crate::error::{ErrorCode, KmsError};
 use crate::ids::{PrincipalName, RequestId, TenantId, TokenId};
 use crate::model::{Role, Roles, TenantRecord, TokenRecord, RECORD_VERSION};
 use crate::ops::{self, Caller, Cx, Operation, Response};
@@ -392,6 +392,39 @@ impl Kms {
         err: &KmsError,
     ) -> Result<(), KmsError> {
         self.audit_failure(meta, None, action, None, err).await
+    }
+
+    /// Records a request a protocol adapter refused before it became an operation (a body or
+    /// query it could not decode, an unknown endpoint): under the caller its credential
+    /// authenticates, else as anonymous. `detail` names the endpoint, never the request's
+    /// content (a decoding error can quote it).
+    pub async fn record_rejected(
+        &self,
+        meta: &RequestMeta,
+        credential: &Credential,
+        code: ErrorCode,
+        detail: String,
+    ) -> Result<(), KmsError> {
+        let caller = match credential {
+            Credential::None => None,
+            c => self.authenticate(c).await.ok(),
+        };
+        let outcome = match code {
+            ErrorCode::Unauthenticated | ErrorCode::PermissionDenied => Outcome::Denied,
+            _ => Outcome::Error,
+        };
+        let draft = EventDraft {
+            outcome,
+            error_code: Some(code),
+            detail: Some(detail),
+            ..request_event(
+                meta,
+                caller.as_ref(),
+                "request.rejected".to_owned(),
+                self.clock.now(),
+            )
+        };
+        self.commit(WriteBatch::default(), draft).await
     }
 
     /// Runs one operation for a caller: the only way in for protocol adapters.

@@ -50,6 +50,7 @@ pub async fn create_backup(
     ApiJson(req): ApiJson<CreateBackupRequest>,
 ) -> Result<Response, ApiError> {
     let err = |e: KmsError| ApiError::from_kms(e, &ctx.meta.request_id);
+    let bad = |e: KmsError| ApiError::unaudited(e, &ctx.meta.request_id);
     let protection = match (req.shares, req.recipient_public_key_pem) {
         (Some(s), None) => ProtectionRequest::Shares {
             threshold: s.threshold,
@@ -59,13 +60,13 @@ pub async fn create_backup(
             spki_der: keyhold_crypto::Provider::aws_lc()
                 .public_key_from_pem(&pem)
                 .map_err(|_| {
-                    err(KmsError::invalid(
+                    bad(KmsError::invalid(
                         "recipient_public_key_pem is not a PEM public key",
                     ))
                 })?,
         },
         _ => {
-            return Err(err(KmsError::invalid(
+            return Err(bad(KmsError::invalid(
                 "give exactly one of `shares` or `recipient_public_key_pem`",
             )))
         }
@@ -213,9 +214,10 @@ pub async fn restore_backup(
     let caller = create::authorize(&app.kms, &ctx.meta, &ctx.credential, "backup.restore")
         .await
         .map_err(err)?;
-    let upload = receive(body, &app.config.data_dir).await.map_err(err)?;
+    let bad = |e: KmsError| ApiError::unaudited(e, &ctx.meta.request_id);
+    let upload = receive(body, &app.config.data_dir).await.map_err(bad)?;
     let key =
-        BackupKey::from_bytes(upload.params.backup_key.0.clone()).map_err(|e| err(e.into()))?;
+        BackupKey::from_bytes(upload.params.backup_key.0.clone()).map_err(|e| bad(e.into()))?;
     restore::restore_as(
         &app.kms,
         &ctx.meta,
@@ -242,13 +244,14 @@ pub async fn recover_key(
     let caller = create::authorize(&app.kms, &ctx.meta, &ctx.credential, "backup.recover-key")
         .await
         .map_err(err)?;
-    let upload = receive(body, &app.config.data_dir).await.map_err(err)?;
+    let bad = |e: KmsError| ApiError::unaudited(e, &ctx.meta.request_id);
+    let upload = receive(body, &app.config.data_dir).await.map_err(bad)?;
     let key_id = upload
         .params
         .key_id
-        .ok_or_else(|| err(KmsError::invalid("recover-key needs the key id")))?;
+        .ok_or_else(|| bad(KmsError::invalid("recover-key needs the key id")))?;
     let key =
-        BackupKey::from_bytes(upload.params.backup_key.0.clone()).map_err(|e| err(e.into()))?;
+        BackupKey::from_bytes(upload.params.backup_key.0.clone()).map_err(|e| bad(e.into()))?;
     restore::recover_key_as(
         &app.kms,
         &ctx.meta,

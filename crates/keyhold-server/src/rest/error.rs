@@ -73,6 +73,11 @@ pub async fn with_request_id<F: std::future::Future>(id: RequestId, fut: F) -> F
 #[derive(Debug, Clone, Copy)]
 pub struct IsApiError;
 
+/// Marks an error response for a request the adapter refused before the core saw it (see
+/// [`ApiError::unaudited`]): the request-id middleware records it in the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Unaudited(pub ErrorCode);
+
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct ApiError {
@@ -84,16 +89,30 @@ pub struct ApiError {
     pub request_id: Option<RequestId>,
     /// The pending approval of an `approval_required` answer.
     pub approval_id: Option<String>,
+    /// The core has not recorded this refusal (the request never became an operation): the
+    /// request-id middleware audits it. Errors from the core were audited there.
+    pub unaudited: bool,
 }
 
 impl ApiError {
-    /// An error with a code and message.
+    /// A refusal of the adapter's own (a body, query or path it cannot decode, an unknown
+    /// endpoint), audited by the request-id middleware.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
             request_id: current_request_id(),
             approval_id: None,
+            unaudited: true,
+        }
+    }
+
+    /// A core error raised by the adapter itself while decoding a request (a value that does
+    /// not parse), before any operation ran: audited by the request-id middleware.
+    pub fn unaudited(e: KmsError, request_id: &RequestId) -> Self {
+        Self {
+            unaudited: true,
+            ..Self::from_kms(e, request_id)
         }
     }
 
@@ -111,6 +130,7 @@ impl ApiError {
             message: e.public_message(),
             request_id: Some(request_id.clone()),
             approval_id,
+            unaudited: false,
         }
     }
 }
@@ -130,6 +150,9 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, axum::Json(body)).into_response();
         resp.extensions_mut().insert(IsApiError);
+        if self.unaudited {
+            resp.extensions_mut().insert(Unaudited(self.code));
+        }
         if self.code == ErrorCode::Unauthenticated {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -32,7 +32,7 @@ fn parse<T: std::str::FromStr<Err = keyhold_core::KmsError>>(
     ctx: &Ctx,
 ) -> Result<T, ApiError> {
     s.parse()
-        .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))
+        .map_err(|e| ApiError::unaudited(e, &ctx.meta.request_id))
 }
 
 /// Liveness, version and seal status. Never needs a token.
@@ -479,13 +479,13 @@ pub async fn add_client_cert(
     ApiJson(req): ApiJson<AddClientCert>,
 ) -> ApiResult {
     let parsed = crate::certs::parse_pem(&req.certificate_pem)
-        .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))?;
+        .map_err(|e| ApiError::unaudited(e, &ctx.meta.request_id))?;
     let principal = match req.principal {
         Some(p) => p,
         None => parsed
             .common_name
             .parse()
-            .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))?,
+            .map_err(|e| ApiError::unaudited(e, &ctx.meta.request_id))?,
     };
     let op = Operation::RegisterClientCert(RegisterClientCert {
         certificate: parsed.der,
@@ -596,7 +596,7 @@ pub async fn add_trust_anchor(
     ApiJson(req): ApiJson<AddTrustAnchorRequest>,
 ) -> ApiResult {
     let parsed = crate::certs::parse_pem(&req.certificate_pem)
-        .map_err(|e| ApiError::from_kms(e, &ctx.meta.request_id))?;
+        .map_err(|e| ApiError::unaudited(e, &ctx.meta.request_id))?;
     let op = Operation::AddTrustAnchor(AddTrustAnchor {
         certificate: parsed.der,
         tenant: req.tenant,
@@ -775,7 +775,7 @@ fn tenant_target(policy: &str, ctx: &Ctx) -> Result<PolicyTarget, ApiError> {
     match policy {
         "approvals" => Ok(PolicyTarget::Approvals),
         "duties" => Ok(PolicyTarget::Duties),
-        _ => Err(ApiError::from_kms(
+        _ => Err(ApiError::unaudited(
             keyhold_core::KmsError::NotFound("policy"),
             &ctx.meta.request_id,
         )),

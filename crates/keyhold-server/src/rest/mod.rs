@@ -9,7 +9,7 @@ pub mod openapi;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -51,22 +51,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             .cloned()
             .unwrap_or_else(RequestId::generate);
         let peer = parts.extensions.get::<Peer>().map(|p| p.0.to_string());
-        let credential = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|t| Credential::Bearer(SecretBytes::new(t.trim().as_bytes().to_vec())))
-            .or_else(|| {
-                parts
-                    .extensions
-                    .get::<PeerCertificates>()
-                    .map(|c| Credential::Certificate(c.0.clone()))
-            })
-            .unwrap_or(Credential::None);
+        let credential = credential_of(
+            parts.headers.get(axum::http::header::AUTHORIZATION),
+            parts.extensions.get::<PeerCertificates>(),
+        );
         Ok(Ctx {
             meta: RequestMeta {
                 request_id,
@@ -76,6 +64,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             credential,
         })
     }
+}
+
+/// The bearer token of an `Authorization` header if there is one, else the connection's client
+/// certificate chain.
+fn credential_of(
+    authorization: Option<&HeaderValue>,
+    certificates: Option<&PeerCertificates>,
+) -> Credential {
+    authorization
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| Credential::Bearer(SecretBytes::new(t.trim().as_bytes().to_vec())))
+        .or_else(|| certificates.map(|c| Credential::Certificate(c.0.clone())))
+        .unwrap_or(Credential::None)
 }
 
 /// Builds the router with its middleware.
@@ -196,7 +201,10 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn(request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            request_id,
+        ))
         .with_state(app)
 }
 
@@ -220,14 +228,22 @@ async fn method_not_allowed() -> Response {
 /// Gives every request an id (in the core's audit event, the log, the `x-request-id` header and
 /// the body of every error: [`ApiError`] reads it from the task-local scope set here), turns
 /// error responses made outside [`ApiError`] (axum's own rejections) into the JSON error form,
-/// reads and discards what the handler left of the request body (see `drain`), and logs the
-/// request line without its body.
+/// audits the requests refused before they became an operation (see [`audit_rejected`]), reads
+/// and discards what the handler left of the request body (see `drain`), and logs the request
+/// line without its body.
 ///
 /// A success is logged at `debug`: the audit trail already records every operation with its
 /// request id, durably, and one formatted line per request would cost the hot path a tenth of
 /// its CPU. Refusals and client errors are logged at `info`, server errors at `warn`.
-async fn request_id(req: Request, next: Next) -> Response {
+async fn request_id(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let id = RequestId::generate();
+    // Kept for auditing a refusal (cheap: a shared header value and a shared chain).
+    let authorization = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .cloned();
+    let certificates = req.extensions().get::<PeerCertificates>().cloned();
+    let peer = req.extensions().get::<Peer>().map(|p| p.0.to_string());
     let expects_continue = req
         .headers()
         .get(axum::http::header::EXPECT)
@@ -240,11 +256,25 @@ async fn request_id(req: Request, next: Next) -> Response {
     let start = std::time::Instant::now();
     // Only the path is kept for the log line; the query string may carry values.
     let path = req.uri().path().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
     let mut resp = error::with_request_id(id.clone(), next.run(req)).await;
     if (resp.status().is_client_error() || resp.status().is_server_error())
         && resp.extensions().get::<error::IsApiError>().is_none()
     {
         resp = error::with_request_id(id.clone(), as_api_error(resp)).await;
+    }
+    if let Some(&error::Unaudited(code)) = resp.extensions().get::<error::Unaudited>() {
+        let meta = RequestMeta {
+            request_id: id.clone(),
+            protocol: Protocol::Rest,
+            peer,
+        };
+        let credential = credential_of(authorization.as_ref(), certificates.as_ref());
+        let endpoint = route.as_deref().unwrap_or(&path);
+        audit_rejected(&app, &meta, &credential, code, &method, endpoint).await;
     }
     // What the handler left unread (a body over the limit, or one it never read) is read
     // before answering, so that the client, still sending, gets to read the answer.
@@ -273,6 +303,29 @@ async fn request_id(req: Request, next: Next) -> Response {
         line(tracing::Level::DEBUG);
     }
     resp
+}
+
+/// Records a request refused before it became an operation. The event names the method and
+/// the endpoint (the route's template when one matched, else the path, cut to 200 characters),
+/// never the body or query, whose decoding errors can quote what the client sent. If the event
+/// cannot be written the refusal is still answered: it changed nothing.
+async fn audit_rejected(
+    app: &App,
+    meta: &RequestMeta,
+    credential: &Credential,
+    code: ErrorCode,
+    method: &axum::http::Method,
+    endpoint: &str,
+) {
+    let endpoint: String = endpoint.chars().take(200).collect();
+    let detail = format!("{method} {endpoint}");
+    if let Err(e) = app
+        .kms
+        .record_rejected(meta, credential, code, detail)
+        .await
+    {
+        tracing::warn!(request_id = %meta.request_id, error = %e, "cannot audit a refused request");
+    }
 }
 
 /// An error response that axum made itself (a path or body extractor's rejection), rewritten
