@@ -390,3 +390,59 @@ fn kmip_encrypt_and_decrypt_without_cryptographic_parameters_use_the_keys_defaul
         assert_eq!(actions(&s, &auditor)[before..], ["encrypt", "decrypt"]);
     }
 }
+
+/// A request either adapter refuses before any operation runs is audited as
+/// `request.rejected` under the caller, naming the endpoint or KMIP operation and never the
+/// content: a REST body that does not decode, KMIP bytes that are not TTLV, a KMIP Encrypt
+/// without the object it needs.
+#[test]
+fn refusals_before_the_core_are_audited_by_both_adapters() {
+    let p = parties("rejected");
+    let s = &p.s;
+    let r = s
+        .http()
+        .post(s.url("/v1/keys/k/encrypt"))
+        .bearer_auth(&p.user)
+        .header("content-type", "application/json")
+        .body("{\"plaintext\": ")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let e = last_event(s, &p.auditor);
+    assert_eq!(e["action"], "request.rejected", "{e}");
+    assert_eq!(e["principal"], "app", "{e}");
+    assert_eq!(e["protocol"], "rest", "{e}");
+    assert_eq!(e["detail"], "POST /v1/keys/{key}/encrypt", "{e}");
+
+    let r = s
+        .http()
+        .post(s.url("/kmip"))
+        .bearer_auth(&p.user)
+        .body(vec![0x42u8, 0x00, 0x78, 0x01, 0xff, 0xff, 0xff, 0xff])
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let e = last_event(s, &p.auditor);
+    assert_eq!(e["action"], "request.rejected", "{e}");
+    assert_eq!(e["principal"], "app", "{e}");
+    assert_eq!(e["protocol"], "kmip", "{e}");
+    assert_eq!(e["error_code"], "malformed_request", "{e}");
+    assert_eq!(e["detail"], "KMIP message: Invalid Message", "{e}");
+
+    let before = actions(s, &p.auditor).len();
+    let answer = kmip(s, &p.user, Op::Encrypt, vec![]);
+    let item = answer.child(tags::BATCH_ITEM).unwrap();
+    assert_ne!(
+        item.child(tags::RESULT_STATUS).unwrap().as_enum().unwrap(),
+        u32::from(keyhold_kmip::enums::ResultStatus::Success)
+    );
+    let after = actions(s, &p.auditor);
+    assert_eq!(after.len(), before + 1, "{after:?}");
+    let e = last_event(s, &p.auditor);
+    assert_eq!(e["action"], "request.rejected", "{e}");
+    assert_eq!(e["principal"], "app", "{e}");
+    assert!(
+        e["detail"].as_str().unwrap().starts_with("KMIP Encrypt: "),
+        "{e}"
+    );
+}

@@ -20,7 +20,7 @@ mod objects;
 mod ops;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,20 +60,24 @@ pub async fn handle(
     limits: &Limits,
 ) -> Vec<u8> {
     let now = app.kms.now().millis().div_euclid(1000);
+    let meta = RequestMeta {
+        request_id: RequestId::generate(),
+        protocol: Protocol::Kmip,
+        peer,
+    };
     let item = match keyhold_kmip::decode(request, limits) {
         Ok(item) => item,
         Err(e) => {
-            return failure_response(
-                ProtocolVersion::new(1, 0),
-                now,
-                Failure::new(ResultReason::InvalidMessage, e.to_string()),
-            )
+            let f = Failure::new(ResultReason::InvalidMessage, e.to_string());
+            audit_rejected(app, &meta, credential, "message", &f).await;
+            return failure_response(ProtocolVersion::new(1, 0), now, f);
         }
     };
     let msg = match RequestMessage::from_item(&item) {
         Ok(m) => m,
         Err((version, f)) => {
-            return failure_response(version.unwrap_or(ProtocolVersion::new(1, 0)), now, f)
+            audit_rejected(app, &meta, credential, "message", &f).await;
+            return failure_response(version.unwrap_or(ProtocolVersion::new(1, 0)), now, f);
         }
     };
     if !msg.version.is_supported() {
@@ -81,18 +85,16 @@ pub async fn handle(
             ResultReason::InvalidMessage,
             format!("KMIP {} is not supported", msg.version),
         );
+        audit_rejected(app, &meta, credential, "message", &f).await;
         return failure_response(ProtocolVersion::new(1, 0), now, f);
     }
     let mut session = ops::Session {
         app,
         credential,
-        meta: RequestMeta {
-            request_id: RequestId::generate(),
-            protocol: Protocol::Kmip,
-            peer,
-        },
+        meta,
         version: msg.version,
         placeholder: None,
+        core_calls: AtomicU32::new(0),
     };
     let mut results = Vec::with_capacity(msg.items.len());
     let mut failed = false;
@@ -103,7 +105,16 @@ pub async fn handle(
                 "not executed: an earlier batch item failed",
             ))
         } else {
-            session.execute(item.operation, &item.payload).await
+            let before = session.core_calls.load(Ordering::Relaxed);
+            let result = session.execute(item.operation, &item.payload).await;
+            if let Err(f) = &result {
+                if session.core_calls.load(Ordering::Relaxed) == before {
+                    let mut meta = session.meta.clone();
+                    meta.request_id = RequestId::generate();
+                    audit_rejected(app, &meta, credential, item.operation.name(), f).await;
+                }
+            }
+            result
         };
         if result.is_err() && msg.on_error != OnError::Continue {
             failed = true;
@@ -126,6 +137,33 @@ pub async fn handle(
             ),
         ),
         _ => bytes,
+    }
+}
+
+/// Records a message or batch item the adapter refused before any operation ran (TTLV that
+/// does not decode, an unsupported version, a payload without a required field): under the
+/// caller the connection's certificate authenticates, with the operation's and the Result
+/// Reason's names as detail. The failure's message is not recorded: it can quote the request.
+async fn audit_rejected(
+    app: &App,
+    meta: &RequestMeta,
+    credential: &Credential,
+    what: &str,
+    f: &Failure,
+) {
+    let code = match f.reason {
+        ResultReason::PermissionDenied => keyhold_core::ErrorCode::PermissionDenied,
+        ResultReason::AuthenticationNotSuccessful => keyhold_core::ErrorCode::Unauthenticated,
+        ResultReason::ItemNotFound => keyhold_core::ErrorCode::NotFound,
+        _ => keyhold_core::ErrorCode::MalformedRequest,
+    };
+    let detail = format!("KMIP {what}: {}", f.reason.name());
+    if let Err(e) = app
+        .kms
+        .record_rejected(meta, credential, code, detail)
+        .await
+    {
+        tracing::warn!(request_id = %meta.request_id, error = %e, "cannot audit a refused KMIP request");
     }
 }
 

@@ -31,6 +31,9 @@ pub struct Session<'a> {
     pub version: ProtocolVersion,
     /// The ID placeholder: the Unique Identifier of the last object a batch item made or used.
     pub placeholder: Option<String>,
+    /// Operations run through the core so far: a batch item that fails without one was
+    /// refused by the adapter, and is audited as such (see `kmip::handle`).
+    pub core_calls: std::sync::atomic::AtomicU32,
 }
 
 /// The operations this server performs (Query lists them).
@@ -72,6 +75,8 @@ impl Session<'_> {
     async fn run(&self, op: Operation) -> Result<Response, Failure> {
         let mut meta = self.meta.clone();
         meta.request_id = keyhold_core::ids::RequestId::generate();
+        self.core_calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.app
             .kms
             .run(&meta, self.credential, op)
