@@ -301,10 +301,7 @@ fn oversized_bodies_get_the_413_error_over_http1_and_http2() {
 /// connection slot for an hour.
 #[test]
 fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, ServerName};
     use std::io::Read;
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     let dir = TempDir::new("silent");
@@ -314,46 +311,17 @@ fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
     )
     .unwrap();
     let s = Server::dev(&dir.0);
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(&s.ca).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let host_port = s.addr.trim_start_matches("https://").to_owned();
     for alpn in [&b"http/1.1"[..], b"h2"] {
         let name = String::from_utf8_lossy(alpn);
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots.clone())
-            .with_no_client_auth();
-        config.alpn_protocols = vec![alpn.to_vec()];
-        let conn = rustls::ClientConnection::new(
-            Arc::new(config),
-            ServerName::try_from("127.0.0.1").unwrap(),
-        )
-        .unwrap();
-        let sock = std::net::TcpStream::connect(&host_port).unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, sock);
-        while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock).unwrap();
-        }
-        assert_eq!(tls.conn.alpn_protocol(), Some(alpn));
+        let mut tls = tls_connect(&s, alpn);
         let start = Instant::now();
         let mut buf = [0u8; 1];
         let read = tls.read(&mut buf);
         let waited = start.elapsed();
-        let closed = match &read {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) => !matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ),
-        };
-        assert!(closed, "{name}: still open after {waited:?} ({read:?})");
+        assert!(
+            is_closed(&read),
+            "{name}: still open after {waited:?} ({read:?})"
+        );
         assert!(
             waited < Duration::from_secs(5),
             "{name}: closed after {waited:?}"
@@ -368,6 +336,93 @@ fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
         .json()
         .unwrap();
     assert_eq!(health["status"], "ok");
+}
+
+/// An HTTP/1.1 keep-alive connection with no request in flight is closed once the idle timeout
+/// (here 2 s) has passed since its last answer, not held for the hour-long guard.
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    let dir = TempDir::new("idle");
+    std::fs::write(
+        dir.0.join("keyhold.toml"),
+        "[limits]\nidle_timeout = \"2s\"\n",
+    )
+    .unwrap();
+    let s = Server::dev(&dir.0);
+    let mut tls = tls_connect(&s, b"http/1.1");
+    // Two requests on the connection, the second after a pause shorter than the timeout.
+    for pause in [Duration::ZERO, Duration::from_millis(1200)] {
+        std::thread::sleep(pause);
+        tls.write_all(b"GET /v1/health HTTP/1.1\r\nHost: keyhold\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !answer.ends_with(b"}") {
+            let n = tls.read(&mut buf).unwrap();
+            assert!(n > 0, "closed while answering");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    }
+    let start = Instant::now();
+    let mut buf = [0u8; 1];
+    let read = tls.read(&mut buf);
+    let waited = start.elapsed();
+    assert!(is_closed(&read), "still open after {waited:?} ({read:?})");
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "closed before the idle timeout: {waited:?}"
+    );
+}
+
+/// A TLS connection to `s` that negotiated `alpn`, with a 10 s read timeout.
+fn tls_connect(
+    s: &Server,
+    alpn: &[u8],
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use std::sync::Arc;
+
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&s.ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").unwrap())
+            .unwrap();
+    let host_port = s.addr.trim_start_matches("https://").to_owned();
+    let sock = std::net::TcpStream::connect(&host_port).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    assert_eq!(tls.conn.alpn_protocol(), Some(alpn));
+    tls
+}
+
+/// Whether a read says the server closed the connection (not a client-side read timeout).
+fn is_closed(read: &std::io::Result<usize>) -> bool {
+    match read {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
 }
 
 /// A request refused before it became an operation (a body or query that does not decode, an

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -111,12 +112,25 @@ async fn connection(
                 c.iter().map(|d| d.as_ref().to_vec()).collect(),
             ))
         });
-    let service = router.map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+    let activity = Arc::new(Activity::new());
+    let in_flight = activity.clone();
+    let service = tower::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        let guard = InFlight::start(&in_flight);
         req.extensions_mut().insert(Peer(peer));
         if let Some(c) = &certs {
             req.extensions_mut().insert(c.clone());
         }
-        req
+        let router = router.clone();
+        async move {
+            let resp = router.oneshot(req).await?;
+            // The request stays in flight until its answer's body has been sent.
+            Ok::<_, std::convert::Infallible>(resp.map(|body| {
+                axum::body::Body::new(Answering {
+                    body,
+                    _guard: guard,
+                })
+            }))
+        }
     });
     let service = TowerToHyperService::new(service);
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -145,7 +159,99 @@ async fn connection(
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(5), conn.as_mut()).await;
         }
+        _ = activity.idle_for(idle) => {
+            tracing::debug!(%peer, "closing a connection idle for the idle timeout");
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn.as_mut()).await;
+        }
         _ = idle_guard(idle) => {}
+    }
+}
+
+/// The requests in flight on one connection, and when the last one ended: a keep-alive
+/// connection (HTTP/1.1 between requests, HTTP/2 without streams) is closed once it has had
+/// no request in flight for the idle timeout. hyper's HTTP/1 header timeout does not cover the
+/// wait for the next request, and HTTP/2 pings keep an idle connection alive.
+struct Activity {
+    start: tokio::time::Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds after `start` when the last request ended (0: none yet).
+    ended_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            start: tokio::time::Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            ended_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Returns once no request has been in flight for `idle`. While requests are in flight
+    /// it looks again every second (or every `idle`, if shorter), so a connection is closed
+    /// at most that late.
+    async fn idle_for(&self, idle: Duration) {
+        let recheck = idle.min(Duration::from_secs(1));
+        loop {
+            let now = tokio::time::Instant::now();
+            let wake = if self.in_flight.load(Ordering::Acquire) > 0 {
+                now + recheck
+            } else {
+                let ended =
+                    self.start + Duration::from_millis(self.ended_ms.load(Ordering::Acquire));
+                if now >= ended + idle {
+                    return;
+                }
+                ended + idle
+            };
+            tokio::time::sleep_until(wake).await;
+        }
+    }
+}
+
+/// One request in flight, from its headers to the end of its answer's body.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: &Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let a = &self.0;
+        let ms = u64::try_from(a.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        a.ended_ms.fetch_max(ms, Ordering::AcqRel);
+        a.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An answer's body, holding its request's [`InFlight`] until the body is sent (or dropped).
+struct Answering {
+    body: axum::body::Body,
+    _guard: InFlight,
+}
+
+impl hyper::body::Body for Answering {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
