@@ -225,3 +225,63 @@ fn grant_status_follows_the_window_and_the_uses() {
         GrantStatus::Expired
     );
 }
+
+/// A usage report reads its period only: the events before it are skipped by bisection over
+/// the chain, so a recent period is reported in full however long the chain is.
+#[tokio::test]
+async fn usage_counts_only_the_period_asked() {
+    use keyhold_core::clock::{Clock, Timestamp};
+    let w = World::new().await;
+    let key = w.key(Algorithm::Aes256, |_| {}).await;
+    let start = w.clock.now();
+    for _ in 0..5 {
+        w.encrypt(key.id, b"old").await.unwrap();
+    }
+    w.clock.advance_secs(10 * 86_400);
+    let recent = w.clock.now();
+    for _ in 0..3 {
+        w.encrypt(key.id, b"new").await.unwrap();
+    }
+    let w = &w;
+    let usage = |from: Timestamp, to: Timestamp| async move {
+        let Response::Report(r) = w
+            .run(
+                &w.auditor,
+                Operation::Report(Report {
+                    kind: ReportKind::Usage,
+                    from: Some(from),
+                    to: Some(to),
+                }),
+            )
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let ReportOut::Usage(u) = *r else { panic!() };
+        u
+    };
+    let later = w.clock.now().plus_secs(60);
+    let u = usage(recent, later).await;
+    assert_eq!(
+        u.by_key[&key.id.to_string()]["encrypt"],
+        3,
+        "{:?}",
+        u.by_key
+    );
+    let u = usage(start, start.plus_secs(86_400)).await;
+    assert_eq!(
+        u.by_key[&key.id.to_string()]["encrypt"],
+        5,
+        "{:?}",
+        u.by_key
+    );
+    let u = usage(start, later).await;
+    assert_eq!(
+        u.by_key[&key.id.to_string()]["encrypt"],
+        8,
+        "{:?}",
+        u.by_key
+    );
+    assert!(!u.truncated);
+}

@@ -18,8 +18,12 @@ use crate::store::KeyFilter;
 
 /// Records read per store query.
 const PAGE: u32 = 1000;
-/// Most audit events one usage report reads.
+/// Most audit events one usage report reads (from its period's start, found by bisection).
 const MAX_EVENTS: u64 = 1_000_000;
+/// How far an event's time may precede an earlier event's: a request's time is taken when it
+/// runs, its sequence number when it commits, so times are in sequence order only up to the
+/// longest commit wait. Periods are searched and ended with this margin.
+const TIME_SLACK_MS: i64 = 5 * 60_000;
 /// The usage period when none is given: the last 30 days.
 const DEFAULT_PERIOD_MS: i64 = 30 * 86_400_000;
 
@@ -328,6 +332,33 @@ async fn keys(cx: &Cx<'_>) -> Result<KeysReport, KmsError> {
     Ok(r)
 }
 
+/// The first sequence number whose event is at `t` or later (one past the head if none is),
+/// by bisection over the chain: a report on a recent period does not read the years before it.
+async fn first_seq_from(cx: &Cx<'_>, t: Timestamp) -> Result<u64, KmsError> {
+    let store = &cx.kms.store;
+    let Some((head, _)) = store.audit_head().await? else {
+        return Ok(1);
+    };
+    // The first event, which may be after 1 if the chain starts later.
+    let Some(first) = store.audit_events(1, 1).await?.into_iter().next() else {
+        return Ok(1);
+    };
+    let (mut lo, mut hi) = (first.seq, head + 1);
+    if first.time >= t {
+        return Ok(lo);
+    }
+    // Invariant: the event at `lo` is before `t`; every event from `hi` on is at `t` or later.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        match store.audit_events(mid, 1).await?.into_iter().next() {
+            // The event at `mid`, or after a gap (which verification reports) the next one.
+            Some(e) if e.seq < hi && e.time < t => lo = e.seq,
+            _ => hi = mid,
+        }
+    }
+    Ok(hi)
+}
+
 async fn access(cx: &Cx<'_>) -> Result<AccessReport, KmsError> {
     let mut listed = Vec::new();
     for_each_key(cx, |k, lc| {
@@ -378,7 +409,7 @@ async fn usage(cx: &Cx<'_>, from: Timestamp, to: Timestamp) -> Result<UsageRepor
         by_principal: BTreeMap::new(),
         truncated: false,
     };
-    let mut seq = 1;
+    let mut seq = first_seq_from(cx, Timestamp::from_millis(from.millis() - TIME_SLACK_MS)).await?;
     let mut scanned = 0u64;
     'scan: loop {
         let page = cx.kms.store.audit_events(seq, PAGE).await?;
@@ -390,10 +421,10 @@ async fn usage(cx: &Cx<'_>, from: Timestamp, to: Timestamp) -> Result<UsageRepor
                 r.truncated = true;
                 break 'scan;
             }
-            if e.time > to {
+            if e.time.millis() > to.millis().saturating_add(TIME_SLACK_MS) {
                 break 'scan;
             }
-            if e.time < from || e.tenant.as_ref() != Some(&cx.caller.tenant) {
+            if e.time < from || e.time > to || e.tenant.as_ref() != Some(&cx.caller.tenant) {
                 continue;
             }
             r.events += 1;

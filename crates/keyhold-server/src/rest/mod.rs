@@ -243,7 +243,7 @@ async fn request_id(State(app): State<Arc<App>>, req: Request, next: Next) -> Re
         .get(axum::http::header::AUTHORIZATION)
         .cloned();
     let certificates = req.extensions().get::<PeerCertificates>().cloned();
-    let peer = req.extensions().get::<Peer>().map(|p| p.0.to_string());
+    let peer = req.extensions().get::<Peer>().copied();
     let expects_continue = req
         .headers()
         .get(axum::http::header::EXPECT)
@@ -270,7 +270,7 @@ async fn request_id(State(app): State<Arc<App>>, req: Request, next: Next) -> Re
         let meta = RequestMeta {
             request_id: id.clone(),
             protocol: Protocol::Rest,
-            peer,
+            peer: peer.map(|p| p.0.to_string()),
         };
         let credential = credential_of(authorization.as_ref(), certificates.as_ref());
         let endpoint = route.as_deref().unwrap_or(&path);
