@@ -719,6 +719,265 @@ fn killing_the_backup_or_the_server_never_leaves_a_pair_that_does_not_restore() 
     eprintln!("{pairs} complete pairs survived the kills");
 }
 
+/// `keyhold init` (production path) in `dir`: (admin token, unseal shares).
+fn init_sealed(dir: &Path) -> (String, Vec<String>) {
+    let out = Command::new(BIN)
+        .args([
+            "init",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--shares",
+            "3",
+            "--threshold",
+            "2",
+            "--json",
+        ])
+        .env("KEYHOLD_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shares = v["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    (v["admin_token"].as_str().unwrap().to_owned(), shares)
+}
+
+/// Submits two unseal shares.
+fn unseal_with(s: &Server, shares: &[String]) {
+    for share in &shares[..2] {
+        s.ok("", &["unseal", "--share", share]);
+    }
+}
+
+/// Counts the keys and restore markers in the database file at `db` (beside the running
+/// server, or after it), until `until` says stop; returns the last counts.
+fn watch_db(db: &Path, mut until: impl FnMut(i64, i64) -> bool) -> (i64, i64) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::{Connection, Row};
+        let url = format!("sqlite://{}", db.display());
+        let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+        loop {
+            let keys: i64 = sqlx::query("SELECT count(*) FROM keys")
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+                .get(0);
+            let markers: i64 =
+                sqlx::query("SELECT count(*) FROM system WHERE name = 'restore-in-progress'")
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap()
+                    .get(0);
+            if until(keys, markers) {
+                c.close().await.unwrap();
+                return (keys, markers);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+}
+
+#[test]
+fn a_restore_killed_part_way_is_finished_by_running_it_again() {
+    let dir = TempDir::new("bk-resume");
+    let src = Server::dev(&dir.0.join("src").tap_mkdir());
+    let admin = src.admin_token();
+    let manager = src.token(&admin, "mgr", "key-manager");
+    let user = src.token(&admin, "app", "key-user");
+    // Data encrypted before the backup, under keys with several versions.
+    let mut ciphertexts = Vec::new();
+    for i in 0..3 {
+        let name = format!("data-{i}");
+        src.ok(
+            &manager,
+            &["key", "create", "--alg", "aes-256", "--name", &name],
+        );
+        src.ok(
+            &manager,
+            &[
+                "grant",
+                "create",
+                &name,
+                "--to",
+                "app",
+                "--ops",
+                "encrypt,decrypt",
+            ],
+        );
+        for round in 0..2 {
+            let text = format!("{name} round {round}");
+            let ct = src.ok(&user, &["encrypt", &name, "--plaintext", &text]);
+            ciphertexts.push((ct.trim().to_owned(), text));
+            src.ok(&manager, &["key", "rotate", &name]);
+        }
+    }
+    // Enough keys for many restore batches (500 writes each: a key and its version are two).
+    let keys_per_thread = 600;
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let (src, manager) = (&src, &manager);
+            scope.spawn(move || {
+                let http = src.http();
+                for i in 0..keys_per_thread {
+                    let r = http
+                        .post(src.url("/v1/keys"))
+                        .bearer_auth(manager)
+                        .json(&serde_json::json!({"algorithm": "aes-256", "name": format!("k{t}-{i}")}))
+                        .send()
+                        .unwrap();
+                    assert!(r.status().is_success());
+                }
+            });
+        }
+    });
+    let total = src.json(&manager, &["key", "list", "--all"])["keys"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(total, 3 + 4 * keys_per_thread);
+    let (keys, keks, shares) = backup_with_shares(&src, &dir.0.join("out"));
+    let mut restore_args = vec!["backup", "restore"];
+    restore_args.extend(pair_args(&keys, &keks, &shares[..2]));
+
+    // Restore into a sealed production server and kill it (-9) once some batches are in. A
+    // restore that finished before the kill landed proves nothing: try again on a new server.
+    let mut attempt = 0;
+    let (mut dst, dst_admin, dst_shares, dst_dir) = loop {
+        attempt += 1;
+        assert!(attempt <= 4, "every restore finished before the kill");
+        let dst_dir = dir.0.join(format!("dst{attempt}")).tap_mkdir();
+        let (dst_admin, dst_shares) = init_sealed(&dst_dir);
+        let mut dst = Server::sealed(&dst_dir);
+        unseal_with(&dst, &dst_shares);
+        let mut child = Command::new(BIN)
+            .args(&restore_args)
+            .env("KEYHOLD_ADDR", &dst.addr)
+            .env("KEYHOLD_CACERT", &dst.ca)
+            .env("KEYHOLD_TOKEN", &dst_admin)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let db = dst_dir.join("keyhold.db");
+        let (written, markers) = watch_db(&db, |keys, markers| {
+            keys > 0 || (markers == 0 && matches!(child.try_wait(), Ok(Some(_))))
+        });
+        dst.kill9();
+        let status = child.wait_with_output().unwrap();
+        if written == 0 && markers == 0 {
+            panic!(
+                "the restore failed before writing: {}",
+                String::from_utf8_lossy(&status.stderr)
+            );
+        }
+        let (written, markers) = watch_db(&db, |_, _| true);
+        if markers == 1 && (written as usize) < total {
+            assert!(!status.status.success(), "the restore was killed");
+            break (dst, dst_admin, dst_shares, dst_dir);
+        }
+        eprintln!("attempt {attempt}: the restore finished before the kill ({written} keys)");
+    };
+
+    // Restarted: sealed, then unsealed; health says a restore is interrupted.
+    dst.restart();
+    unseal_with(&dst, &dst_shares);
+    let health: Value = dst
+        .http()
+        .get(dst.url("/v1/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["restore"]["state"], "interrupted", "{health}");
+    let status = dst.ok(&dst_admin, &["status"]);
+    assert!(
+        status.contains("interrupted") && status.contains("keyhold backup restore"),
+        "{status}"
+    );
+
+    // The same command again finishes it.
+    let report = dst.json(&dst_admin, &restore_args);
+    assert_eq!(report["counts"]["keys"].as_u64().unwrap(), total as u64);
+    assert_eq!(
+        dst.json(&manager, &["key", "list", "--all"])["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        total
+    );
+    for (ct, text) in &ciphertexts {
+        assert_eq!(&dst.ok(&user, &["decrypt", ct]), text);
+    }
+    // Keys restored before and after the kill both work.
+    dst.ok(
+        &manager,
+        &[
+            "grant",
+            "create",
+            "k0-0",
+            "--to",
+            "app",
+            "--ops",
+            "encrypt,decrypt",
+        ],
+    );
+    dst.ok(
+        &manager,
+        &[
+            "grant",
+            "create",
+            "k3-599",
+            "--to",
+            "app",
+            "--ops",
+            "encrypt,decrypt",
+        ],
+    );
+    for k in ["k0-0", "k3-599"] {
+        let ct = dst.ok(&user, &["encrypt", k, "--plaintext", "after"]);
+        assert_eq!(dst.ok(&user, &["decrypt", ct.trim()]), "after");
+    }
+    let health: Value = dst
+        .http()
+        .get(dst.url("/v1/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    assert!(health.get("restore").is_none(), "{health}");
+    // Finished: a second restore is refused as into any server that holds keys.
+    let out = dst.cli(&dst_admin, &restore_args);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already holds keys"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The trail names the resume and verifies.
+    let auditor = dst.token(&dst_admin, "aud", "auditor");
+    assert_eq!(dst.json(&auditor, &["audit", "verify"])["ok"], true);
+    let trail = dst_dir.join("trail.jsonl");
+    dst.ok(
+        &auditor,
+        &["audit", "export", "--out", trail.to_str().unwrap()],
+    );
+    let text = std::fs::read_to_string(&trail).unwrap();
+    assert!(text
+        .lines()
+        .any(|l| l.contains("\"backup.restore\"") && l.contains("resumed")));
+}
+
 #[test]
 fn scheduled_backups_run_keep_the_newest_and_report_failures() {
     let dir = TempDir::new("bk-sched");

@@ -129,7 +129,8 @@ impl<T> ApiRequest<T> {
 /// `GET /v1/health`'s answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Health {
-    /// `ok` when the server runs; `degraded` while its scheduled backups fail.
+    /// `ok` when the server runs; `degraded` while its scheduled backups fail or a restore is
+    /// interrupted.
     pub status: String,
     /// The server's version.
     #[serde(default)]
@@ -144,6 +145,23 @@ pub struct Health {
     /// Scheduled backups, when configured.
     #[serde(default)]
     pub backup: Option<BackupHealth>,
+    /// A restore begun and not finished.
+    #[serde(default)]
+    pub restore: Option<RestoreHealth>,
+}
+
+/// A restore begun and not finished, in [`Health`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestoreHealth {
+    /// The backup being restored.
+    pub backup_id: String,
+    /// When its first run started (RFC 3339).
+    pub started_at: String,
+    /// Runs so far.
+    #[serde(default)]
+    pub runs: u32,
+    /// `running`, or `interrupted`: run the same restore again to finish it.
+    pub state: String,
 }
 
 /// The state of scheduled backups in [`Health`].

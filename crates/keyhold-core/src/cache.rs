@@ -35,7 +35,7 @@ use crate::clock::Timestamp;
 use crate::ids::{AliasName, GrantId, KeyId, KeyName, TenantId};
 use crate::model::{Grant, KeyRecord, KeyVersion, TokenRecord};
 use crate::policy::{ApprovalPolicy, DutiesPolicy, PolicySubject};
-use crate::store::Write;
+use crate::store::{Insert, Write};
 
 /// A bounded map with CLOCK eviction and an optional time to live.
 pub(crate) struct ClockCache<K, V> {
@@ -243,12 +243,14 @@ pub(crate) fn touches(w: &Write) -> bool {
         Write::Audit(_)
             | Write::InsertSystem { .. }
             | Write::UpdateSystem { .. }
+            | Write::DeleteSystem { .. }
             | Write::InsertKey(_)
             | Write::InsertToken(_)
             | Write::CountGrantUse { .. }
             | Write::PutGrantUses(_)
             | Write::InsertApproval(_)
             | Write::UpdateApproval { .. }
+            | Write::InsertIfAbsent(Insert::Key(_) | Insert::Approval(_))
     )
 }
 
@@ -473,6 +475,15 @@ impl Caches {
             if !touches(w) {
                 continue;
             }
+            // A record inserted unless present touches what its plain insert touches.
+            let plain;
+            let w = match w {
+                Write::InsertIfAbsent(insert) => {
+                    plain = insert.clone().into_write();
+                    &plain
+                }
+                other => other,
+            };
             let inner = g.get_or_insert_with(|| {
                 let mut inner = self.lock();
                 inner.epoch += 1;
@@ -551,8 +562,11 @@ impl Caches {
                 Write::Audit(_)
                 | Write::InsertSystem { .. }
                 | Write::UpdateSystem { .. }
+                | Write::DeleteSystem { .. }
                 | Write::InsertKey(_)
-                | Write::InsertToken(_) => {}
+                | Write::InsertToken(_)
+                // Replaced by its plain insert above.
+                | Write::InsertIfAbsent(_) => {}
                 Write::CountGrantUse { .. }
                 | Write::PutGrantUses(_)
                 | Write::InsertApproval(_)

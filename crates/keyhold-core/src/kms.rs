@@ -181,6 +181,8 @@ pub struct Kms {
     /// The head the last audit checkpoint this process made attests (see
     /// [`crate::checkpoint`]): verification must find it.
     checkpointed: Mutex<Option<u64>>,
+    /// Held by the restore running in this process (see [`crate::backup::restore`]).
+    pub(crate) restoring: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Kms {
@@ -216,6 +218,7 @@ impl Kms {
             imports: Mutex::new(HashMap::new()),
             root_factory: RwLock::new(None),
             checkpointed: Mutex::new(None),
+            restoring: tokio::sync::Mutex::new(()),
         })
     }
 

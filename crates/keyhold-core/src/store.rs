@@ -75,6 +75,15 @@ pub enum Write {
         /// The value the writer read.
         expected: Vec<u8>,
     },
+    /// Deletes a system value whose stored value is `expected` (compare-and-delete: `Conflict`
+    /// when it differs, `NotFound` when absent). A restore removes its marker this way, in the
+    /// batch that finishes it.
+    DeleteSystem {
+        /// Its name.
+        name: String,
+        /// The value the writer read.
+        expected: Vec<u8>,
+    },
     /// Creates a tenant.
     InsertTenant(TenantRecord),
     /// Replaces a tenant whose stored revision is `expected_revision` (a restore installs the
@@ -188,6 +197,50 @@ pub enum Write {
         /// The revision the writer read.
         expected_revision: u64,
     },
+    /// Applies the insert unless the store already holds the record, by its identity (see
+    /// [`Insert`]); then it writes nothing and is no error. A restore that resumes after an
+    /// interruption writes its records this way, so what the interrupted run committed is
+    /// skipped. Every other constraint holds as for the plain insert: a key name or an alias
+    /// that another key holds fails with `AlreadyExists`, a version of a missing key with
+    /// `NotFound`, a policy version out of sequence with `Conflict`.
+    InsertIfAbsent(Insert),
+}
+
+/// A record for [`Write::InsertIfAbsent`], with the identity that tells it is stored already.
+#[derive(Debug, Clone)]
+pub enum Insert {
+    /// A key ([`Write::InsertKey`]); identity: its id.
+    Key(KeyRecord),
+    /// A version ([`Write::InsertVersion`]); identity: its key and number.
+    Version(KeyVersion),
+    /// An archived version ([`Write::ArchiveVersion`]); identity: its key and number in archive
+    /// storage.
+    Archived(ArchivedVersion),
+    /// An alias ([`Write::InsertAlias`]); identity: its tenant and name, bound to the same key
+    /// (the name bound to another key fails as the plain insert does).
+    Alias(Alias),
+    /// A grant ([`Write::InsertGrant`]); identity: its id.
+    Grant(Grant),
+    /// A policy version ([`Write::InsertPolicyVersion`]); identity: its tenant, subject and
+    /// number.
+    PolicyVersion(PolicyVersion),
+    /// An approval ([`Write::InsertApproval`]); identity: its id.
+    Approval(Box<ApprovalRecord>),
+}
+
+impl Insert {
+    /// The plain write, applied when the record is absent.
+    pub fn into_write(self) -> Write {
+        match self {
+            Self::Key(k) => Write::InsertKey(k),
+            Self::Version(v) => Write::InsertVersion(v),
+            Self::Archived(a) => Write::ArchiveVersion(a),
+            Self::Alias(a) => Write::InsertAlias(a),
+            Self::Grant(g) => Write::InsertGrant(g),
+            Self::PolicyVersion(p) => Write::InsertPolicyVersion(p),
+            Self::Approval(a) => Write::InsertApproval(*a),
+        }
+    }
 }
 
 /// Writes applied atomically by [`KeyStore::commit`].

@@ -59,8 +59,8 @@ impl StartError {
 /// Health as reported on `/v1/health`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Health {
-    /// `ok` when the process answers; `degraded` while scheduled backups fail (it still
-    /// serves).
+    /// `ok` when the process answers; `degraded` while scheduled backups fail or a restore is
+    /// interrupted (it still serves).
     pub status: &'static str,
     /// Server version.
     pub version: &'static str,
@@ -73,6 +73,23 @@ pub struct Health {
     /// Scheduled backups, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<crate::backup::BackupHealth>,
+    /// A restore begun and not finished: the keys it wrote so far cannot be used until it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreHealth>,
+}
+
+/// A restore begun and not finished.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RestoreHealth {
+    /// The backup being restored.
+    pub backup_id: String,
+    /// When its first run started (RFC 3339).
+    pub started_at: String,
+    /// Runs so far (one more per resume).
+    pub runs: u32,
+    /// `running` while this server writes it; `interrupted` otherwise: run the same restore
+    /// again (same key backup and KEK backup) to finish it.
+    pub state: &'static str,
 }
 
 /// Unseal progress.
@@ -244,13 +261,37 @@ impl App {
             h
         });
         let failing = backup.as_ref().is_some_and(|b| b.status == "failing");
+        // The store is readable sealed or not; a marker that does not decode is logged, not
+        // allowed to take health down.
+        let restore = match keyhold_core::backup::restore::in_progress(&self.kms).await {
+            Ok(r) => r.map(|r| RestoreHealth {
+                backup_id: r.backup_id.to_string(),
+                started_at: r.started_at.to_rfc3339(),
+                runs: r.runs,
+                state: if r.running_here {
+                    "running"
+                } else {
+                    "interrupted"
+                },
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the state of restores");
+                None
+            }
+        };
+        let interrupted = restore.as_ref().is_some_and(|r| r.state == "interrupted");
         Ok(Health {
-            status: if failing { "degraded" } else { "ok" },
+            status: if failing || interrupted {
+                "degraded"
+            } else {
+                "ok"
+            },
             version: env!("CARGO_PKG_VERSION"),
             initialized: status.initialized,
             sealed: status.sealed,
             unseal,
             backup,
+            restore,
         })
     }
 

@@ -15,7 +15,7 @@ use keyhold_core::model::{
     KeyRecord, KeyVersion, TenantRecord, TokenRecord, TrustAnchorRecord, RECORD_VERSION,
 };
 use keyhold_core::policy::{ApprovalRecord, GrantUses, PolicyVersion};
-use keyhold_core::store::{decode_record, encode_record, StoreError, Write, WriteBatch};
+use keyhold_core::store::{decode_record, encode_record, Insert, StoreError, Write, WriteBatch};
 
 /// The audit chain's head as the writer last committed it: its sequence number and hash.
 pub(crate) type Head = (u64, String);
@@ -74,7 +74,9 @@ fn group_transaction(
         let destroys = writes.iter().any(|w| {
             matches!(
                 w,
-                Write::DestroyVersionMaterial { .. } | Write::ArchiveVersion(_)
+                Write::DestroyVersionMaterial { .. }
+                    | Write::ArchiveVersion(_)
+                    | Write::InsertIfAbsent(Insert::Archived(_))
             )
         });
         let applied = if writes.is_empty() {
@@ -205,6 +207,26 @@ fn apply(conn: &Conn, write: Write) -> Result<(), StoreError> {
                 } else {
                     StoreError::NotFound("system value")
                 });
+            }
+        }
+        Write::DeleteSystem { name, expected } => {
+            let done = query("DELETE FROM system WHERE name = $1 AND value = $2")
+                .bind(name.as_str())
+                .bind(expected)
+                .execute(conn)
+                .map_err(backend)?;
+            if done.rows_affected() == 0 {
+                let q = query("SELECT 1 FROM system WHERE name = $1").bind(name.as_str());
+                return Err(if exists(conn, q)? {
+                    StoreError::Conflict
+                } else {
+                    StoreError::NotFound("system value")
+                });
+            }
+        }
+        Write::InsertIfAbsent(insert) => {
+            if !stored(conn, &insert)? {
+                apply(conn, insert.into_write())?;
             }
         }
         Write::InsertTenant(tenant) => {
@@ -370,6 +392,38 @@ fn apply(conn: &Conn, write: Write) -> Result<(), StoreError> {
         } => update_approval(conn, &record, expected_revision)?,
     }
     Ok(())
+}
+
+/// Whether the record of `insert` is stored already, by its identity (see [`Insert`]).
+fn stored(conn: &Conn, insert: &Insert) -> Result<bool, StoreError> {
+    let q = match insert {
+        Insert::Key(k) => query("SELECT 1 FROM keys WHERE id = $1").bind(k.id.to_string()),
+        Insert::Version(v) => {
+            query("SELECT 1 FROM key_versions WHERE key_id = $1 AND version = $2")
+                .bind(v.key_id.to_string())
+                .bind(i64::from(v.version))
+        }
+        Insert::Archived(a) => query("SELECT 1 FROM archive WHERE key_id = $1 AND version = $2")
+            .bind(a.key_id.to_string())
+            .bind(i64::from(a.version)),
+        Insert::Alias(a) => {
+            query("SELECT 1 FROM aliases WHERE tenant = $1 AND name = $2 AND key_id = $3")
+                .bind(a.tenant.as_str())
+                .bind(a.name.as_str())
+                .bind(a.key_id.to_string())
+        }
+        Insert::Grant(g) => query("SELECT 1 FROM grants WHERE id = $1").bind(g.id.to_string()),
+        Insert::PolicyVersion(p) => query(
+            "SELECT 1 FROM policy_versions WHERE tenant = $1 AND subject = $2 AND version = $3",
+        )
+        .bind(p.tenant.as_str())
+        .bind(p.subject.as_text())
+        .bind(i64::from(p.version)),
+        Insert::Approval(a) => {
+            query("SELECT 1 FROM approvals WHERE id = $1").bind(a.id.to_string())
+        }
+    };
+    exists(conn, q)
 }
 
 /// Counts one use of a grant if it exists and is below `limit`; `Conflict` otherwise.

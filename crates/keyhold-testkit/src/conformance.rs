@@ -50,6 +50,7 @@ macro_rules! store_conformance_tests {
             empty_batch_commits,
             system_values_are_set_once,
             system_values_update_by_compare_and_swap,
+            system_values_delete_by_compare_and_swap,
             tenants_round_trip,
             key_round_trips_every_field,
             duplicate_key_id_writes_nothing,
@@ -89,6 +90,8 @@ macro_rules! store_conformance_tests {
             policy_versions_append_one_after_another,
             approvals_insert_update_list_and_fall_due,
             snapshot_pages_policies_uses_and_approvals,
+            insert_if_absent_skips_stored_records_only,
+            insert_if_absent_keeps_every_other_constraint,
         );
     };
     (@checks $fixture:expr; $($check:ident),+ $(,)?) => {
@@ -212,6 +215,41 @@ pub async fn system_values_update_by_compare_and_swap(store: &dyn KeyStore) {
     assert_eq!(store.system_value("other").await.expect("read"), None);
     assert_eq!(
         store.system_value("root").await.expect("read"),
+        Some(b"b".to_vec())
+    );
+}
+
+/// A system value is deleted only while it holds the value the writer read; a failed batch
+/// keeps it; once deleted it can be set again.
+pub async fn system_values_delete_by_compare_and_swap(store: &dyn KeyStore) {
+    let delete = |expected: &[u8]| Write::DeleteSystem {
+        name: "marker".into(),
+        expected: expected.to_vec(),
+    };
+    let set = |value: &[u8]| Write::InsertSystem {
+        name: "marker".into(),
+        value: value.to_vec(),
+    };
+    assert_not_found(store.commit(batch([delete(b"a")])).await, "system value");
+    commit(store, [set(b"a")]).await;
+    assert_conflict(store.commit(batch([delete(b"b")])).await);
+    // Deleted with a write that fails after it: undone.
+    assert_already_exists(
+        store
+            .commit(batch([delete(b"a"), set(b"a"), set(b"a")]))
+            .await,
+        "system value",
+    );
+    assert_eq!(
+        store.system_value("marker").await.expect("read"),
+        Some(b"a".to_vec())
+    );
+    commit(store, [delete(b"a")]).await;
+    assert_eq!(store.system_value("marker").await.expect("read"), None);
+    assert_not_found(store.commit(batch([delete(b"a")])).await, "system value");
+    commit(store, [set(b"b")]).await;
+    assert_eq!(
+        store.system_value("marker").await.expect("read"),
         Some(b"b".to_vec())
     );
 }
@@ -2002,4 +2040,199 @@ pub async fn snapshot_pages_policies_uses_and_approvals(store: &dyn KeyStore) {
         .await
         .expect("approvals")
         .is_empty());
+}
+
+/// The records a restore writes, in its order: a key, its versions (the first archived), an
+/// alias, a grant, two versions of the key's policy and an approval.
+fn restore_records(t: &TenantId, key: &KeyRecord) -> Vec<keyhold_core::store::Insert> {
+    use keyhold_core::policy::PolicySubject;
+    use keyhold_core::store::Insert;
+    let subject = PolicySubject::Key(key.id);
+    vec![
+        Insert::Key(key.clone()),
+        Insert::Version(fixtures::version(&key.id, 1)),
+        Insert::Version(fixtures::version(&key.id, 2)),
+        Insert::Archived(ArchivedVersion {
+            v: 1,
+            key_id: key.id,
+            version: 1,
+            archived_at: T0,
+            wrapped: b"under the archive key".to_vec(),
+            nonce: vec![7; 12],
+        }),
+        Insert::Alias(fixtures::alias(t, "alias/resumed", &key.id)),
+        Insert::Grant(fixtures::grant(t, &key.id, "app")),
+        Insert::PolicyVersion(fixtures::policy_version(t, subject, 1)),
+        Insert::PolicyVersion(fixtures::policy_version(t, subject, 2)),
+        Insert::Approval(Box::new(fixtures::approval(t, "alice", "d1", 60))),
+    ]
+}
+
+/// Inserts-if-absent skip the records stored already (by identity, whatever the stored copy
+/// holds now) and write the others, so a batch of them can be committed again and again: as a
+/// restore resumed after an interruption does.
+pub async fn insert_if_absent_skips_stored_records_only(store: &dyn KeyStore) {
+    use keyhold_core::policy::PolicySubject;
+    let t = setup_tenant(store, "acme").await;
+    let key = fixtures::named_key(&t, "resumed");
+    let records = restore_records(&t, &key);
+    let if_absent = |records: &[keyhold_core::store::Insert]| {
+        records
+            .iter()
+            .cloned()
+            .map(Write::InsertIfAbsent)
+            .collect::<Vec<_>>()
+    };
+    // The interrupted run committed the first records (plain inserts), and the key changed
+    // since (e.g. the sweeper moved it on).
+    commit(store, records[..3].iter().cloned().map(|r| r.into_write())).await;
+    let mut changed = key.clone();
+    changed.description = "changed since".into();
+    changed.revision = 2;
+    commit(
+        store,
+        [Write::UpdateKey {
+            record: changed.clone(),
+            expected_revision: 1,
+        }],
+    )
+    .await;
+    // The whole run again: what is stored is skipped, the rest written.
+    commit(store, if_absent(&records)).await;
+    let stored = store.key(&t, &key.id).await.expect("read").expect("key");
+    assert_eq!(stored, changed, "a stored record is not written over");
+    let versions = store.versions(&key.id).await.expect("read");
+    assert_eq!(versions.len(), 2);
+    assert!(
+        versions[0].wrapped.is_empty(),
+        "version 1 moved to archive storage"
+    );
+    assert_eq!(versions[1], fixtures::version(&key.id, 2));
+    assert!(store
+        .archived_version(&key.id, 1)
+        .await
+        .expect("read")
+        .is_some());
+    assert_eq!(
+        store.aliases(&t, Some(&key.id)).await.expect("read").len(),
+        1
+    );
+    assert_eq!(
+        store
+            .grants(&t, Some(&key.id), None)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    let subject = PolicySubject::Key(key.id);
+    assert_eq!(
+        store
+            .policy_versions(&t, &subject)
+            .await
+            .expect("read")
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .approvals(&t, None, None, 10)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    // Once more: nothing left to write, and no error.
+    commit(store, if_absent(&records)).await;
+    assert_eq!(store.versions(&key.id).await.expect("read").len(), 2);
+    assert_eq!(
+        store
+            .grants(&t, Some(&key.id), None)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .policy_versions(&t, &subject)
+            .await
+            .expect("read")
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .approvals(&t, None, None, 10)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.archived_version(&key.id, 1).await.expect("read"),
+        records.iter().find_map(|r| match r {
+            keyhold_core::store::Insert::Archived(a) => Some(a.clone()),
+            _ => None,
+        })
+    );
+}
+
+/// An insert-if-absent of a record that is not stored keeps every constraint of the plain
+/// insert, and a failed batch undoes its skipped and written inserts alike.
+pub async fn insert_if_absent_keeps_every_other_constraint(store: &dyn KeyStore) {
+    use keyhold_core::policy::PolicySubject;
+    use keyhold_core::store::Insert;
+    let t = setup_tenant(store, "acme").await;
+    let key = put_key(store, fixtures::named_key(&t, "taken")).await;
+    commit(
+        store,
+        [
+            Write::InsertVersion(fixtures::version(&key.id, 1)),
+            Write::InsertAlias(fixtures::alias(&t, "alias/taken", &key.id)),
+        ],
+    )
+    .await;
+    let if_absent = |i: Insert| store.commit(batch([Write::InsertIfAbsent(i)]));
+    // Another key with a taken name.
+    assert_already_exists(
+        if_absent(Insert::Key(fixtures::named_key(&t, "taken"))).await,
+        "key name",
+    );
+    // The alias's name bound to another key.
+    let other = put_key(store, fixtures::key(&t)).await;
+    assert_already_exists(
+        if_absent(Insert::Alias(fixtures::alias(&t, "alias/taken", &other.id))).await,
+        "alias",
+    );
+    // A version or a grant of a key that does not exist.
+    let missing = KeyId::generate();
+    assert_not_found(
+        if_absent(Insert::Version(fixtures::version(&missing, 1))).await,
+        "key",
+    );
+    assert_not_found(
+        if_absent(Insert::Grant(fixtures::grant(&t, &missing, "app"))).await,
+        "key",
+    );
+    // A policy version out of sequence.
+    assert_conflict(
+        if_absent(Insert::PolicyVersion(fixtures::policy_version(
+            &t,
+            PolicySubject::Key(key.id),
+            2,
+        )))
+        .await,
+    );
+    // A batch that fails leaves nothing of it.
+    let failing = store
+        .commit(batch([
+            Write::InsertIfAbsent(Insert::Version(fixtures::version(&key.id, 1))),
+            Write::InsertIfAbsent(Insert::Version(fixtures::version(&key.id, 2))),
+            Write::InsertIfAbsent(Insert::Version(fixtures::version(&missing, 1))),
+        ]))
+        .await;
+    assert_not_found(failing, "key");
+    assert_eq!(store.versions(&key.id).await.expect("read").len(), 1);
+    assert_eq!(store.versions(&other.id).await.expect("read").len(), 0);
 }

@@ -24,7 +24,8 @@ use keyhold_core::policy::{
     ApprovalRecord, ApprovalStatus, GrantUses, PolicySubject, PolicyVersion,
 };
 use keyhold_core::store::{
-    decode_record, encode_record, KeyFilter, KeyStore, Snapshot, StoreError, Write, WriteBatch,
+    decode_record, encode_record, Insert, KeyFilter, KeyStore, Snapshot, StoreError, Write,
+    WriteBatch,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -76,6 +77,8 @@ enum Undo {
     Policy((TenantId, String, u32)),
     Approval(ApprovalId, Option<ApprovalRecord>),
     Audit,
+    /// A write that changed nothing.
+    Nothing,
 }
 
 impl MemoryStore {
@@ -116,6 +119,21 @@ impl State {
                     Ok(Undo::SystemUpdate(name, old.unwrap_or_default()))
                 }
             },
+            Write::DeleteSystem { name, expected } => match self.system.get(&name) {
+                None => Err(StoreError::NotFound("system value")),
+                Some(current) if *current != expected => Err(StoreError::Conflict),
+                Some(_) => {
+                    let old = self.system.remove(&name);
+                    Ok(Undo::SystemUpdate(name, old.unwrap_or_default()))
+                }
+            },
+            Write::InsertIfAbsent(insert) => {
+                if self.stored(&insert) {
+                    Ok(Undo::Nothing)
+                } else {
+                    self.apply(insert.into_write())
+                }
+            }
             Write::InsertTenant(tenant) => {
                 let tenant = round_trip(&tenant)?;
                 if self.tenants.contains_key(&tenant.id) {
@@ -486,6 +504,26 @@ impl State {
             Undo::Audit => {
                 self.audit.pop();
             }
+            Undo::Nothing => {}
+        }
+    }
+
+    /// Whether the record of `insert` is stored already, by its identity (see [`Insert`]).
+    fn stored(&self, insert: &Insert) -> bool {
+        match insert {
+            Insert::Key(k) => self.keys.contains_key(&k.id),
+            Insert::Version(v) => self.versions.contains_key(&(v.key_id, v.version)),
+            Insert::Archived(a) => self.archive.contains_key(&(a.key_id, a.version)),
+            Insert::Alias(a) => self
+                .aliases
+                .get(&(a.tenant.clone(), a.name.clone()))
+                .is_some_and(|stored| stored.key_id == a.key_id),
+            Insert::Grant(g) => self.grants.contains_key(&g.id),
+            Insert::PolicyVersion(p) => {
+                self.policies
+                    .contains_key(&(p.tenant.clone(), p.subject.as_text(), p.version))
+            }
+            Insert::Approval(a) => self.approvals.contains_key(&a.id),
         }
     }
 

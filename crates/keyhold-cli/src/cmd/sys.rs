@@ -36,6 +36,21 @@ pub async fn status(ctx: &Ctx) -> Result<ExitCode, CliError> {
             }
             rows.push(("backups", text));
         }
+        if let Some(r) = &h.restore {
+            let text = if r.state == "running" {
+                format!(
+                    "backup {} running (started {}, run {})",
+                    r.backup_id, r.started_at, r.runs
+                )
+            } else {
+                format!(
+                    "backup {} {} (started {}, {} run(s)): run the same `keyhold backup restore` \
+                     again, with that backup's pair, to finish it",
+                    r.backup_id, r.state, r.started_at, r.runs
+                )
+            };
+            rows.push(("restore", text));
+        }
         kv(out, &rows)
     })
     .await?;

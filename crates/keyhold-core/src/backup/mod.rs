@@ -6,8 +6,10 @@
 //!            backup key ─► M-of-N shares (to the operator, once) | RSA-OAEP to a recipient
 //!  verify:   headers and pairing without a secret; with it every chunk, every record, every
 //!            version's material against its KEK, counts and the key backup's digest
-//!  restore:  empty server: verify all ─► tenants get the backed-up KEKs (re-wrapped under this
-//!            server's root key) ─► every record inserted as it was (ids, revisions, dates)
+//!  restore:  empty server: verify all ─► take the restore marker ─► every record inserted as
+//!            it was (ids, revisions, dates) ─► tenants get the backed-up KEKs (re-wrapped under
+//!            this server's root key), marker removed; one restore at a time, and an interrupted
+//!            one is resumed by running it again (rules in [`restore::restore_as`])
 //!  recover:  one key into a running server (rules in [`restore::recover_key`])
 //! ```
 //!
