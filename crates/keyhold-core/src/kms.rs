@@ -183,6 +183,10 @@ pub struct Kms {
     checkpointed: Mutex<Option<u64>>,
     /// Held by the restore running in this process (see [`crate::backup::restore`]).
     pub(crate) restoring: tokio::sync::Mutex<()>,
+    /// A restore is begun and not finished on this store (its marker is stored): its last
+    /// batch replaces the tenants' KEKs, so nothing may be wrapped under the current ones
+    /// until then (see [`Kms::wrapping_kek`]).
+    restore_pending: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Kms {
@@ -219,6 +223,7 @@ impl Kms {
             root_factory: RwLock::new(None),
             checkpointed: Mutex::new(None),
             restoring: tokio::sync::Mutex::new(()),
+            restore_pending: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -373,9 +378,21 @@ impl Kms {
             previous_root: None,
             generation: 0,
         });
+        let pending = self
+            .store
+            .system_value(crate::backup::restore::RESTORE_MARKER)
+            .await?
+            .is_some();
+        self.set_restore_pending(pending);
         let draft = self.system_event("system.unseal", Outcome::Ok, None, None);
         self.commit(WriteBatch::default(), draft).await?;
         Ok(())
+    }
+
+    /// Records whether a restore is begun and not finished (see [`Kms::wrapping_kek`]).
+    pub(crate) fn set_restore_pending(&self, pending: bool) {
+        self.restore_pending
+            .store(pending, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Drops the root key and every tenant KEK from memory.
@@ -941,6 +958,21 @@ impl Kms {
     }
 
     /// The key-encryption key of `tenant`.
+    /// The KEK of `tenant` to wrap new key material under. Refused while a restore is begun
+    /// and not finished: its last batch replaces the KEKs, and material wrapped under the one
+    /// it replaces could never be unwrapped again.
+    pub(crate) fn wrapping_kek(&self, tenant: &TenantId) -> Result<SecretBytes, KmsError> {
+        if self
+            .restore_pending
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(KmsError::invalid(
+                "a backup restore is not finished on this server: no key material can be                  created, rotated, imported or recovered until it is (run the same restore                  again to finish it)",
+            ));
+        }
+        self.kek(tenant)
+    }
+
     pub(crate) fn kek(&self, tenant: &TenantId) -> Result<SecretBytes, KmsError> {
         let guard = self.read_unsealed();
         let unsealed = guard.as_ref().ok_or(KmsError::Sealed)?;

@@ -310,6 +310,22 @@ async fn an_interrupted_restore_is_resumed_by_running_it_again() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("not finished"), "{e}");
+    // And so is any new key material, in the process that was interrupted and after the
+    // restart: it would be wrapped under a KEK the restore's last batch replaces.
+    let create = || {
+        Operation::CreateKey(CreateKey {
+            algorithm: keyhold_core::Algorithm::Aes256,
+            spec: KeySpec::default(),
+            idempotency_token: None,
+        })
+    };
+    for kms in [&target.kms, &node] {
+        let e = kms
+            .run(&meta(), &target.manager, create())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("restore is not finished"), "{e}");
+    }
 
     // The same restore again resumes it: the server is not empty, and that is fine.
     let report = restore_into(&node, &target.admin, &a).await.unwrap();
@@ -335,6 +351,7 @@ async fn an_interrupted_restore_is_resumed_by_running_it_again() {
 
     // Finished: no marker, and the server is no longer empty.
     assert_eq!(restore::in_progress(&node).await.unwrap(), None);
+    node.run(&meta(), &target.manager, create()).await.unwrap();
     let msg = refused(restore_into(&node, &target.admin, &a).await);
     assert!(msg.contains("already holds keys"), "{msg}");
     let msg = refused(restore_into(&node, &target.admin, &b).await);

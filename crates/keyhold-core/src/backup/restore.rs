@@ -376,11 +376,14 @@ async fn claim(
     )
     .await
     {
-        Ok(()) => Ok(Run {
-            backup_id,
-            marker,
-            bytes,
-        }),
+        Ok(()) => {
+            kms.set_restore_pending(true);
+            Ok(Run {
+                backup_id,
+                marker,
+                bytes,
+            })
+        }
         // The marker was inserted or taken over first by another run, or the approval was
         // consumed by it.
         Err(KmsError::AlreadyExists(_) | KmsError::Conflict | KmsError::NotFound(_)) => {
@@ -673,6 +676,7 @@ async fn restore(
     for (tenant, kek) in &keks.keks {
         kms.install_kek(tenant.clone(), kek.clone())?;
     }
+    kms.set_restore_pending(false);
     Ok(report)
 }
 
@@ -820,7 +824,7 @@ async fn recover_key(
         .get(&record.tenant)
         .ok_or(KmsError::Integrity("tenant without KEK after verification"))?;
     kms.ensure_kek(&record.tenant).await?;
-    let server_kek = kms.kek(&record.tenant)?;
+    let server_kek = kms.wrapping_kek(&record.tenant)?;
     let same_kek = keyhold_crypto::constant_time_eq(backup_kek.as_bytes(), server_kek.as_bytes());
     let consumed = gate_outside(
         kms,

@@ -109,7 +109,7 @@ pub(crate) async fn material_writes(
                     &archived.wrapped,
                 )
                 .map_err(|_| KmsError::Integrity("archived material does not authenticate"))?;
-            let kek = kms.kek(&new.tenant)?;
+            let kek = kms.wrapping_kek(&new.tenant)?;
             let (nonce, wrapped) = kms.crypto.aes_gcm_seal(
                 kek.as_bytes(),
                 &new.version_aad(v.version),

@@ -1024,7 +1024,7 @@ pub(crate) fn wrap_material(
     material: &keyhold_crypto::KeyMaterial,
     now: Timestamp,
 ) -> Result<KeyVersion, KmsError> {
-    let kek = kms.kek(&key.tenant)?;
+    let kek = kms.wrapping_kek(&key.tenant)?;
     let (nonce, wrapped) = kms.crypto.aes_gcm_seal(
         kek.as_bytes(),
         &key.version_aad(version),
