@@ -212,6 +212,8 @@ pub struct KeyFilter {
     pub tag: Option<(String, String)>,
     /// Name prefix.
     pub name_prefix: Option<String>,
+    /// One of the key's labels.
+    pub label: Option<String>,
 }
 
 /// Untrusted, durable persistence for every record of the core. See the module docs for the

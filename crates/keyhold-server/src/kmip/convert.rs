@@ -5,16 +5,14 @@
 use std::collections::BTreeMap;
 
 use keyhold_core::lifecycle::KeyState;
-use keyhold_core::model::{KeyUsage, ObjectKind};
+use keyhold_core::model::{KeyUsage, LinkKind, ObjectKind, UsageMask};
 use keyhold_core::ops::KeyInfo;
 use keyhold_core::{Algorithm, ErrorCode, KmsError};
 use keyhold_kmip::attributes::{name_item, Attribute};
 use keyhold_kmip::enums::{CryptographicAlgorithm, ObjectType, ResultReason, State};
 use keyhold_kmip::{tags, Failure, Item, ProtocolVersion};
 
-/// Tags holding KMIP attributes that Keyhold has no field for.
-pub const TAG_NAME: &str = "kmip:name";
-/// Object Group.
+/// Tags holding KMIP attributes that Keyhold has no field for: Object Group.
 pub const TAG_GROUP: &str = "kmip:object-group";
 /// Contact Information.
 pub const TAG_CONTACT: &str = "kmip:contact-information";
@@ -205,9 +203,13 @@ pub fn keyhold_algorithm(
     Ok(a)
 }
 
-/// The usage mask of an object.
+/// The usage mask of an object: the one it was given, exactly, else the one its usage implies.
 pub fn usage_mask_of(info: &KeyInfo) -> i32 {
     use usage_mask::*;
+    if let Some(m) = info.usage_mask {
+        // The Integer on the wire is the same 32 bits.
+        return m.0 as i32;
+    }
     match (info.usage, info.kind) {
         (KeyUsage::EncryptDecrypt, ObjectKind::PublicKey) => ENCRYPT,
         (KeyUsage::EncryptDecrypt, _) => ENCRYPT | DECRYPT,
@@ -217,6 +219,11 @@ pub fn usage_mask_of(info: &KeyInfo) -> i32 {
         (KeyUsage::Storage, _) => EXPORT,
         (KeyUsage::Derive, _) => DERIVE_KEY,
     }
+}
+
+/// The Cryptographic Usage Mask of a request, kept exactly by the core.
+pub fn usage_mask(mask: Option<i32>) -> Option<UsageMask> {
+    mask.map(|m| UsageMask(m as u32))
 }
 
 /// The Keyhold usage a usage mask asks for, given the algorithm.
@@ -298,8 +305,8 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
         tags::LAST_CHANGE_DATE,
         lc.state_changed_at.max(info.rotated_at),
     )));
-    for name in names_of(info) {
-        out.push(Attribute::standard(name_item(&name)));
+    for (i, name) in names_of(info).iter().enumerate() {
+        out.push(indexed(Attribute::standard(name_item(name)), i));
     }
     if let Some(g) = info.tags.get(TAG_GROUP) {
         out.push(Attribute::standard(Item::text(
@@ -314,9 +321,10 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
         )));
     }
     for (i, (namespace, data)) in application_infos(info).enumerate() {
-        let mut a = Attribute::standard(application_info_item(namespace, data));
-        a.index = (i > 0).then(|| i32::try_from(i).unwrap_or(i32::MAX));
-        out.push(a);
+        out.push(indexed(
+            Attribute::standard(application_info_item(namespace, data)),
+            i,
+        ));
     }
     for (k, v) in &info.tags {
         if k.starts_with("x-") || k.starts_with("y-") {
@@ -329,12 +337,7 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
     }
     if !decodable_only {
         for link in &info.links {
-            let kind = match link.kind {
-                keyhold_core::model::LinkKind::PublicKey => 0x0000_0102u32,
-                keyhold_core::model::LinkKind::PrivateKey => 0x0000_0103u32,
-                // Derivation Base Object Link.
-                keyhold_core::model::LinkKind::DerivedFrom => 0x0000_0104u32,
-            };
+            let kind = link_type(link.kind);
             out.push(Attribute::standard(Item::structure(
                 tags::LINK,
                 vec![
@@ -351,6 +354,24 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
         }
     }
     out
+}
+
+/// Instance `i` of a multi-instance attribute: its Attribute Index (1.x), left out for the
+/// first.
+pub fn indexed(mut a: Attribute, i: usize) -> Attribute {
+    a.index = (i > 0).then(|| i32::try_from(i).unwrap_or(i32::MAX));
+    a
+}
+
+/// The KMIP Link Type of a link.
+pub fn link_type(kind: LinkKind) -> u32 {
+    match kind {
+        LinkKind::PublicKey => 0x0000_0102,
+        LinkKind::PrivateKey => 0x0000_0103,
+        LinkKind::DerivedFrom => 0x0000_0104,
+        LinkKind::ReplacementObject => 0x0000_0106,
+        LinkKind::ReplacedObject => 0x0000_0107,
+    }
 }
 
 /// The tag and value an Application Specific Information value (a structure of Application
@@ -383,26 +404,26 @@ pub fn application_info_item(namespace: &str, data: &str) -> Item {
     )
 }
 
-/// The KMIP names of an object: its Keyhold name and the names KMIP clients gave it.
+/// The KMIP Name instances of an object, in Attribute Index order: its Keyhold name (unique
+/// in the tenant; set over REST) first when it has one, then its labels (the names KMIP
+/// clients give, which need not be unique).
 pub fn names_of(info: &KeyInfo) -> Vec<String> {
-    let mut names = Vec::new();
-    if let Some(n) = &info.name {
-        names.push(n.to_string());
-    }
-    if let Some(n) = info.tags.get(TAG_NAME) {
-        if !names.contains(n) {
-            names.push(n.clone());
-        }
-    }
-    names
+    info.name
+        .iter()
+        .map(|n| n.to_string())
+        .chain(info.labels.iter().cloned())
+        .collect()
 }
 
-/// Tags for the KMIP-only attributes of a request (names, group, contact, custom).
+/// The labels of a request: every Name it carries, in order.
+pub fn labels_from(attrs: &keyhold_kmip::Attributes) -> Result<Vec<String>, Failure> {
+    attrs.all("Name").map(Attribute::name_value).collect()
+}
+
+/// Tags for the KMIP-only attributes of a request (group, contact, application specific
+/// information, custom); names are labels (see [`labels_from`]).
 pub fn tags_from(attrs: &keyhold_kmip::Attributes) -> Result<BTreeMap<String, String>, Failure> {
     let mut tags_out = BTreeMap::new();
-    if let Some(n) = attrs.get("Name") {
-        tags_out.insert(TAG_NAME.to_owned(), n.name_value()?);
-    }
     if let Some(g) = attrs.text("Object Group")? {
         tags_out.insert(TAG_GROUP.to_owned(), g);
     }

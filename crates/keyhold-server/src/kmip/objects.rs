@@ -544,11 +544,9 @@ fn encode_wrapped(
     Ok((ot, Item::structure(tag, object)))
 }
 
-/// Whether `k` has every attribute Locate asked for. Attributes Keyhold does not keep match
-/// nothing, so an unknown filter never returns everything by accident.
 /// Listings of the store that together hold every key matching `attrs`, narrowed by indexed
-/// attributes: a Name (the Keyhold name, or the KMIP name kept as a tag, since KMIP names need
-/// not be unique), an Object Group or a custom attribute, and a Cryptographic Algorithm that
+/// attributes: a Name (the Keyhold name, or one of the labels, since KMIP names need not be
+/// unique), an Object Group or a custom attribute, and a Cryptographic Algorithm that
 /// names one Keyhold algorithm (with its Cryptographic Length where it needs one). `None` when
 /// there is none: then every key is listed. Whatever is listed is still checked with
 /// [`matches`].
@@ -575,7 +573,10 @@ pub fn indexed_filters(attrs: &Attributes) -> Result<Option<Vec<ListKeys>>, Fail
         let name = a.name_value()?;
         return Ok(Some(vec![
             list(Some(name.clone()), None),
-            tag(convert::TAG_NAME, &name),
+            ListKeys {
+                label: Some(name),
+                ..list(None, None)
+            },
         ]));
     }
     if let Some(a) = attrs.get("Object Group") {
@@ -593,6 +594,9 @@ pub fn indexed_filters(attrs: &Attributes) -> Result<Option<Vec<ListKeys>>, Fail
     Ok(algorithm.map(|_| vec![list(None, None)]))
 }
 
+/// Whether `k` has every attribute Locate asked for. Attributes Keyhold does not keep match
+/// nothing, so an unknown filter never returns everything by accident. A Name matches any of
+/// the object's names.
 pub fn matches(k: &KeyInfo, attrs: &Attributes) -> Result<bool, Failure> {
     for a in &attrs.0 {
         let ok = match a.name.as_str() {
@@ -653,12 +657,18 @@ mod tests {
             })
         };
         assert_eq!(
-            filters(vec![state.clone(), text("Name", "payroll")]),
+            indexed_filters(&Attributes(vec![state.clone(), text("Name", "payroll")]))
+                .unwrap()
+                .map(|f| {
+                    f.into_iter()
+                        .map(|l| (l.name_prefix, l.label))
+                        .collect::<Vec<_>>()
+                }),
             Some(vec![
                 (Some("payroll".into()), None),
-                (None, Some("kmip:name=payroll".into())),
+                (None, Some("payroll".into())),
             ]),
-            "the Keyhold name, and the KMIP name kept as a tag"
+            "the Keyhold name, and the labels"
         );
         assert_eq!(
             filters(vec![text("Object Group", "g=1")]),
