@@ -906,3 +906,156 @@ fn derive_key_makes_secret_data() {
         assert_eq!(k.reason(Op::DeriveKey, p2), ResultReason::MissingData);
     }
 }
+
+#[test]
+fn a_3des_key_is_stored_and_returned_but_not_used() {
+    let (_dir, s) = dev_server("kmip-3des");
+    for v in [ProtocolVersion::new(1, 2), V20] {
+        let mut k = Kmip::connect(&s, v);
+        let value: Vec<u8> = (1..=24).collect();
+        let key = Item::structure(
+            tags::SYMMETRIC_KEY,
+            vec![Item::structure(
+                tags::KEY_BLOCK,
+                vec![
+                    Item::enumeration(tags::KEY_FORMAT_TYPE, 1u32),
+                    Item::structure(
+                        tags::KEY_VALUE,
+                        vec![Item::bytes(tags::KEY_MATERIAL, value.clone())],
+                    ),
+                    Item::enumeration(
+                        tags::CRYPTOGRAPHIC_ALGORITHM,
+                        CryptographicAlgorithm::TripleDes,
+                    ),
+                    Item::int(tags::CRYPTOGRAPHIC_LENGTH, 192),
+                ],
+            )],
+        );
+        let n = unique("3des");
+        let p = k.ok(
+            Op::Register,
+            vec![
+                Item::enumeration(tags::OBJECT_TYPE, ObjectType::SymmetricKey),
+                k.template(&[mask(ENCRYPT | DECRYPT), name(&n)]),
+                key,
+            ],
+        );
+        let uid = text(&p, tags::UNIQUE_IDENTIFIER);
+        let attrs = k.attributes(
+            &uid,
+            &[
+                "Object Type",
+                "Cryptographic Algorithm",
+                "Cryptographic Length",
+                "Cryptographic Usage Mask",
+            ],
+        );
+        assert_eq!(
+            attrs[0].as_enum::<ObjectType>().unwrap(),
+            ObjectType::SymmetricKey
+        );
+        assert_eq!(
+            attrs[1].as_enum::<CryptographicAlgorithm>().unwrap(),
+            CryptographicAlgorithm::TripleDes
+        );
+        assert_eq!(attrs[2].value.as_i32().unwrap(), 192);
+        assert_eq!(attrs[3].value.as_i32().unwrap(), ENCRYPT | DECRYPT);
+        let got = k.ok(Op::Get, vec![uid_item(&uid)]);
+        let block = got
+            .child(tags::SYMMETRIC_KEY)
+            .unwrap()
+            .child(tags::KEY_BLOCK)
+            .unwrap();
+        assert_eq!(
+            block
+                .child(tags::KEY_VALUE)
+                .unwrap()
+                .child(tags::KEY_MATERIAL)
+                .unwrap()
+                .as_bytes()
+                .unwrap()
+                .to_vec(),
+            value
+        );
+        assert_eq!(
+            block
+                .child(tags::CRYPTOGRAPHIC_ALGORITHM)
+                .unwrap()
+                .as_enum()
+                .unwrap(),
+            CryptographicAlgorithm::TripleDes.to_u32()
+        );
+        // Located by its algorithm.
+        let located = k.ok(
+            Op::Locate,
+            if v.is_2x() {
+                vec![Item::structure(
+                    tags::ATTRIBUTES,
+                    vec![
+                        Item::enumeration(
+                            tags::CRYPTOGRAPHIC_ALGORITHM,
+                            CryptographicAlgorithm::TripleDes,
+                        ),
+                        name_item(&n),
+                    ],
+                )]
+            } else {
+                vec![
+                    std(Item::enumeration(
+                        tags::CRYPTOGRAPHIC_ALGORITHM,
+                        CryptographicAlgorithm::TripleDes,
+                    ))
+                    .encode(v),
+                    name(&n).encode(v),
+                ]
+            },
+        );
+        assert_eq!(text(&located, tags::UNIQUE_IDENTIFIER), uid);
+        // Keyhold implements no 3DES: the key is never used.
+        k.ok(Op::Activate, vec![uid_item(&uid)]);
+        let f = k
+            .send(
+                Op::Encrypt,
+                vec![uid_item(&uid), Item::bytes(tags::DATA, vec![0; 8])],
+            )
+            .unwrap_err();
+        assert_eq!(
+            f.reason,
+            k.pick(
+                ResultReason::IncompatibleCryptographicUsageMask,
+                ResultReason::PermissionDenied
+            )
+            .to_u32(),
+            "{f:?}"
+        );
+        // 3DES material is 16 or 24 bytes.
+        let short = Item::structure(
+            tags::SYMMETRIC_KEY,
+            vec![Item::structure(
+                tags::KEY_BLOCK,
+                vec![
+                    Item::enumeration(tags::KEY_FORMAT_TYPE, 1u32),
+                    Item::structure(
+                        tags::KEY_VALUE,
+                        vec![Item::bytes(tags::KEY_MATERIAL, vec![1; 8])],
+                    ),
+                    Item::enumeration(
+                        tags::CRYPTOGRAPHIC_ALGORITHM,
+                        CryptographicAlgorithm::TripleDes,
+                    ),
+                    Item::int(tags::CRYPTOGRAPHIC_LENGTH, 64),
+                ],
+            )],
+        );
+        assert_eq!(
+            k.reason(
+                Op::Register,
+                vec![
+                    Item::enumeration(tags::OBJECT_TYPE, ObjectType::SymmetricKey),
+                    short
+                ]
+            ),
+            ResultReason::InvalidField
+        );
+    }
+}

@@ -117,6 +117,9 @@ pub enum ObjectKind {
     /// One part of a key split M-of-N by a client (KMIP Split Key); algorithm `data`: a part is
     /// stored and returned, never used as a key.
     SplitKey,
+    /// A symmetric key of an algorithm Keyhold does not implement (KMIP 3DES), registered by a
+    /// client; algorithm `data`: stored and returned exactly, never used as a key.
+    StoredKey,
 }
 
 impl ObjectKind {
@@ -129,6 +132,7 @@ impl ObjectKind {
             Self::OpaqueObject => "opaque-object",
             Self::Certificate => "certificate",
             Self::SplitKey => "split-key",
+            Self::StoredKey => "stored-key",
         }
     }
 
@@ -136,7 +140,11 @@ impl ObjectKind {
     pub fn is_data(self) -> bool {
         matches!(
             self,
-            Self::SecretData | Self::OpaqueObject | Self::Certificate | Self::SplitKey
+            Self::SecretData
+                | Self::OpaqueObject
+                | Self::Certificate
+                | Self::SplitKey
+                | Self::StoredKey
         )
     }
 

@@ -18,6 +18,9 @@ pub const TAG_GROUP: &str = "kmip:object-group";
 pub const TAG_CONTACT: &str = "kmip:contact-information";
 /// Secret Data Type / Opaque Data Type / Certificate Type of a data object.
 pub const TAG_DATA_TYPE: &str = "kmip:data-type";
+/// The Cryptographic Algorithm and Length of a registered symmetric key of an algorithm Keyhold
+/// does not implement (3DES), kept as `alg=N,len=N`: the key is stored and returned, never used.
+pub const TAG_STORED_KEY: &str = "kmip:stored-key";
 /// Tag holding a Split Key's parameters and its Key Block's description (see `objects.rs`).
 pub const TAG_SPLIT_KEY: &str = "kmip:split-key";
 /// The Key Format Type a key was registered in (its number): a Get naming no format answers
@@ -124,6 +127,7 @@ pub fn object_type(info: &KeyInfo) -> ObjectType {
         ObjectKind::OpaqueObject => ObjectType::OpaqueObject,
         ObjectKind::Certificate => ObjectType::Certificate,
         ObjectKind::SplitKey => ObjectType::SplitKey,
+        ObjectKind::StoredKey => ObjectType::SymmetricKey,
         _ if info.algorithm.is_asymmetric() => ObjectType::PrivateKey,
         _ => ObjectType::SymmetricKey,
     }
@@ -153,11 +157,33 @@ pub fn algorithm(a: Algorithm) -> Option<(CryptographicAlgorithm, i32)> {
 /// The KMIP algorithm and length of an object: [`algorithm`], with the registered length of an
 /// HMAC key (which may be any length from half its hash's).
 pub fn algorithm_of(info: &KeyInfo) -> Option<(CryptographicAlgorithm, i32)> {
+    if info.kind == ObjectKind::StoredKey {
+        return stored_algorithm(info);
+    }
     let (alg, len) = algorithm(info.algorithm)?;
     let registered = (info.algorithm.family() == keyhold_crypto::KeyFamily::Hmac)
         .then(|| info.tags.get(TAG_LENGTH).and_then(|l| l.parse().ok()))
         .flatten();
     Some((alg, registered.unwrap_or(len)))
+}
+
+/// The algorithm and length of a stored key (see [`TAG_STORED_KEY`]).
+fn stored_algorithm(info: &KeyInfo) -> Option<(CryptographicAlgorithm, i32)> {
+    let tag = info.tags.get(TAG_STORED_KEY)?;
+    let (mut alg, mut len) = (None, None);
+    for field in tag.split(',') {
+        match field.split_once('=')? {
+            ("alg", v) => alg = CryptographicAlgorithm::from_u32(v.parse().ok()?),
+            ("len", v) => len = v.parse().ok(),
+            _ => return None,
+        }
+    }
+    Some((alg?, len?))
+}
+
+/// The tag describing a stored key of `alg` and `len` (see [`TAG_STORED_KEY`]).
+pub fn stored_key_tag(alg: CryptographicAlgorithm, len: i32) -> String {
+    format!("alg={},len={len}", alg.to_u32())
 }
 
 /// The Key Format Type an object was registered in, if it was registered over KMIP.
