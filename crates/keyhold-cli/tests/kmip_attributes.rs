@@ -520,6 +520,24 @@ fn a_keyhold_name_is_the_first_name_and_stays_unique() {
     }
     let shown = s.json(&manager, &["key", "show", &uid]);
     assert_eq!(shown["labels"], serde_json::json!(["shared label"]));
+    // Over REST and the CLI a label finds keys, but does not address one.
+    let listed = s.json(&manager, &["key", "list", "--label", "shared label"]);
+    let ids: Vec<&str> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![uid.as_str()]);
+    assert!(!s
+        .cli(&manager, &["key", "show", "shared label"])
+        .status
+        .success());
+    let updated = s.json(
+        &manager,
+        &["key", "update", &uid, "--label", "one", "--label", "two"],
+    );
+    assert_eq!(updated["labels"], serde_json::json!(["one", "two"]));
 }
 
 #[test]
