@@ -198,6 +198,9 @@ pub struct SpecArgs {
     /// A tag, KEY=VALUE (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse::key_value)]
     pub tags: Vec<(String, String)>,
+    /// A label: a further name, not unique (repeatable; KMIP clients see labels as Names).
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
     /// encrypt-decrypt, sign-verify or mac (default from the algorithm).
     #[arg(long, value_parser = parse::usage)]
     pub usage: Option<KeyUsage>,
@@ -247,6 +250,9 @@ pub struct ListArgs {
     /// Only keys whose name starts with this.
     #[arg(long, value_name = "PREFIX")]
     pub name_prefix: Option<String>,
+    /// Only keys with this label.
+    #[arg(long, value_name = "LABEL")]
+    pub label: Option<String>,
     /// Page size.
     #[arg(long, value_parser = parse::positive_u32)]
     pub limit: Option<u32>,
@@ -276,6 +282,12 @@ pub struct UpdateArgs {
     /// Remove every tag.
     #[arg(long, conflicts_with = "tags")]
     pub clear_tags: bool,
+    /// Replaces all labels with these (repeatable).
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
+    /// Remove every label.
+    #[arg(long, conflicts_with = "labels")]
+    pub clear_labels: bool,
     /// New rotation period, e.g. 30d, or `off`.
     #[arg(long, value_parser = parse::rotation_period, value_name = "DURATION")]
     pub rotation_period: Option<u64>,

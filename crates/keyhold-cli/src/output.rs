@@ -168,6 +168,12 @@ pub fn key_full(out: &mut impl Write, k: &KeyInfo) -> io::Result<()> {
         ("created", format!("{} by {}", k.created_at, k.created_by)),
         ("rotated", k.rotated_at.to_string()),
     ];
+    if !k.labels.is_empty() {
+        rows.push(("labels", k.labels.join(", ")));
+    }
+    if let Some(m) = k.usage_mask {
+        rows.push(("usage mask", format!("{:#x}", m.0)));
+    }
     if let Some(p) = k.rotation_period_secs {
         let next = k
             .next_rotation_at

@@ -166,6 +166,10 @@ fn rest_and_kmip_leave_the_same_audit_events() {
         p.key(&["--alg", "aes-256", "--pre-active"]),
         p.key(&["--alg", "aes-256", "--pre-active"]),
     );
+    let (c, d) = (
+        p.key(&["--alg", "aes-256", "--pre-active"]),
+        p.key(&["--alg", "aes-256", "--pre-active"]),
+    );
     let Parties {
         _dir,
         s,
@@ -310,6 +314,42 @@ fn rest_and_kmip_leave_the_same_audit_events() {
     );
     assert_eq!(e["outcome"], "ok", "{e}");
     assert_eq!(e["principal"], "ops");
+
+    // Setting a pre-active key's activation date: the REST life-cycle action, and KMIP
+    // Modify Attribute of Activation Date.
+    let at: i64 = 4_102_444_800; // 2100-01-01T00:00:00Z
+    let e = assert_parity(
+        &s,
+        &auditor,
+        || {
+            rest(
+                &s,
+                &manager,
+                &format!("/v1/keys/{c}/lifecycle"),
+                json!({ "action": "set-activation-date", "at": "2100-01-01T00:00:00Z" }),
+            )
+        },
+        || {
+            kmip(
+                &s,
+                &manager,
+                Op::AddAttribute,
+                vec![
+                    Item::text(tags::UNIQUE_IDENTIFIER, d.clone()),
+                    Item::structure(
+                        tags::ATTRIBUTE,
+                        vec![
+                            Item::text(tags::ATTRIBUTE_NAME, "Activation Date"),
+                            Item::date_time(tags::ATTRIBUTE_VALUE, at),
+                        ],
+                    ),
+                ],
+            );
+        },
+        false,
+    );
+    assert_eq!(e["action"], "key.set-activation-date", "{e}");
+    assert_eq!(e["outcome"], "ok", "{e}");
 }
 
 /// Sends one KMIP request over `POST /kmip` and returns its batch item's response payload,

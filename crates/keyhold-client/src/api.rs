@@ -301,6 +301,7 @@ pub fn list_keys(req: &ListKeys) -> ApiRequest<KeyList> {
         .query("algorithm", req.algorithm.map(|a| a.as_str()))
         .query("tag", req.tag.as_ref())
         .query("name_prefix", req.name_prefix.as_ref())
+        .query("label", req.label.as_ref())
         .query("limit", req.limit)
         .query("page_token", req.page_token.as_ref())
 }

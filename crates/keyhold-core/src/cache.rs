@@ -782,6 +782,8 @@ mod tests {
             revision,
             kind: Default::default(),
             links: Vec::new(),
+            labels: Vec::new(),
+            usage_mask: None,
         }
     }
 

@@ -188,6 +188,12 @@ pub enum Transition {
     Archive,
     /// Brings an archived key's material back; the key is again in the state it was archived in.
     Recover,
+    /// Sets (or moves) the activation date of a pre-active key: the key becomes active at `at`,
+    /// at once when `at` is not in the future. Refused once the key is no longer pre-active.
+    SetActivationDate {
+        /// The new activation date.
+        at: Timestamp,
+    },
     /// Applies whatever the dates say is due at `now` (activation date, end of crypto-period,
     /// scheduled destruction). Never fails.
     Tick,
@@ -207,6 +213,7 @@ impl Transition {
             Self::Destroy => "destroy",
             Self::Archive => "archive",
             Self::Recover => "recover",
+            Self::SetActivationDate { .. } => "set the activation date",
             Self::Tick => "tick",
         }
     }
@@ -315,6 +322,17 @@ pub fn apply(lc: &Lifecycle, t: Transition, now: Timestamp) -> Result<Lifecycle,
         (_, Transition::Tick) => {}
         (Deactivated | Compromised, Transition::Archive) => next.archived_at = Some(now),
         (PreActive, Transition::Activate) => activate(&mut next, now),
+        (PreActive, Transition::SetActivationDate { at }) => {
+            if next.deactivation_date.is_some_and(|d| d <= at) {
+                return Err(KmsError::invalid(
+                    "the activation date must be before the deactivation date",
+                ));
+            }
+            next.activation_date = Some(at);
+            if at <= now {
+                activate(&mut next, at);
+            }
+        }
         (Active, Transition::Suspend) => next.state = Suspended,
         (Suspended, Transition::Resume) => next.state = Active,
         (PreActive | Active | Suspended, Transition::Deactivate) => {
@@ -551,6 +569,35 @@ mod tests {
         )
         .unwrap();
         assert!(apply(&compromised, Transition::Archive, t(7)).is_ok());
+    }
+
+    #[test]
+    fn the_activation_date_moves_only_while_pre_active() {
+        let lc = Lifecycle::new(t(0), None, None, None);
+        let later = apply(&lc, Transition::SetActivationDate { at: t(100) }, t(1)).unwrap();
+        assert_eq!(later.state, KeyState::PreActive);
+        assert_eq!(later.activation_date, Some(t(100)));
+        assert_eq!(later.next_due(), Some(t(100)));
+        assert_eq!(later.effective(t(100)).state, KeyState::Active);
+        let sooner = apply(&later, Transition::SetActivationDate { at: t(50) }, t(2)).unwrap();
+        assert_eq!(sooner.activation_date, Some(t(50)));
+        let now = apply(&sooner, Transition::SetActivationDate { at: t(3) }, t(3)).unwrap();
+        assert_eq!(now.state, KeyState::Active);
+        assert_eq!(now.activation_date, Some(t(3)));
+        assert!(matches!(
+            apply(&now, Transition::SetActivationDate { at: t(200) }, t(4)),
+            Err(KmsError::InvalidState {
+                state: KeyState::Active,
+                ..
+            })
+        ));
+        // The date passed: the key is active, so the date no longer moves.
+        assert!(apply(&later, Transition::SetActivationDate { at: t(300) }, t(150)).is_err());
+        let bounded = Lifecycle::new(t(0), None, Some(t(10)), None);
+        assert!(matches!(
+            apply(&bounded, Transition::SetActivationDate { at: t(20) }, t(1)),
+            Err(KmsError::InvalidRequest(_))
+        ));
     }
 
     #[test]

@@ -14,6 +14,10 @@ use crate::ids::{
 };
 use crate::lifecycle::Lifecycle;
 
+/// The tag that held a KMIP client's name before labels existed (see
+/// [`KeyRecord::upgrade_legacy_labels`]).
+const LEGACY_NAME_TAG: &str = "kmip:name";
+
 /// The current format version of every record written by this release.
 pub const RECORD_VERSION: u32 = 1;
 
@@ -113,6 +117,9 @@ pub enum ObjectKind {
     /// One part of a key split M-of-N by a client (KMIP Split Key); algorithm `data`: a part is
     /// stored and returned, never used as a key.
     SplitKey,
+    /// A symmetric key of an algorithm Keyhold does not implement (KMIP 3DES), registered by a
+    /// client; algorithm `data`: stored and returned exactly, never used as a key.
+    StoredKey,
 }
 
 impl ObjectKind {
@@ -125,6 +132,7 @@ impl ObjectKind {
             Self::OpaqueObject => "opaque-object",
             Self::Certificate => "certificate",
             Self::SplitKey => "split-key",
+            Self::StoredKey => "stored-key",
         }
     }
 
@@ -132,7 +140,11 @@ impl ObjectKind {
     pub fn is_data(self) -> bool {
         matches!(
             self,
-            Self::SecretData | Self::OpaqueObject | Self::Certificate | Self::SplitKey
+            Self::SecretData
+                | Self::OpaqueObject
+                | Self::Certificate
+                | Self::SplitKey
+                | Self::StoredKey
         )
     }
 
@@ -153,6 +165,80 @@ pub enum LinkKind {
     PrivateKey,
     /// The object this key was derived from.
     DerivedFrom,
+    /// The object that replaced this one (KMIP Replacement Object Link, set by Re-key).
+    ReplacementObject,
+    /// The object this one replaced (KMIP Replaced Object Link, set by Re-key).
+    ReplacedObject,
+}
+
+/// A restriction of what a key may do, within its [`KeyUsage`]: a bit mask with the bit values
+/// of the KMIP Cryptographic Usage Mask (sign 0x1, verify 0x2, encrypt 0x4, decrypt 0x8, wrap
+/// key 0x10, unwrap key 0x20, export 0x40, MAC generate 0x80, MAC verify 0x100, derive key
+/// 0x200, and the others KMIP defines). Kept exactly as given; fixed at creation and bound into
+/// the key's identity like its usage. A key without one may do whatever its usage allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UsageMask(pub u32);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for UsageMask {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        u32::schema()
+    }
+}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for UsageMask {}
+
+impl UsageMask {
+    /// Sign.
+    pub const SIGN: u32 = 0x1;
+    /// Verify.
+    pub const VERIFY: u32 = 0x2;
+    /// Encrypt.
+    pub const ENCRYPT: u32 = 0x4;
+    /// Decrypt.
+    pub const DECRYPT: u32 = 0x8;
+    /// Wrap Key.
+    pub const WRAP_KEY: u32 = 0x10;
+    /// Unwrap Key.
+    pub const UNWRAP_KEY: u32 = 0x20;
+    /// Export.
+    pub const EXPORT: u32 = 0x40;
+    /// MAC Generate.
+    pub const MAC_GENERATE: u32 = 0x80;
+    /// MAC Verify.
+    pub const MAC_VERIFY: u32 = 0x100;
+    /// Derive Key.
+    pub const DERIVE_KEY: u32 = 0x200;
+
+    /// Whether the mask has every bit of `bits`.
+    pub fn has(self, bits: u32) -> bool {
+        self.0 & bits == bits
+    }
+
+    /// Whether the mask allows `op`: encrypting and data keys need Encrypt, decrypting
+    /// Decrypt, re-encrypting both, signing Sign, verifying Verify, MACs MAC Generate and MAC
+    /// Verify, deriving Derive Key. Reading the material (export) and the public key are not
+    /// restricted by the mask (KMIP clients read keys whose mask has no Export bit).
+    pub fn allows(self, op: KeyOp) -> bool {
+        let needed = match op {
+            KeyOp::Encrypt | KeyOp::GenerateDataKey => Self::ENCRYPT,
+            KeyOp::Decrypt => Self::DECRYPT,
+            KeyOp::ReEncrypt => Self::ENCRYPT | Self::DECRYPT,
+            KeyOp::Sign => Self::SIGN,
+            KeyOp::Verify => Self::VERIFY,
+            KeyOp::Mac => Self::MAC_GENERATE,
+            KeyOp::MacVerify => Self::MAC_VERIFY,
+            KeyOp::Derive => Self::DERIVE_KEY,
+            KeyOp::GetPublicKey | KeyOp::Export => 0,
+        };
+        self.has(needed)
+    }
+
+    /// Whether the mask allows wrapping other keys' material (Wrap Key, or Encrypt).
+    pub fn allows_wrap(self) -> bool {
+        self.0 & (Self::WRAP_KEY | Self::ENCRYPT) != 0
+    }
 }
 
 /// A link to another object of the same tenant.
@@ -189,9 +275,19 @@ pub struct KeyRecord {
     /// Immutable; absent in records written before managed objects other than keys existed.
     #[serde(default, skip_serializing_if = "ObjectKind::is_key")]
     pub kind: ObjectKind,
-    /// Links to related objects (a key pair's halves); immutable.
+    /// Links to related objects: a key pair's halves and the derivation base, set at creation;
+    /// the replacement, which Re-key adds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
+    /// Further names the object is known by (KMIP Name instances), in order; mutable. Unlike
+    /// `name` they need not be unique within the tenant and do not address the key; listing
+    /// can filter by one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Restricts what the key may do within its usage (KMIP Cryptographic Usage Mask);
+    /// immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_mask: Option<UsageMask>,
     /// Immutable.
     pub created_at: Timestamp,
     /// Immutable.
@@ -238,6 +334,17 @@ impl KeyRecord {
         }
     }
 
+    /// Upgrades a record written before labels existed, which kept a KMIP client's name as
+    /// the tag `kmip:name`: the name becomes the key's label (a backup restored from then).
+    /// The SQLite migration 6 does the same to stored keys.
+    pub fn upgrade_legacy_labels(&mut self) {
+        if let Some(name) = self.tags.remove(LEGACY_NAME_TAG) {
+            if !name.is_empty() && !self.labels.contains(&name) {
+                self.labels.push(name);
+            }
+        }
+    }
+
     /// The object linked to this one by `kind`.
     pub fn link(&self, kind: LinkKind) -> Option<KeyId> {
         self.links.iter().find(|l| l.kind == kind).map(|l| l.target)
@@ -258,11 +365,15 @@ impl KeyRecord {
 
     /// Canonical bytes of the attributes that never change, bound into every version's AAD so
     /// that metadata cannot be swapped between keys without detection. Keys keep the v1 form;
-    /// other kinds add their kind, so a public-key record can never pass for a key.
+    /// other kinds add their kind, so a public-key record can never pass for a key, and a key
+    /// with a usage mask adds it, so that the mask cannot be widened behind the core's back.
     pub fn immutable_digest_input(&self) -> Vec<u8> {
         let mut out = self.immutable_digest_v1();
         if !self.kind.is_key() {
             out.extend_from_slice(format!("\nkind={}", self.kind.as_str()).as_bytes());
+        }
+        if let Some(mask) = self.usage_mask {
+            out.extend_from_slice(format!("\nusage-mask={}", mask.0).as_bytes());
         }
         out
     }
@@ -814,4 +925,79 @@ pub struct Alias {
     pub key_id: KeyId,
     /// When it was made or last retargeted.
     pub updated_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> KeyRecord {
+        let now = crate::clock::Timestamp::from_millis(0);
+        KeyRecord {
+            v: RECORD_VERSION,
+            id: KeyId::generate(),
+            tenant: TenantId::default_tenant(),
+            name: None,
+            description: String::new(),
+            tags: BTreeMap::new(),
+            algorithm: Algorithm::Aes256,
+            usage: KeyUsage::EncryptDecrypt,
+            origin: Origin::Generated,
+            kind: ObjectKind::Key,
+            links: Vec::new(),
+            labels: Vec::new(),
+            usage_mask: None,
+            created_at: now,
+            created_by: PrincipalName::system(),
+            lifecycle: Lifecycle::new(now, None, None, None),
+            rotation_period_secs: None,
+            current_version: 1,
+            min_decrypt_version: 1,
+            rotated_at: now,
+            idempotency: None,
+            revision: 1,
+        }
+    }
+
+    #[test]
+    fn a_usage_mask_is_bound_into_the_key_identity_and_a_missing_one_changes_nothing() {
+        let plain = record();
+        let v1 = plain.immutable_digest_input();
+        assert!(!String::from_utf8_lossy(&v1).contains("usage-mask"));
+        let mut masked = plain.clone();
+        masked.usage_mask = Some(UsageMask(UsageMask::ENCRYPT));
+        let mut wider = plain.clone();
+        wider.usage_mask = Some(UsageMask(UsageMask::ENCRYPT | UsageMask::DECRYPT));
+        assert_ne!(masked.version_aad(1), plain.version_aad(1));
+        assert_ne!(masked.version_aad(1), wider.version_aad(1));
+        // Labels are metadata, not identity.
+        let mut labelled = plain.clone();
+        labelled.labels = vec!["x".into()];
+        assert_eq!(labelled.version_aad(1), plain.version_aad(1));
+    }
+
+    #[test]
+    fn the_mask_allows_what_its_bits_say() {
+        let m = UsageMask(UsageMask::ENCRYPT | UsageMask::MAC_VERIFY);
+        assert!(m.allows(KeyOp::Encrypt) && m.allows(KeyOp::GenerateDataKey));
+        assert!(!m.allows(KeyOp::Decrypt) && !m.allows(KeyOp::ReEncrypt));
+        assert!(m.allows(KeyOp::MacVerify) && !m.allows(KeyOp::Mac));
+        assert!(m.allows(KeyOp::Export) && m.allows(KeyOp::GetPublicKey));
+        assert!(m.allows_wrap() && UsageMask(UsageMask::WRAP_KEY).allows_wrap());
+        assert!(!UsageMask(UsageMask::DECRYPT).allows_wrap());
+    }
+
+    #[test]
+    fn a_legacy_kmip_name_tag_becomes_a_label() {
+        let mut r = record();
+        r.tags.insert("kmip:name".into(), "old".into());
+        r.tags.insert("env".into(), "prod".into());
+        r.upgrade_legacy_labels();
+        assert_eq!(r.labels, vec!["old".to_owned()]);
+        assert_eq!(r.tags.len(), 1);
+        let mut empty = record();
+        empty.tags.insert("kmip:name".into(), String::new());
+        empty.upgrade_legacy_labels();
+        assert!(empty.labels.is_empty() && empty.tags.is_empty());
+    }
 }

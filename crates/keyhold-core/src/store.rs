@@ -210,7 +210,7 @@ pub enum Write {
 #[derive(Debug, Clone)]
 pub enum Insert {
     /// A key ([`Write::InsertKey`]); identity: its id.
-    Key(KeyRecord),
+    Key(Box<KeyRecord>),
     /// A version ([`Write::InsertVersion`]); identity: its key and number.
     Version(KeyVersion),
     /// An archived version ([`Write::ArchiveVersion`]); identity: its key and number in archive
@@ -232,7 +232,7 @@ impl Insert {
     /// The plain write, applied when the record is absent.
     pub fn into_write(self) -> Write {
         match self {
-            Self::Key(k) => Write::InsertKey(k),
+            Self::Key(k) => Write::InsertKey(*k),
             Self::Version(v) => Write::InsertVersion(v),
             Self::Archived(a) => Write::ArchiveVersion(a),
             Self::Alias(a) => Write::InsertAlias(a),
@@ -265,6 +265,8 @@ pub struct KeyFilter {
     pub tag: Option<(String, String)>,
     /// Name prefix.
     pub name_prefix: Option<String>,
+    /// One of the key's labels.
+    pub label: Option<String>,
 }
 
 /// Untrusted, durable persistence for every record of the core. See the module docs for the

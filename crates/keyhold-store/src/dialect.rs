@@ -54,6 +54,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "policies and approvals",
         include_str!("../migrations/sqlite/0005_policies_approvals.sql"),
     ),
+    (
+        6,
+        "key labels",
+        include_str!("../migrations/sqlite/0006_key_labels.sql"),
+    ),
 ];
 
 impl Dialect {

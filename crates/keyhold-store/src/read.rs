@@ -126,6 +126,12 @@ pub(crate) async fn list_keys(
             " AND EXISTS (SELECT 1 FROM key_tags t WHERE t.key_id = keys.id AND t.tag = {tag} AND t.value = {value})"
         ));
     }
+    if let Some(label) = &filter.label {
+        let label = s.param(Param::Text(label.clone()));
+        s.push(&format!(
+            " AND EXISTS (SELECT 1 FROM key_labels l WHERE l.key_id = keys.id AND l.label = {label})"
+        ));
+    }
     if let Some(prefix) = filter.name_prefix.as_deref().filter(|p| !p.is_empty()) {
         // A range on the (tenant, name) index: names are compared byte-wise, and UTF-8 byte
         // order is code-point order, so [prefix, successor) holds exactly the names with it.

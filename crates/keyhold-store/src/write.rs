@@ -640,7 +640,8 @@ fn insert_key(conn: &Conn, record: &KeyRecord) -> Result<(), StoreError> {
     .bind(encode_record(record))
     .execute(conn)
     .map_err(|e| write_error(e, "key"))?;
-    insert_tags(conn, record)
+    insert_tags(conn, record)?;
+    insert_labels(conn, record)
 }
 
 /// Replaces a key whose stored revision is `expected_revision`, and its tag rows.
@@ -684,7 +685,12 @@ fn update_key(conn: &Conn, record: &KeyRecord, expected_revision: u64) -> Result
         .bind(id.as_str())
         .execute(conn)
         .map_err(backend)?;
-    insert_tags(conn, record)
+    insert_tags(conn, record)?;
+    query("DELETE FROM key_labels WHERE key_id = $1")
+        .bind(id.as_str())
+        .execute(conn)
+        .map_err(backend)?;
+    insert_labels(conn, record)
 }
 
 /// Fails if another key of the tenant (not `own_id`) has the record's name or idempotency token.
@@ -725,6 +731,22 @@ fn insert_tags(conn: &Conn, record: &KeyRecord) -> Result<(), StoreError> {
             .bind(id.as_str())
             .bind(tag.as_str())
             .bind(value.as_str())
+            .execute(conn)
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Writes one `key_labels` row per label of the key (a repeated label once).
+fn insert_labels(conn: &Conn, record: &KeyRecord) -> Result<(), StoreError> {
+    let id = record.id.to_string();
+    for (i, label) in record.labels.iter().enumerate() {
+        if record.labels[..i].contains(label) {
+            continue;
+        }
+        query("INSERT INTO key_labels (key_id, label) VALUES ($1, $2)")
+            .bind(id.as_str())
+            .bind(label.as_str())
             .execute(conn)
             .map_err(backend)?;
     }

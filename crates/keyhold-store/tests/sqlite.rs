@@ -234,3 +234,75 @@ async fn the_log_is_checkpointed_and_stays_small_under_continuous_commits() {
     );
     store.close().await;
 }
+
+/// Migration 6 turns the tag `kmip:name`, where a KMIP client's name was kept before labels
+/// existed, into the key's label, in the document and in the index; an empty one is dropped.
+#[tokio::test]
+async fn the_legacy_kmip_name_tag_becomes_a_label() {
+    const MIGRATION: &str = include_str!("../migrations/sqlite/0006_key_labels.sql");
+    let data_part = &MIGRATION[MIGRATION
+        .find("-- Before labels")
+        .expect("the migration's data part")..];
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let t = fixtures::tenant_id("acme");
+    let mut named = fixtures::key(&t);
+    named.tags.insert("kmip:name".into(), "legacy name".into());
+    named.tags.insert("env".into(), "prod".into());
+    let mut empty = fixtures::key(&t);
+    empty.tags.insert("kmip:name".into(), String::new());
+    let plain = fixtures::key(&t);
+    {
+        let store = open(dir.path()).await;
+        store
+            .commit(batch([
+                Write::InsertTenant(fixtures::tenant("acme")),
+                Write::InsertKey(named.clone()),
+                Write::InsertKey(empty.clone()),
+                Write::InsertKey(plain.clone()),
+            ]))
+            .await
+            .expect("commit");
+        store.close().await;
+    }
+    // As a database written before migration 6 would hold them.
+    let conn = rusqlite::Connection::open(dir.path().join("keyhold.db")).expect("open");
+    conn.execute_batch(data_part).expect("migrate");
+    drop(conn);
+    let store = open(dir.path()).await;
+    let read = |id| {
+        let store = &store;
+        let t = &t;
+        async move { store.key(t, id).await.expect("read").expect("key") }
+    };
+    let upgraded = read(&named.id).await;
+    assert_eq!(upgraded.labels, vec!["legacy name".to_owned()]);
+    assert_eq!(
+        upgraded.tags,
+        [("env".to_owned(), "prod".to_owned())].into()
+    );
+    let cleared = read(&empty.id).await;
+    assert!(cleared.labels.is_empty() && cleared.tags.is_empty());
+    assert_eq!(read(&plain.id).await, plain);
+    let by_label = KeyFilter {
+        label: Some("legacy name".into()),
+        ..KeyFilter::default()
+    };
+    let found = store
+        .list_keys(&t, &by_label, None, 10)
+        .await
+        .expect("list");
+    assert_eq!(
+        found.iter().map(|k| k.id).collect::<Vec<_>>(),
+        vec![named.id]
+    );
+    let by_tag = KeyFilter {
+        tag: Some(("kmip:name".into(), "legacy name".into())),
+        ..KeyFilter::default()
+    };
+    assert!(store
+        .list_keys(&t, &by_tag, None, 10)
+        .await
+        .expect("list")
+        .is_empty());
+    store.close().await;
+}

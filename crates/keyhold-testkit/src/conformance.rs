@@ -66,6 +66,8 @@ macro_rules! store_conformance_tests {
             list_keys_filters_by_algorithm,
             list_keys_filters_by_tag,
             list_keys_filters_by_name_prefix,
+            list_keys_filters_by_label,
+            a_name_moves_to_a_new_key_in_one_batch,
             list_keys_combines_filters,
             list_keys_paginates_in_id_order,
             keys_due_returns_due_keys_soonest_first,
@@ -789,12 +791,94 @@ pub async fn list_keys_filters_by_name_prefix(store: &dyn KeyStore) {
     );
 }
 
+/// The label filter matches any one of a key's labels, exactly; labels are not unique, and an
+/// update replaces them (the old ones no longer match).
+pub async fn list_keys_filters_by_label(store: &dyn KeyStore) {
+    let t = setup_tenant(store, "acme").await;
+    let mut a = fixtures::key(&t);
+    a.labels = vec!["payroll".into(), "shared".into()];
+    let a = put_key(store, a).await;
+    let mut b = fixtures::key(&t);
+    b.labels = vec!["shared".into()];
+    let b = put_key(store, b).await;
+    put_key(store, fixtures::named_key(&t, "payroll")).await;
+    let other = setup_tenant(store, "other").await;
+    let mut foreign = fixtures::key(&other);
+    foreign.labels = vec!["shared".into()];
+    put_key(store, foreign).await;
+    let filter = |l: &str| KeyFilter {
+        label: Some(l.into()),
+        ..KeyFilter::default()
+    };
+    assert_eq!(list(store, &t, filter("payroll")).await, vec![a.id]);
+    assert_eq!(
+        list(store, &t, filter("shared")).await,
+        sorted_ids([&a, &b])
+    );
+    assert!(list(store, &t, filter("Payroll")).await.is_empty());
+    assert!(list(store, &t, filter("pay")).await.is_empty());
+    let mut renamed = a.clone();
+    renamed.labels = vec!["ledger".into()];
+    renamed.revision = a.revision + 1;
+    commit(
+        store,
+        [Write::UpdateKey {
+            record: renamed.clone(),
+            expected_revision: a.revision,
+        }],
+    )
+    .await;
+    assert!(list(store, &t, filter("payroll")).await.is_empty());
+    assert_eq!(list(store, &t, filter("shared")).await, vec![b.id]);
+    assert_eq!(list(store, &t, filter("ledger")).await, vec![a.id]);
+    assert_eq!(
+        store.key(&t, &a.id).await.expect("read").map(|k| k.labels),
+        Some(vec!["ledger".to_owned()])
+    );
+}
+
+/// A batch that takes a name from one key and gives it to a new key commits (the update runs
+/// before the insert), as a KMIP Re-key does.
+pub async fn a_name_moves_to_a_new_key_in_one_batch(store: &dyn KeyStore) {
+    let t = setup_tenant(store, "acme").await;
+    let old = put_key(store, fixtures::named_key(&t, "billing")).await;
+    let mut renamed = old.clone();
+    renamed.name = None;
+    renamed.revision = old.revision + 1;
+    let new = fixtures::named_key(&t, "billing");
+    commit(
+        store,
+        [
+            Write::UpdateKey {
+                record: renamed.clone(),
+                expected_revision: old.revision,
+            },
+            Write::InsertKey(new.clone()),
+        ],
+    )
+    .await;
+    let name = fixtures::key_name("billing");
+    assert_eq!(
+        store
+            .key_by_name(&t, &name)
+            .await
+            .expect("read")
+            .map(|k| k.id),
+        Some(new.id)
+    );
+    assert_eq!(store.key(&t, &old.id).await.expect("read"), Some(renamed));
+}
+
 /// All given filters must hold together.
 pub async fn list_keys_combines_filters(store: &dyn KeyStore) {
     let t = setup_tenant(store, "acme").await;
     let mut wanted = fixtures::named_key(&t, "svc/one");
     wanted.tags.insert("env".into(), "prod".into());
+    wanted.labels = vec!["svc".into()];
     let wanted = put_key(store, wanted).await;
+    let mut wrong_label = fixtures::named_key(&t, "svc/five");
+    wrong_label.tags.insert("env".into(), "prod".into());
+    put_key(store, wrong_label).await;
     let mut wrong_state = fixtures::named_key(&t, "svc/two");
     wrong_state.tags.insert("env".into(), "prod".into());
     wrong_state.lifecycle.state = KeyState::Deactivated;
@@ -810,6 +894,7 @@ pub async fn list_keys_combines_filters(store: &dyn KeyStore) {
         algorithm: Some(Algorithm::Aes256),
         tag: Some(("env".into(), "prod".into())),
         name_prefix: Some("svc/".into()),
+        label: Some("svc".into()),
     };
     assert_eq!(list(store, &t, filter).await, vec![wanted.id]);
 }
@@ -2049,7 +2134,7 @@ fn restore_records(t: &TenantId, key: &KeyRecord) -> Vec<keyhold_core::store::In
     use keyhold_core::store::Insert;
     let subject = PolicySubject::Key(key.id);
     vec![
-        Insert::Key(key.clone()),
+        Insert::Key(Box::new(key.clone())),
         Insert::Version(fixtures::version(&key.id, 1)),
         Insert::Version(fixtures::version(&key.id, 2)),
         Insert::Archived(ArchivedVersion {
@@ -2196,7 +2281,7 @@ pub async fn insert_if_absent_keeps_every_other_constraint(store: &dyn KeyStore)
     let if_absent = |i: Insert| store.commit(batch([Write::InsertIfAbsent(i)]));
     // Another key with a taken name.
     assert_already_exists(
-        if_absent(Insert::Key(fixtures::named_key(&t, "taken"))).await,
+        if_absent(Insert::Key(Box::new(fixtures::named_key(&t, "taken")))).await,
         "key name",
     );
     // The alias's name bound to another key.

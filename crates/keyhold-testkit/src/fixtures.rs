@@ -12,7 +12,8 @@ use keyhold_core::ids::{
 use keyhold_core::lifecycle::{Lifecycle, RevocationReason};
 use keyhold_core::model::{
     Alias, Grant, Grantee, Idempotency, KeyOp, KeyRecord, KeyUsage, KeyVersion, Link, LinkKind,
-    ObjectKind, Origin, Role, Roles, TenantRecord, TokenRecord, TrustAnchorRecord, RECORD_VERSION,
+    ObjectKind, Origin, Role, Roles, TenantRecord, TokenRecord, TrustAnchorRecord, UsageMask,
+    RECORD_VERSION,
 };
 use keyhold_core::policy::{
     ApprovalAction, ApprovalPolicy, ApprovalRecord, ApprovalStatus, Approvers, DutiesPolicy,
@@ -79,6 +80,8 @@ pub fn key(tenant: &TenantId) -> KeyRecord {
         origin: Origin::Generated,
         kind: Default::default(),
         links: Vec::new(),
+        labels: Vec::new(),
+        usage_mask: None,
         created_at: T0,
         created_by: principal("alice"),
         lifecycle: Lifecycle::new(T0, Some(T0), None, None),
@@ -137,6 +140,8 @@ pub fn full_key(tenant: &TenantId) -> KeyRecord {
             kind: LinkKind::PrivateKey,
             target: KeyId::generate(),
         }],
+        labels: vec!["payments signing key".into(), "ünïcödé label".into()],
+        usage_mask: Some(UsageMask(UsageMask::VERIFY | UsageMask::EXPORT)),
         created_at: T0.plus_secs(1),
         created_by: principal("key-admin@example"),
         lifecycle,

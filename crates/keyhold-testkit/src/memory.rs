@@ -597,6 +597,7 @@ fn matches(key: &KeyRecord, filter: &KeyFilter) -> bool {
             .as_deref()
             .filter(|p| !p.is_empty())
             .is_none_or(|p| key.name.as_ref().is_some_and(|n| n.as_str().starts_with(p)))
+        && filter.label.as_ref().is_none_or(|l| key.labels.contains(l))
 }
 
 /// `limit` as a `take` count.

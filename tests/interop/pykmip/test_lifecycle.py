@@ -74,7 +74,7 @@ def test_check_returns_the_identifier(client):
 
 def test_check_refuses_a_usage_mask_the_object_does_not_permit(client, version):
     uid = client.create(enums.CryptographicAlgorithm.HMAC_SHA256, 256,
-                        cryptographic_usage_mask=[U.MAC_GENERATE])
+                        cryptographic_usage_mask=[U.MAC_GENERATE, U.MAC_VERIFY])
     client.activate(uid)
     assert client.check(uid=uid, cryptographic_usage_mask=[U.MAC_GENERATE, U.MAC_VERIFY]) == uid
     # KMIP 1.x has no Incompatible Cryptographic Usage Mask: Permission Denied, as Check's

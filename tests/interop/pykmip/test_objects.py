@@ -251,3 +251,20 @@ def test_register_split_key_and_get_exact_bytes(client):
     assert got.key_part_identifier == 2
     assert got.split_key_threshold == 2
     assert got.split_key_method == enums.SplitKeyMethod.XOR
+
+
+def test_a_3des_key_is_stored_and_returned_exactly(client):
+    """Keyhold implements no 3DES: a registered 3DES key is kept and returned, never used."""
+    value = os.urandom(24)
+    uid = client.register(objects.SymmetricKey(enums.CryptographicAlgorithm.TRIPLE_DES, 192,
+                                               value, masks=[U.ENCRYPT, U.DECRYPT],
+                                               name=unique("3des")))
+    got = client.get(uid)
+    assert isinstance(got, objects.SymmetricKey)
+    assert got.cryptographic_algorithm == enums.CryptographicAlgorithm.TRIPLE_DES
+    assert got.cryptographic_length == 192
+    assert got.value == value
+    _, attrs = client.get_attributes(uid, ["Cryptographic Algorithm", "Cryptographic Length"])
+    m = attribute_map(attrs)
+    assert m["Cryptographic Algorithm"] == [enums.CryptographicAlgorithm.TRIPLE_DES]
+    assert m["Cryptographic Length"] == [192]

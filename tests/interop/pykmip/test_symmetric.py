@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import padding as sympadding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from kmip.core import enums
+from kmip.core.factories.attributes import AttributeFactory
 from kmip.pie import objects
 
 from conftest import (LIFECYCLE_REFUSALS, V12, attribute_map, cleanup, create_aes,
@@ -209,6 +210,57 @@ def test_rekey_returns_a_new_key_with_the_same_algorithm_and_length(client):
     assert new.cryptographic_length == 256
     assert new.value != old.value
     cleanup(client, uid, new_uid)
+
+
+def test_rekey_moves_the_names_and_keeps_the_mask(client):
+    name = unique("rekey")
+    uid = client.create(enums.CryptographicAlgorithm.AES, 256, name=name,
+                        cryptographic_usage_mask=[U.MAC_GENERATE])
+    client.activate(uid)
+    new_uid = client.rekey(uid=uid)
+    _, attrs = client.get_attributes(new_uid, ["Name", "State", "Cryptographic Usage Mask"])
+    m = attribute_map(attrs)
+    # The replacement takes over the name (KMIP Re-key) and keeps the attributes.
+    assert m["Name"] == [name]
+    assert m["State"] == [enums.State.ACTIVE]
+    assert m["Cryptographic Usage Mask"] == [U.ENCRYPT.value | U.DECRYPT.value |
+                                             U.MAC_GENERATE.value]
+    _, attrs = client.get_attributes(uid, ["Name", "State"])
+    m = attribute_map(attrs)
+    assert "Name" not in m
+    assert m["State"] == [enums.State.ACTIVE]
+    assert client.locate(attributes=[
+        AttributeFactory().create_attribute(enums.AttributeType.NAME, name)]) == [new_uid]
+
+
+def test_rekey_with_an_offset_or_dates(client):
+    import time
+    uid = create_aes(client, name=unique())
+    new_uid = client.rekey(uid=uid, offset=3600)
+    _, attrs = client.get_attributes(new_uid, ["State", "Activation Date"])
+    m = attribute_map(attrs)
+    assert m["State"] == [enums.State.PRE_ACTIVE]
+    assert abs(m["Activation Date"][0] - (int(time.time()) + 3600)) < 60
+    activation = int(time.time()) + 7200
+    third = client.rekey(uid=new_uid, activation_date=activation)
+    _, attrs = client.get_attributes(third, ["Activation Date"])
+    assert attribute_map(attrs)["Activation Date"] == [activation]
+
+
+def test_derive_key_makes_secret_data(client):
+    password = b"correct horse battery staple"
+    base = client.register(objects.SecretData(password, enums.SecretDataType.PASSWORD,
+                                              masks=[U.DERIVE_KEY], name=unique("pw")))
+    client.activate(base)
+    salt = os.urandom(16)
+    uid = client.derive_key(
+        enums.ObjectType.SECRET_DATA, [base], enums.DerivationMethod.PBKDF2,
+        {"cryptographic_parameters": {"hashing_algorithm": enums.HashingAlgorithm.SHA_256},
+         "salt": salt, "iteration_count": 1000},
+        cryptographic_length=384)
+    secret = client.get(uid)
+    assert isinstance(secret, objects.SecretData)
+    assert secret.value == hashlib.pbkdf2_hmac("sha256", password, salt, 1000, 48)
 
 
 def test_derive_key_pbkdf2_matches_python(client):

@@ -198,6 +198,8 @@ impl Baseline {
             origin: Origin::Generated,
             kind: Default::default(),
             links: Vec::new(),
+            labels: spec.labels,
+            usage_mask: spec.usage_mask,
             state: KeyState::Active,
             lifecycle: active,
             rotation_period_secs: None,

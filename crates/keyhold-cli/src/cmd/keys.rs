@@ -30,7 +30,9 @@ fn key_spec(args: &crate::args::SpecArgs) -> Result<KeySpec, CliError> {
         name: args.name.as_deref().map(parse_name).transpose()?,
         description: args.description.clone(),
         tags: pairs_to_map(&args.tags, "tag").map_err(CliError::Input)?,
+        labels: args.labels.clone(),
         usage: args.usage,
+        usage_mask: None,
         activation_date: args.activation_date,
         deactivation_date: args.deactivation_date,
         crypto_period_secs: args.crypto_period,
@@ -117,6 +119,8 @@ async fn derive(ctx: &Ctx, a: DeriveArgs) -> Result<(), CliError> {
         base: KeyRef(a.base),
         derivation,
         algorithm: a.algorithm,
+        kind: Default::default(),
+        length: None,
         spec: key_spec(&a.spec)?,
     };
     ctx.run(api::derive_key(&req), key_short).await
@@ -191,6 +195,7 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         algorithm: a.algorithm,
         tag: a.tag.map(|(k, v)| format!("{k}={v}")),
         name_prefix: a.name_prefix,
+        label: a.label,
         limit: a.limit,
         page_token: a.page_token,
     };
@@ -275,6 +280,11 @@ async fn update(ctx: &Ctx, a: UpdateArgs) -> Result<(), CliError> {
         name: a.name.as_deref().map(parse_name).transpose()?,
         description: a.description,
         tags,
+        labels: if a.clear_labels {
+            Some(Vec::new())
+        } else {
+            (!a.labels.is_empty()).then_some(a.labels)
+        },
         rotation_period_secs: a.rotation_period,
         min_decrypt_version: a.min_decrypt_version,
         deactivation_date: a.deactivation_date,

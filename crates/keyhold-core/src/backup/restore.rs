@@ -551,7 +551,10 @@ async fn restore(
                     None => tenant_writes.push(Write::InsertTenant(t)),
                 }
             }
-            KeyEntry::Key(k) => pending.push(if_absent(Insert::Key(k))),
+            KeyEntry::Key(mut k) => {
+                k.upgrade_legacy_labels();
+                pending.push(if_absent(Insert::Key(Box::new(k))))
+            }
             KeyEntry::Version(v) => pending.push(if_absent(Insert::Version(v))),
             KeyEntry::Archived(a) => pending.push(if_absent(Insert::Archived(a))),
             KeyEntry::Alias(a) => pending.push(if_absent(Insert::Alias(a))),
@@ -780,7 +783,10 @@ async fn recover_key(
     let mut replay = Replay::start(key_backup, &pair, &keks).await?;
     while let Some(entry) = replay.next().await? {
         match entry {
-            KeyEntry::Key(k) if k.id == key_id => found.key = Some(k),
+            KeyEntry::Key(mut k) if k.id == key_id => {
+                k.upgrade_legacy_labels();
+                found.key = Some(k)
+            }
             KeyEntry::Version(v) if v.key_id == key_id => found.versions.push(v),
             KeyEntry::Archived(a) if a.key_id == key_id => found.archived.push(a),
             KeyEntry::Alias(a) if a.key_id == key_id => found.aliases.push(a),

@@ -1,5 +1,6 @@
 //! Life-cycle requests: activate, suspend, resume, deactivate, revoke, schedule and cancel
-//! destruction, destroy. Every one goes through [`crate::lifecycle::apply`].
+//! destruction, destroy, archive, recover, and setting a pre-active key's activation date.
+//! Every one goes through [`crate::lifecycle::apply`].
 
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +45,12 @@ pub enum StateChange {
     Archive,
     /// Bring an archived key's material back.
     Recover,
+    /// Set or move the activation date of a pre-active key (active at once when the date is
+    /// not in the future); refused once the key is active.
+    SetActivationDate {
+        /// The new activation date.
+        at: crate::clock::Timestamp,
+    },
 }
 
 /// Request: change a key's life-cycle state.
@@ -70,6 +77,7 @@ impl ChangeState {
             StateChange::Destroy => "key.destroy",
             StateChange::Archive => "key.archive",
             StateChange::Recover => "key.recover",
+            StateChange::SetActivationDate { .. } => "key.set-activation-date",
         }
     }
 
@@ -107,6 +115,7 @@ impl ChangeState {
             StateChange::Destroy => Transition::Destroy,
             StateChange::Archive => Transition::Archive,
             StateChange::Recover => Transition::Recover,
+            StateChange::SetActivationDate { at } => Transition::SetActivationDate { at },
         };
         let before = old.lifecycle.effective(cx.now);
         let lifecycle = apply(&old.lifecycle, transition, cx.now)?;

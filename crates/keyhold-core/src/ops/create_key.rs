@@ -12,7 +12,7 @@ use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyName};
 use crate::lifecycle::Lifecycle;
-use crate::model::{Idempotency, KeyRecord, KeyUsage, Origin, Role, RECORD_VERSION};
+use crate::model::{Idempotency, KeyRecord, KeyUsage, Origin, Role, UsageMask, RECORD_VERSION};
 use crate::store::{Write, WriteBatch};
 
 /// The attributes a new key is created with (shared by create and import).
@@ -29,9 +29,18 @@ pub struct KeySpec {
     /// Tags (key → value).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Further names, in order (KMIP Name instances): distinct, not unique within the tenant,
+    /// not usable to address the key; `GET /v1/keys?label=` finds keys by one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
     /// What the key is for; defaults from the algorithm (RSA: sign-verify).
     #[serde(default)]
     pub usage: Option<KeyUsage>,
+    /// Restricts what the key may do within its usage: the bits of the KMIP Cryptographic
+    /// Usage Mask (encrypt 4, decrypt 8, sign 1, verify 2, MAC generate 128, MAC verify 256,
+    /// derive key 512, wrap key 16…), kept exactly; absent: whatever the usage allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_mask: Option<UsageMask>,
     /// When the key becomes active. Absent: now, unless `pre_active` is set.
     #[serde(default)]
     pub activation_date: Option<Timestamp>,
@@ -158,6 +167,7 @@ pub(crate) async fn new_record(
         )));
     }
     validate_metadata(&spec.description, &spec.tags)?;
+    validate_labels(&spec.labels)?;
     if spec.rotation_period_secs.is_some() && origin == Origin::Imported {
         return Err(KmsError::invalid(
             "imported keys are not rotated automatically; import new material instead",
@@ -213,6 +223,8 @@ pub(crate) async fn new_record(
         origin,
         kind: Default::default(),
         links: Vec::new(),
+        labels: spec.labels,
+        usage_mask: spec.usage_mask,
         created_at: cx.now,
         created_by: cx.caller.principal.clone(),
         lifecycle: Lifecycle::new(
@@ -231,6 +243,27 @@ pub(crate) async fn new_record(
         }),
         revision: 1,
     })
+}
+
+/// Most labels a key can have.
+pub(crate) const MAX_LABELS: usize = 32;
+
+/// Labels are distinct, 1 to 256 bytes, at most [`MAX_LABELS`] of them.
+pub(crate) fn validate_labels(labels: &[String]) -> Result<(), KmsError> {
+    if labels.len() > MAX_LABELS {
+        return Err(KmsError::invalid(format!("at most {MAX_LABELS} labels")));
+    }
+    for (i, l) in labels.iter().enumerate() {
+        if l.is_empty() || l.len() > 256 {
+            return Err(KmsError::invalid("labels are 1 to 256 bytes"));
+        }
+        if labels[..i].contains(l) {
+            return Err(KmsError::invalid(format!(
+                "the key already has the label '{l}'"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Limits on free-form metadata.

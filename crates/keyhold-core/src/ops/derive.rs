@@ -1,5 +1,6 @@
-//! Derive a new symmetric key from an object of the tenant (KMIP Derive Key): PBKDF2 from a
-//! password held as secret data, HKDF or the SP 800-108 counter-mode KDF from a key.
+//! Derive a new symmetric key, or secret data, from an object of the tenant (KMIP Derive Key):
+//! PBKDF2 from a password held as secret data, HKDF or the SP 800-108 counter-mode KDF from a
+//! key.
 //!
 //! The derived key is a new managed object (origin `derived`) with its own life cycle, wrapped
 //! under the tenant KEK like any other; it is linked to the object it came from. Deriving both
@@ -16,7 +17,7 @@ use crate::b64;
 use crate::error::KmsError;
 use crate::ids::KeyRef;
 use crate::lifecycle::Use;
-use crate::model::{KeyOp, KeyUsage, Link, LinkKind, Origin, Role};
+use crate::model::{KeyOp, KeyUsage, Link, LinkKind, ObjectKind, Origin, Role};
 use crate::store::{Write, WriteBatch};
 
 /// Longest salt, info or fixed input accepted.
@@ -93,22 +94,60 @@ pub struct DeriveKey {
     pub base: KeyRef,
     /// The function and its parameters.
     pub derivation: Derivation,
-    /// The new key's algorithm: `aes-*` or `hmac-*` (the derived length follows from it).
+    /// The new key's algorithm: `aes-*` or `hmac-*` (the derived length follows from it), or
+    /// `data` for secret data.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub algorithm: Algorithm,
+    /// What is derived: a key (the default), or `secret-data` (algorithm `data`, `length`
+    /// bytes).
+    #[serde(default, skip_serializing_if = "ObjectKind::is_key")]
+    pub kind: ObjectKind,
+    /// The length in bytes of derived secret data (1 to 1024); a key's follows from its
+    /// algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u32>,
     /// Attributes of the new key.
     #[serde(flatten)]
     pub spec: KeySpec,
 }
 
+/// Longest secret data derived.
+const MAX_DERIVED_DATA: u32 = 1024;
+
 impl DeriveKey {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require(&[Role::KeyManager], "only key managers create keys")?;
-        let out_len = match self.algorithm.family() {
-            KeyFamily::Aes | KeyFamily::Hmac => self.algorithm.key_len().ok_or_else(|| {
-                KmsError::invalid(format!("{} has no fixed key length", self.algorithm))
-            })?,
-            _ => return Err(KmsError::invalid("only AES and HMAC keys can be derived")),
+        let out_len = match (self.kind, self.algorithm.family(), self.length) {
+            (ObjectKind::Key, KeyFamily::Aes | KeyFamily::Hmac, None) => {
+                self.algorithm.key_len().ok_or_else(|| {
+                    KmsError::invalid(format!("{} has no fixed key length", self.algorithm))
+                })?
+            }
+            (ObjectKind::Key, KeyFamily::Aes | KeyFamily::Hmac, Some(_)) => {
+                return Err(KmsError::invalid(
+                    "a derived key's length follows from its algorithm",
+                ))
+            }
+            (ObjectKind::SecretData, KeyFamily::Data, Some(n))
+                if (1..=MAX_DERIVED_DATA).contains(&n) =>
+            {
+                n as usize
+            }
+            (ObjectKind::SecretData, KeyFamily::Data, _) => {
+                return Err(KmsError::invalid(format!(
+                    "derived secret data needs a length of 1 to {MAX_DERIVED_DATA} bytes"
+                )))
+            }
+            (ObjectKind::SecretData, _, _) => {
+                return Err(KmsError::invalid(
+                    "secret data has no algorithm: derive it with algorithm data",
+                ))
+            }
+            _ => {
+                return Err(KmsError::invalid(
+                    "only AES and HMAC keys, and secret data, can be derived",
+                ))
+            }
         };
         let base = cx.resolve(&self.base).await?;
         cx.authorize_use(&base, KeyOp::Derive, None).await?;
@@ -162,6 +201,7 @@ impl DeriveKey {
         )
         .await?;
         record.rotation_period_secs = None;
+        record.kind = self.kind;
         record.links = vec![Link {
             kind: LinkKind::DerivedFrom,
             target: base.id,
@@ -187,7 +227,10 @@ impl DeriveKey {
             .writes(batch)
             .detail(format!(
                 "{} derived by {} from {} version {}",
-                record.algorithm,
+                match record.kind {
+                    ObjectKind::SecretData => format!("secret data ({out_len} bytes)"),
+                    _ => record.algorithm.to_string(),
+                },
                 self.derivation.name(),
                 base.id,
                 base.current_version

@@ -12,7 +12,7 @@ use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::{AliasName, KeyId, KeyName, KeyRef, PrincipalName};
 use crate::lifecycle::{KeyState, Lifecycle};
-use crate::model::{KeyRecord, KeyUsage, Link, ObjectKind, Origin, Role};
+use crate::model::{KeyRecord, KeyUsage, Link, ObjectKind, Origin, Role, UsageMask};
 use crate::store::{KeyFilter, Write, WriteBatch};
 
 /// A key as clients see it: metadata and the effective life-cycle state, never material.
@@ -40,6 +40,13 @@ pub struct KeyInfo {
     /// Related objects.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
+    /// Further, non-unique names (KMIP Name instances), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// The usage mask restricting the key within its usage (KMIP Cryptographic Usage Mask
+    /// bits), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_mask: Option<UsageMask>,
     /// Effective state now.
     pub state: KeyState,
     /// Life-cycle dates.
@@ -97,6 +104,8 @@ pub(crate) fn summary(now: Timestamp, k: &KeyRecord) -> KeyInfo {
         origin: k.origin,
         kind: k.kind,
         links: k.links.clone(),
+        labels: k.labels.clone(),
+        usage_mask: k.usage_mask,
         state: lifecycle.state,
         lifecycle,
         rotation_period_secs: k.rotation_period_secs,
@@ -216,6 +225,9 @@ pub struct ListKeys {
     /// Only keys whose name starts with this.
     #[serde(default)]
     pub name_prefix: Option<String>,
+    /// Only keys with this label.
+    #[serde(default)]
+    pub label: Option<String>,
     /// Page size (default 100, at most the server's maximum).
     #[serde(default)]
     pub limit: Option<u32>,
@@ -256,6 +268,7 @@ impl ListKeys {
             algorithm: self.algorithm,
             tag,
             name_prefix: self.name_prefix,
+            label: self.label,
         };
         let mut keys = cx
             .kms

@@ -21,6 +21,7 @@ mod mac;
 mod misc;
 mod objects;
 mod policies;
+mod replace;
 mod report;
 mod root;
 mod rotate;
@@ -68,6 +69,7 @@ pub use policies::{
     ApprovalPolicyInfo, DutiesInfo, GetApprovalPolicy, GetDuties, PolicyHistory, PolicyHistoryList,
     PolicyTarget, RevertPolicy, SetApprovalPolicy, SetDuties,
 };
+pub use replace::ReplaceKey;
 pub use report::{
     AccessLine, AccessReport, ApprovalsReport, GrantStatus, KeyAccess, KeyNote, KeysReport, Report,
     ReportKind, ReportOut, UsageReport,
@@ -89,7 +91,9 @@ use crate::error::{ErrorCode, KmsError};
 use crate::ids::{KeyId, KeyLocator, KeyRef, PrincipalName, TenantId, TokenId};
 use crate::kms::Kms;
 use crate::lifecycle::{check_use, Permit, Use};
-use crate::model::{Grant, Grantee, KeyOp, KeyRecord, KeyVersion, ObjectKind, Role, Roles};
+use crate::model::{
+    Grant, Grantee, KeyOp, KeyRecord, KeyVersion, ObjectKind, Role, Roles, UsageMask,
+};
 use crate::policy::{ApprovalAction, ApprovalRecord, PolicyDocument, PolicySubject, PolicyVersion};
 use crate::store::{Write, WriteBatch};
 
@@ -245,6 +249,8 @@ pub enum Operation {
     PolicyHistory(PolicyHistory),
     /// See [`RevertPolicy`].
     RevertPolicy(RevertPolicy),
+    /// See [`ReplaceKey`].
+    ReplaceKey(ReplaceKey),
 }
 
 /// The result of an [`Operation`], one variant per response shape.
@@ -403,6 +409,7 @@ impl Operation {
             Self::SetDuties(_) => "duties.set",
             Self::PolicyHistory(_) => "policy.history",
             Self::RevertPolicy(o) => o.action(),
+            Self::ReplaceKey(_) => "key.rekey",
         }
     }
 
@@ -426,6 +433,7 @@ impl Operation {
             Self::CipherEncrypt(o) => &o.key,
             Self::CipherDecrypt(o) => &o.key,
             Self::DeriveKey(o) => &o.base,
+            Self::ReplaceKey(o) => &o.key,
             Self::PolicyHistory(PolicyHistory {
                 target: PolicyTarget::Key { key },
             }) => key,
@@ -670,6 +678,7 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::SetDuties(o) => o.execute(cx).await,
         Operation::PolicyHistory(o) => o.execute(cx).await,
         Operation::RevertPolicy(o) => o.execute(cx).await,
+        Operation::ReplaceKey(o) => o.execute(cx).await,
     }
 }
 
@@ -797,6 +806,20 @@ impl Cx<'_> {
         op: KeyOp,
         context: Option<&Context>,
     ) -> Result<(), KmsError> {
+        self.authorize_use_masked(key, op, context, |m| m.allows(op))
+            .await
+    }
+
+    /// [`Cx::authorize_use`], with the key's usage mask (when it has one) checked by
+    /// `mask_ok` rather than against `op` (wrapping another key's material is an `encrypt`
+    /// grant, but the Wrap Key bit of the mask).
+    pub(crate) async fn authorize_use_masked(
+        &self,
+        key: &KeyRecord,
+        op: KeyOp,
+        context: Option<&Context>,
+        mask_ok: impl Fn(UsageMask) -> bool,
+    ) -> Result<(), KmsError> {
         let roles = self.caller.roles;
         if !roles.contains(Role::KeyUser) {
             return Err(KmsError::PermissionDenied(
@@ -832,6 +855,7 @@ impl Cx<'_> {
         let grants = self.key_grants(key).await?;
         let mut refusal = "no grant allows this operation on this key";
         let mut limited = Vec::new();
+        let mut unlimited = false;
         for g in grants.iter().filter(|g| {
             g.grantee.covers(&self.caller.principal, roles) && g.operations.contains(&op)
         }) {
@@ -840,9 +864,21 @@ impl Cx<'_> {
                 continue;
             }
             match g.conditions.max_uses {
-                None => return Ok(()),
+                None => {
+                    unlimited = true;
+                    break;
+                }
                 Some(limit) => limited.push((g.id, limit)),
             }
+        }
+        // The key's usage mask is checked once a grant allows the use, so that a caller
+        // without one learns nothing about the key.
+        let mask = || match key.usage_mask {
+            Some(m) if !mask_ok(m) => Err(KmsError::WrongKeyUsage(mask_refusal(op))),
+            _ => Ok(()),
+        };
+        if unlimited {
+            return mask();
         }
         for (grant, limit) in limited {
             let used = self
@@ -851,6 +887,7 @@ impl Cx<'_> {
                 .grant_uses(&self.caller.tenant, &grant)
                 .await?;
             if used < limit {
+                mask()?;
                 self.push_extra(Write::CountGrantUse {
                     tenant: self.caller.tenant.clone(),
                     grant,
@@ -1107,6 +1144,31 @@ pub(crate) fn requested_version(key: &KeyRecord, requested: Option<u32>) -> Resu
         return Err(KmsError::NotFound("key version"));
     }
     Ok(version)
+}
+
+/// Why a key's usage mask refuses `op`.
+fn mask_refusal(op: KeyOp) -> &'static str {
+    match op {
+        KeyOp::Encrypt | KeyOp::GenerateDataKey => {
+            "the key's usage mask (Cryptographic Usage Mask) does not allow encrypt"
+        }
+        KeyOp::Decrypt => "the key's usage mask (Cryptographic Usage Mask) does not allow decrypt",
+        KeyOp::ReEncrypt => {
+            "the key's usage mask (Cryptographic Usage Mask) does not allow encrypt and decrypt"
+        }
+        KeyOp::Sign => "the key's usage mask (Cryptographic Usage Mask) does not allow sign",
+        KeyOp::Verify => "the key's usage mask (Cryptographic Usage Mask) does not allow verify",
+        KeyOp::Mac => "the key's usage mask (Cryptographic Usage Mask) does not allow MAC generate",
+        KeyOp::MacVerify => {
+            "the key's usage mask (Cryptographic Usage Mask) does not allow MAC verify"
+        }
+        KeyOp::Derive => {
+            "the key's usage mask (Cryptographic Usage Mask) does not allow derive key"
+        }
+        KeyOp::GetPublicKey | KeyOp::Export => {
+            "the key's usage mask (Cryptographic Usage Mask) does not allow this use"
+        }
+    }
 }
 
 /// Checks that `lc`'s state permits `use_`; returns whether the key is compromised.

@@ -13,7 +13,7 @@ use super::{wrap_material, Cx, Done, Response, SecretData};
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyRef};
 use crate::lifecycle::Use;
-use crate::model::{KeyOp, Link, LinkKind, ObjectKind, Origin, Role};
+use crate::model::{KeyOp, Link, LinkKind, ObjectKind, Origin, Role, UsageMask};
 use crate::policy::ApprovalAction;
 use crate::store::{Write, WriteBatch};
 
@@ -32,6 +32,12 @@ pub struct CreateKeyPair {
     /// since names are unique within a tenant).
     #[serde(default)]
     pub public_tags: std::collections::BTreeMap<String, String>,
+    /// Labels of the public key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_labels: Vec<String>,
+    /// Usage mask of the public key (the private key's is in `spec`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_usage_mask: Option<UsageMask>,
 }
 
 /// Both halves of a new key pair.
@@ -72,7 +78,10 @@ impl CreateKeyPair {
         public.kind = ObjectKind::PublicKey;
         public.name = None;
         public.tags = self.public_tags;
+        public.labels = self.public_labels;
+        public.usage_mask = self.public_usage_mask;
         super::create_key::validate_metadata(&public.description, &public.tags)?;
+        super::create_key::validate_labels(&public.labels)?;
         public.rotation_period_secs = None;
         private.rotation_period_secs = None;
         private.links = vec![Link {
@@ -315,7 +324,8 @@ async fn wrap(
     material: &[u8],
 ) -> Result<(keyhold_crypto::SecretBytes, WrappedBy), KmsError> {
     let kek = cx.resolve(&spec.key).await?;
-    cx.authorize_use(&kek, KeyOp::Encrypt, None).await?;
+    cx.authorize_use_masked(&kek, KeyOp::Encrypt, None, UsageMask::allows_wrap)
+        .await?;
     if kek.kind != ObjectKind::Key
         || kek.algorithm.family() != keyhold_crypto::KeyFamily::Aes
         || kek.usage != crate::model::KeyUsage::EncryptDecrypt

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::create_key::validate_metadata;
+use super::create_key::{validate_labels, validate_metadata};
 use super::describe::key_info;
 use super::{update_writes, Cx, Done, Response};
 use crate::clock::Timestamp;
@@ -31,6 +31,9 @@ pub struct UpdateKey {
     /// Replaces all tags.
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
+    /// Replaces all labels (the further, non-unique names; KMIP Name instances).
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
     /// New rotation period in seconds; 0 turns automatic rotation off.
     #[serde(default)]
     pub rotation_period_secs: Option<u64>,
@@ -73,6 +76,11 @@ impl UpdateKey {
         if let Some(t) = self.tags {
             new.tags = t;
             changed.push("tags");
+        }
+        if let Some(l) = self.labels {
+            validate_labels(&l)?;
+            new.labels = l;
+            changed.push("labels");
         }
         validate_metadata(&new.description, &new.tags)?;
         if let Some(p) = self.rotation_period_secs {

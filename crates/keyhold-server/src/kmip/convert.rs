@@ -5,21 +5,22 @@
 use std::collections::BTreeMap;
 
 use keyhold_core::lifecycle::KeyState;
-use keyhold_core::model::{KeyUsage, ObjectKind};
+use keyhold_core::model::{KeyUsage, LinkKind, ObjectKind, UsageMask};
 use keyhold_core::ops::KeyInfo;
 use keyhold_core::{Algorithm, ErrorCode, KmsError};
 use keyhold_kmip::attributes::{name_item, Attribute};
 use keyhold_kmip::enums::{CryptographicAlgorithm, ObjectType, ResultReason, State};
 use keyhold_kmip::{tags, Failure, Item, ProtocolVersion};
 
-/// Tags holding KMIP attributes that Keyhold has no field for.
-pub const TAG_NAME: &str = "kmip:name";
-/// Object Group.
+/// Tags holding KMIP attributes that Keyhold has no field for: Object Group.
 pub const TAG_GROUP: &str = "kmip:object-group";
 /// Contact Information.
 pub const TAG_CONTACT: &str = "kmip:contact-information";
 /// Secret Data Type / Opaque Data Type / Certificate Type of a data object.
 pub const TAG_DATA_TYPE: &str = "kmip:data-type";
+/// The Cryptographic Algorithm and Length of a registered symmetric key of an algorithm Keyhold
+/// does not implement (3DES), kept as `alg=N,len=N`: the key is stored and returned, never used.
+pub const TAG_STORED_KEY: &str = "kmip:stored-key";
 /// Tag holding a Split Key's parameters and its Key Block's description (see `objects.rs`).
 pub const TAG_SPLIT_KEY: &str = "kmip:split-key";
 /// The Key Format Type a key was registered in (its number): a Get naming no format answers
@@ -126,6 +127,7 @@ pub fn object_type(info: &KeyInfo) -> ObjectType {
         ObjectKind::OpaqueObject => ObjectType::OpaqueObject,
         ObjectKind::Certificate => ObjectType::Certificate,
         ObjectKind::SplitKey => ObjectType::SplitKey,
+        ObjectKind::StoredKey => ObjectType::SymmetricKey,
         _ if info.algorithm.is_asymmetric() => ObjectType::PrivateKey,
         _ => ObjectType::SymmetricKey,
     }
@@ -155,11 +157,33 @@ pub fn algorithm(a: Algorithm) -> Option<(CryptographicAlgorithm, i32)> {
 /// The KMIP algorithm and length of an object: [`algorithm`], with the registered length of an
 /// HMAC key (which may be any length from half its hash's).
 pub fn algorithm_of(info: &KeyInfo) -> Option<(CryptographicAlgorithm, i32)> {
+    if info.kind == ObjectKind::StoredKey {
+        return stored_algorithm(info);
+    }
     let (alg, len) = algorithm(info.algorithm)?;
     let registered = (info.algorithm.family() == keyhold_crypto::KeyFamily::Hmac)
         .then(|| info.tags.get(TAG_LENGTH).and_then(|l| l.parse().ok()))
         .flatten();
     Some((alg, registered.unwrap_or(len)))
+}
+
+/// The algorithm and length of a stored key (see [`TAG_STORED_KEY`]).
+fn stored_algorithm(info: &KeyInfo) -> Option<(CryptographicAlgorithm, i32)> {
+    let tag = info.tags.get(TAG_STORED_KEY)?;
+    let (mut alg, mut len) = (None, None);
+    for field in tag.split(',') {
+        match field.split_once('=')? {
+            ("alg", v) => alg = CryptographicAlgorithm::from_u32(v.parse().ok()?),
+            ("len", v) => len = v.parse().ok(),
+            _ => return None,
+        }
+    }
+    Some((alg?, len?))
+}
+
+/// The tag describing a stored key of `alg` and `len` (see [`TAG_STORED_KEY`]).
+pub fn stored_key_tag(alg: CryptographicAlgorithm, len: i32) -> String {
+    format!("alg={},len={len}", alg.to_u32())
 }
 
 /// The Key Format Type an object was registered in, if it was registered over KMIP.
@@ -205,9 +229,13 @@ pub fn keyhold_algorithm(
     Ok(a)
 }
 
-/// The usage mask of an object.
+/// The usage mask of an object: the one it was given, exactly, else the one its usage implies.
 pub fn usage_mask_of(info: &KeyInfo) -> i32 {
     use usage_mask::*;
+    if let Some(m) = info.usage_mask {
+        // The Integer on the wire is the same 32 bits.
+        return m.0 as i32;
+    }
     match (info.usage, info.kind) {
         (KeyUsage::EncryptDecrypt, ObjectKind::PublicKey) => ENCRYPT,
         (KeyUsage::EncryptDecrypt, _) => ENCRYPT | DECRYPT,
@@ -217,6 +245,11 @@ pub fn usage_mask_of(info: &KeyInfo) -> i32 {
         (KeyUsage::Storage, _) => EXPORT,
         (KeyUsage::Derive, _) => DERIVE_KEY,
     }
+}
+
+/// The Cryptographic Usage Mask of a request, kept exactly by the core.
+pub fn usage_mask(mask: Option<i32>) -> Option<UsageMask> {
+    mask.map(|m| UsageMask(m as u32))
 }
 
 /// The Keyhold usage a usage mask asks for, given the algorithm.
@@ -298,8 +331,8 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
         tags::LAST_CHANGE_DATE,
         lc.state_changed_at.max(info.rotated_at),
     )));
-    for name in names_of(info) {
-        out.push(Attribute::standard(name_item(&name)));
+    for (i, name) in names_of(info).iter().enumerate() {
+        out.push(indexed(Attribute::standard(name_item(name)), i));
     }
     if let Some(g) = info.tags.get(TAG_GROUP) {
         out.push(Attribute::standard(Item::text(
@@ -314,9 +347,10 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
         )));
     }
     for (i, (namespace, data)) in application_infos(info).enumerate() {
-        let mut a = Attribute::standard(application_info_item(namespace, data));
-        a.index = (i > 0).then(|| i32::try_from(i).unwrap_or(i32::MAX));
-        out.push(a);
+        out.push(indexed(
+            Attribute::standard(application_info_item(namespace, data)),
+            i,
+        ));
     }
     for (k, v) in &info.tags {
         if k.starts_with("x-") || k.starts_with("y-") {
@@ -329,12 +363,7 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
     }
     if !decodable_only {
         for link in &info.links {
-            let kind = match link.kind {
-                keyhold_core::model::LinkKind::PublicKey => 0x0000_0102u32,
-                keyhold_core::model::LinkKind::PrivateKey => 0x0000_0103u32,
-                // Derivation Base Object Link.
-                keyhold_core::model::LinkKind::DerivedFrom => 0x0000_0104u32,
-            };
+            let kind = link_type(link.kind);
             out.push(Attribute::standard(Item::structure(
                 tags::LINK,
                 vec![
@@ -351,6 +380,24 @@ pub fn attributes_of(info: &KeyInfo, decodable_only: bool) -> Vec<Attribute> {
         }
     }
     out
+}
+
+/// Instance `i` of a multi-instance attribute: its Attribute Index (1.x), left out for the
+/// first.
+pub fn indexed(mut a: Attribute, i: usize) -> Attribute {
+    a.index = (i > 0).then(|| i32::try_from(i).unwrap_or(i32::MAX));
+    a
+}
+
+/// The KMIP Link Type of a link.
+pub fn link_type(kind: LinkKind) -> u32 {
+    match kind {
+        LinkKind::PublicKey => 0x0000_0102,
+        LinkKind::PrivateKey => 0x0000_0103,
+        LinkKind::DerivedFrom => 0x0000_0104,
+        LinkKind::ReplacementObject => 0x0000_0106,
+        LinkKind::ReplacedObject => 0x0000_0107,
+    }
 }
 
 /// The tag and value an Application Specific Information value (a structure of Application
@@ -383,26 +430,26 @@ pub fn application_info_item(namespace: &str, data: &str) -> Item {
     )
 }
 
-/// The KMIP names of an object: its Keyhold name and the names KMIP clients gave it.
+/// The KMIP Name instances of an object, in Attribute Index order: its Keyhold name (unique
+/// in the tenant; set over REST) first when it has one, then its labels (the names KMIP
+/// clients give, which need not be unique).
 pub fn names_of(info: &KeyInfo) -> Vec<String> {
-    let mut names = Vec::new();
-    if let Some(n) = &info.name {
-        names.push(n.to_string());
-    }
-    if let Some(n) = info.tags.get(TAG_NAME) {
-        if !names.contains(n) {
-            names.push(n.clone());
-        }
-    }
-    names
+    info.name
+        .iter()
+        .map(|n| n.to_string())
+        .chain(info.labels.iter().cloned())
+        .collect()
 }
 
-/// Tags for the KMIP-only attributes of a request (names, group, contact, custom).
+/// The labels of a request: every Name it carries, in order.
+pub fn labels_from(attrs: &keyhold_kmip::Attributes) -> Result<Vec<String>, Failure> {
+    attrs.all("Name").map(Attribute::name_value).collect()
+}
+
+/// Tags for the KMIP-only attributes of a request (group, contact, application specific
+/// information, custom); names are labels (see [`labels_from`]).
 pub fn tags_from(attrs: &keyhold_kmip::Attributes) -> Result<BTreeMap<String, String>, Failure> {
     let mut tags_out = BTreeMap::new();
-    if let Some(n) = attrs.get("Name") {
-        tags_out.insert(TAG_NAME.to_owned(), n.name_value()?);
-    }
     if let Some(g) = attrs.text("Object Group")? {
         tags_out.insert(TAG_GROUP.to_owned(), g);
     }

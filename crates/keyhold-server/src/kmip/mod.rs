@@ -15,6 +15,7 @@
 //! read, and the connection is closed; nothing a peer sends can make the server allocate more
 //! than the configured message limit.
 
+mod changes;
 pub mod convert;
 mod objects;
 mod ops;

@@ -9,7 +9,9 @@ use keyhold_kmip::enums::{
 };
 use keyhold_kmip::{tags, Attributes, Failure, Item};
 
-use super::convert::{self, TAG_DATA_TYPE, TAG_KEY_FORMAT, TAG_LENGTH, TAG_SPLIT_KEY};
+use super::convert::{
+    self, TAG_DATA_TYPE, TAG_KEY_FORMAT, TAG_LENGTH, TAG_SPLIT_KEY, TAG_STORED_KEY,
+};
 use super::ops::Decoded;
 
 fn key_block(obj: &Item) -> Result<&Item, Failure> {
@@ -97,6 +99,9 @@ pub fn decode(ot: ObjectType, payload: &Item) -> Result<Decoded, Failure> {
                 .map(Item::as_i32)
                 .transpose()?;
             let bytes = key_material(block)?;
+            if ot == ObjectType::SymmetricKey && alg == CryptographicAlgorithm::TripleDes {
+                return stored_key(format, alg, len, bytes);
+            }
             let len = match (ot, len) {
                 (ObjectType::SymmetricKey, _) if alg == CryptographicAlgorithm::Aes => {
                     Some(i32::try_from(bytes.len() * 8).unwrap_or(0))
@@ -152,6 +157,41 @@ pub fn decode(ot: ObjectType, payload: &Item) -> Result<Decoded, Failure> {
             Ok((kind, Some(algorithm), SecretBytes::new(material), described))
         }
     }
+}
+
+/// A 3DES key: Keyhold implements no 3DES, so the key is kept as a stored key (algorithm
+/// `data`, never used) with its algorithm, length and format, and returned exactly. Two- and
+/// three-key 3DES: 16 or 24 bytes (parity bits included), Raw or Transparent Symmetric Key.
+fn stored_key(
+    format: KeyFormatType,
+    alg: CryptographicAlgorithm,
+    len: Option<i32>,
+    bytes: Vec<u8>,
+) -> Result<Decoded, Failure> {
+    if !matches!(
+        format,
+        KeyFormatType::Raw | KeyFormatType::TransparentSymmetricKey
+    ) {
+        return Err(Failure::new(
+            ResultReason::KeyFormatTypeNotSupported,
+            format!("3DES keys in format {} are not supported", format.name()),
+        ));
+    }
+    if !matches!(bytes.len(), 16 | 24) {
+        return Err(Failure::invalid(
+            "a 3DES key is 16 or 24 bytes (two or three keys, parity bits included)",
+        ));
+    }
+    let len = len.unwrap_or(i32::try_from(bytes.len() * 8).unwrap_or(0));
+    Ok((
+        ObjectKind::StoredKey,
+        None,
+        SecretBytes::new(bytes),
+        vec![
+            (TAG_KEY_FORMAT, format.to_u32().to_string()),
+            (TAG_STORED_KEY, convert::stored_key_tag(alg, len)),
+        ],
+    ))
 }
 
 fn block(
@@ -544,11 +584,9 @@ fn encode_wrapped(
     Ok((ot, Item::structure(tag, object)))
 }
 
-/// Whether `k` has every attribute Locate asked for. Attributes Keyhold does not keep match
-/// nothing, so an unknown filter never returns everything by accident.
 /// Listings of the store that together hold every key matching `attrs`, narrowed by indexed
-/// attributes: a Name (the Keyhold name, or the KMIP name kept as a tag, since KMIP names need
-/// not be unique), an Object Group or a custom attribute, and a Cryptographic Algorithm that
+/// attributes: a Name (the Keyhold name, or one of the labels, since KMIP names need not be
+/// unique), an Object Group or a custom attribute, and a Cryptographic Algorithm that
 /// names one Keyhold algorithm (with its Cryptographic Length where it needs one). `None` when
 /// there is none: then every key is listed. Whatever is listed is still checked with
 /// [`matches`].
@@ -575,7 +613,10 @@ pub fn indexed_filters(attrs: &Attributes) -> Result<Option<Vec<ListKeys>>, Fail
         let name = a.name_value()?;
         return Ok(Some(vec![
             list(Some(name.clone()), None),
-            tag(convert::TAG_NAME, &name),
+            ListKeys {
+                label: Some(name),
+                ..list(None, None)
+            },
         ]));
     }
     if let Some(a) = attrs.get("Object Group") {
@@ -593,6 +634,9 @@ pub fn indexed_filters(attrs: &Attributes) -> Result<Option<Vec<ListKeys>>, Fail
     Ok(algorithm.map(|_| vec![list(None, None)]))
 }
 
+/// Whether `k` has every attribute Locate asked for. Attributes Keyhold does not keep match
+/// nothing, so an unknown filter never returns everything by accident. A Name matches any of
+/// the object's names.
 pub fn matches(k: &KeyInfo, attrs: &Attributes) -> Result<bool, Failure> {
     for a in &attrs.0 {
         let ok = match a.name.as_str() {
@@ -653,12 +697,18 @@ mod tests {
             })
         };
         assert_eq!(
-            filters(vec![state.clone(), text("Name", "payroll")]),
+            indexed_filters(&Attributes(vec![state.clone(), text("Name", "payroll")]))
+                .unwrap()
+                .map(|f| {
+                    f.into_iter()
+                        .map(|l| (l.name_prefix, l.label))
+                        .collect::<Vec<_>>()
+                }),
             Some(vec![
                 (Some("payroll".into()), None),
-                (None, Some("kmip:name=payroll".into())),
+                (None, Some("payroll".into())),
             ]),
-            "the Keyhold name, and the KMIP name kept as a tag"
+            "the Keyhold name, and the labels"
         );
         assert_eq!(
             filters(vec![text("Object Group", "g=1")]),
@@ -792,6 +842,39 @@ mod tests {
             let (_, _, d) = described(ot, &payload(t, f, rsa, 2048, vec![0x30, 0]));
             assert_eq!(d, vec![tag(TAG_KEY_FORMAT, kept)], "{f:?}");
         }
+    }
+
+    #[test]
+    fn a_3des_key_is_decoded_as_a_stored_key_with_its_algorithm_and_length() {
+        let payload = |len: usize, format: KeyFormatType| {
+            Item::structure(
+                tags::REQUEST_PAYLOAD,
+                vec![Item::structure(
+                    tags::SYMMETRIC_KEY,
+                    vec![block(
+                        format,
+                        vec![3; len],
+                        Some((CryptographicAlgorithm::TripleDes, (len * 8) as i32)),
+                    )],
+                )],
+            )
+        };
+        let (kind, alg, material, described) =
+            decode(ObjectType::SymmetricKey, &payload(24, KeyFormatType::Raw)).unwrap();
+        assert_eq!((kind, alg), (ObjectKind::StoredKey, None));
+        assert_eq!(material.as_bytes(), &[3; 24][..]);
+        assert_eq!(
+            described,
+            vec![
+                (TAG_KEY_FORMAT, "1".to_owned()),
+                (TAG_STORED_KEY, "alg=2,len=192".to_owned())
+            ]
+        );
+        assert!(decode(ObjectType::SymmetricKey, &payload(16, KeyFormatType::Raw)).is_ok());
+        let bad = decode(ObjectType::SymmetricKey, &payload(8, KeyFormatType::Raw)).unwrap_err();
+        assert_eq!(bad.reason, ResultReason::InvalidField);
+        let bad = decode(ObjectType::SymmetricKey, &payload(24, KeyFormatType::Pkcs8)).unwrap_err();
+        assert_eq!(bad.reason, ResultReason::KeyFormatTypeNotSupported);
     }
 
     #[test]

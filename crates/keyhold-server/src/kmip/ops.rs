@@ -1,13 +1,15 @@
 //! KMIP operations, each decoded into one of the core's operations and encoded back. No
 //! business rule lives here: authorization, life cycle and cryptography are the core's.
 
+use keyhold_core::clock::Timestamp;
 use keyhold_core::ids::KeyRef;
 use keyhold_core::lifecycle::{KeyState, RevocationReason};
-use keyhold_core::model::{LinkKind, ObjectKind};
+use keyhold_core::model::ObjectKind;
 use keyhold_core::ops::{
     ChangeState, CipherDecrypt, CipherEncrypt, CipherMode, CreateKey, CreateKeyPair, Derivation,
-    DeriveKey, DescribeKey, ExportKey, GenerateMac, KeyInfo, KeySpec, ListKeys, Random,
-    RegisterKey, SecretData, Sign, StateChange, UpdateKey, Verify, VerifyMac, WrapMode, WrapSpec,
+    DeriveKey, DescribeKey, ExportKey, GenerateMac, KeyInfo, KeyPairInfo, KeySpec, ListKeys,
+    Random, RegisterKey, ReplaceKey, SecretData, Sign, StateChange, Verify, VerifyMac, WrapMode,
+    WrapSpec,
 };
 use keyhold_core::{
     Algorithm, Credential, ErrorCode, MessageType, Operation, RequestMeta, Response,
@@ -69,10 +71,13 @@ pub const SUPPORTED: &[Op] = &[
     Op::DeriveKey,
 ];
 
-type Out = Result<Vec<Item>, Failure>;
+pub(super) type Out = Result<Vec<Item>, Failure>;
+
+/// Secret Data Type Seed: what derived secret data is.
+const SECRET_DATA_SEED: u32 = 2;
 
 impl Session<'_> {
-    async fn run(&self, op: Operation) -> Result<Response, Failure> {
+    pub(super) async fn run(&self, op: Operation) -> Result<Response, Failure> {
         let mut meta = self.meta.clone();
         meta.request_id = keyhold_core::ids::RequestId::generate();
         self.core_calls
@@ -84,7 +89,7 @@ impl Session<'_> {
             .map_err(|e| convert::failure(&e, self.version))
     }
 
-    fn uid(&self, payload: &Item) -> Result<String, Failure> {
+    pub(super) fn uid(&self, payload: &Item) -> Result<String, Failure> {
         match payload.child(tags::UNIQUE_IDENTIFIER) {
             Some(i) => Ok(i.as_text()?.to_owned()),
             None => self
@@ -96,18 +101,18 @@ impl Session<'_> {
 
     /// The answer of an operation on `uid`: its Unique Identifier, then `rest`; `uid` becomes
     /// the ID placeholder of the next batch item.
-    fn answer(&mut self, uid: String, rest: impl IntoIterator<Item = Item>) -> Out {
+    pub(super) fn answer(&mut self, uid: String, rest: impl IntoIterator<Item = Item>) -> Out {
         let mut out = vec![Self::uid_item(&uid)];
         out.extend(rest);
         self.placeholder = Some(uid);
         Ok(out)
     }
 
-    fn uid_item(uid: &str) -> Item {
+    pub(super) fn uid_item(uid: &str) -> Item {
         Item::text(tags::UNIQUE_IDENTIFIER, uid)
     }
 
-    async fn describe(&self, uid: &str) -> Result<KeyInfo, Failure> {
+    pub(super) async fn describe(&self, uid: &str) -> Result<KeyInfo, Failure> {
         match self
             .run(Operation::DescribeKey(DescribeKey {
                 key: KeyRef(uid.to_owned()),
@@ -226,17 +231,25 @@ impl Session<'_> {
         Attributes::read(payload, tags::TEMPLATE_ATTRIBUTE, tags::ATTRIBUTES)
     }
 
-    fn spec(&self, attrs: &Attributes) -> Result<KeySpec, Failure> {
+    /// The attributes of a new object of `algorithm`: names (labels), KMIP-only attributes
+    /// (tags), the Cryptographic Usage Mask (kept exactly, with the Keyhold usage it implies)
+    /// and the Activation and Deactivation Dates. Without an Activation Date the object is
+    /// Pre-Active; with one that is not in the future it is Active at once.
+    fn spec(&self, attrs: &Attributes, algorithm: Algorithm) -> Result<KeySpec, Failure> {
+        let mask = attrs.int("Cryptographic Usage Mask")?;
         let mut spec = KeySpec {
             tags: convert::tags_from(attrs)?,
+            labels: convert::labels_from(attrs)?,
+            usage: convert::usage_from_mask(mask, algorithm)?,
+            usage_mask: convert::usage_mask(mask),
             pre_active: true,
             ..KeySpec::default()
         };
         if let Some(t) = attrs.date("Activation Date")? {
-            spec.activation_date = Some(keyhold_core::clock::Timestamp::from_unix_secs(t));
+            spec.activation_date = Some(Timestamp::from_unix_secs(t));
         }
         if let Some(t) = attrs.date("Deactivation Date")? {
-            spec.deactivation_date = Some(keyhold_core::clock::Timestamp::from_unix_secs(t));
+            spec.deactivation_date = Some(Timestamp::from_unix_secs(t));
         }
         Ok(spec)
     }
@@ -330,8 +343,7 @@ impl Session<'_> {
             .enum_of::<CryptographicAlgorithm>("Cryptographic Algorithm")?
             .ok_or_else(|| Failure::missing("Cryptographic Algorithm"))?;
         let algorithm = convert::keyhold_algorithm(alg, attrs.int("Cryptographic Length")?)?;
-        let mut spec = self.spec(&attrs)?;
-        spec.usage = convert::usage_from_mask(attrs.int("Cryptographic Usage Mask")?, algorithm)?;
+        let spec = self.spec(&attrs, algorithm)?;
         let info = match self
             .run(Operation::CreateKey(CreateKey {
                 algorithm,
@@ -351,9 +363,11 @@ impl Session<'_> {
         ])
     }
 
-    /// KMIP Re-key makes a replacement object with a new identifier and the old one's
-    /// attributes (Keyhold's own rotation keeps the identifier and adds a version: see
-    /// `RotateKey`). The replacement is active when the old key was.
+    /// KMIP Re-key: a replacement object with a new identifier (Keyhold's own rotation keeps
+    /// the identifier and adds a version: see `RotateKey`), made by the core's `ReplaceKey`
+    /// with the old key's attributes; it takes over the old key's names and the two are linked
+    /// (Replacement Object / Replaced Object). An Offset sets the activation that long after
+    /// now; an Activation or Deactivation Date in the request's attributes sets that date.
     async fn rekey(&mut self, payload: &Item) -> Out {
         let uid = self.uid(payload)?;
         let old = self.describe(&uid).await?;
@@ -363,24 +377,16 @@ impl Session<'_> {
                 "Re-key replaces symmetric keys",
             ));
         }
-        let spec = replacement_spec(&old);
-        let info = match self
-            .run(Operation::CreateKey(CreateKey {
-                algorithm: old.algorithm,
-                spec,
-                idempotency_token: None,
-            }))
-            .await?
-        {
+        let request = self.replacement(payload, &old, &[tags::TEMPLATE_ATTRIBUTE])?;
+        let info = match self.run(Operation::ReplaceKey(request)).await? {
             Response::Key(k) => k,
             _ => return Err(internal()),
         };
-        let new_uid = info.id.to_string();
-        self.answer(new_uid, [])
+        self.answer(info.id.to_string(), [])
     }
 
-    /// KMIP Re-key Key Pair, like Re-key: a new pair with the old private key's algorithm,
-    /// usage, tags and description; active when the old one was.
+    /// KMIP Re-key Key Pair, like Re-key: a new pair replacing the private key and its public
+    /// key, each linked to the one it replaces.
     async fn rekey_key_pair(&mut self, payload: &Item) -> Out {
         let uid = match payload.child(tags::PRIVATE_KEY_UNIQUE_IDENTIFIER) {
             Some(i) => i.as_text()?.to_owned(),
@@ -396,17 +402,58 @@ impl Session<'_> {
                 "Re-key Key Pair replaces private keys",
             ));
         }
-        let spec = replacement_spec(&old);
-        let public_tags = match old.links.iter().find(|l| l.kind == LinkKind::PublicKey) {
-            Some(l) => self.describe(&l.target.to_string()).await?.tags,
-            None => old.tags.clone(),
+        let request = self.replacement(
+            payload,
+            &old,
+            &[
+                tags::COMMON_TEMPLATE_ATTRIBUTE,
+                tags::PRIVATE_KEY_TEMPLATE_ATTRIBUTE,
+            ],
+        )?;
+        let pair = match self.run(Operation::ReplaceKey(request)).await? {
+            Response::KeyPair(p) => p,
+            _ => return Err(internal()),
         };
-        self.new_pair(CreateKeyPair {
-            algorithm: old.algorithm,
-            spec,
-            public_tags,
+        self.pair_answer(&pair)
+    }
+
+    /// The `ReplaceKey` request of a Re-key (Key Pair): the Offset, and the Activation and
+    /// Deactivation Dates of the templates (1.x, and what PyKMIP sends in 2.0 too) or of the
+    /// 2.x attribute structures.
+    fn replacement(
+        &self,
+        payload: &Item,
+        old: &KeyInfo,
+        templates: &[keyhold_kmip::Tag],
+    ) -> Result<ReplaceKey, Failure> {
+        let mut attrs = Attributes::default();
+        for t in templates {
+            let v2 = if *t == tags::COMMON_TEMPLATE_ATTRIBUTE {
+                tags::COMMON_ATTRIBUTES
+            } else if *t == tags::PRIVATE_KEY_TEMPLATE_ATTRIBUTE {
+                tags::PRIVATE_KEY_ATTRIBUTES
+            } else {
+                tags::ATTRIBUTES
+            };
+            attrs.0.extend(Attributes::read(payload, *t, v2)?.0);
+        }
+        let date = |name: &str| -> Result<Option<Timestamp>, Failure> {
+            Ok(attrs.date(name)?.map(Timestamp::from_unix_secs))
+        };
+        // A registered HMAC key's own length does not carry over to generated material.
+        let mut tags_new = old.tags.clone();
+        tags_new.remove(convert::TAG_LENGTH);
+        Ok(ReplaceKey {
+            key: KeyRef(old.id.to_string()),
+            offset_secs: payload
+                .child(tags::OFFSET)
+                .map(Item::as_interval)
+                .transpose()?
+                .map(u64::from),
+            activation_date: date("Activation Date")?,
+            deactivation_date: date("Deactivation Date")?,
+            tags: Some(tags_new),
         })
-        .await
     }
 
     async fn new_pair(&mut self, request: CreateKeyPair) -> Out {
@@ -414,6 +461,12 @@ impl Session<'_> {
             Response::KeyPair(p) => p,
             _ => return Err(internal()),
         };
+        self.pair_answer(&pair)
+    }
+
+    /// The answer of Create Key Pair and Re-key Key Pair; the private key becomes the ID
+    /// placeholder.
+    fn pair_answer(&mut self, pair: &KeyPairInfo) -> Out {
         let private_id = pair.private_key.id.to_string();
         self.placeholder = Some(private_id.clone());
         Ok(vec![
@@ -426,13 +479,15 @@ impl Session<'_> {
     }
 
     /// KMIP Derive Key: PBKDF2 (from secret data or a key), HMAC (HKDF, RFC 5869) and
-    /// NIST800-108-C (counter mode, HMAC PRF, fixed input = Derivation Data).
+    /// NIST800-108-C (counter mode, HMAC PRF, fixed input = Derivation Data), making a
+    /// symmetric key or secret data (of the Cryptographic Length asked for, a multiple of 8
+    /// bits; Secret Data Type Seed).
     async fn derive_key(&mut self, payload: &Item) -> Out {
         let ot: ObjectType = payload.require(tags::OBJECT_TYPE)?.as_enum_of()?;
-        if ot != ObjectType::SymmetricKey {
+        if !matches!(ot, ObjectType::SymmetricKey | ObjectType::SecretData) {
             return Err(Failure::new(
                 ResultReason::InvalidField,
-                "Derive Key makes symmetric keys",
+                "Derive Key makes symmetric keys and secret data",
             ));
         }
         let bases: Vec<&Item> = payload.children(tags::UNIQUE_IDENTIFIER).collect();
@@ -510,17 +565,39 @@ impl Session<'_> {
             }
         };
         let attrs = self.attributes(payload)?;
-        let alg = attrs
-            .enum_of::<CryptographicAlgorithm>("Cryptographic Algorithm")?
-            .ok_or_else(|| Failure::missing("Cryptographic Algorithm"))?;
-        let algorithm = convert::keyhold_algorithm(alg, attrs.int("Cryptographic Length")?)?;
-        let mut spec = self.spec(&attrs)?;
-        spec.usage = convert::usage_from_mask(attrs.int("Cryptographic Usage Mask")?, algorithm)?;
+        let (algorithm, kind, length) = if ot == ObjectType::SecretData {
+            let bits = attrs
+                .int("Cryptographic Length")?
+                .ok_or_else(|| Failure::missing("Cryptographic Length"))?;
+            let bytes = u32::try_from(bits)
+                .ok()
+                .filter(|b| b % 8 == 0)
+                .map(|b| b / 8)
+                .ok_or_else(|| {
+                    Failure::invalid("Cryptographic Length must be a positive multiple of 8")
+                })?;
+            (Algorithm::Data, ObjectKind::SecretData, Some(bytes))
+        } else {
+            let alg = attrs
+                .enum_of::<CryptographicAlgorithm>("Cryptographic Algorithm")?
+                .ok_or_else(|| Failure::missing("Cryptographic Algorithm"))?;
+            let algorithm = convert::keyhold_algorithm(alg, attrs.int("Cryptographic Length")?)?;
+            (algorithm, ObjectKind::Key, None)
+        };
+        let mut spec = self.spec(&attrs, algorithm)?;
+        if kind == ObjectKind::SecretData {
+            spec.tags.insert(
+                convert::TAG_DATA_TYPE.to_owned(),
+                SECRET_DATA_SEED.to_string(),
+            );
+        }
         let info = match self
             .run(Operation::DeriveKey(DeriveKey {
                 base: KeyRef(base),
                 derivation,
                 algorithm,
+                kind,
+                length,
                 spec,
             }))
             .await?
@@ -558,20 +635,28 @@ impl Session<'_> {
             .map(|a| a.value.as_i32())
             .transpose()?;
         let algorithm = convert::keyhold_algorithm(alg, len)?;
-        let mut merged = common.clone();
-        merged.0.extend(private.0.iter().cloned());
-        let mut spec = self.spec(&merged)?;
-        let mask = private
-            .int("Cryptographic Usage Mask")?
-            .or(common.int("Cryptographic Usage Mask")?);
-        spec.usage = convert::usage_from_mask(mask, algorithm)?;
-        let mut public_all = common.clone();
-        public_all.0.extend(public.0.iter().cloned());
-        let public_tags = convert::tags_from(&public_all)?;
+        // Each half takes the common attributes and its own; its own win (a usage mask given
+        // for one half and in common applies to the other half as given in common).
+        let merged = |own: &Attributes| {
+            let mut all = own.clone();
+            all.0.extend(
+                common
+                    .0
+                    .iter()
+                    .filter(|c| c.name == "Name" || own.get(&c.name).is_none())
+                    .cloned(),
+            );
+            all
+        };
+        let spec = self.spec(&merged(&private), algorithm)?;
+        let public_all = merged(&public);
+        let public_mask = public_all.int("Cryptographic Usage Mask")?;
         self.new_pair(CreateKeyPair {
             algorithm,
             spec,
-            public_tags,
+            public_tags: convert::tags_from(&public_all)?,
+            public_labels: convert::labels_from(&public_all)?,
+            public_usage_mask: convert::usage_mask(public_mask),
         })
         .await
     }
@@ -579,15 +664,11 @@ impl Session<'_> {
     async fn register(&mut self, payload: &Item) -> Out {
         let ot: ObjectType = payload.require(tags::OBJECT_TYPE)?.as_enum_of()?;
         let attrs = self.attributes(payload)?;
-        let mut spec = self.spec(&attrs)?;
         let (kind, algorithm, material, described) = super::objects::decode(ot, payload)?;
+        let mut spec = self.spec(&attrs, algorithm.unwrap_or(Algorithm::Data))?;
         for (tag, value) in described {
             spec.tags.insert(tag.to_owned(), value);
         }
-        spec.usage = convert::usage_from_mask(
-            attrs.int("Cryptographic Usage Mask")?,
-            algorithm.unwrap_or(keyhold_crypto::Algorithm::Data),
-        )?;
         let info = match self
             .run(Operation::RegisterKey(RegisterKey {
                 algorithm,
@@ -750,143 +831,6 @@ impl Session<'_> {
         }
         self.placeholder = Some(uid);
         Ok(out)
-    }
-
-    async fn set_attribute(&mut self, op: Op, payload: &Item) -> Out {
-        let uid = self.uid(payload)?;
-        let info = self.describe(&uid).await?;
-        let attr = if self.version.is_2x() {
-            let holder = payload
-                .child(tags::NEW_ATTRIBUTE)
-                .ok_or_else(|| Failure::missing("New Attribute"))?;
-            let item = holder
-                .as_structure()?
-                .first()
-                .ok_or_else(|| Failure::missing("attribute"))?;
-            Attribute::from_v2(item)?
-        } else {
-            Attribute::from_v1(payload.require(tags::ATTRIBUTE)?)?
-        };
-        let mut tags_new = info.tags.clone();
-        let (key, value) = match attr.name.as_str() {
-            convert::ASI => {
-                if op == Op::ModifyAttribute {
-                    // The instance replaced: the Current Attribute's (2.x) or the one at the
-                    // Attribute Index (1.x, 0 when absent).
-                    let current = match payload.child(tags::CURRENT_ATTRIBUTE) {
-                        Some(cur) => Some(asi_key_of(cur)?),
-                        None if self.version.is_2x() => None,
-                        None => asi_key_at(&info, attr.index)?,
-                    };
-                    if let Some(k) = current {
-                        tags_new.remove(&k);
-                    }
-                }
-                convert::application_info(&attr.value)?
-            }
-            "Name" => (tag_key(&attr.name)?, attr.name_value()?),
-            _ => (
-                tag_key(&attr.name)?,
-                attr.value
-                    .as_text()
-                    .map_err(|_| Failure::invalid(format!("{} must be text", attr.name)))?
-                    .to_owned(),
-            ),
-        };
-        let existed = tags_new.insert(key.clone(), value).is_some();
-        if op == Op::AddAttribute && existed && attr.name != "Name" {
-            return Err(Failure::new(
-                ResultReason::IllegalOperation,
-                format!("{} is already set", attr.name),
-            ));
-        }
-        self.update_tags(&uid, tags_new).await?;
-        let echo =
-            (!self.version.is_2x() && op != Op::SetAttribute).then(|| attr.encode(self.version));
-        self.answer(uid, echo)
-    }
-
-    async fn delete_attribute(&mut self, payload: &Item) -> Out {
-        let uid = self.uid(payload)?;
-        let info = self.describe(&uid).await?;
-        let name = if self.version.is_2x() {
-            if let Some(cur) = payload.child(tags::CURRENT_ATTRIBUTE) {
-                let item = cur
-                    .as_structure()?
-                    .first()
-                    .ok_or_else(|| Failure::missing("attribute"))?;
-                Attribute::from_v2(item)?.name
-            } else {
-                let r = payload.require(tags::ATTRIBUTE_REFERENCE)?;
-                match r.as_enum() {
-                    Ok(t) => keyhold_kmip::Tag::new(t)
-                        .and_then(tags::name)
-                        .ok_or_else(|| Failure::invalid("unknown attribute reference"))?
-                        .to_owned(),
-                    Err(_) => r.require(tags::ATTRIBUTE_NAME)?.as_text()?.to_owned(),
-                }
-            }
-        } else {
-            payload.require(tags::ATTRIBUTE_NAME)?.as_text()?.to_owned()
-        };
-        let key = if name == convert::ASI {
-            // The instance: the Current Attribute's (2.x), else the one at the Attribute Index
-            // (0 when absent).
-            let index = payload
-                .child(tags::ATTRIBUTE_INDEX)
-                .map(Item::as_i32)
-                .transpose()?;
-            match payload.child(tags::CURRENT_ATTRIBUTE) {
-                Some(cur) => asi_key_of(cur)?,
-                None => asi_key_at(&info, index)?.ok_or_else(|| {
-                    Failure::new(ResultReason::ItemNotFound, format!("{name} is not set"))
-                })?,
-            }
-        } else {
-            tag_key(&name)?
-        };
-        let mut tags_new = info.tags.clone();
-        let Some(old) = tags_new.remove(&key) else {
-            return Err(Failure::new(
-                ResultReason::ItemNotFound,
-                format!("{name} is not set"),
-            ));
-        };
-        self.update_tags(&uid, tags_new).await?;
-        let mut deleted = None;
-        if !self.version.is_2x() {
-            let value = if name == "Name" {
-                keyhold_kmip::attributes::name_item(&old)
-            } else if let Some(namespace) = key.strip_prefix(convert::TAG_ASI_PREFIX) {
-                convert::application_info_item(namespace, &old)
-            } else {
-                Item::text(tags::ATTRIBUTE_VALUE, old)
-            };
-            let tag = tags::by_name(&name).unwrap_or(tags::ATTRIBUTE_VALUE);
-            deleted = Some(
-                Attribute {
-                    name,
-                    index: None,
-                    value: Item::new(tag, value.value),
-                }
-                .encode(self.version),
-            );
-        }
-        self.answer(uid, deleted)
-    }
-
-    async fn update_tags(
-        &self,
-        uid: &str,
-        tags_new: std::collections::BTreeMap<String, String>,
-    ) -> Result<(), Failure> {
-        self.run(Operation::UpdateKey(UpdateKey {
-            key: KeyRef(uid.to_owned()),
-            tags: Some(tags_new),
-            ..UpdateKey::default()
-        }))
-        .await
-        .map(|_| ())
     }
 
     async fn change(&mut self, payload: &Item, change: StateChange) -> Out {
@@ -1222,41 +1166,6 @@ impl Session<'_> {
     }
 }
 
-/// The tag a KMIP-only attribute is kept in.
-fn tag_key(name: &str) -> Result<String, Failure> {
-    Ok(match name {
-        "Name" => convert::TAG_NAME.to_owned(),
-        "Object Group" => convert::TAG_GROUP.to_owned(),
-        "Contact Information" => convert::TAG_CONTACT.to_owned(),
-        n if n.starts_with("x-") || n.starts_with("y-") => n.to_owned(),
-        n => {
-            return Err(Failure::new(
-                ResultReason::PermissionDenied,
-                format!("{n} cannot be changed by the client"),
-            ))
-        }
-    })
-}
-
-/// The tag of the Application Specific Information in a 2.x Current Attribute.
-fn asi_key_of(current: &Item) -> Result<String, Failure> {
-    let item = current
-        .as_structure()?
-        .first()
-        .ok_or_else(|| Failure::missing("attribute"))?;
-    Ok(convert::application_info(&Attribute::from_v2(item)?.value)?.0)
-}
-
-/// The tag of an object's Application Specific Information at `index` (0 when absent), in the
-/// order Get Attributes lists them.
-fn asi_key_at(info: &KeyInfo, index: Option<i32>) -> Result<Option<String>, Failure> {
-    let i = usize::try_from(index.unwrap_or(0))
-        .map_err(|_| Failure::new(ResultReason::IndexOutOfBounds, "negative Attribute Index"))?;
-    Ok(convert::application_infos(info)
-        .nth(i)
-        .map(|(namespace, _)| format!("{}{namespace}", convert::TAG_ASI_PREFIX)))
-}
-
 /// Validity Indicator: Valid (1) or Invalid (2).
 fn validity(valid: bool) -> Item {
     Item::enumeration(tags::VALIDITY_INDICATOR, if valid { 1u32 } else { 2u32 })
@@ -1269,7 +1178,7 @@ fn opt_bytes(payload: &Item, tag: keyhold_kmip::Tag) -> Result<Option<Vec<u8>>, 
         .transpose()?)
 }
 
-fn internal() -> Failure {
+pub(super) fn internal() -> Failure {
     Failure::new(
         ResultReason::GeneralFailure,
         "unexpected response from the core",
@@ -1337,19 +1246,4 @@ fn wrap_spec(spec: &Item) -> Result<WrapSpec, Failure> {
         key: KeyRef(key),
         mode,
     })
-}
-
-/// The attributes of a Re-key replacement: the old object's tags (but a registered HMAC key's
-/// length, which the new key does not have), usage and description; active when the old one
-/// was.
-fn replacement_spec(old: &KeyInfo) -> KeySpec {
-    let mut tags = old.tags.clone();
-    tags.remove(convert::TAG_LENGTH);
-    KeySpec {
-        tags,
-        usage: Some(old.usage),
-        pre_active: old.state != KeyState::Active,
-        description: old.description.clone(),
-        ..KeySpec::default()
-    }
 }
