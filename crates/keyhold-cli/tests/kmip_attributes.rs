@@ -1,7 +1,7 @@
 //! The KMIP adapter against the real `keyhold serve --dev`, in raw TTLV over mutual TLS, in
 //! KMIP 1.x and 2.0: multi-instance Name, Activation Date, Cryptographic Usage Mask, Re-key
 //! links and Derive Key of Secret Data (what PyKMIP cannot send: Add Attribute, Links, 2.x
-//! Current Attribute on dates…).
+//! Current Attribute on dates…), and the request metrics of KMIP operations.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -1076,4 +1076,56 @@ fn a_3des_key_is_stored_and_returned_but_not_used() {
             ResultReason::InvalidField
         );
     }
+}
+
+/// The value of the Prometheus sample whose line starts with `series`, 0 when absent.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+#[test]
+fn kmip_operations_are_counted_in_the_request_metrics() {
+    let (_dir, s) = dev_server("kmip-metrics");
+    let metrics = || {
+        s.http()
+            .get(s.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let created = r#"keyhold_requests_total{action="key.create",outcome="ok"}"#;
+    let before = sample(&metrics(), created);
+    let mut k = Kmip::connect(&s, V14);
+    k.create_aes(&[]);
+    k.create_aes(&[]);
+    let missing = uuid_like();
+    assert_eq!(
+        k.reason(Op::Get, vec![uid_item(&missing)]),
+        ResultReason::ItemNotFound
+    );
+    let after = metrics();
+    assert_eq!(sample(&after, created), before + 2.0, "{after}");
+    assert!(
+        after
+            .lines()
+            .any(|l| l.contains(r#"outcome="not_found""#) && !l.ends_with(" 0")),
+        "{after}"
+    );
+    assert!(
+        sample(
+            &after,
+            r#"keyhold_request_duration_seconds_count{action="key.create"}"#
+        ) >= 2.0,
+        "{after}"
+    );
+}
+
+/// An identifier no object has.
+fn uuid_like() -> String {
+    "00000000-0000-4000-8000-000000000000".to_owned()
 }

@@ -17,6 +17,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::metrics::RequestMetrics;
 
 pub use keyhold_root::SEAL_CONFIG;
 /// The database file inside the data directory.
@@ -109,8 +110,8 @@ pub struct App {
     pub kms: Arc<Kms>,
     /// The validated configuration.
     pub config: Config,
-    /// Prometheus text rendering.
-    pub metrics: PrometheusHandle,
+    /// The request metrics and the Prometheus rendering.
+    pub metrics: RequestMetrics,
     /// Scheduled backups' state (for health).
     pub backup: crate::backup::BackupState,
     unseal: Mutex<Option<UnsealProgress>>,
@@ -147,7 +148,7 @@ impl App {
         Ok(Self {
             kms: Arc::new(kms),
             config,
-            metrics,
+            metrics: RequestMetrics::new(metrics),
             backup: Default::default(),
             unseal: Mutex::new(None),
         })
@@ -295,7 +296,7 @@ impl App {
         })
     }
 
-    /// Runs an operation through the core, recording metrics.
+    /// Runs an operation through the core, recording its metrics (REST and KMIP alike).
     pub async fn run(
         &self,
         meta: &RequestMeta,
@@ -309,10 +310,7 @@ impl App {
             Ok(_) => "ok",
             Err(e) => e.code().as_str(),
         };
-        metrics::counter!("keyhold_requests_total", "action" => action, "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!("keyhold_request_duration_seconds", "action" => action)
-            .record(start.elapsed().as_secs_f64());
+        self.metrics.record(action, outcome, start.elapsed());
         result
     }
 
@@ -327,6 +325,16 @@ impl App {
                 Ok(n) => tracing::info!(keys = n, "sweeper applied due transitions"),
                 Err(e) => tracing::warn!(error = %e, "sweeper failed; will retry"),
             }
+        }
+    }
+
+    /// Drains the metrics recorder's pending samples forever (see [`RequestMetrics::upkeep`]).
+    pub async fn metrics_upkeep_forever(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(crate::metrics::UPKEEP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.metrics.upkeep();
         }
     }
 

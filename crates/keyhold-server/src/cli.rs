@@ -305,6 +305,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     };
     let sweeper = tokio::spawn(app.clone().sweep_forever());
     let checkpointer = tokio::spawn(app.clone().checkpoint_forever());
+    let upkeep = tokio::spawn(app.clone().metrics_upkeep_forever());
     let scheduler = config.backup.clone().map(|schedule| {
         tracing::info!(dir = %schedule.dir.display(), every = ?schedule.interval, "scheduled backups");
         tokio::spawn(crate::backup::schedule_forever(app.clone(), schedule, app.backup.clone()))
@@ -347,6 +348,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     .map_err(StartError::io("server"))?;
     sweeper.abort();
     checkpointer.abort();
+    upkeep.abort();
     if let Some(s) = scheduler {
         s.abort();
     }

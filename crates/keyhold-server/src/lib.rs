@@ -18,6 +18,7 @@ pub mod config;
 pub mod hardening;
 pub mod http;
 pub mod kmip;
+pub mod metrics;
 pub mod rest;
 pub mod tls;
 

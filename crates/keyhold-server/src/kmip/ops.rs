@@ -83,7 +83,6 @@ impl Session<'_> {
         self.core_calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.app
-            .kms
             .run(&meta, self.credential, op)
             .await
             .map_err(|e| convert::failure(&e, self.version))
