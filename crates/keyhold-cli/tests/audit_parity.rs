@@ -486,3 +486,47 @@ fn refusals_before_the_core_are_audited_by_both_adapters() {
         "{e}"
     );
 }
+
+/// KMIP Query and Discover Versions, which the adapter answers from its own tables, are run
+/// through the core first: the caller is authenticated, and the question is audited.
+#[test]
+fn kmip_questions_about_the_server_are_authenticated_and_audited() {
+    let p = parties("server-info");
+    let s = &p.s;
+    let query = vec![Item::enumeration(
+        tags::QUERY_FUNCTION,
+        keyhold_kmip::enums::QueryFunction::QueryOperations,
+    )];
+    let answer = kmip_ok(s, &p.user, Op::Query, query.clone());
+    assert!(answer.children(tags::OPERATION).count() > 10, "{answer}");
+    let e = last_event(s, &p.auditor);
+    assert_eq!(e["action"], "server.info", "{e}");
+    assert_eq!(e["outcome"], "ok", "{e}");
+    assert_eq!(e["principal"], "app", "{e}");
+    assert_eq!(e["protocol"], "kmip", "{e}");
+    assert_eq!(e["detail"], "capabilities", "{e}");
+
+    let answer = kmip_ok(s, &p.manager, Op::DiscoverVersions, vec![]);
+    assert!(answer.children(tags::PROTOCOL_VERSION).count() >= 2, "{answer}");
+    let e = last_event(s, &p.auditor);
+    assert_eq!(e["action"], "server.info", "{e}");
+    assert_eq!(e["principal"], "ops", "{e}");
+    assert_eq!(e["detail"], "protocol versions", "{e}");
+
+    // Without a valid credential there is no answer, and the refusal is audited too.
+    let before = actions(s, &p.auditor).len();
+    let answer = kmip(s, "not-a-token", Op::Query, query);
+    let item = answer.child(tags::BATCH_ITEM).unwrap();
+    assert_ne!(
+        item.child(tags::RESULT_STATUS).unwrap().as_enum().unwrap(),
+        u32::from(keyhold_kmip::enums::ResultStatus::Success)
+    );
+    assert!(item
+        .child(tags::RESPONSE_PAYLOAD)
+        .is_none_or(|p| p.children(tags::OPERATION).count() == 0));
+    let after = actions(s, &p.auditor);
+    assert_eq!(after.len(), before + 1, "{after:?}");
+    let e = last_event(s, &p.auditor);
+    assert_eq!(e["action"], "server.info", "{e}");
+    assert_eq!(e["outcome"], "denied", "{e}");
+}

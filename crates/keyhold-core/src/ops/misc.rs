@@ -105,6 +105,40 @@ impl Random {
     }
 }
 
+/// Request: what the server offers, asked through a protocol (KMIP Query and Discover
+/// Versions). Any authenticated caller may ask. The core authenticates and audits the request;
+/// the adapter then answers from its own tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// What was asked.
+    pub asked: InfoAsked,
+}
+
+/// What a [`ServerInfo`] request asks about (the audit event's detail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InfoAsked {
+    /// The operations, object types and server information (KMIP Query).
+    Capabilities,
+    /// The protocol versions (KMIP Discover Versions).
+    ProtocolVersions,
+}
+
+impl InfoAsked {
+    /// The audit event's detail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Capabilities => "capabilities",
+            Self::ProtocolVersions => "protocol versions",
+        }
+    }
+}
+
+impl ServerInfo {
+    pub(crate) async fn execute(self, _cx: &Cx<'_>) -> Result<Done, KmsError> {
+        Ok(Done::new(Response::Empty {}).detail(self.asked.as_str()))
+    }
+}
+
 /// Request: who am I?
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -61,7 +61,10 @@ pub use describe::{DescribeKey, KeyInfo, KeyList, ListKeys, VersionInfo};
 pub use grants::{CreateGrant, GrantList, ListGrants, RevokeGrant};
 pub use import_key::{GetImportParameters, ImportKey, ImportParameters};
 pub use mac::{GenerateMac, MacResponse, VerifyMac, VerifyResponse};
-pub use misc::{GetPublicKey, PublicKeyResponse, Random, RandomResponse, WhoAmI, WhoAmIResponse};
+pub use misc::{
+    GetPublicKey, InfoAsked, PublicKeyResponse, Random, RandomResponse, ServerInfo, WhoAmI,
+    WhoAmIResponse,
+};
 pub use objects::{
     CreateKeyPair, ExportKey, ExportedKey, KeyPairInfo, RegisterKey, WrapMode, WrapSpec, WrappedBy,
 };
@@ -193,6 +196,8 @@ pub enum Operation {
     AuditCheckpointKey(AuditCheckpointKey),
     /// See [`WhoAmI`].
     WhoAmI(WhoAmI),
+    /// See [`ServerInfo`].
+    ServerInfo(ServerInfo),
     /// See [`CreateKeyPair`].
     CreateKeyPair(CreateKeyPair),
     /// See [`RegisterKey`].
@@ -380,6 +385,7 @@ impl Operation {
             Self::AuditCheckpoint(_) => crate::checkpoint::CHECKPOINT_ACTION,
             Self::AuditCheckpointKey(_) => "audit.checkpoint-key",
             Self::WhoAmI(_) => "whoami",
+            Self::ServerInfo(_) => "server.info",
             Self::CreateKeyPair(_) => "key.create-pair",
             Self::RegisterKey(_) => "key.register",
             Self::ExportKey(_) => "key.export",
@@ -650,6 +656,7 @@ pub(crate) async fn execute(cx: &Cx<'_>, op: Operation) -> Result<Done, KmsError
         Operation::AuditCheckpoint(o) => o.execute(cx).await,
         Operation::AuditCheckpointKey(o) => o.execute(cx).await,
         Operation::WhoAmI(o) => o.execute(cx).await,
+        Operation::ServerInfo(o) => o.execute(cx).await,
         Operation::CreateKeyPair(o) => o.execute(cx).await,
         Operation::RegisterKey(o) => o.execute(cx).await,
         Operation::ExportKey(o) => o.execute(cx).await,

@@ -7,9 +7,9 @@ use keyhold_core::lifecycle::{KeyState, RevocationReason};
 use keyhold_core::model::ObjectKind;
 use keyhold_core::ops::{
     ChangeState, CipherDecrypt, CipherEncrypt, CipherMode, CreateKey, CreateKeyPair, Derivation,
-    DeriveKey, DescribeKey, ExportKey, GenerateMac, KeyInfo, KeyPairInfo, KeySpec, ListKeys,
-    Random, RegisterKey, ReplaceKey, SecretData, Sign, StateChange, Verify, VerifyMac, WrapMode,
-    WrapSpec,
+    DeriveKey, DescribeKey, ExportKey, GenerateMac, InfoAsked, KeyInfo, KeyPairInfo, KeySpec,
+    ListKeys, Random, RegisterKey, ReplaceKey, SecretData, ServerInfo, Sign, StateChange, Verify,
+    VerifyMac, WrapMode, WrapSpec,
 };
 use keyhold_core::{
     Algorithm, Credential, ErrorCode, MessageType, Operation, RequestMeta, Response,
@@ -86,6 +86,14 @@ impl Session<'_> {
             .run(&meta, self.credential, op)
             .await
             .map_err(|e| convert::failure(&e, self.version))
+    }
+
+    /// Authenticates and audits a question about the server (Query, Discover Versions),
+    /// which the adapter answers itself.
+    async fn server_info(&self, asked: InfoAsked) -> Result<(), Failure> {
+        self.run(Operation::ServerInfo(ServerInfo { asked }))
+            .await
+            .map(|_| ())
     }
 
     pub(super) fn uid(&self, payload: &Item) -> Result<String, Failure> {
@@ -192,12 +200,16 @@ impl Session<'_> {
             Op::Destroy => self.change(payload, StateChange::Destroy).await,
             Op::Archive => self.change(payload, StateChange::Archive).await,
             Op::Recover => self.change(payload, StateChange::Recover).await,
-            Op::Query => Ok(self.query(payload)?),
+            Op::Query => {
+                self.server_info(InfoAsked::Capabilities).await?;
+                Ok(self.query(payload)?)
+            }
             Op::DiscoverVersions => {
                 let asked: Vec<ProtocolVersion> = payload
                     .children(tags::PROTOCOL_VERSION)
                     .map(ProtocolVersion::from_item)
                     .collect::<Result<_, _>>()?;
+                self.server_info(InfoAsked::ProtocolVersions).await?;
                 Ok(ProtocolVersion::SUPPORTED
                     .into_iter()
                     .filter(|v| asked.is_empty() || asked.contains(v))
