@@ -507,7 +507,10 @@ fn kmip_questions_about_the_server_are_authenticated_and_audited() {
     assert_eq!(e["detail"], "capabilities", "{e}");
 
     let answer = kmip_ok(s, &p.manager, Op::DiscoverVersions, vec![]);
-    assert!(answer.children(tags::PROTOCOL_VERSION).count() >= 2, "{answer}");
+    assert!(
+        answer.children(tags::PROTOCOL_VERSION).count() >= 2,
+        "{answer}"
+    );
     let e = last_event(s, &p.auditor);
     assert_eq!(e["action"], "server.info", "{e}");
     assert_eq!(e["principal"], "ops", "{e}");
