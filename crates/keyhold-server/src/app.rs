@@ -316,8 +316,7 @@ impl App {
 
     /// Runs the sweeper forever at the configured interval.
     pub async fn sweep_forever(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(self.config.sweep_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = ticker(self.config.sweep_interval);
         loop {
             tick.tick().await;
             match self.kms.sweep().await {
@@ -330,8 +329,7 @@ impl App {
 
     /// Drains the metrics recorder's pending samples forever (see [`RequestMetrics::upkeep`]).
     pub async fn metrics_upkeep_forever(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(crate::metrics::UPKEEP_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = ticker(crate::metrics::UPKEEP_INTERVAL);
         loop {
             tick.tick().await;
             self.metrics.upkeep();
@@ -341,8 +339,7 @@ impl App {
     /// Checkpoints the audit chain forever at the configured interval, starting now (see
     /// `keyhold_core::checkpoint`); a checkpoint is written only when the chain moved.
     pub async fn checkpoint_forever(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(self.config.audit_checkpoint_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = ticker(self.config.audit_checkpoint_interval);
         loop {
             tick.tick().await;
             if let Err(e) = self.kms.audit_checkpoint().await {
@@ -350,6 +347,14 @@ impl App {
             }
         }
     }
+}
+
+/// An interval for a background task: it ticks at once, then every `period`; a tick missed
+/// while the task was busy is delayed, not made up in a burst.
+pub(crate) fn ticker(period: std::time::Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
 }
 
 /// Creates a directory readable only by its owner (if missing).

@@ -301,8 +301,7 @@ pub type BackupState = Arc<Mutex<BackupHealth>>;
 
 /// Runs scheduled backups forever.
 pub async fn schedule_forever(app: Arc<App>, schedule: Schedule, state: BackupState) {
-    let mut tick = tokio::time::interval(schedule.interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = crate::app::ticker(schedule.interval);
     tick.tick().await; // the first tick is immediate: wait one interval first
     loop {
         tick.tick().await;
