@@ -76,6 +76,7 @@ fn audit_seal(c: &mut Criterion) {
     let draft = EventDraft {
         time: Timestamp::from_millis(1_800_000_000_000),
         tenant: Some(TenantId::default_tenant()),
+        target_tenant: None,
         principal: PrincipalName::try_from("app".to_owned()).unwrap(),
         auth_method: AuthMethod::Token,
         protocol: Protocol::Rest,

@@ -72,6 +72,13 @@ pub struct AuditEvent {
     pub time: Timestamp,
     /// The principal's tenant, if known.
     pub tenant: Option<TenantId>,
+    /// The tenant acted on, when it is not the principal's own: an installation administrator's
+    /// change to another tenant (creating or disabling it, issuing its first administrator's
+    /// token, adding its trust anchors). The event is then in that tenant's audit view as well
+    /// as in the installation's. Absent otherwise, so events written before the field existed
+    /// hash as they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_tenant: Option<TenantId>,
     /// Who.
     pub principal: PrincipalName,
     /// How they authenticated.
@@ -102,6 +109,14 @@ pub struct AuditEvent {
     pub hash: String,
 }
 
+impl AuditEvent {
+    /// Whether the event is in `tenant`'s audit view: its principal is of that tenant, or it
+    /// acted on that tenant (see [`AuditEvent::target_tenant`]).
+    pub fn concerns(&self, tenant: &TenantId) -> bool {
+        self.tenant.as_ref() == Some(tenant) || self.target_tenant.as_ref() == Some(tenant)
+    }
+}
+
 /// The parts of an event that the caller provides; `seq`, `prev_hash` and `hash` are filled in
 /// when it joins the chain.
 #[derive(Debug, Clone)]
@@ -110,6 +125,8 @@ pub struct EventDraft {
     pub time: Timestamp,
     /// See [`AuditEvent::tenant`].
     pub tenant: Option<TenantId>,
+    /// See [`AuditEvent::target_tenant`].
+    pub target_tenant: Option<TenantId>,
     /// See [`AuditEvent::principal`].
     pub principal: PrincipalName,
     /// See [`AuditEvent::auth_method`].
@@ -153,6 +170,8 @@ impl EventDraft {
         struct Body<'a> {
             time: &'a Timestamp,
             tenant: &'a Option<TenantId>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            target_tenant: Option<&'a TenantId>,
             principal: &'a PrincipalName,
             auth_method: AuthMethod,
             protocol: Protocol,
@@ -169,6 +188,7 @@ impl EventDraft {
         let body = Body {
             time: &self.time,
             tenant: &self.tenant,
+            target_tenant: self.target_tenant.as_ref(),
             principal: &self.principal,
             auth_method: self.auth_method,
             protocol: self.protocol,
@@ -196,6 +216,7 @@ impl EventDraft {
             seq: prev_seq + 1,
             time: self.time,
             tenant: self.tenant,
+            target_tenant: self.target_tenant,
             principal: self.principal,
             auth_method: self.auth_method,
             protocol: self.protocol,
@@ -399,6 +420,7 @@ pub(crate) mod tests {
         EventDraft {
             time: Timestamp::from_millis(1),
             tenant: None,
+            target_tenant: None,
             principal: PrincipalName::system(),
             auth_method: AuthMethod::System,
             protocol: Protocol::Internal,
@@ -426,11 +448,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_event_without_a_target_tenant_hashes_as_before_the_field_existed() {
+        let event = draft("tenant.create").seal(0, GENESIS_HASH);
+        let json = serde_json::to_string(&event).expect("json");
+        assert!(!json.contains("target_tenant"), "{json}");
+        // A record written before the field existed decodes, and its hash still verifies.
+        let decoded: AuditEvent = serde_json::from_str(&json).expect("decode");
+        assert_eq!(decoded.target_tenant, None);
+        assert_eq!(event_hash(&decoded), event.hash);
+        let mut v = ChainVerifier::default();
+        v.feed(&decoded).expect("verifies");
+    }
+
+    #[test]
+    fn an_event_is_in_the_view_of_its_principals_tenant_and_of_the_tenant_it_acted_on() {
+        let acme = TenantId::try_from("acme".to_owned()).expect("tenant");
+        let beta = TenantId::try_from("beta".to_owned()).expect("tenant");
+        let mut d = draft("tenant.update");
+        d.tenant = Some(TenantId::default_tenant());
+        let own = d.clone().seal(0, GENESIS_HASH);
+        assert!(own.concerns(&TenantId::default_tenant()));
+        assert!(!own.concerns(&acme));
+        d.target_tenant = Some(acme.clone());
+        let on_acme = d.seal(0, GENESIS_HASH);
+        assert!(on_acme.concerns(&TenantId::default_tenant()));
+        assert!(on_acme.concerns(&acme));
+        assert!(!on_acme.concerns(&beta));
+        assert!(!draft("system.seal").seal(0, GENESIS_HASH).concerns(&acme));
+    }
+
+    #[test]
     fn a_sealed_record_is_the_stored_form_of_the_sealed_event() {
         let plain = draft("key.create");
         let mut full = draft("encrypt");
         full.detail = Some("with \"quotes\", a \\, a \u{7} and \u{e9}".into());
         full.tenant = Some(TenantId::try_from("acme".to_owned()).expect("tenant"));
+        full.target_tenant = Some(TenantId::try_from("beta".to_owned()).expect("tenant"));
         full.auth_method = AuthMethod::Certificate;
         full.protocol = Protocol::Kmip;
         full.key = Some("01a20d42-0f77-74b7-976e-a835e1a8a4fe".into());

@@ -495,14 +495,16 @@ impl Kms {
                     None => {
                         let e = KmsError::Integrity("approval needed without a request");
                         let key = resolved_or(&cx, key_hint);
-                        self.audit_failure(meta, Some(&caller), action, key, &e)
+                        let target = cx.target_tenant_acted();
+                        self.audit_failure_on(meta, Some(&caller), action, key, target, &e)
                             .await?;
                         return Err(e);
                     }
                 },
                 Err(e) => {
                     let key = resolved_or(&cx, key_hint);
-                    self.audit_failure(meta, Some(&caller), action, key, &e)
+                    let target = cx.target_tenant_acted();
+                    self.audit_failure_on(meta, Some(&caller), action, key, target, &e)
                         .await?;
                     return Err(e);
                 }
@@ -516,7 +518,9 @@ impl Kms {
                     None => note,
                 });
             }
+            let target = cx.target_tenant_acted();
             let mut drafts = vec![EventDraft {
+                target_tenant: target.clone(),
                 key: done.key.map(|k| k.to_string()).or_else(|| key_hint.clone()),
                 key_version: done.version,
                 compromised_key_used: done.compromised,
@@ -525,6 +529,7 @@ impl Kms {
             }];
             for also in done.also {
                 drafts.push(EventDraft {
+                    target_tenant: target.clone(),
                     principal: also.principal,
                     auth_method: also.auth,
                     key: also.key.map(|k| k.to_string()),
@@ -566,7 +571,7 @@ impl Kms {
                     continue;
                 }
                 Err(e) => {
-                    self.audit_failure(meta, Some(&caller), action, key_hint, &e)
+                    self.audit_failure_on(meta, Some(&caller), action, key_hint, target, &e)
                         .await?;
                     return Err(e);
                 }
@@ -773,12 +778,28 @@ impl Kms {
         key_hint: Option<String>,
         err: &KmsError,
     ) -> Result<(), KmsError> {
+        self.audit_failure_on(meta, caller, action, key_hint, None, err)
+            .await
+    }
+
+    /// [`Kms::audit_failure`] of an execution that acted on another tenant (`target`, see
+    /// [`AuditEvent::target_tenant`](crate::audit::AuditEvent::target_tenant)).
+    async fn audit_failure_on(
+        &self,
+        meta: &RequestMeta,
+        caller: Option<&Caller>,
+        action: &str,
+        key_hint: Option<String>,
+        target: Option<TenantId>,
+        err: &KmsError,
+    ) -> Result<(), KmsError> {
         let outcome = match err {
             KmsError::Unauthenticated | KmsError::PermissionDenied(_) => Outcome::Denied,
             _ => Outcome::Error,
         };
         let draft = EventDraft {
             key: key_hint,
+            target_tenant: target,
             outcome,
             error_code: Some(err.code()),
             ..request_event(meta, caller, action.to_owned(), self.clock.now())
@@ -797,6 +818,7 @@ impl Kms {
         EventDraft {
             time: self.clock.now(),
             tenant: None,
+            target_tenant: None,
             principal: PrincipalName::system(),
             auth_method: AuthMethod::System,
             protocol: Protocol::Internal,
@@ -1434,6 +1456,7 @@ fn request_event(
     EventDraft {
         time,
         tenant: caller.map(|c| c.tenant.clone()),
+        target_tenant: None,
         principal: caller.map_or_else(PrincipalName::anonymous, |c| c.principal.clone()),
         auth_method: caller.map_or(AuthMethod::None, |c| c.auth),
         protocol: meta.protocol,

@@ -335,7 +335,8 @@ async fn a_tenant_auditor_sees_only_its_tenant_events() {
     };
     let page = export(acme.auditor.clone(), None).await;
     assert!(!page.events.is_empty());
-    assert!(page.events.iter().all(|e| e.tenant == Some(tenant("acme"))));
+    assert!(page.events.iter().all(|e| e.concerns(&tenant("acme"))));
+    assert!(page.events.iter().all(|e| !e.concerns(&tenant("beta"))));
     assert!(page.events.iter().any(|e| e.action == "encrypt"));
     assert_eq!(page.next_seq, None);
     // Paging by the tenant's events.
@@ -363,6 +364,79 @@ async fn a_tenant_auditor_sees_only_its_tenant_events() {
         beta.manager,
         beta.auditor,
     );
+}
+
+#[tokio::test]
+async fn a_tenant_auditor_sees_what_the_installation_admin_did_to_the_tenant() {
+    let w = World::new().await;
+    let acme = populated(&w, "acme").await;
+    let _beta = populated(&w, "beta").await;
+    let set = |disabled| {
+        Operation::UpdateTenant(UpdateTenant {
+            id: tenant("acme"),
+            disabled,
+        })
+    };
+    w.run(&w.admin, set(true)).await.unwrap();
+    w.run(&w.admin, set(false)).await.unwrap();
+    // A refused attempt on the tenant is in its view too.
+    let refused = token_in(&w, &w.admin, Some("acme"), "mallory", Role::KeyUser).await;
+    assert_eq!(code(refused), ErrorCode::PermissionDenied);
+    // An installation admin's work in its own tenant is not in acme's view.
+    token_in(&w, &w.admin, None, "ops", Role::Auditor)
+        .await
+        .unwrap();
+    let Response::AuditExport(page) = w
+        .run(
+            &acme.auditor,
+            Operation::AuditExport(AuditExport::default()),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("export")
+    };
+    let by_installation: Vec<(&str, Outcome)> = page
+        .events
+        .iter()
+        .filter(|e| e.tenant == Some(TenantId::default_tenant()))
+        .map(|e| {
+            assert_eq!(e.target_tenant, Some(tenant("acme")), "{e:?}");
+            (e.action.as_str(), e.outcome)
+        })
+        .collect();
+    assert_eq!(
+        by_installation,
+        [
+            ("tenant.create", Outcome::Ok),
+            ("token.create", Outcome::Ok),
+            ("tenant.disable", Outcome::Ok),
+            ("tenant.enable", Outcome::Ok),
+            ("token.create", Outcome::Denied),
+        ]
+    );
+    // The installation's auditor sees the same events in the whole trail.
+    let Response::AuditExport(all) = w
+        .run(&w.auditor, Operation::AuditExport(AuditExport::default()))
+        .await
+        .unwrap()
+    else {
+        panic!("export")
+    };
+    let targets = |t: &str| {
+        all.events
+            .iter()
+            .filter(|e| e.target_tenant == Some(tenant(t)))
+            .count()
+    };
+    assert_eq!(targets("acme"), 5);
+    assert_eq!(targets("beta"), 2);
+    // A tenant's own principals never name a target: nothing of theirs reaches another view.
+    assert!(all
+        .events
+        .iter()
+        .filter(|e| e.tenant != Some(TenantId::default_tenant()))
+        .all(|e| e.target_tenant.is_none()));
 }
 
 #[tokio::test]

@@ -313,6 +313,7 @@ pub fn audit_draft(n: u64, action: &str) -> EventDraft {
     EventDraft {
         time: T0.plus_secs(n),
         tenant: Some(tenant_id("default")),
+        target_tenant: None,
         principal: principal("alice"),
         auth_method: AuthMethod::Token,
         protocol: Protocol::Rest,

@@ -105,7 +105,7 @@ impl AuditVerify {
         'pages: loop {
             let page = cx.kms.store.audit_events(from, PAGE).await?;
             for e in &page {
-                if scope.is_some() && e.tenant == scope {
+                if scope.as_ref().is_some_and(|t| e.concerns(t)) {
                     own += 1;
                 }
                 if let Err(p) = v.feed(e) {
@@ -248,14 +248,15 @@ impl AuditExport {
     }
 }
 
-/// Up to `limit` events of the caller's tenant from `from` on, looking through at most [`SCAN`]
-/// events; `next_seq` is where to go on when the scan stopped before the end.
+/// Up to `limit` events in the caller's tenant's view ([`AuditEvent::concerns`]) from `from` on,
+/// looking through at most [`SCAN`] events; `next_seq` is where to go on when the scan stopped
+/// before the end.
 async fn tenant_events(
     cx: &Cx<'_>,
     from: u64,
     limit: u32,
 ) -> Result<(Vec<AuditEvent>, Option<u64>), KmsError> {
-    let tenant = Some(cx.caller.tenant.clone());
+    let tenant = &cx.caller.tenant;
     let mut out = Vec::new();
     let mut next = from;
     let mut scanned = 0u64;
@@ -265,7 +266,7 @@ async fn tenant_events(
         for e in page {
             next = e.seq + 1;
             scanned += 1;
-            if e.tenant == tenant {
+            if e.concerns(tenant) {
                 out.push(e);
                 if out.len() == limit as usize {
                     return Ok((out, Some(next)));

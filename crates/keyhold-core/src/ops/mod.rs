@@ -576,6 +576,9 @@ pub(crate) struct Cx<'a> {
     /// key's id rather than the reference the client wrote (a name or an alias), so reports
     /// count one key as one.
     resolved: std::sync::OnceLock<KeyId>,
+    /// The other tenant an installation administrator acts on (see
+    /// [`crate::audit::AuditEvent::target_tenant`]).
+    target: std::sync::OnceLock<TenantId>,
 }
 
 impl<'a> Cx<'a> {
@@ -592,7 +595,21 @@ impl<'a> Cx<'a> {
             need: std::sync::Mutex::new(None),
             released: std::sync::Mutex::new(None),
             resolved: std::sync::OnceLock::new(),
+            target: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Notes that this execution acts on `tenant`: if it is not the caller's, the audit event
+    /// names it, so that the event is in that tenant's audit view too.
+    pub(crate) fn act_on_tenant(&self, tenant: &TenantId) {
+        if *tenant != self.caller.tenant {
+            let _ = self.target.set(tenant.clone());
+        }
+    }
+
+    /// The other tenant this execution acted on, if any.
+    pub(crate) fn target_tenant_acted(&self) -> Option<TenantId> {
+        self.target.get().cloned()
     }
 
     /// The first key this execution resolved, if any.
@@ -731,6 +748,7 @@ impl Cx<'_> {
         if self.kms.store.tenant(&tenant).await?.is_none() {
             return Err(KmsError::NotFound("tenant"));
         }
+        self.act_on_tenant(&tenant);
         Ok(tenant)
     }
 

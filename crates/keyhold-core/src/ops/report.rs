@@ -424,7 +424,7 @@ async fn usage(cx: &Cx<'_>, from: Timestamp, to: Timestamp) -> Result<UsageRepor
             if e.time.millis() > to.millis().saturating_add(TIME_SLACK_MS) {
                 break 'scan;
             }
-            if e.time < from || e.time > to || e.tenant.as_ref() != Some(&cx.caller.tenant) {
+            if e.time < from || e.time > to || !e.concerns(&cx.caller.tenant) {
                 continue;
             }
             r.events += 1;

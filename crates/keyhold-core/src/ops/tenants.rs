@@ -73,6 +73,7 @@ pub struct TenantList {
 impl CreateTenant {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require_global_admin("only administrators of the default tenant create tenants")?;
+        cx.act_on_tenant(&self.id);
         if cx.kms.store.tenant(&self.id).await?.is_some() {
             return Err(KmsError::AlreadyExists("tenant"));
         }
@@ -121,6 +122,7 @@ impl ListTenants {
 impl UpdateTenant {
     pub(crate) async fn execute(self, cx: &Cx<'_>) -> Result<Done, KmsError> {
         cx.require_global_admin("only administrators of the default tenant disable tenants")?;
+        cx.act_on_tenant(&self.id);
         if self.id.is_default() && self.disabled {
             return Err(KmsError::invalid(
                 "the default tenant cannot be disabled: its administrators administer the installation",
