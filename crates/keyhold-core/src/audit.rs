@@ -273,7 +273,7 @@ impl PreparedEvent {
         doc.extend_from_slice(b",\"prev_hash\":");
         let _ = serde_json::to_writer(&mut doc, prev_hash);
         doc.extend_from_slice(b",\"hash\":\"\"}");
-        let hash = hex::encode(keyhold_crypto::Provider::aws_lc().sha256(&doc));
+        let hash = keyhold_crypto::to_hex(&keyhold_crypto::Provider::aws_lc().sha256(&doc));
         doc.drain(..start);
         doc.truncate(doc.len() - 2);
         doc.extend_from_slice(hash.as_bytes());
@@ -308,7 +308,7 @@ pub fn event_hash(e: &AuditEvent) -> String {
     input.extend_from_slice(e.prev_hash.as_bytes());
     // Serializing this plain struct to JSON cannot fail.
     let _ = serde_json::to_writer(&mut input, body.as_ref());
-    hex::encode(keyhold_crypto::Provider::aws_lc().sha256(&input))
+    keyhold_crypto::to_hex(&keyhold_crypto::Provider::aws_lc().sha256(&input))
 }
 
 /// Why a chain does not verify.

@@ -283,7 +283,9 @@ pub struct RequestId(pub String);
 impl RequestId {
     /// A fresh random request id.
     pub fn generate() -> Self {
-        Self(Uuid::new_v4().simple().to_string())
+        // Encoded into a buffer rather than through `Display` (this runs for every request).
+        let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+        Self(Uuid::new_v4().simple().encode_lower(&mut buf).to_owned())
     }
 }
 

@@ -846,7 +846,7 @@ impl Kms {
     }
 
     async fn authenticate_token(&self, secret: &SecretBytes) -> Result<Caller, KmsError> {
-        let hash = hex::encode(self.crypto.sha256(secret.as_bytes()));
+        let hash = keyhold_crypto::to_hex(&self.crypto.sha256(secret.as_bytes()));
         let now = self.clock.now();
         let cached = match self.caches.token(&hash, now) {
             Some(c) => c,
@@ -961,7 +961,7 @@ impl Kms {
     ) -> Result<(SecretBytes, TokenRecord), KmsError> {
         let raw = self.crypto.random(32)?;
         let secret = format!("kh_{}", hex::encode(raw.as_bytes()));
-        let hash = hex::encode(self.crypto.sha256(secret.as_bytes()));
+        let hash = keyhold_crypto::to_hex(&self.crypto.sha256(secret.as_bytes()));
         let record = TokenRecord {
             v: RECORD_VERSION,
             id: TokenId::generate(),

@@ -32,7 +32,7 @@ mod testutil;
 pub use aead::{AES_GCM_NONCE_LEN, AES_GCM_TAG_LEN};
 pub use algorithm::{Algorithm, KeyFamily, MessageType, SigningAlgorithm};
 pub use block::{BlockMode, BlockPadding, AES_BLOCK_LEN};
-pub use digest::Sha256Stream;
+pub use digest::{to_hex, Sha256Stream};
 pub use error::CryptoError;
 pub use kdf::{KdfHash, MAX_DERIVED_LEN, MAX_PBKDF2_ITERATIONS};
 pub use keys::KeyMaterial;

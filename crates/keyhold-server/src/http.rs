@@ -114,9 +114,10 @@ async fn connection(
         });
     let activity = Arc::new(Activity::new());
     let in_flight = activity.clone();
+    let peer_of_requests = Peer::new(peer);
     let service = tower::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let guard = InFlight::start(&in_flight);
-        req.extensions_mut().insert(Peer(peer));
+        req.extensions_mut().insert(peer_of_requests.clone());
         if let Some(c) = &certs {
             req.extensions_mut().insert(c.clone());
         }

@@ -907,15 +907,7 @@ fn append_audit(conn: &Conn, rows: &[(i64, Vec<u8>)]) -> Result<(), StoreError> 
         let n = AUDIT_ROWS_PER_INSERT.min(1 << rest.len().ilog2());
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        let mut sql = String::from("INSERT INTO audit (seq, doc) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
-        }
-        // Only placeholders are spliced in; the values are bound.
-        let mut q = query(sql).in_order();
+        let mut q = query(audit_insert(n)).in_order();
         for (seq, doc) in chunk {
             q = q.bind(*seq).bind(doc.as_slice());
         }
@@ -926,6 +918,26 @@ fn append_audit(conn: &Conn, rows: &[(i64, Vec<u8>)]) -> Result<(), StoreError> 
 
 /// Most rows of one multi-row audit INSERT (2 parameters each, well under SQLite's limit).
 const AUDIT_ROWS_PER_INSERT: usize = 64;
+
+/// The INSERT of `rows` audit events (a power of two up to [`AUDIT_ROWS_PER_INSERT`]), built
+/// once per shape: only placeholders are spliced in, the values are bound.
+fn audit_insert(rows: usize) -> &'static str {
+    static SHAPES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let shapes = SHAPES.get_or_init(|| {
+        (0..=AUDIT_ROWS_PER_INSERT.ilog2())
+            .map(|shape| {
+                let placeholders: Vec<String> = (0..1usize << shape)
+                    .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                    .collect();
+                format!(
+                    "INSERT INTO audit (seq, doc) VALUES {}",
+                    placeholders.join(", ")
+                )
+            })
+            .collect()
+    });
+    &shapes[rows.ilog2() as usize]
+}
 
 /// Fails with `NotFound("key")` unless the key exists (in `tenant`, when given).
 fn require_key(conn: &Conn, key_id: &KeyId, tenant: Option<&TenantId>) -> Result<(), StoreError> {
@@ -952,4 +964,24 @@ fn require_key(conn: &Conn, key_id: &KeyId, tenant: Option<&TenantId>) -> Result
 fn exists(conn: &Conn, q: Stmt<'_>) -> Result<bool, StoreError> {
     let row = q.fetch_optional(conn).map_err(backend)?;
     Ok(row.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_audit_insert_shape_has_its_placeholders_in_order() {
+        assert_eq!(
+            audit_insert(1),
+            "INSERT INTO audit (seq, doc) VALUES ($1, $2)"
+        );
+        assert_eq!(
+            audit_insert(4),
+            "INSERT INTO audit (seq, doc) VALUES ($1, $2), ($3, $4), ($5, $6), ($7, $8)"
+        );
+        let widest = audit_insert(AUDIT_ROWS_PER_INSERT);
+        assert!(widest.ends_with("($127, $128)"), "{widest}");
+        assert_eq!(widest.matches('(').count(), AUDIT_ROWS_PER_INSERT + 1);
+    }
 }

@@ -23,9 +23,26 @@ use keyhold_core::{ClientChain, Credential, ErrorCode, RequestMeta, SecretBytes}
 use crate::app::App;
 use error::ApiError;
 
-/// The peer address of a connection, put into each request by the accept loop.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+/// The peer address of a connection, put into each request by the accept loop. Its text, which
+/// every request's audit event records, is formatted once per connection.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    text: Arc<str>,
+}
+
+impl Peer {
+    /// The peer at `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            text: addr.to_string().into(),
+        }
+    }
+
+    /// The address as the audit trail records it (`127.0.0.1:50000`, `[::1]:50000`).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
 
 /// The client certificate chain of a mutual-TLS connection (end entity first), put into each
 /// request by the accept loop.
@@ -50,7 +67,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             .get::<RequestId>()
             .cloned()
             .unwrap_or_else(RequestId::generate);
-        let peer = parts.extensions.get::<Peer>().map(|p| p.0.to_string());
+        let peer = parts.extensions.get::<Peer>().map(|p| p.text().to_owned());
         let credential = credential_of(
             parts.headers.get(axum::http::header::AUTHORIZATION),
             parts.extensions.get::<PeerCertificates>(),
@@ -243,7 +260,7 @@ async fn request_id(State(app): State<Arc<App>>, req: Request, next: Next) -> Re
         .get(axum::http::header::AUTHORIZATION)
         .cloned();
     let certificates = req.extensions().get::<PeerCertificates>().cloned();
-    let peer = req.extensions().get::<Peer>().copied();
+    let peer = req.extensions().get::<Peer>().cloned();
     let expects_continue = req
         .headers()
         .get(axum::http::header::EXPECT)
@@ -270,7 +287,7 @@ async fn request_id(State(app): State<Arc<App>>, req: Request, next: Next) -> Re
         let meta = RequestMeta {
             request_id: id.clone(),
             protocol: Protocol::Rest,
-            peer: peer.map(|p| p.0.to_string()),
+            peer: peer.map(|p| p.text().to_owned()),
         };
         let credential = credential_of(authorization.as_ref(), certificates.as_ref());
         let endpoint = route.as_deref().unwrap_or(&path);
