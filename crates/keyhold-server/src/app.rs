@@ -327,12 +327,17 @@ impl App {
         }
     }
 
-    /// Drains the metrics recorder's pending samples forever (see [`RequestMetrics::upkeep`]).
+    /// Drains the metrics recorder's pending samples forever (see [`RequestMetrics::upkeep`]),
+    /// on the blocking pool: not on an async worker, where the requests queued behind it
+    /// would wait.
     pub async fn metrics_upkeep_forever(self: Arc<Self>) {
         let mut tick = ticker(crate::metrics::UPKEEP_INTERVAL);
         loop {
             tick.tick().await;
-            self.metrics.upkeep();
+            let app = self.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || app.metrics.upkeep()).await {
+                tracing::warn!(error = %e, "metrics upkeep failed");
+            }
         }
     }
 

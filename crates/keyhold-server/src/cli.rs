@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use keyhold_crypto::shamir::Share;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
@@ -129,7 +129,7 @@ fn init_logging(config: &Config) {
 }
 
 fn metrics_recorder() -> PrometheusHandle {
-    let recorder = PrometheusBuilder::new().build_recorder();
+    let recorder = crate::metrics::recorder();
     let handle = recorder.handle();
     // A second server in the same process (tests) keeps the first recorder.
     let _ = metrics::set_global_recorder(recorder);
