@@ -74,7 +74,7 @@ pub struct AuditEvent {
     pub tenant: Option<TenantId>,
     /// The tenant acted on, when it is not the principal's own: an installation administrator's
     /// change to another tenant (creating or disabling it, issuing its first administrator's
-    /// token, adding its trust anchors). The event is then in that tenant's audit view as well
+    /// token, adding or removing its trust anchors). The event is then in that tenant's audit view as well
     /// as in the installation's. Absent otherwise, so events written before the field existed
     /// hash as they did.
     #[serde(default, skip_serializing_if = "Option::is_none")]

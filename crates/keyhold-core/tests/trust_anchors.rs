@@ -262,6 +262,62 @@ async fn anchors_are_checked_when_added_and_unique_across_tenants() {
 }
 
 #[tokio::test]
+async fn the_installation_admins_changes_to_a_tenants_anchors_name_that_tenant() {
+    let w = World::new().await;
+    w.create_tenant("acme").await;
+    let ca = Ca::root("Acme admins CA", NOW_SECS);
+    let added = anchor(&w, &w.admin, add(&ca, Some("acme"), &[Role::Admin]))
+        .await
+        .unwrap();
+    w.run(
+        &w.admin,
+        Operation::ListTrustAnchors(ListTrustAnchors {
+            tenant: Some("acme".parse().unwrap()),
+        }),
+    )
+    .await
+    .unwrap();
+    w.run(
+        &w.admin,
+        Operation::RemoveTrustAnchor(RemoveTrustAnchor { id: added.id }),
+    )
+    .await
+    .unwrap();
+    // Its own anchors name no other tenant.
+    anchor(
+        &w,
+        &w.admin,
+        add(&Ca::root("Home CA", NOW_SECS), None, &[Role::Auditor]),
+    )
+    .await
+    .unwrap();
+    let Response::AuditExport(all) = w
+        .run(&w.auditor, Operation::AuditExport(AuditExport::default()))
+        .await
+        .unwrap()
+    else {
+        panic!("export")
+    };
+    let targets: Vec<(&str, Option<&str>)> = all
+        .events
+        .iter()
+        .filter(|e| e.action.starts_with("trust-anchor."))
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.target_tenant.as_ref().map(|t| t.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(targets.len(), 4, "{targets:?}");
+    assert!(
+        targets[..3].iter().all(|(_, t)| *t == Some("acme")),
+        "{targets:?}"
+    );
+    assert_eq!(targets[3].1, None, "{targets:?}");
+}
+
+#[tokio::test]
 async fn a_tenant_admin_cannot_touch_another_tenants_anchors() {
     let w = World::new().await;
     let ca = Ca::root("Home CA", NOW_SECS);

@@ -144,6 +144,7 @@ impl RemoveTrustAnchor {
             .await?
             .filter(|a| a.tenant == cx.caller.tenant || cx.is_global_admin())
             .ok_or(KmsError::NotFound("trust anchor"))?;
+        cx.act_on_tenant(&old.tenant);
         if old.removed_at.is_some() {
             return Ok(Done::new(Response::TrustAnchor(Box::new(old))).detail("already removed"));
         }
