@@ -493,13 +493,7 @@ async fn separation_of_duties() {
         ErrorCode::PermissionDenied
     );
     // Denials are in the audit trail.
-    let Response::AuditExport(events) = w
-        .run(&w.auditor, Operation::AuditExport(AuditExport::default()))
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let events = w.audit_export(&w.auditor).await;
     assert!(events
         .events
         .iter()

@@ -289,13 +289,7 @@ async fn disabling_a_tenant_refuses_its_tokens_at_once_and_enabling_restores_the
     w.run(&w.admin, set(false)).await.unwrap();
     w.run(&acme.user, encrypt(&acme.key)).await.unwrap();
     // Both changes are in the trail.
-    let Response::AuditExport(all) = w
-        .run(&w.auditor, Operation::AuditExport(AuditExport::default()))
-        .await
-        .unwrap()
-    else {
-        panic!("export")
-    };
+    let all = w.audit_export(&w.auditor).await;
     let actions: Vec<&str> = all
         .events
         .iter()
@@ -386,16 +380,7 @@ async fn a_tenant_auditor_sees_what_the_installation_admin_did_to_the_tenant() {
     token_in(&w, &w.admin, None, "ops", Role::Auditor)
         .await
         .unwrap();
-    let Response::AuditExport(page) = w
-        .run(
-            &acme.auditor,
-            Operation::AuditExport(AuditExport::default()),
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("export")
-    };
+    let page = w.audit_export(&acme.auditor).await;
     let by_installation: Vec<(&str, Outcome)> = page
         .events
         .iter()
@@ -416,13 +401,7 @@ async fn a_tenant_auditor_sees_what_the_installation_admin_did_to_the_tenant() {
         ]
     );
     // The installation's auditor sees the same events in the whole trail.
-    let Response::AuditExport(all) = w
-        .run(&w.auditor, Operation::AuditExport(AuditExport::default()))
-        .await
-        .unwrap()
-    else {
-        panic!("export")
-    };
+    let all = w.audit_export(&w.auditor).await;
     let targets = |t: &str| {
         all.events
             .iter()

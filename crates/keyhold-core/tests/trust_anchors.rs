@@ -291,13 +291,7 @@ async fn the_installation_admins_changes_to_a_tenants_anchors_name_that_tenant()
     )
     .await
     .unwrap();
-    let Response::AuditExport(all) = w
-        .run(&w.auditor, Operation::AuditExport(AuditExport::default()))
-        .await
-        .unwrap()
-    else {
-        panic!("export")
-    };
+    let all = w.audit_export(&w.auditor).await;
     let targets: Vec<(&str, Option<&str>)> = all
         .events
         .iter()

@@ -262,6 +262,18 @@ impl World {
         )
     }
 
+    /// The first page of the audit events `who` may read.
+    pub async fn audit_export(&self, who: &Credential) -> AuditExportResponse {
+        let Response::AuditExport(page) = self
+            .run(who, Operation::AuditExport(AuditExport::default()))
+            .await
+            .unwrap()
+        else {
+            panic!("export")
+        };
+        page
+    }
+
     pub async fn audit_ok(&self) -> AuditVerifyResponse {
         let Response::AuditVerify(v) = self
             .run(&self.auditor, Operation::AuditVerify(AuditVerify {}))
