@@ -625,7 +625,7 @@ mod tests {
     use crate::clock::{Clock, ManualClock};
     use crate::ids::PrincipalName;
     use crate::lifecycle::Lifecycle;
-    use crate::model::{KeyUsage, Origin, RECORD_VERSION};
+    use crate::model::RECORD_VERSION;
 
     /// Counts its drops, so a test sees when the cache let go of a value (and of the secret it
     /// holds, which zeroizes itself on drop).
@@ -762,28 +762,10 @@ mod tests {
 
     fn key(revision: u64, current_version: u32) -> KeyRecord {
         KeyRecord {
-            v: RECORD_VERSION,
-            id: KeyId::generate(),
-            tenant: TenantId::default_tenant(),
-            name: None,
-            description: String::new(),
-            tags: Default::default(),
-            algorithm: keyhold_crypto::Algorithm::Aes256,
-            usage: KeyUsage::EncryptDecrypt,
-            origin: Origin::Generated,
-            created_at: t(0),
-            created_by: PrincipalName::system(),
             lifecycle: Lifecycle::new(t(0), Some(t(0)), None, None),
-            rotation_period_secs: None,
             current_version,
-            min_decrypt_version: 1,
-            rotated_at: t(0),
-            idempotency: None,
             revision,
-            kind: Default::default(),
-            links: Vec::new(),
-            labels: Vec::new(),
-            usage_mask: None,
+            ..crate::model::tests::record()
         }
     }
 

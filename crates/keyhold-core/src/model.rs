@@ -928,10 +928,11 @@ pub struct Alias {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record() -> KeyRecord {
+    /// A pre-active AES-256 key of the default tenant, made at instant 0.
+    pub(crate) fn record() -> KeyRecord {
         let now = crate::clock::Timestamp::from_millis(0);
         KeyRecord {
             v: RECORD_VERSION,
