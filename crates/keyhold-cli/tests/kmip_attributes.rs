@@ -848,9 +848,8 @@ fn derive_key_makes_secret_data() {
         );
         let base = text(&p, tags::UNIQUE_IDENTIFIER);
         k.ok(Op::Activate, vec![uid_item(&base)]);
-        let n = unique("derived");
-        let p = k.ok(
-            Op::DeriveKey,
+        // Derive Key of Secret Data from `base` by PBKDF2, with `template`'s attributes.
+        let derive = |template: Item| {
             vec![
                 Item::enumeration(tags::OBJECT_TYPE, ObjectType::SecretData),
                 uid_item(&base),
@@ -862,8 +861,13 @@ fn derive_key_makes_secret_data() {
                         Item::int(tags::ITERATION_COUNT, 1000),
                     ],
                 ),
-                k.template(&[std(Item::int(tags::CRYPTOGRAPHIC_LENGTH, 320)), name(&n)]),
-            ],
+                template,
+            ]
+        };
+        let n = unique("derived");
+        let p = k.ok(
+            Op::DeriveKey,
+            derive(k.template(&[std(Item::int(tags::CRYPTOGRAPHIC_LENGTH, 320)), name(&n)])),
         );
         let derived = text(&p, tags::UNIQUE_IDENTIFIER);
         let attrs = k.attributes(&derived, &["Object Type", "Name"]);
@@ -905,19 +909,7 @@ fn derive_key_makes_secret_data() {
             if let Some(l) = len {
                 attrs.push(std(Item::int(tags::CRYPTOGRAPHIC_LENGTH, l)));
             }
-            vec![
-                Item::enumeration(tags::OBJECT_TYPE, ObjectType::SecretData),
-                uid_item(&base),
-                Item::enumeration(tags::DERIVATION_METHOD, DerivationMethod::Pbkdf2),
-                Item::structure(
-                    tags::DERIVATION_PARAMETERS,
-                    vec![
-                        Item::bytes(tags::SALT, b"salt".to_vec()),
-                        Item::int(tags::ITERATION_COUNT, 1000),
-                    ],
-                ),
-                k.template(&attrs),
-            ]
+            derive(k.template(&attrs))
         };
         let (p1, p2) = (bad(Some(12)), bad(None));
         assert_eq!(k.reason(Op::DeriveKey, p1), ResultReason::InvalidField);
