@@ -9,8 +9,6 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
-use std::time::Duration;
 
 use keyhold_kmip::attributes::{name_item, Attribute};
 use keyhold_kmip::enums::{
@@ -19,7 +17,7 @@ use keyhold_kmip::enums::{
 };
 use keyhold_kmip::{tags, Item, Limits, ProtocolVersion};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use support::{Server, TempDir};
 
 const V14: ProtocolVersion = ProtocolVersion::new(1, 4);
@@ -46,35 +44,13 @@ struct Failed {
 
 impl Kmip {
     fn connect(s: &Server, v: ProtocolVersion) -> Kmip {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_file_iter(&s.ca).unwrap() {
-            roots.add(c.unwrap()).unwrap();
-        }
         let chain: Vec<CertificateDer<'static>> =
             CertificateDer::pem_file_iter(s.dir.join("kmip-client.pem"))
                 .unwrap()
                 .map(|c| c.unwrap())
                 .collect();
         let key = PrivateKeyDer::from_pem_file(s.dir.join("kmip-client.key")).unwrap();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .unwrap();
-        let conn = rustls::ClientConnection::new(
-            Arc::new(config),
-            ServerName::try_from("127.0.0.1").unwrap(),
-        )
-        .unwrap();
-        let sock = TcpStream::connect(&s.kmip_addr).unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, sock);
-        while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock).unwrap();
-        }
+        let tls = support::kmip_tls(s, chain, key).unwrap();
         Kmip { tls, v }
     }
 

@@ -9,15 +9,13 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use keyhold_kmip::enums::{CryptographicAlgorithm, ObjectType, Operation, ResultStatus};
 use keyhold_kmip::{tags, Item, Limits};
 use keyhold_testkit::pki::{Ca, Issued};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{json, Value};
 use support::{Server, TempDir};
 
@@ -84,34 +82,14 @@ struct Kmip {
 
 impl Kmip {
     fn connect(s: &Server, client: &Issued) -> std::io::Result<Kmip> {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_file_iter(&s.ca).unwrap() {
-            roots.add(c.unwrap()).unwrap();
-        }
         let chain: Vec<CertificateDer<'static>> =
             CertificateDer::pem_slice_iter(client.cert_pem.as_bytes())
                 .map(|c| c.unwrap())
                 .collect();
         let key = PrivateKeyDer::from_pem_slice(client.key_pem.as_bytes()).unwrap();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .unwrap();
-        let conn = rustls::ClientConnection::new(
-            Arc::new(config),
-            ServerName::try_from("127.0.0.1").unwrap(),
-        )
-        .unwrap();
-        let sock = TcpStream::connect(&s.kmip_addr)?;
-        sock.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut tls = rustls::StreamOwned::new(conn, sock);
-        while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock)?;
-        }
-        Ok(Kmip { tls })
+        Ok(Kmip {
+            tls: support::kmip_tls(s, chain, key)?,
+        })
     }
 
     /// One request of one batch item; the response's batch item.
