@@ -99,6 +99,33 @@ impl Reasons {
         )
     }
 
+    /// A 2.x Current Attribute that is not the object's value.
+    fn not_that(&self, name: &str) -> Failure {
+        self.no_instance(format!("the object's {name} is not that"))
+    }
+
+    /// The checks of Add and Modify on a single-instance attribute whose value is `old`: Add
+    /// needs it unset, Modify needs it set, and a Modify's Current Attribute must be that
+    /// value (`same`).
+    fn single<T>(
+        &self,
+        op: Op,
+        name: &str,
+        old: Option<T>,
+        current: Option<&Attribute>,
+        same: impl Fn(&Attribute, &T) -> Result<bool, Failure>,
+    ) -> Result<(), Failure> {
+        match (op, old) {
+            (Op::AddAttribute, Some(_)) => Err(self.already_set(name)),
+            (Op::ModifyAttribute, None) => Err(self.not_set(name)),
+            (Op::ModifyAttribute, Some(old)) => match current {
+                Some(c) if !same(c, &old)? => Err(self.not_that(name)),
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
     /// Add of a single-instance attribute the object already has.
     fn already_set(&self, name: &str) -> Failure {
         Failure::new(
@@ -293,20 +320,9 @@ impl Session<'_> {
             Kind::Tag(key) => {
                 let value = text(&attr)?;
                 let old = info.tags.get(&key);
-                match (op, old) {
-                    (Op::AddAttribute, Some(_)) => return Err(reasons.already_set(name)),
-                    (Op::ModifyAttribute, None) => return Err(reasons.not_set(name)),
-                    (Op::ModifyAttribute, Some(old)) => {
-                        if let Some(c) = &current {
-                            if text(c)? != *old {
-                                return Err(
-                                    reasons.no_instance(format!("the object's {name} is not that"))
-                                );
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+                reasons.single(op, name, old, current.as_ref(), |c, old| {
+                    Ok(text(c)? == **old)
+                })?;
                 let mut tags_new = info.tags.clone();
                 tags_new.insert(key, value);
                 (Change::Tags(tags_new), 0)
@@ -318,20 +334,9 @@ impl Session<'_> {
                 } else {
                     (lc.deactivation_date, Change::Deactivation)
                 };
-                match (op, old) {
-                    (Op::AddAttribute, Some(_)) => return Err(reasons.already_set(name)),
-                    (Op::ModifyAttribute, None) => return Err(reasons.not_set(name)),
-                    (Op::ModifyAttribute, Some(old)) => {
-                        if let Some(c) = &current {
-                            if date(c)?.millis().div_euclid(1000) != old.millis().div_euclid(1000) {
-                                return Err(
-                                    reasons.no_instance(format!("the object's {name} is not that"))
-                                );
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+                reasons.single(op, name, old, current.as_ref(), |c, old| {
+                    Ok(date(c)?.millis().div_euclid(1000) == old.millis().div_euclid(1000))
+                })?;
                 (change(date(&attr)?), 0)
             }
         };
@@ -441,7 +446,7 @@ impl Session<'_> {
                 };
                 if let Some(c) = &current {
                     if text(c)? != old {
-                        return Err(reasons.no_instance(format!("the object's {name} is not that")));
+                        return Err(reasons.not_that(&name));
                     }
                 }
                 (
