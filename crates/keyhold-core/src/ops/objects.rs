@@ -13,7 +13,7 @@ use super::{wrap_material, Cx, Done, Response, SecretData};
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyRef};
 use crate::lifecycle::Use;
-use crate::model::{KeyOp, Link, LinkKind, ObjectKind, Origin, Role, UsageMask};
+use crate::model::{KeyOp, KeyRecord, Link, LinkKind, ObjectKind, Origin, Role, UsageMask};
 use crate::policy::ApprovalAction;
 use crate::store::{Write, WriteBatch};
 
@@ -73,38 +73,15 @@ impl CreateKeyPair {
             String::new(),
         )
         .await?;
-        let mut public = private.clone();
-        public.id = KeyId::generate();
-        public.kind = ObjectKind::PublicKey;
-        public.name = None;
+        let (mut public, public_material) = public_half(&mut private, spki);
         public.tags = self.public_tags;
         public.labels = self.public_labels;
         public.usage_mask = self.public_usage_mask;
         super::create_key::validate_metadata(&public.description, &public.tags)?;
         super::create_key::validate_labels(&public.labels)?;
-        public.rotation_period_secs = None;
-        private.rotation_period_secs = None;
-        private.links = vec![Link {
-            kind: LinkKind::PublicKey,
-            target: public.id,
-        }];
-        public.links = vec![Link {
-            kind: LinkKind::PrivateKey,
-            target: private.id,
-        }];
-        let public_material = KeyMaterial {
-            private: keyhold_crypto::SecretBytes::from(spki.as_slice()),
-            public: Some(spki),
-        };
         let mut batch = WriteBatch::default();
         for (record, material) in [(&private, &material), (&public, &public_material)] {
-            batch.push(Write::InsertKey(record.clone()));
-            batch.push(Write::InsertVersion(wrap_material(
-                cx.kms, record, 1, material, cx.now,
-            )?));
-            for w in cx.owner_grant(record).await? {
-                batch.push(w);
-            }
+            insert_new(cx, &mut batch, record, material).await?;
         }
         let response = KeyPairInfo {
             private_key: Box::new(key_info_after(cx, &private, &batch).await?),
@@ -118,6 +95,50 @@ impl CreateKeyPair {
                 private.algorithm, public.id
             )))
     }
+}
+
+/// The public half of a new key pair whose private key is `private`, with public key `spki`
+/// (SubjectPublicKeyInfo): a copy of the private record as an unnamed public-key object, and
+/// its material. Each half links to the other; neither rotates on a schedule (a pair is
+/// replaced whole).
+pub(super) fn public_half(private: &mut KeyRecord, spki: Vec<u8>) -> (KeyRecord, KeyMaterial) {
+    let mut public = private.clone();
+    public.id = KeyId::generate();
+    public.kind = ObjectKind::PublicKey;
+    public.name = None;
+    public.rotation_period_secs = None;
+    private.rotation_period_secs = None;
+    private.links.push(Link {
+        kind: LinkKind::PublicKey,
+        target: public.id,
+    });
+    public.links.push(Link {
+        kind: LinkKind::PrivateKey,
+        target: private.id,
+    });
+    let material = KeyMaterial {
+        private: keyhold_crypto::SecretBytes::from(spki.as_slice()),
+        public: Some(spki),
+    };
+    (public, material)
+}
+
+/// Adds to `batch` the writes that store a new object: its record, its first version wrapped
+/// under the tenant's KEK, and its owner's grant.
+pub(super) async fn insert_new(
+    cx: &Cx<'_>,
+    batch: &mut WriteBatch,
+    record: &KeyRecord,
+    material: &KeyMaterial,
+) -> Result<(), KmsError> {
+    batch.push(Write::InsertKey(record.clone()));
+    batch.push(Write::InsertVersion(wrap_material(
+        cx.kms, record, 1, material, cx.now,
+    )?));
+    for w in cx.owner_grant(record).await? {
+        batch.push(w);
+    }
+    Ok(())
 }
 
 /// Request: register a key whose material the client sends in plaintext over an authenticated,

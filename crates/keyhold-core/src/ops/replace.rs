@@ -12,19 +12,18 @@
 
 use std::collections::BTreeMap;
 
-use keyhold_crypto::KeyMaterial;
 use serde::{Deserialize, Serialize};
 
 use super::create_key::{new_record, KeySpec};
 use super::describe::key_info_after;
-use super::objects::KeyPairInfo;
-use super::{update_writes, wrap_material, Cx, Done, Response};
+use super::objects::{insert_new, public_half, KeyPairInfo};
+use super::{update_writes, Cx, Done, Response};
 use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyRef};
 use crate::lifecycle::{check_use, Lifecycle, Use};
 use crate::model::{Link, LinkKind, ObjectKind, Origin, Role};
-use crate::store::{Write, WriteBatch};
+use crate::store::WriteBatch;
 
 /// Request: replace a key (a symmetric key, or the private key of a pair) by a new object.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -105,33 +104,14 @@ impl ReplaceKey {
                 Some(id) => Some(cx.key_by_id(&id).await?),
                 None => None,
             };
-            let mut public = new.clone();
-            public.id = KeyId::generate();
-            public.kind = ObjectKind::PublicKey;
-            public.rotation_period_secs = None;
-            new.rotation_period_secs = None;
-            match &old_public {
-                Some(p) => {
-                    public.tags = p.tags.clone();
-                    public.labels = p.labels.clone();
-                    public.usage_mask = p.usage_mask;
-                    public.links = vec![replaced_by(p.id)];
-                    replaced.push((p.clone(), public.id));
-                }
-                None => public.tags = new.tags.clone(),
+            let (mut public, public_material) = public_half(&mut new, spki);
+            if let Some(p) = &old_public {
+                public.tags = p.tags.clone();
+                public.labels = p.labels.clone();
+                public.usage_mask = p.usage_mask;
+                public.links.insert(0, replaced_by(p.id));
+                replaced.push((p.clone(), public.id));
             }
-            public.links.push(Link {
-                kind: LinkKind::PrivateKey,
-                target: new.id,
-            });
-            new.links.push(Link {
-                kind: LinkKind::PublicKey,
-                target: public.id,
-            });
-            let public_material = KeyMaterial {
-                private: keyhold_crypto::SecretBytes::from(spki.as_slice()),
-                public: Some(spki),
-            };
             inserted.push((public, public_material));
         }
         new.name = old.name.clone();
@@ -153,13 +133,7 @@ impl ReplaceKey {
             batch.0.extend(update_writes(record, after).0);
         }
         for (record, material) in &inserted {
-            batch.push(Write::InsertKey(record.clone()));
-            batch.push(Write::InsertVersion(wrap_material(
-                cx.kms, record, 1, material, cx.now,
-            )?));
-            for w in cx.owner_grant(record).await? {
-                batch.push(w);
-            }
+            insert_new(cx, &mut batch, record, material).await?;
         }
         let detail = match (inserted.get(1), replaced.get(1)) {
             (Some((public, _)), Some((old_public, _))) => format!(
