@@ -7,13 +7,13 @@ use keyhold_crypto::Algorithm;
 use serde::{Deserialize, Serialize};
 
 use super::describe::{key_info, key_info_after};
-use super::{wrap_material, Cx, Done, Response};
+use super::{Cx, Done, Response};
 use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyName};
 use crate::lifecycle::Lifecycle;
 use crate::model::{Idempotency, KeyRecord, KeyUsage, Origin, Role, UsageMask, RECORD_VERSION};
-use crate::store::{Write, WriteBatch};
+use crate::store::WriteBatch;
 
 /// The attributes a new key is created with (shared by create and import).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -92,13 +92,8 @@ impl CreateKey {
             digest,
         )
         .await?;
-        let version = wrap_material(cx.kms, &record, 1, &material, cx.now)?;
         let mut batch = WriteBatch::default();
-        batch.push(Write::InsertKey(record.clone()));
-        batch.push(Write::InsertVersion(version));
-        for w in cx.owner_grant(&record).await? {
-            batch.push(w);
-        }
+        cx.insert_new(&mut batch, &record, &material).await?;
         let info = key_info_after(cx, &record, &batch).await?;
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(record.id, Some(1))

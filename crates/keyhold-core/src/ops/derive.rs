@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use super::create_key::{new_record, KeySpec};
 use super::describe::key_info_after;
-use super::{wrap_material, Cx, Done, Response};
+use super::{Cx, Done, Response};
 use crate::b64;
 use crate::error::KmsError;
 use crate::ids::KeyRef;
 use crate::lifecycle::Use;
 use crate::model::{KeyOp, KeyUsage, Link, LinkKind, ObjectKind, Origin, Role};
-use crate::store::{Write, WriteBatch};
+use crate::store::WriteBatch;
 
 /// Longest salt, info or fixed input accepted.
 const MAX_INPUT: usize = 4096;
@@ -207,20 +207,11 @@ impl DeriveKey {
             target: base.id,
         }];
         let mut batch = WriteBatch::default();
-        batch.push(Write::InsertKey(record.clone()));
-        batch.push(Write::InsertVersion(wrap_material(
-            cx.kms,
-            &record,
-            1,
-            &KeyMaterial {
-                private: material.private,
-                public: None,
-            },
-            cx.now,
-        )?));
-        for w in cx.owner_grant(&record).await? {
-            batch.push(w);
-        }
+        let material = KeyMaterial {
+            private: material.private,
+            public: None,
+        };
+        cx.insert_new(&mut batch, &record, &material).await?;
         let info = key_info_after(cx, &record, &batch).await?;
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(record.id, Some(1))

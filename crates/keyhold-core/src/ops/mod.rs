@@ -925,6 +925,22 @@ impl Cx<'_> {
         Err(KmsError::PermissionDenied(refusal))
     }
 
+    /// Adds to `batch` the writes that store a new object: its record, its first version
+    /// wrapped under the tenant's KEK, and [`Cx::owner_grant`].
+    pub(crate) async fn insert_new(
+        &self,
+        batch: &mut WriteBatch,
+        record: &KeyRecord,
+        material: &keyhold_crypto::KeyMaterial,
+    ) -> Result<(), KmsError> {
+        batch.push(Write::InsertKey(record.clone()));
+        batch.push(Write::InsertVersion(wrap_material(
+            self.kms, record, 1, material, self.now,
+        )?));
+        batch.0.extend(self.owner_grant(record).await?);
+        Ok(())
+    }
+
     /// The grant a principal that both manages and uses keys gets on each object it creates,
     /// so that it can use what it made (KMIP clients work this way), with the key's first
     /// policy version. Nothing for everyone else, and nothing unless the tenant allows combined

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::create_key::{new_record, KeySpec};
 use super::describe::{key_info, key_info_after, KeyInfo};
-use super::{wrap_material, Cx, Done, Response, SecretData};
+use super::{Cx, Done, Response, SecretData};
 use crate::error::KmsError;
 use crate::ids::{KeyId, KeyRef};
 use crate::lifecycle::Use;
 use crate::model::{KeyOp, KeyRecord, Link, LinkKind, ObjectKind, Origin, Role, UsageMask};
 use crate::policy::ApprovalAction;
-use crate::store::{Write, WriteBatch};
+use crate::store::WriteBatch;
 
 /// Request: generate a key pair and keep its halves as two linked objects.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,7 +81,7 @@ impl CreateKeyPair {
         super::create_key::validate_labels(&public.labels)?;
         let mut batch = WriteBatch::default();
         for (record, material) in [(&private, &material), (&public, &public_material)] {
-            insert_new(cx, &mut batch, record, material).await?;
+            cx.insert_new(&mut batch, record, material).await?;
         }
         let response = KeyPairInfo {
             private_key: Box::new(key_info_after(cx, &private, &batch).await?),
@@ -121,24 +121,6 @@ pub(super) fn public_half(private: &mut KeyRecord, spki: Vec<u8>) -> (KeyRecord,
         public: Some(spki),
     };
     (public, material)
-}
-
-/// Adds to `batch` the writes that store a new object: its record, its first version wrapped
-/// under the tenant's KEK, and its owner's grant.
-pub(super) async fn insert_new(
-    cx: &Cx<'_>,
-    batch: &mut WriteBatch,
-    record: &KeyRecord,
-    material: &KeyMaterial,
-) -> Result<(), KmsError> {
-    batch.push(Write::InsertKey(record.clone()));
-    batch.push(Write::InsertVersion(wrap_material(
-        cx.kms, record, 1, material, cx.now,
-    )?));
-    for w in cx.owner_grant(record).await? {
-        batch.push(w);
-    }
-    Ok(())
 }
 
 /// Request: register a key whose material the client sends in plaintext over an authenticated,
@@ -209,13 +191,7 @@ impl RegisterKey {
             new_record(cx, algorithm, spec, Origin::Imported, None, String::new()).await?;
         record.kind = kind;
         let mut batch = WriteBatch::default();
-        batch.push(Write::InsertKey(record.clone()));
-        batch.push(Write::InsertVersion(wrap_material(
-            cx.kms, &record, 1, &material, cx.now,
-        )?));
-        for w in cx.owner_grant(&record).await? {
-            batch.push(w);
-        }
+        cx.insert_new(&mut batch, &record, &material).await?;
         let info = key_info_after(cx, &record, &batch).await?;
         Ok(Done::new(Response::Key(Box::new(info)))
             .key(record.id, Some(1))

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::create_key::{new_record, KeySpec};
 use super::describe::key_info_after;
-use super::objects::{insert_new, public_half, KeyPairInfo};
+use super::objects::{public_half, KeyPairInfo};
 use super::{update_writes, Cx, Done, Response};
 use crate::clock::Timestamp;
 use crate::error::KmsError;
@@ -133,7 +133,7 @@ impl ReplaceKey {
             batch.0.extend(update_writes(record, after).0);
         }
         for (record, material) in &inserted {
-            insert_new(cx, &mut batch, record, material).await?;
+            cx.insert_new(&mut batch, record, material).await?;
         }
         let detail = match (inserted.get(1), replaced.get(1)) {
             (Some((public, _)), Some((old_public, _))) => format!(
