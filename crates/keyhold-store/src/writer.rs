@@ -27,7 +27,6 @@
 
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::Mutex;
 
 use keyhold_core::store::{StoreError, WriteBatch};
 use rusqlite::OpenFlags;
@@ -69,7 +68,9 @@ enum Job {
 
 /// A handle on the writer thread.
 pub(crate) struct Writer {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    /// Jobs for the thread. Once it has closed, sends fail (its receiver is gone), and jobs
+    /// queued behind the close are dropped unanswered, which their senders see as closed.
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Writer {
@@ -96,9 +97,7 @@ impl Writer {
             .name("keyhold-writer".into())
             .spawn(move || run(conn, queue))
             .map_err(|e| backend(Fault::Thread(e)))?;
-        Ok(Writer {
-            jobs: Mutex::new(Some(jobs)),
-        })
+        Ok(Writer { jobs })
     }
 
     /// Applies `batch` in one transaction; returns once it is durable or rolled back.
@@ -117,7 +116,6 @@ impl Writer {
         if self.send(Job::Close { answer }).is_ok() {
             let _ = answered.await;
         }
-        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// The value of `pragma` on the writer connection, as text.
@@ -138,12 +136,9 @@ impl Writer {
         release
     }
 
+    /// Queues `job`, with no lock held while the send wakes the thread.
     fn send(&self, job: Job) -> Result<(), StoreError> {
-        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        jobs.as_ref()
-            .ok_or_else(closed)?
-            .send(job)
-            .map_err(|_| closed())
+        self.jobs.send(job).map_err(|_| closed())
     }
 }
 
