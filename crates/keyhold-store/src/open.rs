@@ -20,15 +20,9 @@ pub(crate) const BUSY_TIMEOUT_MS: u32 = 5_000;
 /// How long a caller waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Settings of the writing connections (the migrations' and the writer thread's).
-///
-/// - `page_size` applies to a database created by them (an existing one keeps its size). With
-///   16 KiB pages a group of audit events spans fewer pages, so a commit writes fewer log
-///   frames: 0.3 `pwrite` calls per encrypt instead of 0.68 (docs/PERFORMANCE.md).
-/// - `secure_delete` zeroes the space of deleted and rewritten rows, so destroyed key material
-///   does not linger in free pages.
+/// Settings of the writing connections (the migrations' and the writer thread's). `secure_delete` zeroes the space of deleted and rewritten
+/// rows, so destroyed key material does not linger in free pages.
 pub(crate) const WRITER_PRAGMAS: &[&str] = &[
-    "PRAGMA page_size = 16384",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",

@@ -315,7 +315,6 @@ mod tests {
             .await
             .expect("open");
         let w = &store.write;
-        assert_eq!(w.pragma("PRAGMA page_size").await, "16384");
         assert_eq!(w.pragma("PRAGMA journal_mode").await, "wal");
         assert_eq!(w.pragma("PRAGMA synchronous").await, "2", "FULL");
         assert_eq!(w.pragma("PRAGMA foreign_keys").await, "1");

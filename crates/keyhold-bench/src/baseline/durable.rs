@@ -95,10 +95,8 @@ impl std::fmt::Debug for Durable {
 fn connect(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    // The page size and log settings of Keyhold's own store, so that the ceiling is the same
-    // kind of write.
     conn.execute_batch(
-        "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;",
     )?;
     Ok(conn)
 }
