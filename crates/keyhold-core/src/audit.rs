@@ -319,7 +319,7 @@ impl PreparedEvent {
 }
 
 /// Appends `s` as a JSON string, escaped as serde_json escapes it: control characters, `"`
-/// and `\\` (the common case, with none of them, is copied as it is).
+/// and `\` (the common case, with none of them, is copied as it is).
 fn json_str(out: &mut Vec<u8>, s: &str) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
