@@ -923,6 +923,97 @@ async fn import_wraps_material_for_transport() {
 }
 
 #[tokio::test]
+async fn an_import_gives_its_importer_the_owner_grant_a_create_gives() {
+    use keyhold_core::model::Roles;
+    use keyhold_core::{ClientChain, Credential};
+    let w = World::new().await;
+    w.run(
+        &w.admin,
+        Operation::SetDuties(SetDuties {
+            allow_combined_duties: true,
+            expected_version: None,
+        }),
+    )
+    .await
+    .unwrap();
+    // A client that both manages and uses keys, as KMIP clients do.
+    let leaf = keyhold_testkit::pki::Ca::root("Both CA", START / 1000).issue("both");
+    w.run(
+        &w.admin,
+        Operation::RegisterClientCert(RegisterClientCert {
+            certificate: leaf.der.clone(),
+            subject: "CN=both".into(),
+            not_after: None,
+            principal: "both".parse().unwrap(),
+            roles: Roles::of(&[Role::KeyManager, Role::KeyUser]),
+            allow_combined_duties: true,
+            description: String::new(),
+        }),
+    )
+    .await
+    .unwrap();
+    let both = Credential::Certificate(ClientChain::new(vec![leaf.der.clone()]));
+    let Response::ImportParameters(p) = w
+        .run(
+            &both,
+            Operation::GetImportParameters(GetImportParameters {}),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let crypto = keyhold_crypto::Provider::aws_lc();
+    let spki = crypto
+        .public_key_from_pem(&p.wrapping_public_key_pem)
+        .unwrap();
+    let imported = key_info(
+        w.run(
+            &both,
+            Operation::ImportKey(ImportKey {
+                import_token: p.import_token,
+                algorithm: Algorithm::Aes256,
+                wrapped_material: crypto.wrap_for_import(&spki, &[9u8; 32]).unwrap(),
+                key: None,
+                spec: Default::default(),
+            }),
+        )
+        .await
+        .unwrap(),
+    );
+    let created = key_info(
+        w.run(
+            &both,
+            Operation::CreateKey(CreateKey {
+                algorithm: Algorithm::Aes256,
+                spec: Default::default(),
+                idempotency_token: None,
+            }),
+        )
+        .await
+        .unwrap(),
+    );
+    // Without a grant from anyone else, the client uses both keys it brought in.
+    for key in [imported.id, created.id] {
+        let r = w
+            .run(
+                &both,
+                Operation::Encrypt(Encrypt {
+                    key: key.into(),
+                    plaintext: Some(SecretData(SecretBytes::new(b"mine".to_vec()))),
+                    context: Default::default(),
+                }),
+            )
+            .await;
+        assert!(matches!(r, Ok(Response::Encrypt(_))), "{key}: {r:?}");
+    }
+    // A plain key user still needs a grant.
+    let refused = w.encrypt(imported.id, b"theirs").await.unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::PermissionDenied);
+    assert!(w.audit_ok().await.ok);
+}
+
+#[tokio::test]
 async fn sealed_core_refuses_everything_and_unseals_with_its_root() {
     let w = World::new().await;
     w.kms.seal().await.unwrap();

@@ -17,14 +17,14 @@ use serde::{Deserialize, Serialize};
 use super::create_key::{new_record, KeySpec};
 use super::describe::key_info_after;
 use super::rotate::rotation_with;
-use super::{wrap_material, Cx, Done, Response};
+use super::{Cx, Done, Response};
 use crate::clock::Timestamp;
 use crate::error::KmsError;
 use crate::ids::KeyRef;
 use crate::kms::{lock, ImportSlot};
 use crate::model::{Origin, Role};
 use crate::policy::ApprovalAction;
-use crate::store::{Write, WriteBatch};
+use crate::store::WriteBatch;
 
 /// Request: a wrapping key for one import.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -160,10 +160,7 @@ impl ImportKey {
                     String::new(),
                 )
                 .await?;
-                batch.push(Write::InsertKey(record.clone()));
-                batch.push(Write::InsertVersion(wrap_material(
-                    cx.kms, &record, 1, &material, cx.now,
-                )?));
+                cx.insert_new(&mut batch, &record, &material).await?;
                 record
             }
         };
