@@ -868,25 +868,32 @@ async fn every_algorithm_works_for_its_usage() {
     );
 }
 
-#[tokio::test]
-async fn import_wraps_material_for_transport() {
-    let w = World::new().await;
+/// Gets import parameters as `who` and wraps `material` for them: the import token and the
+/// wrapped material.
+async fn wrapped_for_import(
+    w: &World,
+    who: &keyhold_core::Credential,
+    material: &[u8],
+) -> (String, Vec<u8>) {
     let Response::ImportParameters(p) = w
-        .run(
-            &w.manager,
-            Operation::GetImportParameters(GetImportParameters {}),
-        )
+        .run(who, Operation::GetImportParameters(GetImportParameters {}))
         .await
         .unwrap()
     else {
         panic!()
     };
     let crypto = keyhold_crypto::Provider::aws_lc();
-    let material = [7u8; 32];
     let spki = crypto
         .public_key_from_pem(&p.wrapping_public_key_pem)
         .unwrap();
-    let wrapped = crypto.wrap_for_import(&spki, &material).unwrap();
+    let wrapped = crypto.wrap_for_import(&spki, material).unwrap();
+    (p.import_token, wrapped)
+}
+
+#[tokio::test]
+async fn import_wraps_material_for_transport() {
+    let w = World::new().await;
+    let (token, wrapped) = wrapped_for_import(&w, &w.manager, &[7u8; 32]).await;
     let import = |token: String, wrapped: Vec<u8>| {
         Operation::ImportKey(ImportKey {
             import_token: token,
@@ -897,16 +904,13 @@ async fn import_wraps_material_for_transport() {
         })
     };
     let k = key_info(
-        w.run(&w.manager, import(p.import_token.clone(), wrapped.clone()))
+        w.run(&w.manager, import(token.clone(), wrapped.clone()))
             .await
             .unwrap(),
     );
     assert_eq!(k.origin, keyhold_core::model::Origin::Imported);
     // The token is single-use.
-    assert!(w
-        .run(&w.manager, import(p.import_token, wrapped))
-        .await
-        .is_err());
+    assert!(w.run(&w.manager, import(token, wrapped)).await.is_err());
     w.grant(k.id, &keyhold_core::model::KeyOp::ALL).await;
     // The imported key really is those bytes: decrypt a ciphertext made locally with them
     // through the same format is not possible, so check the round trip instead.
@@ -953,27 +957,14 @@ async fn an_import_gives_its_importer_the_owner_grant_a_create_gives() {
     .await
     .unwrap();
     let both = Credential::Certificate(ClientChain::new(vec![leaf.der.clone()]));
-    let Response::ImportParameters(p) = w
-        .run(
-            &both,
-            Operation::GetImportParameters(GetImportParameters {}),
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
-    let crypto = keyhold_crypto::Provider::aws_lc();
-    let spki = crypto
-        .public_key_from_pem(&p.wrapping_public_key_pem)
-        .unwrap();
+    let (import_token, wrapped_material) = wrapped_for_import(&w, &both, &[9u8; 32]).await;
     let imported = key_info(
         w.run(
             &both,
             Operation::ImportKey(ImportKey {
-                import_token: p.import_token,
+                import_token,
                 algorithm: Algorithm::Aes256,
-                wrapped_material: crypto.wrap_for_import(&spki, &[9u8; 32]).unwrap(),
+                wrapped_material,
                 key: None,
                 spec: Default::default(),
             }),
