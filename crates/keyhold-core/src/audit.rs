@@ -225,7 +225,10 @@ impl EventDraft {
         json_opt_str(&mut w, self.key.as_deref());
         w.extend_from_slice(b",\"key_version\":");
         match self.key_version {
-            Some(v) => w.extend_from_slice(v.to_string().as_bytes()),
+            // Writing to a Vec cannot fail.
+            Some(v) => {
+                let _ = std::io::Write::write_fmt(&mut w, format_args!("{v}"));
+            }
             None => w.extend_from_slice(b"null"),
         }
         w.extend_from_slice(b",\"outcome\":");
